@@ -1,0 +1,253 @@
+//! A private PostgreSQL cluster run from the system's binaries: `coinsence up` keeps one under
+//! its data directory, and the tests start one per test process unless `DATABASE_URL` is set.
+//!
+//! PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user that the
+//! Debian package creates. It listens on a unix socket in its own directory only.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, bail};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
+use tokio::sync::OnceCell;
+
+const INSTALL_HINT: &str = "PostgreSQL was not found. Install it with `apt-get install postgresql` \
+     (or set DATABASE_URL to a server you run yourself).";
+
+/// Where the server binaries (`initdb`, `pg_ctl`, `postgres`) are.
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Ok(dir) = std::env::var("PG_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, dir)| dir).context(INSTALL_HINT)
+}
+
+/// The uid and gid to run the server as: ourselves, or `postgres` when we are root.
+fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
+    let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
+    if me != 0 {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd")?;
+    for line in passwd.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        if let [name, _, uid, gid, ..] = fields.as_slice()
+            && *name == "postgres" {
+                return Ok(Some((uid.parse()?, gid.parse()?)));
+            }
+    }
+    bail!("running as root but there is no `postgres` user to run PostgreSQL as. {INSTALL_HINT}")
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterOptions {
+    /// Off only for throwaway test clusters; never for data you keep or for benchmarks.
+    pub fsync: bool,
+    /// Stop the server and delete the directory once this process exits, however it exits.
+    pub remove_on_exit: bool,
+}
+
+/// A running private cluster.
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    user: Option<(u32, u32)>,
+    port: u16,
+}
+
+impl Cluster {
+    /// Starts the cluster in `dir`, creating it on first use.
+    pub fn start(dir: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
+        let bin = bin_dir()?;
+        let user = server_user()?;
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        let cluster = Self {
+            dir: dir.clone(),
+            bin,
+            user,
+            port: 5432,
+        };
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+        }
+        if !cluster.data().join("PG_VERSION").exists() {
+            cluster.initdb(options)?;
+        }
+        if cluster.data().join("postmaster.pid").exists() {
+            // A previous run was killed: pg_ctl tells a stale pid file from a live server.
+            let _ = cluster.pg_ctl(&["stop", "-m", "fast", "-w"]);
+        }
+        cluster
+            .pg_ctl(&["start", "-w", "-t", "60", "-l", &cluster.dir.join("postgres.log").to_string_lossy()])
+            .with_context(|| format!("starting PostgreSQL; see {}", dir.join("postgres.log").display()))?;
+        if options.remove_on_exit {
+            cluster.watchdog()?;
+        }
+        Ok(cluster)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(program));
+        if let Some((uid, gid)) = self.user {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.current_dir(&self.dir).stdin(Stdio::null());
+        cmd
+    }
+
+    fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
+        let out = self
+            .command("initdb")
+            .args(["-D", &self.data().to_string_lossy(), "-U", "postgres", "--auth=trust"])
+            .args(["-E", "UTF8", "--no-locale", "--no-instructions"])
+            .output()
+            .context(INSTALL_HINT)?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let conf = format!(
+            "\n# coinsence private cluster\nlisten_addresses = ''\nunix_socket_directories = '{}'\n\
+             port = {}\nmax_connections = 300\nfsync = {}\nfull_page_writes = {}\n",
+            self.dir.display(),
+            self.port,
+            if options.fsync { "on" } else { "off" },
+            if options.fsync { "on" } else { "off" },
+        );
+        let path = self.data().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str(&conf);
+        std::fs::write(&path, text)?;
+        Ok(())
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> anyhow::Result<()> {
+        let out = self
+            .command("pg_ctl")
+            .args(["-D", &self.data().to_string_lossy()])
+            .args(args)
+            .stdout(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            bail!("pg_ctl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    /// A detached shell that outlives us by at most a second: when our pid is gone it stops the
+    /// server (immediate shutdown) and removes the directory.
+    fn watchdog(&self) -> anyhow::Result<()> {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             kill -QUIT $(head -1 '{data}/postmaster.pid') 2>/dev/null; sleep 1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            data = self.data().display(),
+            dir = self.dir.display(),
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(())
+    }
+
+    /// A libpq-style URL for `database` (usable by psql and pgbench too).
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgresql://postgres@localhost:{}/{database}?host={}",
+            self.port,
+            self.dir.display()
+        )
+    }
+
+    pub fn stop(&self) -> anyhow::Result<()> {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"])
+    }
+}
+
+/// Connects a pool of `size` to a URL.
+pub async fn connect(url: &str, size: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(size)
+        .connect_with(options)
+        .await?)
+}
+
+/// The server the tests use: `DATABASE_URL`, or a private cluster started once per process.
+async fn test_server_url() -> anyhow::Result<&'static str> {
+    static URL: OnceCell<String> = OnceCell::const_new();
+    URL.get_or_try_init(|| async {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return Ok(url);
+        }
+        let dir = std::env::temp_dir().join(format!("coinsence-test-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let cluster = tokio::task::spawn_blocking(move || {
+            Cluster::start(&dir, ClusterOptions { fsync: false, remove_on_exit: true })
+        })
+        .await??;
+        let url = cluster.url("postgres");
+        // The watchdog stops it when the process ends.
+        std::mem::forget(cluster);
+        Ok(url)
+    })
+    .await
+    .map(String::as_str)
+}
+
+/// A fresh, empty database with the control plane migrated, on the test server.
+pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let server = test_server_url().await?;
+    let admin = connect(server, 1).await?;
+    let name = format!("t{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let mut options = PgConnectOptions::from_str(server)?;
+    options = options.database(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with(options)
+        .await?;
+    crate::migrate::migrate_control(&pool).await?;
+    let url = replace_database(server, &name);
+    Ok((pool, url))
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgresql://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}

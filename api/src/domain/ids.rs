@@ -1,0 +1,44 @@
+//! Identifiers as types, so a user id is never passed where an account id belongs.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            sqlx::Type, ToSchema,
+        )]
+        #[sqlx(transparent)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organization (tenant) in the control plane.
+    TenantId
+);
+id_type!(
+    /// A person with a login (or, later, a chat identity) in the control plane.
+    UserId
+);
+id_type!(
+    /// A currency of one org.
+    CurrencyId
+);
+id_type!(
+    /// An account of one org.
+    AccountId
+);
+id_type!(
+    /// A journal entry (transfer) of one org.
+    TransferId
+);

@@ -1,0 +1,172 @@
+//! The ledger: currencies, accounts and the append-only journal of transfers (DESIGN "Money").
+//!
+//! - `posting`: the pure rules that decide, for a batch of orders against locked accounts, which
+//!   transfers apply and why others are refused.
+//! - `store`: the SQL, always on a [`TenantTx`](super::tenancy::TenantTx).
+//! - `queue`: groups concurrent transfers of one org into one commit.
+//! - `ops`: the operations the edges call.
+
+pub mod ops;
+pub mod posting;
+pub mod queue;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ids::{AccountId, CurrencyId, TransferId, UserId};
+use super::money::{Amount, Scale};
+use super::text_enum::text_enum;
+use crate::error::{Error, Result};
+
+/// 2–8 capital ASCII letters, unique within an org.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "BIKE")]
+pub struct CurrencyCode(String);
+
+impl CurrencyCode {
+    pub fn parse(text: &str) -> Result<Self> {
+        if (2..=8).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::invalid("currency", "a currency code is 2 to 8 capital letters"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CurrencyCode {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse(&value)
+    }
+}
+
+impl From<CurrencyCode> for String {
+    fn from(value: CurrencyCode) -> Self {
+        value.0
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Currency {
+    pub id: CurrencyId,
+    #[sqlx(try_from = "String")]
+    pub code: CurrencyCode,
+    pub name: String,
+    #[sqlx(try_from = "i16")]
+    pub scale: Scale,
+    pub default_credit_limit: i64,
+}
+
+text_enum!(
+    /// What an account is for.
+    AccountKind {
+        Member => "member",
+        Issuance => "issuance",
+        Fund => "fund",
+    }
+);
+
+text_enum!(
+    /// Why money moved.
+    TransferKind {
+        Payment => "payment",
+        Issuance => "issuance",
+    }
+);
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub id: AccountId,
+    pub currency_id: CurrencyId,
+    #[sqlx(try_from = "String")]
+    pub kind: AccountKind,
+    pub owner_user_id: Option<UserId>,
+    pub balance: i64,
+    pub floor: Option<i64>,
+    pub ceiling: Option<i64>,
+}
+
+/// Names an account of the order's currency without knowing its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountRef {
+    Id(AccountId),
+    Member(UserId),
+    Issuance,
+    Fund,
+}
+
+/// Who vouches for taking money out of the paying account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    /// The paying account must be the actor's own member account.
+    Owner(UserId),
+    /// The paying account must be the currency's issuance account (an admin, checked before).
+    Issuer,
+}
+
+/// One transfer as asked for: resolved currency, parsed amount, namespaced idempotency key.
+#[derive(Debug, Clone)]
+pub struct TransferOrder {
+    pub key: String,
+    pub currency: CurrencyId,
+    pub from: AccountRef,
+    pub to: AccountRef,
+    pub amount: Amount,
+    pub kind: TransferKind,
+    pub memo: String,
+    pub actor: UserId,
+    pub authority: Authority,
+}
+
+impl TransferOrder {
+    /// What must match for a repeated key to be the same request.
+    pub fn fingerprint(&self) -> Vec<u8> {
+        let canon = format!(
+            "v1|{}|{:?}|{:?}|{}|{}|{}|{}",
+            self.currency.0,
+            self.from,
+            self.to,
+            self.amount.minor(),
+            self.kind.as_str(),
+            self.actor.0,
+            self.memo
+        );
+        Sha256::digest(canon.as_bytes()).to_vec()
+    }
+}
+
+/// A journal entry: what a transfer (or its replay) answers.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub currency_id: CurrencyId,
+    pub from_account: AccountId,
+    pub to_account: AccountId,
+    pub amount: i64,
+    #[sqlx(try_from = "String")]
+    pub kind: TransferKind,
+    pub memo: String,
+    pub actor_user_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Per currency: does the ledger hold together?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CurrencyCheck {
+    pub currency: CurrencyCode,
+    /// Sum of all balances in minor units; must be 0.
+    pub balance_sum: String,
+    /// Accounts whose balance differs from their replayed journal.
+    pub replay_mismatches: i64,
+    /// Accounts below their floor or above their ceiling.
+    pub limit_violations: i64,
+    pub journal_entries: i64,
+    pub ok: bool,
+}

@@ -1,0 +1,254 @@
+//! Ledger operations as members and admins call them.
+
+use super::{
+    Account, AccountRef, Authority, Currency, CurrencyCheck, CurrencyCode, Transfer, TransferKind,
+    TransferOrder, store,
+};
+use crate::core::Core;
+use crate::domain::ids::{AccountId, TransferId, UserId};
+use crate::domain::money::{Amount, Scale, format_minor};
+use crate::domain::orgs::Member;
+use crate::domain::tenancy::TenantTx;
+use crate::error::{Error, Result};
+
+/// A client-chosen idempotency key, namespaced by where it came from so two sources can never
+/// collide ("http:<user>:<key>", "matrix:<event id>", "stripe:<event id>", ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// A key sent in the HTTP `Idempotency-Key` header, scoped to the caller.
+    pub fn http(user: UserId, raw: &str) -> Result<Self> {
+        Self::scoped("http", &user.0.to_string(), raw)
+    }
+
+    /// A key from another source (a chat platform's event id, a job's natural key).
+    pub fn scoped(source: &str, scope: &str, raw: &str) -> Result<Self> {
+        let ok = !raw.is_empty() && raw.len() <= 200 && raw.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(Error::invalid(
+                "idempotency_key",
+                "use 1 to 200 visible ASCII characters",
+            ));
+        }
+        Ok(Self(format!("{source}:{scope}:{raw}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A payment or issuance as asked for, before the currency is known.
+#[derive(Debug, Clone)]
+pub struct MoveRequest {
+    pub currency: String,
+    pub to: AccountRef,
+    pub amount: String,
+    pub memo: String,
+}
+
+/// A journal entry with its currency, for showing amounts.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub transfer: Transfer,
+    pub currency: Currency,
+}
+
+/// An account with its currency, for showing its balance.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub account: Account,
+    pub currency: Currency,
+}
+
+impl AccountView {
+    pub fn balance(&self) -> String {
+        format_minor(self.account.balance, self.currency.scale)
+    }
+}
+
+pub struct NewCurrency {
+    pub code: String,
+    pub name: String,
+    pub scale: i64,
+    /// Mutual credit: how far below zero member accounts may go, as a decimal amount.
+    pub credit_limit: Option<String>,
+}
+
+const MEMO_MAX: usize = 500;
+
+fn parse_memo(memo: &str) -> Result<String> {
+    let memo = memo.trim();
+    if memo.chars().count() > MEMO_MAX {
+        return Err(Error::invalid("memo", "use at most 500 characters"));
+    }
+    Ok(memo.to_owned())
+}
+
+impl Core {
+    pub async fn create_currency(&self, admin: &Member, new: NewCurrency) -> Result<Currency> {
+        admin.require_admin()?;
+        let code = CurrencyCode::parse(&new.code)?;
+        let name = new.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::invalid("name", "use 1 to 100 characters"));
+        }
+        let scale = i16::try_from(new.scale)
+            .ok()
+            .and_then(|s| Scale::try_from(s).ok())
+            .ok_or_else(|| Error::invalid("scale", "the scale must be between 0 and 6"))?;
+        let credit_limit = match new.credit_limit.as_deref() {
+            None | Some("0") => 0,
+            Some(text) => Amount::parse(text, scale)
+                .map_err(|e| Error::invalid("credit_limit", e.to_string()))?
+                .minor(),
+        };
+        let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
+        let currency = store::insert_currency(&mut tx, &code, name, scale.into(), credit_limit).await?;
+        tx.commit().await?;
+        Ok(currency)
+    }
+
+    pub async fn currencies(&self, member: &Member) -> Result<Vec<Currency>> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        store::currencies(&mut tx).await
+    }
+
+    /// A currency by code, from the cache when it was seen before.
+    pub async fn currency(&self, member: &Member, code: &str) -> Result<Currency> {
+        let code = CurrencyCode::parse(code)?;
+        let key = (member.tenant.id, code);
+        if let Some(c) = self.currencies.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(c);
+        }
+        let all = self.currencies(member).await?;
+        let found = all.iter().find(|c| c.code == key.1).cloned();
+        if let Ok(mut cache) = self.currencies.write() {
+            for c in all {
+                cache.insert((member.tenant.id, c.code.clone()), c);
+            }
+        }
+        found.ok_or_else(|| Error::not_found("currency"))
+    }
+
+    /// The member's own accounts; admins and treasurers see every account of the org.
+    pub async fn accounts(&self, member: &Member) -> Result<Vec<AccountView>> {
+        let owner = (!member.role.sees_all_accounts()).then_some(member.user.id);
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let currencies = store::currencies(&mut tx).await?;
+        let accounts = store::accounts(&mut tx, owner).await?;
+        Ok(accounts
+            .into_iter()
+            .filter_map(|account| {
+                let currency = currencies.iter().find(|c| c.id == account.currency_id)?.clone();
+                Some(AccountView { account, currency })
+            })
+            .collect())
+    }
+
+    /// The member pays from their own account.
+    pub async fn pay(&self, member: &Member, req: MoveRequest, key: IdempotencyKey) -> Result<Receipt> {
+        self.move_money(member, req, key, TransferKind::Payment).await
+    }
+
+    /// An admin issues new money from the currency's issuance account.
+    pub async fn issue(&self, admin: &Member, req: MoveRequest, key: IdempotencyKey) -> Result<Receipt> {
+        admin.require_admin()?;
+        self.move_money(admin, req, key, TransferKind::Issuance).await
+    }
+
+    async fn move_money(
+        &self,
+        member: &Member,
+        req: MoveRequest,
+        key: IdempotencyKey,
+        kind: TransferKind,
+    ) -> Result<Receipt> {
+        let currency = self.currency(member, &req.currency).await?;
+        let amount = Amount::parse(&req.amount, currency.scale).map_err(|e| Error::invalid("amount", e.to_string()))?;
+        let (from, authority) = match kind {
+            TransferKind::Payment => (AccountRef::Member(member.user.id), Authority::Owner(member.user.id)),
+            TransferKind::Issuance => (AccountRef::Issuance, Authority::Issuer),
+        };
+        let order = TransferOrder {
+            key: key.0,
+            currency: currency.id,
+            from,
+            to: req.to,
+            amount,
+            kind,
+            memo: parse_memo(&req.memo)?,
+            actor: member.user.id,
+            authority,
+        };
+        let transfer = self.transfers.submit(&member.schema(), order).await;
+        let outcome = match &transfer {
+            Ok(_) => "applied",
+            Err(e) => e.code(),
+        };
+        metrics::counter!("coinsence_transfers_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
+        Ok(Receipt {
+            transfer: transfer?,
+            currency,
+        })
+    }
+
+    /// Journal entries, newest first. Members see those touching their own accounts; admins and
+    /// treasurers see all, or one account's with `account`.
+    pub async fn history(
+        &self,
+        member: &Member,
+        account: Option<AccountId>,
+        before: Option<TransferId>,
+        limit: i64,
+    ) -> Result<Vec<Receipt>> {
+        let limit = limit.clamp(1, 200);
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let currencies = store::currencies(&mut tx).await?;
+        let filter: Option<Vec<AccountId>> = if member.role.sees_all_accounts() {
+            account.map(|a| vec![a])
+        } else {
+            let own: Vec<AccountId> = store::accounts(&mut tx, Some(member.user.id))
+                .await?
+                .into_iter()
+                .map(|a| a.id)
+                .filter(|id| account.is_none_or(|a| a == *id))
+                .collect();
+            if account.is_some() && own.is_empty() {
+                return Err(Error::forbidden("you can only read the history of your own accounts"));
+            }
+            Some(own)
+        };
+        let transfers = store::history(&mut tx, filter.as_deref(), before, limit).await?;
+        Ok(transfers
+            .into_iter()
+            .filter_map(|transfer| {
+                let currency = currencies.iter().find(|c| c.id == transfer.currency_id)?.clone();
+                Some(Receipt { transfer, currency })
+            })
+            .collect())
+    }
+
+    /// Checks every currency: balances sum to zero, the journal replays to every balance, and no
+    /// account is outside its limits.
+    pub async fn verify_ledger(&self, member: &Member) -> Result<Vec<CurrencyCheck>> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let currencies = store::currencies(&mut tx).await?;
+        let rows = store::verify(&mut tx).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, sum, mismatches, violations, entries)| {
+                let currency = currencies.iter().find(|c| c.id == id)?;
+                Some(CurrencyCheck {
+                    currency: currency.code.clone(),
+                    ok: sum == "0" && mismatches == 0 && violations == 0,
+                    balance_sum: sum,
+                    replay_mismatches: mismatches,
+                    limit_violations: violations,
+                    journal_entries: entries,
+                })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,246 @@
+//! Deciding a batch of transfers against locked accounts, in order, without touching the
+//! database: each order is applied to in-memory balances or refused with the reason. The caller
+//! writes the outcome in one transaction, so a refused order changes nothing.
+
+use std::collections::HashMap;
+
+use super::{Account, AccountKind, AccountRef, Authority, Transfer, TransferOrder};
+use crate::domain::ids::{AccountId, CurrencyId, UserId};
+use crate::error::Error;
+
+/// What happens to one order of the batch.
+#[derive(Debug)]
+pub enum Decision {
+    /// Write it: a new journal entry moving `amount` from `from` to `to`.
+    Apply { from: AccountId, to: AccountId },
+    /// The key was used before with the same request: answer what was answered then.
+    Replay(Transfer),
+    /// Same key as an earlier order of this batch with the same request.
+    SameAs(usize),
+    Refuse(Error),
+}
+
+/// Accounts of one batch, locked, with balances that move as orders are decided.
+pub struct Book {
+    accounts: HashMap<AccountId, Account>,
+    members: HashMap<(UserId, CurrencyId), AccountId>,
+    system: HashMap<(AccountKind, CurrencyId), AccountId>,
+}
+
+impl Book {
+    pub fn new(accounts: Vec<Account>) -> Self {
+        let mut members = HashMap::new();
+        let mut system = HashMap::new();
+        for a in &accounts {
+            match (a.kind, a.owner_user_id) {
+                (AccountKind::Member, Some(owner)) => {
+                    members.insert((owner, a.currency_id), a.id);
+                }
+                (kind, _) => {
+                    system.insert((kind, a.currency_id), a.id);
+                }
+            }
+        }
+        Self {
+            accounts: accounts.into_iter().map(|a| (a.id, a)).collect(),
+            members,
+            system,
+        }
+    }
+
+    fn resolve(&self, r: AccountRef, currency: CurrencyId) -> Option<AccountId> {
+        match r {
+            AccountRef::Id(id) => self.accounts.contains_key(&id).then_some(id),
+            AccountRef::Member(user) => self.members.get(&(user, currency)).copied(),
+            AccountRef::Issuance => self.system.get(&(AccountKind::Issuance, currency)).copied(),
+            AccountRef::Fund => self.system.get(&(AccountKind::Fund, currency)).copied(),
+        }
+    }
+
+    pub fn balance(&self, id: AccountId) -> Option<i64> {
+        self.accounts.get(&id).map(|a| a.balance)
+    }
+
+    /// Decides one fresh order and, when it applies, moves the in-memory balances.
+    fn post(&mut self, order: &TransferOrder) -> Result<(AccountId, AccountId), Error> {
+        let from_id = self
+            .resolve(order.from, order.currency)
+            .ok_or_else(|| Error::not_found("paying account"))?;
+        let to_id = self
+            .resolve(order.to, order.currency)
+            .ok_or_else(|| Error::not_found("receiving account"))?;
+        if from_id == to_id {
+            return Err(Error::SameAccount);
+        }
+        let (from, to) = match (self.accounts.get(&from_id), self.accounts.get(&to_id)) {
+            (Some(f), Some(t)) => (f, t),
+            _ => return Err(Error::not_found("account")),
+        };
+        if from.currency_id != order.currency || to.currency_id != order.currency {
+            return Err(Error::CurrencyMismatch);
+        }
+        match order.authority {
+            Authority::Owner(user) if from.owner_user_id != Some(user) => {
+                return Err(Error::forbidden("you can only pay from your own account"));
+            }
+            Authority::Issuer if from.kind != AccountKind::Issuance => {
+                return Err(Error::forbidden("issuance comes from the issuance account"));
+            }
+            _ => {}
+        }
+        let amount = order.amount.minor();
+        let new_from = from
+            .balance
+            .checked_sub(amount)
+            .filter(|b| from.floor.is_none_or(|floor| *b >= floor))
+            .ok_or(Error::InsufficientFunds)?;
+        let new_to = to
+            .balance
+            .checked_add(amount)
+            .filter(|b| to.ceiling.is_none_or(|ceiling| *b <= ceiling))
+            .ok_or(Error::CeilingExceeded)?;
+        if let Some(a) = self.accounts.get_mut(&from_id) {
+            a.balance = new_from;
+        }
+        if let Some(a) = self.accounts.get_mut(&to_id) {
+            a.balance = new_to;
+        }
+        Ok((from_id, to_id))
+    }
+
+    /// The accounts whose balance changed, with their new balance.
+    pub fn changed(&self, before: &HashMap<AccountId, i64>) -> Vec<(AccountId, i64)> {
+        let mut out: Vec<_> = self
+            .accounts
+            .values()
+            .filter(|a| before.get(&a.id) != Some(&a.balance))
+            .map(|a| (a.id, a.balance))
+            .collect();
+        out.sort_unstable_by_key(|(id, _)| *id);
+        out
+    }
+
+    pub fn balances(&self) -> HashMap<AccountId, i64> {
+        self.accounts.values().map(|a| (a.id, a.balance)).collect()
+    }
+}
+
+/// Decides every order of a batch, in order. `earlier` holds journal entries already written
+/// under some of the batch's keys, with their request fingerprints.
+pub fn decide(
+    orders: &[TransferOrder],
+    book: &mut Book,
+    earlier: &HashMap<String, (Vec<u8>, Transfer)>,
+) -> Vec<Decision> {
+    let mut seen: HashMap<&str, (usize, Vec<u8>)> = HashMap::new();
+    let mut decisions = Vec::with_capacity(orders.len());
+    for (i, order) in orders.iter().enumerate() {
+        let fingerprint = order.fingerprint();
+        let decision = if let Some((fp, transfer)) = earlier.get(&order.key) {
+            if *fp == fingerprint {
+                Decision::Replay(transfer.clone())
+            } else {
+                Decision::Refuse(Error::IdempotencyConflict)
+            }
+        } else if let Some((first, fp)) = seen.get(order.key.as_str()) {
+            if *fp == fingerprint {
+                Decision::SameAs(*first)
+            } else {
+                Decision::Refuse(Error::IdempotencyConflict)
+            }
+        } else {
+            match book.post(order) {
+                Ok((from, to)) => {
+                    seen.insert(&order.key, (i, fingerprint));
+                    Decision::Apply { from, to }
+                }
+                Err(e) => Decision::Refuse(e),
+            }
+        };
+        decisions.push(decision);
+    }
+    decisions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::TransferKind;
+    use crate::domain::money::Amount;
+
+    const C: CurrencyId = CurrencyId(1);
+
+    fn account(id: i64, kind: AccountKind, owner: Option<i64>, balance: i64, floor: Option<i64>) -> Account {
+        Account {
+            id: AccountId(id),
+            currency_id: C,
+            kind,
+            owner_user_id: owner.map(UserId),
+            balance,
+            floor,
+            ceiling: None,
+        }
+    }
+
+    fn order(key: &str, from: AccountRef, to: AccountRef, amount: i64, authority: Authority) -> TransferOrder {
+        TransferOrder {
+            key: key.into(),
+            currency: C,
+            from,
+            to,
+            amount: Amount::from_minor(amount).unwrap_or_else(|e| panic!("{e}")),
+            kind: TransferKind::Payment,
+            memo: String::new(),
+            actor: UserId(1),
+            authority,
+        }
+    }
+
+    fn book() -> Book {
+        Book::new(vec![
+            account(1, AccountKind::Issuance, None, -100, None),
+            account(2, AccountKind::Member, Some(1), 100, Some(0)),
+            account(3, AccountKind::Member, Some(2), 0, Some(-50)),
+        ])
+    }
+
+    #[test]
+    fn a_batch_moves_balances_in_order_and_refuses_overdrafts() {
+        let mut b = book();
+        let me = Authority::Owner(UserId(1));
+        let orders = [
+            order("a", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 60, me),
+            order("b", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 60, me),
+            order("c", AccountRef::Member(UserId(1)), AccountRef::Id(AccountId(3)), 40, me),
+            order("a", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 60, me),
+            order("a", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 61, me),
+            order("d", AccountRef::Member(UserId(2)), AccountRef::Member(UserId(1)), 5, me),
+            order("e", AccountRef::Issuance, AccountRef::Member(UserId(2)), 5, Authority::Issuer),
+            order("f", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(1)), 1, me),
+        ];
+        let d = decide(&orders, &mut b, &HashMap::new());
+        assert!(matches!(d[0], Decision::Apply { .. }));
+        assert!(matches!(d[1], Decision::Refuse(Error::InsufficientFunds)));
+        assert!(matches!(d[2], Decision::Apply { .. }));
+        assert!(matches!(d[3], Decision::SameAs(0)));
+        assert!(matches!(d[4], Decision::Refuse(Error::IdempotencyConflict)));
+        assert!(matches!(d[5], Decision::Refuse(Error::Forbidden(_))));
+        assert!(matches!(d[6], Decision::Apply { .. }));
+        assert!(matches!(d[7], Decision::Refuse(Error::SameAccount)));
+        assert_eq!(b.balance(AccountId(1)), Some(-105));
+        assert_eq!(b.balance(AccountId(2)), Some(0));
+        assert_eq!(b.balance(AccountId(3)), Some(105));
+    }
+
+    #[test]
+    fn the_issuance_account_has_no_floor_but_cannot_overflow() {
+        let mut b = Book::new(vec![
+            account(1, AccountKind::Issuance, None, i64::MIN + 10, None),
+            account(2, AccountKind::Member, Some(1), 0, Some(0)),
+        ]);
+        let o = |k: &str, n| order(k, AccountRef::Issuance, AccountRef::Member(UserId(1)), n, Authority::Issuer);
+        let d = decide(&[o("x", 10), o("y", 1)], &mut b, &HashMap::new());
+        assert!(matches!(d[0], Decision::Apply { .. }));
+        assert!(matches!(d[1], Decision::Refuse(Error::InsufficientFunds)));
+    }
+}

@@ -1,0 +1,293 @@
+//! The ledger's SQL. Every function takes a [`TenantTx`], so it runs inside one org's schema.
+
+use std::collections::HashMap;
+
+use super::{Account, AccountKind, AccountRef, Currency, CurrencyCode, Transfer, TransferOrder};
+use crate::domain::ids::{AccountId, CurrencyId, TransferId, UserId};
+use crate::domain::tenancy::TenantTx;
+use crate::error::{Result, on_unique};
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, a.ceiling";
+const TRANSFER_COLUMNS: &str =
+    "id, currency_id, from_account, to_account, amount, kind, memo, actor_user_id, created_at";
+
+pub async fn insert_currency(
+    tx: &mut TenantTx,
+    code: &CurrencyCode,
+    name: &str,
+    scale: i16,
+    default_credit_limit: i64,
+) -> Result<Currency> {
+    let currency: Currency = sqlx::query_as(
+        "INSERT INTO currencies (code, name, scale, default_credit_limit) VALUES ($1, $2, $3, $4)
+         RETURNING id, code, name, scale, default_credit_limit",
+    )
+    .bind(code.as_str())
+    .bind(name)
+    .bind(scale)
+    .bind(default_credit_limit)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(|e| on_unique(e, "currencies_code_key", "currency code"))?;
+    // The issuance account (no floor) and the community fund, then one account per member.
+    sqlx::query(
+        "INSERT INTO accounts (currency_id, kind, floor) VALUES ($1, 'issuance', NULL), ($1, 'fund', 0)",
+    )
+    .bind(currency.id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
+         SELECT $1, 'member', user_id, -$2 FROM members",
+    )
+    .bind(currency.id)
+    .bind(default_credit_limit)
+    .execute(tx.conn())
+    .await?;
+    Ok(currency)
+}
+
+pub async fn currencies(tx: &mut TenantTx) -> Result<Vec<Currency>> {
+    Ok(sqlx::query_as("SELECT id, code, name, scale, default_credit_limit FROM currencies ORDER BY code")
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// Adds a member of this org (idempotent) with an account in every currency.
+pub async fn insert_member(tx: &mut TenantTx, user: UserId, display_name: &str) -> Result<()> {
+    sqlx::query("INSERT INTO members (user_id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(user)
+        .bind(display_name)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
+         SELECT c.id, 'member', $1, -c.default_credit_limit FROM currencies c
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Accounts, optionally only one member's.
+pub async fn accounts(tx: &mut TenantTx, owner: Option<UserId>) -> Result<Vec<Account>> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+         WHERE $1::bigint IS NULL OR a.owner_user_id = $1 ORDER BY a.id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// Locks, in id order (so concurrent batches cannot deadlock), every account the orders name.
+pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Vec<Account>> {
+    let mut ids = Vec::new();
+    let (mut owners, mut owner_currencies) = (Vec::new(), Vec::new());
+    let (mut kinds, mut kind_currencies) = (Vec::new(), Vec::new());
+    for order in orders {
+        for r in [order.from, order.to] {
+            match r {
+                AccountRef::Id(id) => ids.push(id.0),
+                AccountRef::Member(user) => {
+                    owners.push(user.0);
+                    owner_currencies.push(order.currency.0);
+                }
+                AccountRef::Issuance | AccountRef::Fund => {
+                    let kind = if r == AccountRef::Issuance { AccountKind::Issuance } else { AccountKind::Fund };
+                    kinds.push(kind.as_str());
+                    kind_currencies.push(order.currency.0);
+                }
+            }
+        }
+    }
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id IN (
+            SELECT unnest($1::bigint[])
+            UNION ALL
+            SELECT m.id FROM accounts m JOIN unnest($2::bigint[], $3::bigint[]) AS r(owner, currency)
+                ON m.kind = 'member' AND m.owner_user_id = r.owner AND m.currency_id = r.currency
+            UNION ALL
+            SELECT s.id FROM accounts s JOIN unnest($4::text[], $5::bigint[]) AS r(kind, currency)
+                ON s.kind = r.kind AND s.currency_id = r.currency
+         )
+         ORDER BY a.id FOR UPDATE OF a"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&ids)
+        .bind(&owners)
+        .bind(&owner_currencies)
+        .bind(&kinds)
+        .bind(&kind_currencies)
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// Journal entries already written under any of these keys, with their fingerprints.
+pub async fn earlier_entries(
+    tx: &mut TenantTx,
+    keys: &[&str],
+) -> Result<HashMap<String, (Vec<u8>, Transfer)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        idempotency_key: String,
+        fingerprint: Vec<u8>,
+        #[sqlx(flatten)]
+        transfer: Transfer,
+    }
+    let sql = format!(
+        "SELECT idempotency_key, fingerprint, {TRANSFER_COLUMNS} FROM transfers
+         WHERE idempotency_key = ANY($1)"
+    );
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(keys)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.idempotency_key, (r.fingerprint, r.transfer)))
+        .collect())
+}
+
+/// A journal entry to write: the order and the accounts it resolved to.
+pub struct NewEntry<'a> {
+    pub order: &'a TransferOrder,
+    pub from: AccountId,
+    pub to: AccountId,
+}
+
+/// Appends entries in order. Returns `None` when another transaction committed one of these
+/// keys meanwhile (nothing is written then; the caller retries and sees it as a replay).
+pub async fn append_entries(tx: &mut TenantTx, entries: &[NewEntry<'_>]) -> Result<Option<Vec<Transfer>>> {
+    if entries.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut cols = EntryColumns::default();
+    for e in entries {
+        cols.push(e);
+    }
+    let sql = format!(
+        "INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
+                                actor_user_id, idempotency_key, fingerprint)
+         SELECT currency_id, from_account, to_account, amount, kind, memo, actor, key, fingerprint
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+                     $7::bigint[], $8::text[], $9::bytea[])
+              WITH ORDINALITY AS e(currency_id, from_account, to_account, amount, kind, memo,
+                                   actor, key, fingerprint, n)
+         ORDER BY n
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING {TRANSFER_COLUMNS}"
+    );
+    let mut written: Vec<Transfer> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&cols.currency)
+        .bind(&cols.from)
+        .bind(&cols.to)
+        .bind(&cols.amount)
+        .bind(&cols.kind)
+        .bind(&cols.memo)
+        .bind(&cols.actor)
+        .bind(&cols.key)
+        .bind(&cols.fingerprint)
+        .fetch_all(tx.conn())
+        .await?;
+    if written.len() != entries.len() {
+        return Ok(None);
+    }
+    written.sort_unstable_by_key(|t| t.id);
+    Ok(Some(written))
+}
+
+#[derive(Default)]
+struct EntryColumns<'a> {
+    currency: Vec<i64>,
+    from: Vec<i64>,
+    to: Vec<i64>,
+    amount: Vec<i64>,
+    kind: Vec<&'static str>,
+    memo: Vec<&'a str>,
+    actor: Vec<i64>,
+    key: Vec<&'a str>,
+    fingerprint: Vec<Vec<u8>>,
+}
+
+impl<'a> EntryColumns<'a> {
+    fn push(&mut self, e: &NewEntry<'a>) {
+        self.currency.push(e.order.currency.0);
+        self.from.push(e.from.0);
+        self.to.push(e.to.0);
+        self.amount.push(e.order.amount.minor());
+        self.kind.push(e.order.kind.as_str());
+        self.memo.push(&e.order.memo);
+        self.actor.push(e.order.actor.0);
+        self.key.push(&e.order.key);
+        self.fingerprint.push(e.order.fingerprint());
+    }
+}
+
+/// Writes new balances: one row update per touched account, however many transfers touched it.
+pub async fn set_balances(tx: &mut TenantTx, balances: &[(AccountId, i64)]) -> Result<()> {
+    if balances.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = balances.iter().map(|(id, _)| id.0).collect();
+    let values: Vec<i64> = balances.iter().map(|(_, b)| *b).collect();
+    sqlx::query(
+        "UPDATE accounts a SET balance = n.balance
+         FROM unnest($1::bigint[], $2::bigint[]) AS n(id, balance) WHERE a.id = n.id",
+    )
+    .bind(&ids)
+    .bind(&values)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A page of the journal, newest first, optionally for the given accounts only.
+pub async fn history(
+    tx: &mut TenantTx,
+    accounts: Option<&[AccountId]>,
+    before: Option<TransferId>,
+    limit: i64,
+) -> Result<Vec<Transfer>> {
+    let ids: Option<Vec<i64>> = accounts.map(|a| a.iter().map(|id| id.0).collect());
+    let sql = format!(
+        "SELECT {TRANSFER_COLUMNS} FROM transfers
+         WHERE ($1::bigint[] IS NULL OR from_account = ANY($1) OR to_account = ANY($1))
+           AND ($2::bigint IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// Per currency: the balance sum (as text: it is a numeric, immune to overflow), how many
+/// accounts disagree with their replayed journal, how many break their limits, journal size.
+pub async fn verify(tx: &mut TenantTx) -> Result<Vec<(CurrencyId, String, i64, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "WITH moves AS (
+             SELECT from_account AS account, -amount::numeric AS delta FROM transfers
+             UNION ALL
+             SELECT to_account, amount::numeric FROM transfers
+         ), replayed AS (
+             SELECT account, sum(delta) AS balance FROM moves GROUP BY account
+         )
+         SELECT c.id,
+                coalesce((SELECT sum(a.balance::numeric) FROM accounts a WHERE a.currency_id = c.id), 0)::text,
+                (SELECT count(*) FROM accounts a LEFT JOIN replayed r ON r.account = a.id
+                  WHERE a.currency_id = c.id AND a.balance::numeric <> coalesce(r.balance, 0)),
+                (SELECT count(*) FROM accounts a WHERE a.currency_id = c.id
+                  AND ((a.floor IS NOT NULL AND a.balance < a.floor)
+                    OR (a.ceiling IS NOT NULL AND a.balance > a.ceiling))),
+                (SELECT count(*) FROM transfers t WHERE t.currency_id = c.id)
+         FROM currencies c ORDER BY c.code",
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}

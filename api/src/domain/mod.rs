@@ -1,0 +1,9 @@
+//! The rules of Coinsence, free of any web, chat or payment framework.
+
+pub mod identity;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod orgs;
+pub mod tenancy;
+pub(crate) mod text_enum;

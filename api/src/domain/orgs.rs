@@ -1,0 +1,250 @@
+//! Organizations and membership: creating an org (its schema and migrations, in one
+//! transaction), joining, admitting, and resolving who is acting in which org.
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
+
+use super::identity::{self, ApiToken, Email, Role, User};
+use super::ids::{TenantId, UserId};
+use super::ledger::store as ledger_store;
+use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
+use crate::core::Core;
+use crate::error::{Error, Result, on_unique};
+use crate::migrate;
+
+/// A user acting inside one org, with their role there: the proof every org operation needs.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub tenant: Tenant,
+    pub user: User,
+    pub role: Role,
+}
+
+impl Member {
+    pub fn require_admin(&self) -> Result<()> {
+        if self.role.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::forbidden("only an admin of this org can do that"))
+        }
+    }
+
+    pub fn schema(&self) -> SchemaName {
+        self.tenant.schema()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MemberInfo {
+    pub user_id: UserId,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+}
+
+/// A new org's settings.
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    pub slug: OrgSlug,
+    pub name: String,
+    pub open: bool,
+}
+
+pub fn parse_org_name(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(Error::invalid("name", "use 1 to 200 characters"));
+    }
+    Ok(text.to_owned())
+}
+
+const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at";
+
+impl Core {
+    /// Creates the org, its schema at the latest migration, and makes `owner` its owner, all in
+    /// one transaction: either the org is there and ready, or nothing is.
+    #[tracing::instrument(skip(self, owner), fields(slug = %org.slug))]
+    pub async fn create_org(&self, owner: &User, org: NewOrg) -> Result<Tenant> {
+        let tx = self.pool.begin().await?;
+        let (tx, tenant) = create_org_in(tx, owner, org).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant.id, "org created");
+        Ok(tenant)
+    }
+
+    pub async fn tenant(&self, slug: &str) -> Result<Tenant> {
+        let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM control.tenants t WHERE t.slug = $1");
+        sqlx::query_as(AssertSqlSafe(sql))
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("org"))
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM control.tenants t ORDER BY t.id");
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?)
+    }
+
+    /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
+    /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
+    pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            user_id: UserId,
+            email: String,
+            display_name: String,
+            role: Option<String>,
+            id: Option<TenantId>,
+            slug: Option<String>,
+            name: Option<String>,
+            status: Option<String>,
+            open: Option<bool>,
+            created_at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT u.id AS user_id, u.email, u.display_name, m.role,
+                    t.id, t.slug, t.name, t.status, t.open, t.created_at
+             FROM control.api_tokens k
+             JOIN control.users u ON u.id = k.user_id
+             LEFT JOIN control.tenants t ON t.slug = $2 AND t.status = 'active'
+             LEFT JOIN control.memberships m ON m.tenant_id = t.id AND m.user_id = u.id
+             WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
+        )
+        .bind(token.hash())
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = row.ok_or(Error::Unauthorized)?;
+        let tenant = match (row.id, row.slug, row.name, row.status, row.open, row.created_at) {
+            (Some(id), Some(slug), Some(name), Some(status), Some(open), Some(created_at)) => Tenant {
+                id,
+                slug: OrgSlug::parse(&slug)?,
+                name,
+                status: status.try_into()?,
+                open,
+                created_at,
+            },
+            _ => return Err(Error::not_found("org")),
+        };
+        let role = row
+            .role
+            .ok_or_else(|| Error::forbidden("you are not a member of this org"))
+            .and_then(Role::try_from)?;
+        let user = User {
+            id: row.user_id,
+            email: row.email,
+            display_name: row.display_name,
+        };
+        Ok(Member { tenant, user, role })
+    }
+
+    pub async fn user_for_token(&self, token: &ApiToken) -> Result<User> {
+        let mut conn = self.pool.acquire().await?;
+        identity::user_for_token(&mut conn, token)
+            .await?
+            .ok_or(Error::Unauthorized)
+    }
+
+    /// Joins an open org as a member. Joining twice is harmless.
+    pub async fn join(&self, user: &User, slug: &str) -> Result<Member> {
+        let tenant = self.tenant(slug).await?;
+        let mut conn = self.pool.acquire().await?;
+        if let Some(role) = identity::role_in(&mut conn, tenant.id, user.id).await? {
+            return Ok(Member {
+                tenant,
+                user: user.clone(),
+                role,
+            });
+        }
+        drop(conn);
+        if !tenant.open {
+            return Err(Error::forbidden("this org admits members by invitation; ask an admin"));
+        }
+        self.admit(tenant, user.clone(), Role::Member).await
+    }
+
+    /// An admin adds an existing user (by email) with a role.
+    pub async fn add_member(&self, admin: &Member, email: &str, role: Role) -> Result<MemberInfo> {
+        admin.require_admin()?;
+        if role == Role::Owner && admin.role != Role::Owner {
+            return Err(Error::forbidden("only an owner can add an owner"));
+        }
+        let email = Email::parse(email)?;
+        let user = {
+            let mut conn = self.pool.acquire().await?;
+            identity::find_user_by_email(&mut conn, &email).await?
+        };
+        let member = self.admit(admin.tenant.clone(), user, role).await?;
+        Ok(MemberInfo {
+            user_id: member.user.id,
+            display_name: member.user.display_name,
+            role: member.role,
+        })
+    }
+
+    /// Membership (control) and the member's accounts (tenant) in one transaction.
+    async fn admit(&self, tenant: Tenant, user: User, role: Role) -> Result<Member> {
+        let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+        let (role,): (String,) = sqlx::query_as(
+            "INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = control.memberships.role
+             RETURNING role",
+        )
+        .bind(tenant.id)
+        .bind(user.id)
+        .bind(role.as_str())
+        .fetch_one(tx.conn())
+        .await?;
+        ledger_store::insert_member(&mut tx, user.id, &user.display_name).await?;
+        tx.commit().await?;
+        Ok(Member {
+            tenant,
+            user,
+            role: Role::try_from(role)?,
+        })
+    }
+
+    pub async fn members(&self, member: &Member) -> Result<Vec<MemberInfo>> {
+        Ok(sqlx::query_as(
+            "SELECT m.user_id, u.display_name, m.role FROM control.memberships m
+             JOIN control.users u ON u.id = m.user_id WHERE m.tenant_id = $1 ORDER BY m.user_id",
+        )
+        .bind(member.tenant.id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Creates an org inside the caller's transaction (signup creates the user and the org
+/// together). Returns the transaction, now inside the new org's schema, for the caller to commit.
+pub async fn create_org_in(
+    mut tx: Transaction<'static, Postgres>,
+    owner: &User,
+    org: NewOrg,
+) -> Result<(TenantTx, Tenant)> {
+    let (id,): (TenantId,) =
+        sqlx::query_as("INSERT INTO control.tenants (slug, name, open) VALUES ($1, $2, $3) RETURNING id")
+            .bind(org.slug.as_str())
+            .bind(&org.name)
+            .bind(org.open)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
+    let schema = SchemaName::for_tenant(id);
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut *tx)
+        .await?;
+    let mut tx = TenantTx::enter(tx, &schema).await?;
+    migrate::migrate_in(&mut tx, &migrate::TENANT).await?;
+    sqlx::query("INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')")
+        .bind(id)
+        .bind(owner.id)
+        .execute(tx.conn())
+        .await?;
+    ledger_store::insert_member(&mut tx, owner.id, &owner.display_name).await?;
+    let sql = format!("UPDATE control.tenants t SET status = 'active' WHERE t.id = $1 RETURNING {TENANT_COLUMNS}");
+    let tenant: Tenant = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(tx.conn()).await?;
+    Ok((tx, tenant))
+}

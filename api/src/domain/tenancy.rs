@@ -1,0 +1,197 @@
+//! Organizations live in their own PostgreSQL schema, `org_<id>`.
+//!
+//! The schema name is derived from the tenant id, never from input, and is checked once more
+//! before it reaches SQL. Every tenant query runs on a [`TenantTx`]: a transaction that has
+//! already done `SET LOCAL search_path`. There is no other way to reach tenant tables.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use utoipa::ToSchema;
+
+use super::ids::TenantId;
+use super::text_enum::text_enum;
+use crate::error::{Error, Result};
+
+/// An org's URL name: 3–40 characters, lowercase ASCII letters, digits and inner hyphens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "bike-kitchen")]
+pub struct OrgSlug(String);
+
+impl OrgSlug {
+    pub fn parse(text: &str) -> Result<Self> {
+        let ok_len = (3..=40).contains(&text.len());
+        let ok_chars = text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_ends = !text.starts_with('-') && !text.ends_with('-');
+        if ok_len && ok_chars && ok_ends {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "slug",
+                "use 3 to 40 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrgSlug {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse(&value)
+    }
+}
+
+impl From<OrgSlug> for String {
+    fn from(value: OrgSlug) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for OrgSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A PostgreSQL schema this service owns: `control` or `org_<digits>`. Nothing else can be built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SchemaName(String);
+
+impl SchemaName {
+    pub fn control() -> Self {
+        Self("control".to_owned())
+    }
+
+    pub fn for_tenant(id: TenantId) -> Self {
+        Self(format!("org_{}", id.0))
+    }
+
+    /// Re-checks a name read back from the database before it is spliced into SQL.
+    pub fn parse(text: &str) -> Result<Self> {
+        let valid = text == "control"
+            || text
+                .strip_prefix("org_")
+                .is_some_and(|d| !d.is_empty() && d.len() <= 19 && d.bytes().all(|b| b.is_ascii_digit()));
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::Internal(anyhow::anyhow!("refusing schema name {text:?}")))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SchemaName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+text_enum!(
+    /// An org is `provisioning` until its schema is migrated, then `active`.
+    TenantStatus {
+        Provisioning => "provisioning",
+        Active => "active",
+        Suspended => "suspended",
+    }
+);
+
+/// An org as the control plane knows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub slug: OrgSlug,
+    pub name: String,
+    #[sqlx(try_from = "String")]
+    pub status: TenantStatus,
+    pub open: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Tenant {
+    pub fn schema(&self) -> SchemaName {
+        SchemaName::for_tenant(self.id)
+    }
+}
+
+/// A transaction whose `search_path` is one org's schema (then `pg_catalog`).
+///
+/// Control-plane tables stay reachable as `control.<table>`, so joining a member (control) and
+/// opening their accounts (tenant) is one atomic transaction.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    schema: SchemaName,
+}
+
+impl TenantTx {
+    pub async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
+        let tx = pool.begin().await?;
+        Self::enter(tx, schema).await
+    }
+
+    /// Turns an open transaction into a tenant transaction.
+    pub async fn enter(mut tx: Transaction<'static, Postgres>, schema: &SchemaName) -> Result<Self> {
+        sqlx::query("SELECT set_config('search_path', $1, true)")
+            .bind(schema.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Ok(Self {
+            tx,
+            schema: schema.clone(),
+        })
+    }
+
+    pub fn schema(&self) -> &SchemaName {
+        &self.schema
+    }
+
+    /// The connection, for running queries inside this org.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for good in ["abc", "bike-kitchen", "org-42", "a1b"] {
+            assert!(OrgSlug::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "ab", "-abc", "abc-", "ABC", "a b c", "a'b;c", "drop;table", "åbc", "org_1",
+            "x\"y", &"a".repeat(41),
+        ] {
+            assert!(OrgSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn schema_names_are_only_ours() {
+        assert_eq!(SchemaName::for_tenant(TenantId(7)).as_str(), "org_7");
+        assert!(SchemaName::parse("org_7").is_ok());
+        assert!(SchemaName::parse("control").is_ok());
+        for bad in ["org_", "org_7; drop", "public", "org_x", "org_12345678901234567890"] {
+            assert!(SchemaName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Error policy.
+//!
+//! Inside the request path (domain operations called from HTTP, chat or jobs) errors are this
+//! typed [`Error`]: each variant has a stable machine `code` that the portal and the bots turn into
+//! a sentence, and an HTTP status. `anyhow` is for the edges (CLI, start-up) and for
+//! [`Error::Internal`], whose detail is logged and never shown to a user.
+
+use std::borrow::Cow;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
+    #[error("{0} not found")]
+    NotFound(Cow<'static, str>),
+    /// Bad input in one field: nothing was written.
+    #[error("{field}: {reason}")]
+    Invalid {
+        field: Cow<'static, str>,
+        reason: Cow<'static, str>,
+    },
+    /// A uniqueness rule: the slug, email or currency code is taken.
+    #[error("{0} is already taken")]
+    Taken(Cow<'static, str>),
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    #[error("not enough money in the paying account")]
+    InsufficientFunds,
+    #[error("the receiving account would go over its ceiling")]
+    CeilingExceeded,
+    #[error("the accounts are in different currencies")]
+    CurrencyMismatch,
+    #[error("an account cannot pay itself")]
+    SameAccount,
+    #[error("the service is busy, try again")]
+    Busy,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn forbidden(why: impl Into<Cow<'static, str>>) -> Self {
+        Self::Forbidden(why.into())
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Invalid { .. } => "invalid_input",
+            Self::Taken(_) => "already_taken",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::CeilingExceeded => "ceiling_exceeded",
+            Self::CurrencyMismatch => "currency_mismatch",
+            Self::SameAccount => "same_account",
+            Self::Busy => "busy",
+            Self::Database(_) | Self::Internal(_) => "internal",
+        }
+    }
+
+    /// True for faults of ours, which are logged and hidden.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Database(_) | Self::Internal(_))
+    }
+}
+
+/// Maps a unique-violation on a known constraint to [`Error::Taken`]; other errors pass through.
+pub fn on_unique(err: sqlx::Error, constraint: &str, what: &'static str) -> Error {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation() && db.constraint() == Some(constraint) {
+            return Error::Taken(what.into());
+        }
+    Error::Database(err)
+}

@@ -1,0 +1,64 @@
+//! Who is calling. Each handler states it by the extractor it takes: [`Caller`] (any valid
+//! token) or [`OrgMember`] (a valid token of a member of the org in the path). A missing or bad
+//! token is 401 everywhere.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::identity::{ApiToken, User};
+use crate::domain::orgs::Member;
+use crate::error::Error;
+
+fn bearer(parts: &Parts) -> Result<ApiToken, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Error::Unauthorized)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .ok_or(Error::Unauthorized)?;
+    Ok(ApiToken::from_presented(token))
+}
+
+/// Any authenticated user.
+pub struct Caller(pub User);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.core.user_for_token(&token).await?))
+    }
+}
+
+/// A member of the org named by the `{org}` path segment.
+pub struct OrgMember(pub Member);
+
+impl FromRequestParts<AppState> for OrgMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        let params = RawPathParams::from_request_parts(parts, state).await?;
+        let slug = params
+            .iter()
+            .find(|(name, _)| *name == "org")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| Error::not_found("org"))?;
+        Ok(Self(state.core.member_for_token(&token, &slug).await?))
+    }
+}
+
+impl From<axum::extract::rejection::RawPathParamsRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::RawPathParamsRejection) -> Self {
+        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
+    }
+}

@@ -1,0 +1,75 @@
+//! The JSON HTTP API under `/v1`, plus `/healthz`, `/readyz`, `/metrics`.
+//! One file per area; handlers only translate between HTTP and [`Core`] operations.
+
+pub mod auth;
+pub mod error;
+pub mod ledger;
+pub mod ops;
+pub mod orgs;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use utoipa::OpenApi;
+
+use crate::Core;
+
+/// Request bodies above this are refused with 413 before they are parsed.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Coinsence API", description = "Community currencies and their governance."),
+    paths(
+        orgs::signup, orgs::login, orgs::create_org, orgs::get_org, orgs::join, orgs::add_member,
+        orgs::list_members, ledger::create_currency, ledger::list_currencies, ledger::list_accounts,
+        ledger::pay, ledger::issue, ledger::history, ledger::verify,
+    ),
+    components(schemas(error::Problem)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+pub fn router(core: Core) -> Router {
+    // Install the recorder before the first request is counted.
+    let _ = ops::prometheus();
+    let v1 = Router::new()
+        .route("/signup", post(orgs::signup))
+        .route("/login", post(orgs::login))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/orgs", post(orgs::create_org))
+        .route("/orgs/{org}", get(orgs::get_org))
+        .route("/orgs/{org}/join", post(orgs::join))
+        .route("/orgs/{org}/members", post(orgs::add_member).get(orgs::list_members))
+        .route("/orgs/{org}/currencies", post(ledger::create_currency).get(ledger::list_currencies))
+        .route("/orgs/{org}/accounts", get(ledger::list_accounts))
+        .route("/orgs/{org}/transfers", post(ledger::pay).get(ledger::history))
+        .route("/orgs/{org}/issuance", post(ledger::issue))
+        .route("/orgs/{org}/ledger/verify", get(ledger::verify));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(AppState { core })
+}

@@ -1,0 +1,169 @@
+//! Signing up, logging in, orgs and their members.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::{Caller, OrgMember};
+use super::error::{ApiResult, AppJson, Problem};
+use crate::domain::identity::{Role, User};
+use crate::domain::orgs::{MemberInfo, NewOrg, parse_org_name};
+use crate::domain::tenancy::{OrgSlug, Tenant};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgBody {
+    pub slug: String,
+    pub name: String,
+    /// Whether anyone may join (default true).
+    #[serde(default)]
+    pub open: Option<bool>,
+}
+
+impl NewOrgBody {
+    fn parse(self) -> crate::Result<NewOrg> {
+        Ok(NewOrg {
+            slug: OrgSlug::parse(&self.slug)?,
+            name: parse_org_name(&self.name)?,
+            open: self.open.unwrap_or(true),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBody {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+    /// Create an org with this user as its owner.
+    pub org: Option<NewOrgBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgView {
+    pub slug: String,
+    pub name: String,
+    pub open: bool,
+    pub created_at: DateTime<Utc>,
+    /// The caller's role in this org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+impl OrgView {
+    fn new(t: Tenant, role: Option<Role>) -> Self {
+        Self {
+            slug: t.slug.to_string(),
+            name: t.name,
+            open: t.open,
+            created_at: t.created_at,
+            role,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub user: User,
+    /// Bearer token; shown once, stored only as a hash.
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgView>,
+}
+
+#[utoipa::path(post, path = "/v1/signup", request_body = SignupBody, tag = "identity",
+    responses((status = 201, body = SessionView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn signup(State(state): State<AppState>, AppJson(body): AppJson<SignupBody>) -> ApiResult<(StatusCode, AppJson<SessionView>)> {
+    let org = body.org.map(NewOrgBody::parse).transpose()?;
+    let done = state
+        .core
+        .signup(&body.email, body.password, &body.display_name, org)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        AppJson(SessionView {
+            user: done.user,
+            token: done.token.expose().to_owned(),
+            org: done.org.map(|t| OrgView::new(t, Some(Role::Owner))),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[utoipa::path(post, path = "/v1/login", request_body = LoginBody, tag = "identity",
+    responses((status = 200, body = SessionView), (status = 401, body = Problem)))]
+pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginBody>) -> ApiResult<AppJson<SessionView>> {
+    let (user, token) = state.core.login(&body.email, body.password).await?;
+    Ok(AppJson(SessionView {
+        user,
+        token: token.expose().to_owned(),
+        org: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/orgs", request_body = NewOrgBody, tag = "orgs",
+    responses((status = 201, body = OrgView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_org(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    AppJson(body): AppJson<NewOrgBody>,
+) -> ApiResult<(StatusCode, AppJson<OrgView>)> {
+    let tenant = state.core.create_org(&user, body.parse()?).await?;
+    Ok((StatusCode::CREATED, AppJson(OrgView::new(tenant, Some(Role::Owner)))))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs", params(("org" = String, Path)),
+    responses((status = 200, body = OrgView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_org(OrgMember(member): OrgMember) -> ApiResult<AppJson<OrgView>> {
+    Ok(AppJson(OrgView::new(member.tenant, Some(member.role))))
+}
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/join", tag = "orgs", params(("org" = String, Path)),
+    responses((status = 200, body = OrgView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn join(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    axum::extract::Path(org): axum::extract::Path<String>,
+) -> ApiResult<AppJson<OrgView>> {
+    let member = state.core.join(&user, &org).await?;
+    Ok(AppJson(OrgView::new(member.tenant, Some(member.role))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberBody {
+    pub email: String,
+    /// Default `member`.
+    pub role: Option<Role>,
+}
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/members", request_body = AddMemberBody, tag = "orgs",
+    params(("org" = String, Path)),
+    responses((status = 201, body = MemberInfo), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    OrgMember(admin): OrgMember,
+    AppJson(body): AppJson<AddMemberBody>,
+) -> ApiResult<(StatusCode, AppJson<MemberInfo>)> {
+    let info = state
+        .core
+        .add_member(&admin, &body.email, body.role.unwrap_or(Role::Member))
+        .await?;
+    Ok((StatusCode::CREATED, AppJson(info)))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "orgs", params(("org" = String, Path)),
+    responses((status = 200, body = Vec<MemberInfo>), (status = 403, body = Problem)))]
+pub async fn list_members(State(state): State<AppState>, OrgMember(member): OrgMember) -> ApiResult<AppJson<Vec<MemberInfo>>> {
+    Ok(AppJson(state.core.members(&member).await?))
+}

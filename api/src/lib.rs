@@ -1,0 +1,12 @@
+//! Coinsence core: tenancy, identity, the ledger, persistence and the HTTP JSON API.
+//! Every edge (CLI, chat bots, billing, worker) goes through [`Core`].
+
+pub mod cluster;
+pub mod core;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod migrate;
+
+pub use crate::core::Core;
+pub use crate::error::{Error, Result};

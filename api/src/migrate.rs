@@ -1,0 +1,150 @@
+//! Applies the control-plane and tenant migrations, one schema at a time.
+//!
+//! Every schema records its own applied versions in `<schema>.schema_migrations`. A schema is
+//! migrated in one transaction under an advisory lock keyed by its name, so two `migrate` runs at
+//! once are safe (the second finds nothing to do) and an interrupted run resumes where it stopped.
+//! The SQL files are embedded with `sqlx::migrate!`; an applied file whose checksum changed is an
+//! error, because applied migrations are never edited.
+
+use sqlx::migrate::{Migration, Migrator};
+use sqlx::{AssertSqlSafe, PgPool};
+
+use crate::domain::tenancy::{SchemaName, TenantTx};
+use crate::error::{Error, Result};
+
+pub static CONTROL: Migrator = sqlx::migrate!("../migrations/control");
+pub static TENANT: Migrator = sqlx::migrate!("../migrations/tenant");
+
+/// What one schema's migration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub newly_applied: usize,
+    pub version: i64,
+}
+
+/// The latest tenant migration version: a schema at this version is up to date.
+pub fn tenant_target_version() -> i64 {
+    TENANT.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+pub async fn migrate_control(pool: &PgPool) -> Result<Applied> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("CREATE SCHEMA IF NOT EXISTS control")
+        .execute(&mut *tx)
+        .await
+        .or_else(ignore_concurrent_create)?;
+    tx.commit().await?;
+    migrate_schema(pool, &SchemaName::control(), &CONTROL).await
+}
+
+pub async fn migrate_tenant(pool: &PgPool, schema: &SchemaName) -> Result<Applied> {
+    migrate_schema(pool, schema, &TENANT).await
+}
+
+/// `CREATE SCHEMA IF NOT EXISTS` can still race with itself; losing that race is fine.
+fn ignore_concurrent_create(err: sqlx::Error) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Ok(Default::default()),
+        _ => Err(err),
+    }
+}
+
+async fn migrate_schema(pool: &PgPool, schema: &SchemaName, migrator: &Migrator) -> Result<Applied> {
+    let mut tx = TenantTx::begin(pool, schema).await?;
+    let applied = migrate_in(&mut tx, migrator).await?;
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Migrates the transaction's schema inside that transaction (a new org is created this way,
+/// so it exists only once it is complete).
+pub async fn migrate_in(tx: &mut TenantTx, migrator: &Migrator) -> Result<Applied> {
+    let schema = tx.schema().clone();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('coinsence-migrate'), hashtext($1))")
+        .bind(schema.as_str())
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     bigint PRIMARY KEY,
+            description text NOT NULL,
+            checksum    bytea NOT NULL,
+            applied_at  timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .execute(tx.conn())
+    .await?;
+    let applied: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM schema_migrations ORDER BY version")
+            .fetch_all(tx.conn())
+            .await?;
+    let mut newly_applied = 0;
+    let mut version = applied.last().map_or(0, |(v, _)| *v);
+    for migration in migrator.iter() {
+        if let Some((_, checksum)) = applied.iter().find(|(v, _)| *v == migration.version) {
+            if checksum.as_slice() != &*migration.checksum {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "migration {} of {schema} was edited after it was applied",
+                    migration.version
+                )));
+            }
+            continue;
+        }
+        apply(tx, migration).await?;
+        newly_applied += 1;
+        version = version.max(migration.version);
+    }
+    Ok(Applied {
+        newly_applied,
+        version,
+    })
+}
+
+async fn apply(tx: &mut TenantTx, migration: &Migration) -> Result<()> {
+    tracing::debug!(schema = %tx.schema(), version = migration.version, "applying migration");
+    sqlx::raw_sql(AssertSqlSafe(migration.sql.as_str().to_owned()))
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("INSERT INTO schema_migrations (version, description, checksum) VALUES ($1, $2, $3)")
+        .bind(migration.version)
+        .bind(migration.description.as_ref())
+        .bind(migration.checksum.as_ref())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Progress of migrating every org.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    pub orgs: usize,
+    pub migrated: usize,
+    pub up_to_date: usize,
+    pub failed: usize,
+}
+
+/// Migrates the control plane, then every org schema in id order. A failed org is reported and
+/// skipped (the next run retries it); `progress` is called after each org.
+pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(usize, usize)) -> Result<Summary> {
+    migrate_control(pool).await?;
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM control.tenants ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    let mut summary = Summary {
+        orgs: ids.len(),
+        ..Summary::default()
+    };
+    for (done, (id,)) in ids.into_iter().enumerate() {
+        let schema = SchemaName::for_tenant(crate::domain::ids::TenantId(id));
+        match migrate_tenant(pool, &schema).await {
+            Ok(a) if a.newly_applied > 0 => summary.migrated += 1,
+            Ok(_) => summary.up_to_date += 1,
+            Err(e) => {
+                tracing::error!(%schema, error = %e, "migrating org failed");
+                summary.failed += 1;
+            }
+        }
+        progress(done + 1, summary.orgs);
+    }
+    Ok(summary)
+}

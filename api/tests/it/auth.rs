@@ -1,0 +1,110 @@
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, rand_key};
+
+#[tokio::test]
+async fn missing_or_bad_tokens_are_401() {
+    let app = TestApp::new().await;
+    let org = app.org("locked").await;
+    for token in [None, Some("cs_not-a-real-token"), Some("")] {
+        for (method, path) in [
+            (Method::GET, "/v1/orgs/locked"),
+            (Method::GET, "/v1/orgs/locked/accounts"),
+            (Method::POST, "/v1/orgs/locked/transfers"),
+            (Method::POST, "/v1/orgs"),
+            (Method::POST, "/v1/orgs/locked/join"),
+            (Method::GET, "/v1/orgs/nowhere/accounts"),
+        ] {
+            let body = (method == Method::POST).then(|| json!({}));
+            let r = app.call(method.clone(), path, token, body, Some("k")).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}");
+            assert_eq!(r.code(), "unauthorized");
+        }
+    }
+    let wrong = app
+        .call(Method::POST, "/v1/login", None, Some(json!({"email": "owner@locked.example.org", "password": "wrong password"})), None)
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let right = app
+        .call(Method::POST, "/v1/login", None, Some(json!({"email": "owner@locked.example.org", "password": "correct horse"})), None)
+        .await;
+    assert_eq!(right.status, StatusCode::OK);
+    let token = right.body["token"].as_str().unwrap_or_default();
+    assert_eq!(app.get("/v1/orgs/locked", token).await.body["role"], "owner");
+    let _ = org;
+}
+
+#[tokio::test]
+async fn members_cannot_issue_or_admit_and_pay_only_from_their_own_account() {
+    let app = TestApp::new().await;
+    let org = app.org("roles").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    let (bo, bo_id) = app.member(&org, "bo").await;
+    app.issue(&org, bo_id, "30").await;
+
+    let issue = app
+        .call(
+            Method::POST,
+            "/v1/orgs/roles/issuance",
+            Some(&ana),
+            Some(json!({"currency": "COIN", "to_member": ana_id, "amount": "1000"})),
+            Some(&rand_key()),
+        )
+        .await;
+    assert_eq!(issue.status, StatusCode::FORBIDDEN);
+    let (_, _) = app.user("outsider").await;
+    let admit = app.post("/v1/orgs/roles/members", &ana, json!({"email": "outsider@example.org"})).await;
+    assert_eq!(admit.status, StatusCode::FORBIDDEN);
+    let coin = app.post("/v1/orgs/roles/currencies", &ana, json!({"code": "ANA", "name": "x", "scale": 0})).await;
+    assert_eq!(coin.status, StatusCode::FORBIDDEN);
+
+    // There is no way to name another paying account: the payer is always the caller.
+    let sneaky = app
+        .call(
+            Method::POST,
+            "/v1/orgs/roles/transfers",
+            Some(&ana),
+            Some(json!({"currency": "COIN", "from_member": bo_id, "to_member": ana_id, "amount": "5"})),
+            Some("sneaky"),
+        )
+        .await;
+    assert_eq!(sneaky.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", sneaky.body);
+    let broke = app.pay(&org, &ana, bo_id, "5", "from-empty").await;
+    assert_eq!(broke.code(), "insufficient_funds", "Ana pays from her own (empty) account");
+    assert_eq!(app.balance(&org, &bo, bo_id).await, "30.00");
+
+    // Members see their own accounts only; the owner sees all.
+    let mine = app.get("/v1/orgs/roles/accounts", &ana).await.body;
+    assert!(mine.as_array().is_some_and(|a| a.iter().all(|x| x["owner_user_id"] == json!(ana_id))), "{mine}");
+    let all = app.get("/v1/orgs/roles/accounts", &org.owner_token).await.body;
+    assert!(all.as_array().is_some_and(|a| a.len() == 5), "3 members + issuance + fund: {all}");
+    // ... and their own history only.
+    let hist = app.get("/v1/orgs/roles/transfers", &ana).await.body;
+    assert_eq!(hist["transfers"].as_array().map(Vec::len), Some(0), "{hist}");
+
+    // The admin can add an existing user.
+    let added = app.post("/v1/orgs/roles/members", &org.owner_token, json!({"email": "outsider@example.org", "role": "treasurer"})).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(added.body["role"], "treasurer");
+}
+
+#[tokio::test]
+async fn closed_orgs_admit_by_invitation_only() {
+    let app = TestApp::new().await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/signup",
+            None,
+            Some(json!({"email": "boss@closed.example.org", "password": "correct horse", "display_name": "Boss",
+                        "org": {"slug": "closed", "name": "Closed", "open": false}})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let (eve, _) = app.user("eve").await;
+    let join = app.call(Method::POST, "/v1/orgs/closed/join", Some(&eve), None, None).await;
+    assert_eq!(join.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/v1/orgs/closed", &eve).await.status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,206 @@
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use coinsence_api::Core;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub core: Core,
+    pub pool: PgPool,
+    pub router: Router,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Response {
+    /// The stable error code of a problem document.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+/// An org with an owner (admin), a currency `COIN` (scale 2) and helpers to add members.
+pub struct Org {
+    pub slug: String,
+    pub owner_token: String,
+    pub owner_id: i64,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        let (pool, _url) = coinsence_api::cluster::test_database()
+            .await
+            .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        let core = Core::new(pool.clone());
+        let router = coinsence_api::http::router(core.clone());
+        Self { core, pool, router }
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> Response {
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Response {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, key: Option<&str>) -> Response {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.raw(req.unwrap_or_else(|e| panic!("request: {e}"))).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.call(Method::POST, path, Some(token), Some(body), None).await
+    }
+
+    /// Signs up a user; returns (token, user id).
+    pub async fn user(&self, name: &str) -> (String, i64) {
+        let r = self
+            .call(
+                Method::POST,
+                "/v1/signup",
+                None,
+                Some(json!({"email": format!("{name}@example.org"), "password": "correct horse", "display_name": name})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        (token_of(&r), r.body["user"]["id"].as_i64().unwrap_or_default())
+    }
+
+    /// Signs up an owner with a new org and creates currency COIN (scale 2).
+    pub async fn org(&self, slug: &str) -> Org {
+        let r = self
+            .call(
+                Method::POST,
+                "/v1/signup",
+                None,
+                Some(json!({
+                    "email": format!("owner@{slug}.example.org"), "password": "correct horse",
+                    "display_name": format!("Owner of {slug}"), "org": {"slug": slug, "name": slug}
+                })),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let org = Org {
+            slug: slug.to_owned(),
+            owner_token: token_of(&r),
+            owner_id: r.body["user"]["id"].as_i64().unwrap_or_default(),
+        };
+        let c = self
+            .post(&format!("/v1/orgs/{slug}/currencies"), &org.owner_token, json!({"code": "COIN", "name": "Coin", "scale": 2}))
+            .await;
+        assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+        org
+    }
+
+    /// A new member of `org`; returns (token, user id).
+    pub async fn member(&self, org: &Org, name: &str) -> (String, i64) {
+        let (token, id) = self.user(&format!("{name}.{}", org.slug)).await;
+        let r = self.call(Method::POST, &format!("/v1/orgs/{}/join", org.slug), Some(&token), None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        (token, id)
+    }
+
+    pub async fn issue(&self, org: &Org, to_member: i64, amount: &str) -> Response {
+        self.call(
+            Method::POST,
+            &format!("/v1/orgs/{}/issuance", org.slug),
+            Some(&org.owner_token),
+            Some(json!({"currency": "COIN", "to_member": to_member, "amount": amount})),
+            Some(&format!("issue-{}", rand_key())),
+        )
+        .await
+    }
+
+    pub async fn pay(&self, org: &Org, token: &str, to_member: i64, amount: &str, key: &str) -> Response {
+        self.call(
+            Method::POST,
+            &format!("/v1/orgs/{}/transfers", org.slug),
+            Some(token),
+            Some(json!({"currency": "COIN", "to_member": to_member, "amount": amount})),
+            Some(key),
+        )
+        .await
+    }
+
+    /// The caller's COIN balance as shown by the API.
+    pub async fn balance(&self, org: &Org, token: &str, user: i64) -> String {
+        let r = self.get(&format!("/v1/orgs/{}/accounts", org.slug), token).await;
+        r.body
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["owner_user_id"] == json!(user) && x["currency"] == "COIN"))
+            .and_then(|x| x["balance"].as_str())
+            .unwrap_or("?")
+            .to_owned()
+    }
+
+    pub async fn verify(&self, org: &Org) -> Value {
+        let r = self.get(&format!("/v1/orgs/{}/ledger/verify", org.slug), &org.owner_token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+    }
+
+    /// Rows in an org's journal, read directly (bypassing the API).
+    pub async fn journal_rows(&self, slug: &str) -> i64 {
+        let (schema,): (String,) = sqlx::query_as("SELECT 'org_' || id FROM control.tenants WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sql = format!("SELECT count(*) FROM {schema}.transfers");
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        n
+    }
+}
+
+pub fn token_of(r: &Response) -> String {
+    r.body["token"].as_str().unwrap_or_default().to_owned()
+}
+
+pub fn rand_key() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

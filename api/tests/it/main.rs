@@ -1,0 +1,11 @@
+//! Integration tests of the core against a real PostgreSQL (a private cluster started once for
+//! this test process, or `DATABASE_URL`), each test in its own fresh database.
+
+mod auth;
+mod bad_input;
+mod concurrency;
+mod helpers;
+mod idempotency;
+mod migrations;
+mod openapi;
+mod walls;
