@@ -109,6 +109,9 @@ pub enum Authority {
     Owner(UserId),
     /// The paying account must be the currency's issuance account (an admin, checked before).
     Issuer,
+    /// A domain rule already decided this movement may happen (a passed proposal, a refund):
+    /// any account of the currency may pay, within its floor.
+    System,
 }
 
 /// One transfer as asked for: resolved currency, parsed amount, namespaced idempotency key.

@@ -157,9 +157,22 @@ async fn run_batch(
     orders: &[TransferOrder],
 ) -> Result<Option<Vec<Result<Transfer>>>> {
     let mut tx = TenantTx::begin(pool, schema).await?;
-    let accounts = store::lock_accounts(&mut tx, orders).await?;
+    let Some(results) = post_in(&mut tx, orders).await? else {
+        return Ok(None);
+    };
+    tx.commit().await?;
+    Ok(Some(results))
+}
+
+/// Decides and writes orders inside the caller's transaction, which must then commit (or roll
+/// back) for them to take effect. Other domain operations use this when a transfer must be
+/// atomic with their own change (a proposal executed with its close, a refund with a project's
+/// failure). `Ok(None)`: a concurrent transaction committed one of these keys meanwhile; the
+/// transaction should be rolled back and the operation retried.
+pub async fn post_in(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Option<Vec<Result<Transfer>>>> {
+    let accounts = store::lock_accounts(tx, orders).await?;
     let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
-    let earlier = store::earlier_entries(&mut tx, &keys).await?;
+    let earlier = store::earlier_entries(tx, &keys).await?;
     let mut book = Book::new(accounts);
     let before = book.balances();
     let decisions = posting::decide(orders, &mut book, &earlier);
@@ -176,11 +189,10 @@ async fn run_batch(
             _ => None,
         })
         .collect();
-    let Some(written) = store::append_entries(&mut tx, &entries).await? else {
+    let Some(written) = store::append_entries(tx, &entries).await? else {
         return Ok(None);
     };
-    store::set_balances(&mut tx, &book.changed(&before)).await?;
-    tx.commit().await?;
+    store::set_balances(tx, &book.changed(&before)).await?;
 
     let mut written = written.into_iter();
     let mut results: Vec<Result<Transfer>> = Vec::with_capacity(orders.len());
