@@ -1,1 +1,30 @@
-fn main(){}
+//! `coinsence`: the one binary. This file only composes; each subcommand lives in its module.
+
+mod bench;
+mod cli;
+mod demo;
+mod migrate_cmd;
+mod org_cmd;
+mod server;
+mod up;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        cli::Command::Up(args) => up::run(args).await,
+        cli::Command::Serve(args) => server::serve_command(args).await,
+        cli::Command::Migrate(args) => migrate_cmd::run(args).await,
+        cli::Command::Org(args) => org_cmd::run(args).await,
+        cli::Command::Bench(args) => bench::run(args).await,
+    }
+}

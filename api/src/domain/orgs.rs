@@ -206,6 +206,26 @@ impl Core {
         })
     }
 
+    /// An admin admits many existing users at once (an import): one transaction, idempotent.
+    pub async fn admit_members(&self, admin: &Member, users: &[UserId]) -> Result<u64> {
+        admin.require_admin()?;
+        let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+        let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
+        let added = sqlx::query(
+            "INSERT INTO control.memberships (tenant_id, user_id, role)
+             SELECT $1, u.id, 'member' FROM control.users u WHERE u.id = ANY($2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(admin.tenant.id)
+        .bind(&ids)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        ledger_store::insert_members(&mut tx, &ids).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
     pub async fn members(&self, member: &Member) -> Result<Vec<MemberInfo>> {
         Ok(sqlx::query_as(
             "SELECT m.user_id, u.display_name, m.role FROM control.memberships m

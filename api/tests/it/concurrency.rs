@@ -85,3 +85,34 @@ async fn random_transfers_keep_every_invariant() {
         .sum();
     assert_eq!(total, 50 * 100_00, "member balances must still add up to what was issued");
 }
+
+/// Many concurrent issuances all debit the one issuance account: every one must find it
+/// (a lock taken through a join once lost rows that a concurrent batch had just updated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_issuance_from_the_one_issuance_account_never_loses_it() {
+    let app = Arc::new(TestApp::new().await);
+    let org = Arc::new(app.org("mint").await);
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(app.member(&org, &format!("p{i}")).await.1);
+    }
+    let ids = Arc::new(ids);
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let (app, org, ids) = (app.clone(), org.clone(), ids.clone());
+            tokio::spawn(async move {
+                for round in 0..10 {
+                    let id = ids[(t * 10 + round) % ids.len()];
+                    let r = app.issue(&org, id, "1.00").await;
+                    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let report = app.verify(&org).await;
+    assert_eq!(report["ok"], json!(true), "{report}");
+    assert_eq!(app.journal_rows("mint").await, 160);
+}

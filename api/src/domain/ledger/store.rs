@@ -71,6 +71,28 @@ pub async fn insert_member(tx: &mut TenantTx, user: UserId, display_name: &str) 
     Ok(())
 }
 
+/// Adds many members at once (their display names from the control plane), idempotently.
+pub async fn insert_members(tx: &mut TenantTx, users: &[i64]) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO members (user_id, display_name)
+         SELECT u.id, u.display_name FROM control.users u WHERE u.id = ANY($1)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(users)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
+         SELECT c.id, 'member', m.user_id, -c.default_credit_limit
+         FROM currencies c CROSS JOIN members m WHERE m.user_id = ANY($1)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(users)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Accounts, optionally only one member's.
 pub async fn accounts(tx: &mut TenantTx, owner: Option<UserId>) -> Result<Vec<Account>> {
     let sql = format!(
@@ -104,8 +126,11 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
             }
         }
     }
+    // The ids are computed once (an InitPlan) and the lock is taken by id alone: when a row
+    // was changed by a concurrent batch, PostgreSQL re-checks only `id = ANY(..)` on its new
+    // version. Locking through a join instead can silently drop such a row on that re-check.
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id IN (
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ANY(ARRAY(
             SELECT unnest($1::bigint[])
             UNION ALL
             SELECT m.id FROM accounts m JOIN unnest($2::bigint[], $3::bigint[]) AS r(owner, currency)
@@ -113,8 +138,8 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
             UNION ALL
             SELECT s.id FROM accounts s JOIN unnest($4::text[], $5::bigint[]) AS r(kind, currency)
                 ON s.kind = r.kind AND s.currency_id = r.currency
-         )
-         ORDER BY a.id FOR UPDATE OF a"
+         ))
+         ORDER BY a.id FOR UPDATE"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&ids)

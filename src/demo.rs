@@ -1,0 +1,60 @@
+//! The demo org that `coinsence up` creates on its first run: an owner and two members with
+//! balances in the DEMO currency.
+
+use coinsence_api::Core;
+use coinsence_api::domain::identity::{self, ApiToken, Email, Role, User};
+use coinsence_api::domain::ledger::AccountRef;
+use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
+use coinsence_api::domain::orgs::NewOrg;
+use coinsence_api::domain::tenancy::OrgSlug;
+
+pub const SLUG: &str = "demo";
+pub const CURRENCY: &str = "DEMO";
+pub const ADMIN_EMAIL: &str = "ada@demo.coinsence.test";
+const PASSWORD: &str = "coinsence-demo";
+
+/// Creates the demo org unless it exists; returns its admin and a fresh token for them.
+pub async fn ensure(core: &Core) -> anyhow::Result<(User, ApiToken)> {
+    if core.tenant(SLUG).await.is_ok() {
+        let mut conn = core.pool.acquire().await?;
+        let admin = identity::find_user_by_email(&mut conn, &Email::parse(ADMIN_EMAIL)?).await?;
+        drop(conn);
+        let token = core.issue_token(admin.id, "coinsence up").await?;
+        return Ok((admin, token));
+    }
+    let org = NewOrg {
+        slug: OrgSlug::parse(SLUG)?,
+        name: "Demo Community".to_owned(),
+        open: true,
+    };
+    let ada = core.signup(ADMIN_EMAIL, PASSWORD.to_owned(), "Ada", Some(org)).await?;
+    let admin = core.member_for_token(&ada.token, SLUG).await?;
+    core.create_currency(
+        &admin,
+        NewCurrency {
+            code: CURRENCY.to_owned(),
+            name: "Demo coin".to_owned(),
+            scale: 2,
+            credit_limit: None,
+        },
+    )
+    .await?;
+    let mut people = vec![(ada.user.clone(), "100")];
+    for (name, amount) in [("Ben", "50"), ("Cleo", "25")] {
+        let email = format!("{}@demo.coinsence.test", name.to_lowercase());
+        let user = core.signup(&email, PASSWORD.to_owned(), name, None).await?.user;
+        core.add_member(&admin, &email, Role::Member).await?;
+        people.push((user, amount));
+    }
+    for (user, amount) in people {
+        let request = MoveRequest {
+            currency: CURRENCY.to_owned(),
+            to: AccountRef::Member(user.id),
+            amount: amount.to_owned(),
+            memo: "welcome to the demo".to_owned(),
+        };
+        let key = IdempotencyKey::scoped("demo", "welcome", &user.id.to_string())?;
+        core.issue(&admin, request, key).await?;
+    }
+    Ok((ada.user, ada.token))
+}
