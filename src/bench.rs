@@ -55,7 +55,13 @@ async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
             let dir = std::env::temp_dir().join(format!("coinsence-bench-{}", std::process::id()));
             // Durable, like production: fsync stays on.
             let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::start(&dir, ClusterOptions { fsync: true, remove_on_exit: true })
+                Cluster::start(
+                    &dir,
+                    ClusterOptions {
+                        fsync: true,
+                        remove_on_exit: true,
+                    },
+                )
             })
             .await??;
             let url = cluster.url("postgres");
@@ -87,14 +93,19 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
     let slug = format!("bench-{:08x}", rand::random::<u32>());
     let owner: serde_json::Value = client
         .post(format!("{}/v1/signup", t.base))
-        .json(&json!({"email": format!("owner@{slug}.bench"), "password": "bench-password",
-                      "display_name": "Bench owner", "org": {"slug": slug, "name": "Bench"}}))
+        .json(
+            &json!({"email": format!("owner@{slug}.bench"), "password": "bench-password",
+                      "display_name": "Bench owner", "org": {"slug": slug, "name": "Bench"}}),
+        )
         .send()
         .await?
         .error_for_status()?
         .json()
         .await?;
-    let owner_token = owner["token"].as_str().context("signup gave no token")?.to_owned();
+    let owner_token = owner["token"]
+        .as_str()
+        .context("signup gave no token")?
+        .to_owned();
     client
         .post(format!("{}/v1/orgs/{slug}/currencies", t.base))
         .bearer_auth(&owner_token)
@@ -127,7 +138,9 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
         .member_for_token(&ApiToken::from_presented(&owner_token), &slug)
         .await?;
     let user_ids: Vec<UserId> = ids.iter().map(|(id,)| UserId(*id)).collect();
-    Core::new(t.pool.clone()).admit_members(&owner_member, &user_ids).await?;
+    Core::new(t.pool.clone())
+        .admit_members(&owner_member, &user_ids)
+        .await?;
     // Token i belongs to the i-th inserted user (ids ascend with the series).
     let mut people: Vec<(String, i64)> = Vec::with_capacity(n);
     let mut sorted: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
@@ -141,12 +154,20 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..32 {
-        let (client, base, slug, owner_token, people, next) =
-            (client.clone(), t.base.clone(), slug.clone(), owner_token.clone(), people.clone(), next.clone());
+        let (client, base, slug, owner_token, people, next) = (
+            client.clone(),
+            t.base.clone(),
+            slug.clone(),
+            owner_token.clone(),
+            people.clone(),
+            next.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed))?;
-                let Some((_, id)) = people.get(i) else { return anyhow::Ok(()) };
+                let Some((_, id)) = people.get(i) else {
+                    return anyhow::Ok(());
+                };
                 let r = client
                     .post(format!("{base}/v1/orgs/{slug}/issuance"))
                     .bearer_auth(&owner_token)
@@ -155,7 +176,11 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
                     .send()
                     .await?;
                 if !r.status().is_success() {
-                    bail!("funding account of user {id}: {} {}", r.status(), r.text().await?);
+                    bail!(
+                        "funding account of user {id}: {} {}",
+                        r.status(),
+                        r.text().await?
+                    );
                 }
             }
         }));
@@ -174,7 +199,12 @@ struct LoadResult {
     latency: Histogram<u64>,
 }
 
-async fn load(t: &Target, client: &reqwest::Client, seeded: &Seeded, args: &PayBenchArgs) -> anyhow::Result<LoadResult> {
+async fn load(
+    t: &Target,
+    client: &reqwest::Client,
+    seeded: &Seeded,
+    args: &PayBenchArgs,
+) -> anyhow::Result<LoadResult> {
     let people = Arc::new(seeded.people.clone());
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.seconds);
@@ -253,8 +283,21 @@ fn pgbench(t: &Target, args: &PayBenchArgs) -> anyhow::Result<f64> {
     let file = dir.join("transfer.sql");
     std::fs::write(&file, script)?;
     let out = Command::new("pgbench")
-        .args(["-n", "-c", &args.clients.to_string(), "-j", "2", "-T", &args.seconds.to_string()])
-        .args(["--max-tries", "100", "-D", &format!("accounts={}", args.accounts)])
+        .args([
+            "-n",
+            "-c",
+            &args.clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &args.seconds.to_string(),
+        ])
+        .args([
+            "--max-tries",
+            "100",
+            "-D",
+            &format!("accounts={}", args.accounts),
+        ])
         .arg("-f")
         .arg(&file)
         .arg(&t.db_url)
@@ -263,11 +306,21 @@ fn pgbench(t: &Target, args: &PayBenchArgs) -> anyhow::Result<f64> {
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("pgbench failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "pgbench failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("tps = ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .with_context(|| format!("no tps in pgbench output: {stdout}"))
 }
 
@@ -285,7 +338,9 @@ async fn prepare_pgbench(t: &Target, accounts: usize) -> anyhow::Result<()> {
         .bind(i32::try_from(accounts)?)
         .execute(&t.pool)
         .await?;
-    sqlx::query("VACUUM ANALYZE bench_raw.accounts").execute(&t.pool).await?;
+    sqlx::query("VACUUM ANALYZE bench_raw.accounts")
+        .execute(&t.pool)
+        .await?;
     Ok(())
 }
 
@@ -299,12 +354,25 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
         .build()?;
     eprintln!("seeding {} funded accounts ...", args.accounts);
     let seeded = seed(&t, &client, args.accounts).await?;
-    let mode = if args.hot { "hot (every payment debits one account)" } else { "random accounts" };
-    eprintln!("paying over HTTP: {} clients, {} s, {mode} ...", args.clients, args.seconds);
+    let mode = if args.hot {
+        "hot (every payment debits one account)"
+    } else {
+        "random accounts"
+    };
+    eprintln!(
+        "paying over HTTP: {} clients, {} s, {mode} ...",
+        args.clients, args.seconds
+    );
     let r = load(&t, &client, &seeded, &args).await?;
     let rate = r.ok as f64 / r.elapsed.as_secs_f64();
     let ms = |q: f64| r.latency.value_at_quantile(q) as f64 / 1000.0;
-    println!("coinsence: {rate:.0} transfers/s ({} ok, {} failed), p50 {:.1} ms, p99 {:.1} ms", r.ok, r.failed, ms(0.5), ms(0.99));
+    println!(
+        "coinsence: {rate:.0} transfers/s ({} ok, {} failed), p50 {:.1} ms, p99 {:.1} ms",
+        r.ok,
+        r.failed,
+        ms(0.5),
+        ms(0.99)
+    );
     if args.no_pgbench {
         return Ok(());
     }
@@ -313,10 +381,18 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     prepare_pgbench(&t, args.accounts).await?;
-    eprintln!("pgbench: same script shape, {} clients, {} s ...", args.clients, args.seconds);
+    eprintln!(
+        "pgbench: same script shape, {} clients, {} s ...",
+        args.clients, args.seconds
+    );
     let tps = tokio::task::spawn_blocking({
         let args = args.clone();
-        let t = Target { base: t.base.clone(), db_url: t.db_url.clone(), pool: t.pool.clone(), _cluster: None };
+        let t = Target {
+            base: t.base.clone(),
+            db_url: t.db_url.clone(),
+            pool: t.pool.clone(),
+            _cluster: None,
+        };
         move || pgbench(&t, &args)
     })
     .await??;

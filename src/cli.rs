@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "coinsence", version, about = "Community currencies and their governance, from the chat rooms people already use.")]
+#[command(
+    name = "coinsence",
+    version,
+    about = "Community currencies and their governance, from the chat rooms people already use."
+)]
 pub struct Cli {
     /// Log filter (tracing's EnvFilter syntax); RUST_LOG wins when set.
     #[arg(long, global = true, env = "COINSENCE_LOG", default_value = "info")]

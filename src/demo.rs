@@ -27,7 +27,9 @@ pub async fn ensure(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         name: "Demo Community".to_owned(),
         open: true,
     };
-    let ada = core.signup(ADMIN_EMAIL, PASSWORD.to_owned(), "Ada", Some(org)).await?;
+    let ada = core
+        .signup(ADMIN_EMAIL, PASSWORD.to_owned(), "Ada", Some(org))
+        .await?;
     let admin = core.member_for_token(&ada.token, SLUG).await?;
     core.create_currency(
         &admin,
@@ -42,7 +44,10 @@ pub async fn ensure(core: &Core) -> anyhow::Result<(User, ApiToken)> {
     let mut people = vec![(ada.user.clone(), "100")];
     for (name, amount) in [("Ben", "50"), ("Cleo", "25")] {
         let email = format!("{}@demo.coinsence.test", name.to_lowercase());
-        let user = core.signup(&email, PASSWORD.to_owned(), name, None).await?.user;
+        let user = core
+            .signup(&email, PASSWORD.to_owned(), name, None)
+            .await?
+            .user;
         core.add_member(&admin, &email, Role::Member).await?;
         people.push((user, amount));
     }

@@ -28,7 +28,10 @@ pub async fn run(args: DbArgs) -> anyhow::Result<()> {
         summary.orgs, summary.migrated, summary.up_to_date, summary.failed
     );
     if summary.failed > 0 {
-        anyhow::bail!("{} orgs failed to migrate (see the log); run `coinsence migrate` again to retry them", summary.failed);
+        anyhow::bail!(
+            "{} orgs failed to migrate (see the log); run `coinsence migrate` again to retry them",
+            summary.failed
+        );
     }
     Ok(())
 }

@@ -38,8 +38,12 @@ pub async fn run(args: OrgArgs) -> anyhow::Result<()> {
                     // A new owner gets a random password (reset by logging in with the token
                     // and changing it, once that exists) and a token to start with.
                     let password = identity::ApiToken::generate().expose().to_owned();
-                    let done = core.signup(email.as_str(), password, &owner_name, Some(org)).await?;
-                    let tenant = done.org.ok_or_else(|| anyhow::anyhow!("org was not created"))?;
+                    let done = core
+                        .signup(email.as_str(), password, &owner_name, Some(org))
+                        .await?;
+                    let tenant = done
+                        .org
+                        .ok_or_else(|| anyhow::anyhow!("org was not created"))?;
                     (tenant, done.token)
                 }
             };

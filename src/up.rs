@@ -14,7 +14,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             let dir = args.data_dir.join("postgres");
             eprintln!("starting PostgreSQL in {}", dir.display());
             let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::start(&dir, ClusterOptions { fsync: true, remove_on_exit: false })
+                Cluster::start(
+                    &dir,
+                    ClusterOptions {
+                        fsync: true,
+                        remove_on_exit: false,
+                    },
+                )
             })
             .await??;
             let url = cluster.url("postgres");
@@ -38,9 +44,19 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
     let listener = server::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("Coinsence is up at {base}");
-    println!("demo org: {} (currency {}), admin {} <{}>", demo::SLUG, demo::CURRENCY, admin.display_name, admin.email);
+    println!(
+        "demo org: {} (currency {}), admin {} <{}>",
+        demo::SLUG,
+        demo::CURRENCY,
+        admin.display_name,
+        admin.email
+    );
     println!("admin token: {}", token.expose());
-    println!("try:  curl -H 'Authorization: Bearer {}' {base}/v1/orgs/{}/accounts", token.expose(), demo::SLUG);
+    println!(
+        "try:  curl -H 'Authorization: Bearer {}' {base}/v1/orgs/{}/accounts",
+        token.expose(),
+        demo::SLUG
+    );
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
     server::serve(listener, core, server::shutdown_signal()).await
 }

@@ -102,7 +102,11 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
     assert!(!pid_file.exists(), "the cluster stopped with up");
 
     let again = start(&dir);
-    assert_eq!(ada_balance(&client, &again).await, "96.50", "the second up reuses the data");
+    assert_eq!(
+        ada_balance(&client, &again).await,
+        "96.50",
+        "the second up reuses the data"
+    );
     stop(again);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -47,9 +47,10 @@ fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
     for line in passwd.lines() {
         let fields: Vec<&str> = line.split(':').collect();
         if let [name, _, uid, gid, ..] = fields.as_slice()
-            && *name == "postgres" {
-                return Ok(Some((uid.parse()?, gid.parse()?)));
-            }
+            && *name == "postgres"
+        {
+            return Ok(Some((uid.parse()?, gid.parse()?)));
+        }
     }
     bail!("running as root but there is no `postgres` user to run PostgreSQL as. {INSTALL_HINT}")
 }
@@ -94,8 +95,20 @@ impl Cluster {
             let _ = cluster.pg_ctl(&["stop", "-m", "fast", "-w"]);
         }
         cluster
-            .pg_ctl(&["start", "-w", "-t", "60", "-l", &cluster.dir.join("postgres.log").to_string_lossy()])
-            .with_context(|| format!("starting PostgreSQL; see {}", dir.join("postgres.log").display()))?;
+            .pg_ctl(&[
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                &cluster.dir.join("postgres.log").to_string_lossy(),
+            ])
+            .with_context(|| {
+                format!(
+                    "starting PostgreSQL; see {}",
+                    dir.join("postgres.log").display()
+                )
+            })?;
         if options.remove_on_exit {
             cluster.watchdog()?;
         }
@@ -118,7 +131,13 @@ impl Cluster {
     fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
         let out = self
             .command("initdb")
-            .args(["-D", &self.data().to_string_lossy(), "-U", "postgres", "--auth=trust"])
+            .args([
+                "-D",
+                &self.data().to_string_lossy(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+            ])
             .args(["-E", "UTF8", "--no-locale", "--no-instructions"])
             .output()
             .context(INSTALL_HINT)?;
@@ -148,7 +167,11 @@ impl Cluster {
             .stdout(Stdio::null())
             .output()?;
         if !out.status.success() {
-            bail!("pg_ctl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "pg_ctl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
     }
@@ -207,7 +230,13 @@ async fn test_server_url() -> anyhow::Result<&'static str> {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let cluster = tokio::task::spawn_blocking(move || {
-            Cluster::start(&dir, ClusterOptions { fsync: false, remove_on_exit: true })
+            Cluster::start(
+                &dir,
+                ClusterOptions {
+                    fsync: false,
+                    remove_on_exit: true,
+                },
+            )
         })
         .await??;
         let url = cluster.url("postgres");
@@ -224,7 +253,12 @@ pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
     static N: AtomicU64 = AtomicU64::new(0);
     let server = test_server_url().await?;
     let admin = connect(server, 1).await?;
-    let name = format!("t{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), rand::random::<u32>());
+    let name = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    );
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await?;
@@ -241,7 +275,9 @@ pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
 }
 
 fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = match base.rfind('/') {
         Some(i) if i > "postgresql://".len() => &base[..i],
         _ => base,

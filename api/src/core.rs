@@ -6,9 +6,9 @@ use std::sync::{Arc, RwLock};
 
 use sqlx::PgPool;
 
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
-use crate::domain::ledger::{Currency, CurrencyCode};
+use crate::domain::ledger::{Currency, CurrencyCode, CurrencyKind};
 
 #[derive(Clone)]
 pub struct Core {
@@ -16,6 +16,8 @@ pub struct Core {
     pub(crate) transfers: TransferQueue,
     /// Currencies never change once created (their scale above all), so they are cached.
     pub(crate) currencies: Arc<RwLock<HashMap<(TenantId, CurrencyCode), Currency>>>,
+    /// A currency's kind never changes either; payments look it up to guard project shares.
+    pub(crate) currency_kinds: Arc<RwLock<HashMap<(TenantId, CurrencyId), CurrencyKind>>>,
 }
 
 impl Core {
@@ -28,6 +30,7 @@ impl Core {
             transfers: TransferQueue::new(pool.clone(), config),
             pool,
             currencies: Arc::default(),
+            currency_kinds: Arc::default(),
         }
     }
 }

@@ -38,6 +38,11 @@ pub enum Error {
     SameAccount,
     #[error("the service is busy, try again")]
     Busy,
+    /// The request is well formed but the state of what it acts on does not allow it (voting
+    /// has closed, the listing is closed, the project is no longer raising, they already are a
+    /// member): a conflict, not bad input.
+    #[error("{0}")]
+    Conflict(Cow<'static, str>),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -45,7 +50,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(field: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
+    pub fn invalid(
+        field: impl Into<Cow<'static, str>>,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Invalid {
             field: field.into(),
             reason: reason.into(),
@@ -58,6 +66,10 @@ impl Error {
 
     pub fn forbidden(why: impl Into<Cow<'static, str>>) -> Self {
         Self::Forbidden(why.into())
+    }
+
+    pub fn conflict(why: impl Into<Cow<'static, str>>) -> Self {
+        Self::Conflict(why.into())
     }
 
     /// The stable machine code of this error.
@@ -74,6 +86,7 @@ impl Error {
             Self::CurrencyMismatch => "currency_mismatch",
             Self::SameAccount => "same_account",
             Self::Busy => "busy",
+            Self::Conflict(_) => "conflict",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
     }
@@ -87,8 +100,10 @@ impl Error {
 /// Maps a unique-violation on a known constraint to [`Error::Taken`]; other errors pass through.
 pub fn on_unique(err: sqlx::Error, constraint: &str, what: &'static str) -> Error {
     if let sqlx::Error::Database(db) = &err
-        && db.is_unique_violation() && db.constraint() == Some(constraint) {
-            return Error::Taken(what.into());
-        }
+        && db.is_unique_violation()
+        && db.constraint() == Some(constraint)
+    {
+        return Error::Taken(what.into());
+    }
     Error::Database(err)
 }

@@ -42,14 +42,20 @@ pub async fn migrate_tenant(pool: &PgPool, schema: &SchemaName) -> Result<Applie
 }
 
 /// `CREATE SCHEMA IF NOT EXISTS` can still race with itself; losing that race is fine.
-fn ignore_concurrent_create(err: sqlx::Error) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+fn ignore_concurrent_create(
+    err: sqlx::Error,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => Ok(Default::default()),
         _ => Err(err),
     }
 }
 
-async fn migrate_schema(pool: &PgPool, schema: &SchemaName, migrator: &Migrator) -> Result<Applied> {
+async fn migrate_schema(
+    pool: &PgPool,
+    schema: &SchemaName,
+    migrator: &Migrator,
+) -> Result<Applied> {
     let mut tx = TenantTx::begin(pool, schema).await?;
     let applied = migrate_in(&mut tx, migrator).await?;
     tx.commit().await?;
@@ -105,12 +111,14 @@ async fn apply(tx: &mut TenantTx, migration: &Migration) -> Result<()> {
     sqlx::raw_sql(AssertSqlSafe(migration.sql.as_str().to_owned()))
         .execute(tx.conn())
         .await?;
-    sqlx::query("INSERT INTO schema_migrations (version, description, checksum) VALUES ($1, $2, $3)")
-        .bind(migration.version)
-        .bind(migration.description.as_ref())
-        .bind(migration.checksum.as_ref())
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, description, checksum) VALUES ($1, $2, $3)",
+    )
+    .bind(migration.version)
+    .bind(migration.description.as_ref())
+    .bind(migration.checksum.as_ref())
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

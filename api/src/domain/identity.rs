@@ -4,8 +4,8 @@
 //! never lets anyone in. A token belongs to a user and works in every org the user belongs to,
 //! with the role the user has there.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,8 @@ use sqlx::PgConnection;
 use super::ids::{TenantId, UserId};
 use super::orgs::{NewOrg, create_org_in};
 use super::tenancy::Tenant;
-use crate::core::Core;
 use super::text_enum::text_enum;
+use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
 
 text_enum!(
@@ -50,9 +50,13 @@ impl Email {
         let text = text.trim().to_lowercase();
         let valid = text.len() <= 254
             && !text.chars().any(char::is_whitespace)
-            && text
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+            && text.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.contains('@')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
         if valid {
             Ok(Self(text))
         } else {
@@ -98,7 +102,8 @@ pub async fn hash_password(password: String) -> Result<String> {
 
 pub async fn verify_password(password: String, phc: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&phc).map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;
+        let parsed = PasswordHash::new(&phc)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;
         Ok(Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
@@ -237,13 +242,18 @@ pub async fn find_user_by_email(conn: &mut PgConnection, email: &Email) -> Resul
         .ok_or_else(|| Error::not_found("user with that email"))
 }
 
-pub async fn role_in(conn: &mut PgConnection, tenant: TenantId, user: UserId) -> Result<Option<Role>> {
-    let role: Option<(String,)> =
-        sqlx::query_as("SELECT role FROM control.memberships WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant)
-            .bind(user)
-            .fetch_optional(conn)
-            .await?;
+pub async fn role_in(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Option<Role>> {
+    let role: Option<(String,)> = sqlx::query_as(
+        "SELECT role FROM control.memberships WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?;
     role.map(|(r,)| Role::try_from(r)).transpose()
 }
 
@@ -305,8 +315,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ana@Example.org ").map(|e| e.0).ok(), Some("ana@example.org".into()));
-        for bad in ["", "ana", "ana@", "@x.org", "ana@x", "a b@x.org", "ana@.org"] {
+        assert_eq!(
+            Email::parse(" Ana@Example.org ").map(|e| e.0).ok(),
+            Some("ana@example.org".into())
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.org",
+            "ana@x",
+            "a b@x.org",
+            "ana@.org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -42,3 +42,39 @@ id_type!(
     /// A journal entry (transfer) of one org.
     TransferId
 );
+id_type!(
+    /// A proposal of one org.
+    ProposalId
+);
+id_type!(
+    /// A member's pledge of work in one org.
+    PledgeId
+);
+id_type!(
+    /// A project raising money in one org.
+    ProjectId
+);
+id_type!(
+    /// An investment in a project.
+    InvestmentId
+);
+id_type!(
+    /// A market listing (offer or need) of one org.
+    ListingId
+);
+id_type!(
+    /// A purchase of a market offer.
+    PurchaseId
+);
+id_type!(
+    /// A post in an org's feed.
+    PostId
+);
+id_type!(
+    /// A comment on a post.
+    CommentId
+);
+id_type!(
+    /// An event in an org's outbox.
+    OutboxId
+);

@@ -114,7 +114,9 @@ impl Amount {
         let mut frac_minor: i64 = 0;
         for (i, b) in fraction.bytes().enumerate() {
             let digit = i64::from(b - b'0');
-            let place = u32::from(scale.places()) - 1 - u32::try_from(i).map_err(|_| MoneyError::Malformed)?;
+            let place = u32::from(scale.places())
+                - 1
+                - u32::try_from(i).map_err(|_| MoneyError::Malformed)?;
             frac_minor += digit * 10_i64.pow(place);
         }
         let minor = whole

@@ -84,7 +84,9 @@ impl Core {
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM control.tenants t ORDER BY t.id");
-        Ok(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
@@ -117,15 +119,24 @@ impl Core {
         .fetch_optional(&self.pool)
         .await?;
         let row = row.ok_or(Error::Unauthorized)?;
-        let tenant = match (row.id, row.slug, row.name, row.status, row.open, row.created_at) {
-            (Some(id), Some(slug), Some(name), Some(status), Some(open), Some(created_at)) => Tenant {
-                id,
-                slug: OrgSlug::parse(&slug)?,
-                name,
-                status: status.try_into()?,
-                open,
-                created_at,
-            },
+        let tenant = match (
+            row.id,
+            row.slug,
+            row.name,
+            row.status,
+            row.open,
+            row.created_at,
+        ) {
+            (Some(id), Some(slug), Some(name), Some(status), Some(open), Some(created_at)) => {
+                Tenant {
+                    id,
+                    slug: OrgSlug::parse(&slug)?,
+                    name,
+                    status: status.try_into()?,
+                    open,
+                    created_at,
+                }
+            }
             _ => return Err(Error::not_found("org")),
         };
         let role = row
@@ -160,7 +171,9 @@ impl Core {
         }
         drop(conn);
         if !tenant.open {
-            return Err(Error::forbidden("this org admits members by invitation; ask an admin"));
+            return Err(Error::forbidden(
+                "this org admits members by invitation; ask an admin",
+            ));
         }
         self.admit(tenant, user.clone(), Role::Member).await
     }
@@ -187,23 +200,9 @@ impl Core {
     /// Membership (control) and the member's accounts (tenant) in one transaction.
     async fn admit(&self, tenant: Tenant, user: User, role: Role) -> Result<Member> {
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
-        let (role,): (String,) = sqlx::query_as(
-            "INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)
-             ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = control.memberships.role
-             RETURNING role",
-        )
-        .bind(tenant.id)
-        .bind(user.id)
-        .bind(role.as_str())
-        .fetch_one(tx.conn())
-        .await?;
-        ledger_store::insert_member(&mut tx, user.id, &user.display_name).await?;
+        let role = admit_in(&mut tx, tenant.id, &user, role).await?;
         tx.commit().await?;
-        Ok(Member {
-            tenant,
-            user,
-            role: Role::try_from(role)?,
-        })
+        Ok(Member { tenant, user, role })
     }
 
     /// An admin admits many existing users at once (an import): one transaction, idempotent.
@@ -237,6 +236,29 @@ impl Core {
     }
 }
 
+/// Makes `user` a member inside the caller's tenant transaction (a passed "admit" proposal runs
+/// it atomically with its close). Admitting a member again keeps their role; the role they have
+/// is returned.
+pub async fn admit_in(
+    tx: &mut TenantTx,
+    tenant: TenantId,
+    user: &User,
+    role: Role,
+) -> Result<Role> {
+    let (role,): (String,) = sqlx::query_as(
+        "INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = control.memberships.role
+         RETURNING role",
+    )
+    .bind(tenant)
+    .bind(user.id)
+    .bind(role.as_str())
+    .fetch_one(tx.conn())
+    .await?;
+    ledger_store::insert_member(tx, user.id, &user.display_name).await?;
+    Role::try_from(role)
+}
+
 /// Creates an org inside the caller's transaction (signup creates the user and the org
 /// together). Returns the transaction, now inside the new org's schema, for the caller to commit.
 pub async fn create_org_in(
@@ -244,27 +266,35 @@ pub async fn create_org_in(
     owner: &User,
     org: NewOrg,
 ) -> Result<(TenantTx, Tenant)> {
-    let (id,): (TenantId,) =
-        sqlx::query_as("INSERT INTO control.tenants (slug, name, open) VALUES ($1, $2, $3) RETURNING id")
-            .bind(org.slug.as_str())
-            .bind(&org.name)
-            .bind(org.open)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
+    let (id,): (TenantId,) = sqlx::query_as(
+        "INSERT INTO control.tenants (slug, name, open) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(org.slug.as_str())
+    .bind(&org.name)
+    .bind(org.open)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
     let schema = SchemaName::for_tenant(id);
     sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut *tx)
         .await?;
     let mut tx = TenantTx::enter(tx, &schema).await?;
     migrate::migrate_in(&mut tx, &migrate::TENANT).await?;
-    sqlx::query("INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')")
-        .bind(id)
-        .bind(owner.id)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')",
+    )
+    .bind(id)
+    .bind(owner.id)
+    .execute(tx.conn())
+    .await?;
     ledger_store::insert_member(&mut tx, owner.id, &owner.display_name).await?;
-    let sql = format!("UPDATE control.tenants t SET status = 'active' WHERE t.id = $1 RETURNING {TENANT_COLUMNS}");
-    let tenant: Tenant = sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(tx.conn()).await?;
+    let sql = format!(
+        "UPDATE control.tenants t SET status = 'active' WHERE t.id = $1 RETURNING {TENANT_COLUMNS}"
+    );
+    let tenant: Tenant = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(tx.conn())
+        .await?;
     Ok((tx, tenant))
 }

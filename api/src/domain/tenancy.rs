@@ -77,13 +77,15 @@ impl SchemaName {
     /// Re-checks a name read back from the database before it is spliced into SQL.
     pub fn parse(text: &str) -> Result<Self> {
         let valid = text == "control"
-            || text
-                .strip_prefix("org_")
-                .is_some_and(|d| !d.is_empty() && d.len() <= 19 && d.bytes().all(|b| b.is_ascii_digit()));
+            || text.strip_prefix("org_").is_some_and(|d| {
+                !d.is_empty() && d.len() <= 19 && d.bytes().all(|b| b.is_ascii_digit())
+            });
         if valid {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::Internal(anyhow::anyhow!("refusing schema name {text:?}")))
+            Err(Error::Internal(anyhow::anyhow!(
+                "refusing schema name {text:?}"
+            )))
         }
     }
 
@@ -142,7 +144,10 @@ impl TenantTx {
     }
 
     /// Turns an open transaction into a tenant transaction.
-    pub async fn enter(mut tx: Transaction<'static, Postgres>, schema: &SchemaName) -> Result<Self> {
+    pub async fn enter(
+        mut tx: Transaction<'static, Postgres>,
+        schema: &SchemaName,
+    ) -> Result<Self> {
         sqlx::query("SELECT set_config('search_path', $1, true)")
             .bind(schema.as_str())
             .execute(&mut *tx)
@@ -166,6 +171,32 @@ impl TenantTx {
         self.tx.commit().await?;
         Ok(())
     }
+
+    /// Marks a point to return to: a step that may be refused (a proposal's action) runs after
+    /// it, and is undone alone with [`Self::rollback_to_savepoint`] while the rest stays.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        sqlx::query("SAVEPOINT coinsence_step")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        sqlx::query("RELEASE SAVEPOINT coinsence_step")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT coinsence_step")
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("RELEASE SAVEPOINT coinsence_step")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -178,8 +209,18 @@ mod tests {
             assert!(OrgSlug::parse(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "ab", "-abc", "abc-", "ABC", "a b c", "a'b;c", "drop;table", "åbc", "org_1",
-            "x\"y", &"a".repeat(41),
+            "",
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "a b c",
+            "a'b;c",
+            "drop;table",
+            "åbc",
+            "org_1",
+            "x\"y",
+            &"a".repeat(41),
         ] {
             assert!(OrgSlug::parse(bad).is_err(), "{bad}");
         }
@@ -190,7 +231,13 @@ mod tests {
         assert_eq!(SchemaName::for_tenant(TenantId(7)).as_str(), "org_7");
         assert!(SchemaName::parse("org_7").is_ok());
         assert!(SchemaName::parse("control").is_ok());
-        for bad in ["org_", "org_7; drop", "public", "org_x", "org_12345678901234567890"] {
+        for bad in [
+            "org_",
+            "org_7; drop",
+            "public",
+            "org_x",
+            "org_12345678901234567890",
+        ] {
             assert!(SchemaName::parse(bad).is_err(), "{bad}");
         }
     }

@@ -2,11 +2,11 @@
 
 /// Declares an enum with its text form, `as_str`, `TryFrom<String>` and serde in that form.
 macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl $name {
             pub fn as_str(self) -> &'static str {

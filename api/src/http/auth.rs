@@ -33,7 +33,10 @@ pub struct Caller(pub User);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         Ok(Self(state.core.user_for_token(&token).await?))
     }
@@ -45,7 +48,10 @@ pub struct OrgMember(pub Member);
 impl FromRequestParts<AppState> for OrgMember {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         let params = RawPathParams::from_request_parts(parts, state).await?;
         let slug = params
@@ -59,6 +65,10 @@ impl FromRequestParts<AppState> for OrgMember {
 
 impl From<axum::extract::rejection::RawPathParamsRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::RawPathParamsRejection) -> Self {
-        ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_path",
+            rejection.body_text(),
+        )
     }
 }

@@ -2,7 +2,8 @@
 //! including the rejections of axum's own extractors. Internal errors are logged, never shown.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -53,7 +54,9 @@ impl From<Error> for ApiError {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Taken(_) | Error::IdempotencyConflict => StatusCode::CONFLICT,
+            Error::Taken(_) | Error::IdempotencyConflict | Error::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             Error::Invalid { .. }
             | Error::InsufficientFunds
             | Error::CeilingExceeded
@@ -87,11 +90,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = Problem {
             kind: format!("/problems/{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             code: self.code.to_owned(),
             detail: self.detail,
@@ -130,13 +129,21 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            rejection.body_text(),
+        )
     }
 }
 
@@ -160,6 +167,24 @@ where
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// `Path` whose rejections (an id that is not a number) are problem documents.
+#[derive(Debug, Clone, Copy)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
     }
 }
 

@@ -73,7 +73,10 @@ pub async fn create_currency(
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/currencies", tag = "ledger", params(("org" = String, Path)),
     responses((status = 200, body = Vec<CurrencyView>)))]
-pub async fn list_currencies(State(state): State<AppState>, OrgMember(member): OrgMember) -> ApiResult<AppJson<Vec<CurrencyView>>> {
+pub async fn list_currencies(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<Vec<CurrencyView>>> {
     let all = state.core.currencies(&member).await?;
     Ok(AppJson(all.into_iter().map(Into::into).collect()))
 }
@@ -108,7 +111,10 @@ impl From<AccountView> for AccountDto {
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/accounts", tag = "ledger", params(("org" = String, Path)),
     responses((status = 200, description = "The caller's accounts (all accounts for admins and treasurers)", body = Vec<AccountDto>)))]
-pub async fn list_accounts(State(state): State<AppState>, OrgMember(member): OrgMember) -> ApiResult<AppJson<Vec<AccountDto>>> {
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<Vec<AccountDto>>> {
     let all = state.core.accounts(&member).await?;
     Ok(AppJson(all.into_iter().map(Into::into).collect()))
 }
@@ -135,7 +141,12 @@ impl MoveBody {
         let to = match (self.to_account, self.to_member) {
             (Some(id), None) => AccountRef::Id(id),
             (None, Some(user)) => AccountRef::Member(user),
-            _ => return Err(Error::invalid("to_account", "give exactly one of to_account and to_member")),
+            _ => {
+                return Err(Error::invalid(
+                    "to_account",
+                    "give exactly one of to_account and to_member",
+                ));
+            }
         };
         Ok(MoveRequest {
             currency: self.currency,
@@ -176,7 +187,10 @@ impl From<Receipt> for TransferDto {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap, member: &Member) -> Result<IdempotencyKey, ApiError> {
+pub(crate) fn idempotency_key(
+    headers: &HeaderMap,
+    member: &Member,
+) -> Result<IdempotencyKey, ApiError> {
     let raw = headers
         .get("idempotency-key")
         .ok_or_else(|| {
@@ -189,6 +203,18 @@ fn idempotency_key(headers: &HeaderMap, member: &Member) -> Result<IdempotencyKe
         .to_str()
         .map_err(|_| Error::invalid("idempotency_key", "use visible ASCII characters"))?;
     Ok(IdempotencyKey::http(member.user.id, raw)?)
+}
+
+/// The `Idempotency-Key` header where it is optional (creating a proposal, a listing, ...).
+pub(crate) fn optional_idempotency_key(
+    headers: &HeaderMap,
+    member: &Member,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    if headers.contains_key("idempotency-key") {
+        idempotency_key(headers, member).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/transfers", request_body = MoveBody, tag = "ledger",
@@ -250,7 +276,10 @@ pub async fn history(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "use 1 to 200").into());
     }
-    let page = state.core.history(&member, q.account, q.before, limit).await?;
+    let page = state
+        .core
+        .history(&member, q.account, q.before, limit)
+        .await?;
     let next_before = (page.len() as i64 == limit)
         .then(|| page.last().map(|r| r.transfer.id))
         .flatten();
@@ -268,7 +297,10 @@ pub struct VerifyReport {
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/ledger/verify", tag = "ledger", params(("org" = String, Path)),
     responses((status = 200, body = VerifyReport)))]
-pub async fn verify(State(state): State<AppState>, OrgMember(member): OrgMember) -> ApiResult<AppJson<VerifyReport>> {
+pub async fn verify(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<VerifyReport>> {
     let currencies = state.core.verify_ledger(&member).await?;
     Ok(AppJson(VerifyReport {
         ok: currencies.iter().all(|c| c.ok),

@@ -33,12 +33,20 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     sqlx::query("SELECT 1")
         .execute(&state.core.pool)
         .await
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is unreachable"))?;
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database is unreachable",
+            )
+        })?;
     Ok("ready")
 }
 
 pub async fn metrics() -> Response {
-    let body = prometheus().map(PrometheusHandle::render).unwrap_or_default();
+    let body = prometheus()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

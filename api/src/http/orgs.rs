@@ -77,7 +77,10 @@ pub struct SessionView {
 
 #[utoipa::path(post, path = "/v1/signup", request_body = SignupBody, tag = "identity",
     responses((status = 201, body = SessionView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn signup(State(state): State<AppState>, AppJson(body): AppJson<SignupBody>) -> ApiResult<(StatusCode, AppJson<SessionView>)> {
+pub async fn signup(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<SignupBody>,
+) -> ApiResult<(StatusCode, AppJson<SessionView>)> {
     let org = body.org.map(NewOrgBody::parse).transpose()?;
     let done = state
         .core
@@ -102,7 +105,10 @@ pub struct LoginBody {
 
 #[utoipa::path(post, path = "/v1/login", request_body = LoginBody, tag = "identity",
     responses((status = 200, body = SessionView), (status = 401, body = Problem)))]
-pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginBody>) -> ApiResult<AppJson<SessionView>> {
+pub async fn login(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<LoginBody>,
+) -> ApiResult<AppJson<SessionView>> {
     let (user, token) = state.core.login(&body.email, body.password).await?;
     Ok(AppJson(SessionView {
         user,
@@ -119,7 +125,10 @@ pub async fn create_org(
     AppJson(body): AppJson<NewOrgBody>,
 ) -> ApiResult<(StatusCode, AppJson<OrgView>)> {
     let tenant = state.core.create_org(&user, body.parse()?).await?;
-    Ok((StatusCode::CREATED, AppJson(OrgView::new(tenant, Some(Role::Owner)))))
+    Ok((
+        StatusCode::CREATED,
+        AppJson(OrgView::new(tenant, Some(Role::Owner))),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs", params(("org" = String, Path)),
@@ -164,6 +173,9 @@ pub async fn add_member(
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "orgs", params(("org" = String, Path)),
     responses((status = 200, body = Vec<MemberInfo>), (status = 403, body = Problem)))]
-pub async fn list_members(State(state): State<AppState>, OrgMember(member): OrgMember) -> ApiResult<AppJson<Vec<MemberInfo>>> {
+pub async fn list_members(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<Vec<MemberInfo>>> {
     Ok(AppJson(state.core.members(&member).await?))
 }

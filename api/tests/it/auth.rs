@@ -18,20 +18,39 @@ async fn missing_or_bad_tokens_are_401() {
         ] {
             let body = (method == Method::POST).then(|| json!({}));
             let r = app.call(method.clone(), path, token, body, Some("k")).await;
-            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}");
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}"
+            );
             assert_eq!(r.code(), "unauthorized");
         }
     }
     let wrong = app
-        .call(Method::POST, "/v1/login", None, Some(json!({"email": "owner@locked.example.org", "password": "wrong password"})), None)
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "owner@locked.example.org", "password": "wrong password"})),
+            None,
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let right = app
-        .call(Method::POST, "/v1/login", None, Some(json!({"email": "owner@locked.example.org", "password": "correct horse"})), None)
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "owner@locked.example.org", "password": "correct horse"})),
+            None,
+        )
         .await;
     assert_eq!(right.status, StatusCode::OK);
     let token = right.body["token"].as_str().unwrap_or_default();
-    assert_eq!(app.get("/v1/orgs/locked", token).await.body["role"], "owner");
+    assert_eq!(
+        app.get("/v1/orgs/locked", token).await.body["role"],
+        "owner"
+    );
     let _ = org;
 }
 
@@ -54,9 +73,21 @@ async fn members_cannot_issue_or_admit_and_pay_only_from_their_own_account() {
         .await;
     assert_eq!(issue.status, StatusCode::FORBIDDEN);
     let (_, _) = app.user("outsider").await;
-    let admit = app.post("/v1/orgs/roles/members", &ana, json!({"email": "outsider@example.org"})).await;
+    let admit = app
+        .post(
+            "/v1/orgs/roles/members",
+            &ana,
+            json!({"email": "outsider@example.org"}),
+        )
+        .await;
     assert_eq!(admit.status, StatusCode::FORBIDDEN);
-    let coin = app.post("/v1/orgs/roles/currencies", &ana, json!({"code": "ANA", "name": "x", "scale": 0})).await;
+    let coin = app
+        .post(
+            "/v1/orgs/roles/currencies",
+            &ana,
+            json!({"code": "ANA", "name": "x", "scale": 0}),
+        )
+        .await;
     assert_eq!(coin.status, StatusCode::FORBIDDEN);
 
     // There is no way to name another paying account: the payer is always the caller.
@@ -69,22 +100,51 @@ async fn members_cannot_issue_or_admit_and_pay_only_from_their_own_account() {
             Some("sneaky"),
         )
         .await;
-    assert_eq!(sneaky.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", sneaky.body);
+    assert_eq!(
+        sneaky.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        sneaky.body
+    );
     let broke = app.pay(&org, &ana, bo_id, "5", "from-empty").await;
-    assert_eq!(broke.code(), "insufficient_funds", "Ana pays from her own (empty) account");
+    assert_eq!(
+        broke.code(),
+        "insufficient_funds",
+        "Ana pays from her own (empty) account"
+    );
     assert_eq!(app.balance(&org, &bo, bo_id).await, "30.00");
 
     // Members see their own accounts only; the owner sees all.
     let mine = app.get("/v1/orgs/roles/accounts", &ana).await.body;
-    assert!(mine.as_array().is_some_and(|a| a.iter().all(|x| x["owner_user_id"] == json!(ana_id))), "{mine}");
-    let all = app.get("/v1/orgs/roles/accounts", &org.owner_token).await.body;
-    assert!(all.as_array().is_some_and(|a| a.len() == 5), "3 members + issuance + fund: {all}");
+    assert!(
+        mine.as_array()
+            .is_some_and(|a| a.iter().all(|x| x["owner_user_id"] == json!(ana_id))),
+        "{mine}"
+    );
+    let all = app
+        .get("/v1/orgs/roles/accounts", &org.owner_token)
+        .await
+        .body;
+    assert!(
+        all.as_array().is_some_and(|a| a.len() == 5),
+        "3 members + issuance + fund: {all}"
+    );
     // ... and their own history only.
     let hist = app.get("/v1/orgs/roles/transfers", &ana).await.body;
-    assert_eq!(hist["transfers"].as_array().map(Vec::len), Some(0), "{hist}");
+    assert_eq!(
+        hist["transfers"].as_array().map(Vec::len),
+        Some(0),
+        "{hist}"
+    );
 
     // The admin can add an existing user.
-    let added = app.post("/v1/orgs/roles/members", &org.owner_token, json!({"email": "outsider@example.org", "role": "treasurer"})).await;
+    let added = app
+        .post(
+            "/v1/orgs/roles/members",
+            &org.owner_token,
+            json!({"email": "outsider@example.org", "role": "treasurer"}),
+        )
+        .await;
     assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
     assert_eq!(added.body["role"], "treasurer");
 }
@@ -104,7 +164,12 @@ async fn closed_orgs_admit_by_invitation_only() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let (eve, _) = app.user("eve").await;
-    let join = app.call(Method::POST, "/v1/orgs/closed/join", Some(&eve), None, None).await;
+    let join = app
+        .call(Method::POST, "/v1/orgs/closed/join", Some(&eve), None, None)
+        .await;
     assert_eq!(join.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/v1/orgs/closed", &eve).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/v1/orgs/closed", &eve).await.status,
+        StatusCode::FORBIDDEN
+    );
 }

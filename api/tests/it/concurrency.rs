@@ -42,7 +42,13 @@ async fn random_transfers_keep_every_invariant() {
                 };
                 let amount = format!("{}.{:02}", cents / 100, cents % 100);
                 let r = app
-                    .pay(&org, &members[payer].0, members[payee].1, &amount, &format!("t{task}-{n}"))
+                    .pay(
+                        &org,
+                        &members[payer].0,
+                        members[payee].1,
+                        &amount,
+                        &format!("t{task}-{n}"),
+                    )
                     .await;
                 match r.status {
                     StatusCode::CREATED => accepted.fetch_add(1, Ordering::Relaxed),
@@ -61,7 +67,10 @@ async fn random_transfers_keep_every_invariant() {
     let refused = refused.load(Ordering::Relaxed);
     assert_eq!(accepted + refused, 16 * 500);
     assert!(refused > 0, "the test must include overdraft attempts");
-    assert!(accepted > 1000, "most transfers should go through, got {accepted}");
+    assert!(
+        accepted > 1000,
+        "most transfers should go through, got {accepted}"
+    );
 
     let report = app.verify(&org).await;
     assert_eq!(report["ok"], json!(true), "{report}");
@@ -70,7 +79,9 @@ async fn random_transfers_keep_every_invariant() {
     assert_eq!(report["currencies"][0]["limit_violations"], json!(0));
     // 50 issuances plus every accepted payment, nothing more.
     assert_eq!(app.journal_rows(&org.slug).await, 50 + accepted);
-    let accounts = app.get(&format!("/v1/orgs/{}/accounts", org.slug), &org.owner_token).await;
+    let accounts = app
+        .get(&format!("/v1/orgs/{}/accounts", org.slug), &org.owner_token)
+        .await;
     let total: i64 = accounts
         .body
         .as_array()
@@ -80,10 +91,16 @@ async fn random_transfers_keep_every_invariant() {
         .map(|a| {
             let b = a["balance"].as_str().unwrap_or("x");
             assert!(!b.starts_with('-'), "member account below its floor: {a}");
-            b.replace('.', "").parse::<i64>().unwrap_or_else(|e| panic!("{b}: {e}"))
+            b.replace('.', "")
+                .parse::<i64>()
+                .unwrap_or_else(|e| panic!("{b}: {e}"))
         })
         .sum();
-    assert_eq!(total, 50 * 100_00, "member balances must still add up to what was issued");
+    assert_eq!(
+        total,
+        50 * 10_000,
+        "member balances must still add up to what was issued"
+    );
 }
 
 /// Many concurrent issuances all debit the one issuance account: every one must find it

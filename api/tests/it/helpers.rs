@@ -59,7 +59,8 @@ impl TestApp {
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .unwrap_or_default();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         Response {
             status,
             content_type,
@@ -67,7 +68,14 @@ impl TestApp {
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, key: Option<&str>) -> Response {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Response {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -81,7 +89,8 @@ impl TestApp {
                 .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         };
-        self.raw(req.unwrap_or_else(|e| panic!("request: {e}"))).await
+        self.raw(req.unwrap_or_else(|e| panic!("request: {e}")))
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
@@ -89,7 +98,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
-        self.call(Method::POST, path, Some(token), Some(body), None).await
+        self.call(Method::POST, path, Some(token), Some(body), None)
+            .await
     }
 
     /// Signs up a user; returns (token, user id).
@@ -104,7 +114,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        (token_of(&r), r.body["user"]["id"].as_i64().unwrap_or_default())
+        (
+            token_of(&r),
+            r.body["user"]["id"].as_i64().unwrap_or_default(),
+        )
     }
 
     /// Signs up an owner with a new org and creates currency COIN (scale 2).
@@ -128,7 +141,11 @@ impl TestApp {
             owner_id: r.body["user"]["id"].as_i64().unwrap_or_default(),
         };
         let c = self
-            .post(&format!("/v1/orgs/{slug}/currencies"), &org.owner_token, json!({"code": "COIN", "name": "Coin", "scale": 2}))
+            .post(
+                &format!("/v1/orgs/{slug}/currencies"),
+                &org.owner_token,
+                json!({"code": "COIN", "name": "Coin", "scale": 2}),
+            )
             .await;
         assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
         org
@@ -137,7 +154,15 @@ impl TestApp {
     /// A new member of `org`; returns (token, user id).
     pub async fn member(&self, org: &Org, name: &str) -> (String, i64) {
         let (token, id) = self.user(&format!("{name}.{}", org.slug)).await;
-        let r = self.call(Method::POST, &format!("/v1/orgs/{}/join", org.slug), Some(&token), None, None).await;
+        let r = self
+            .call(
+                Method::POST,
+                &format!("/v1/orgs/{}/join", org.slug),
+                Some(&token),
+                None,
+                None,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         (token, id)
     }
@@ -153,7 +178,14 @@ impl TestApp {
         .await
     }
 
-    pub async fn pay(&self, org: &Org, token: &str, to_member: i64, amount: &str, key: &str) -> Response {
+    pub async fn pay(
+        &self,
+        org: &Org,
+        token: &str,
+        to_member: i64,
+        amount: &str,
+        key: &str,
+    ) -> Response {
         self.call(
             Method::POST,
             &format!("/v1/orgs/{}/transfers", org.slug),
@@ -166,28 +198,39 @@ impl TestApp {
 
     /// The caller's COIN balance as shown by the API.
     pub async fn balance(&self, org: &Org, token: &str, user: i64) -> String {
-        let r = self.get(&format!("/v1/orgs/{}/accounts", org.slug), token).await;
+        let r = self
+            .get(&format!("/v1/orgs/{}/accounts", org.slug), token)
+            .await;
         r.body
             .as_array()
-            .and_then(|a| a.iter().find(|x| x["owner_user_id"] == json!(user) && x["currency"] == "COIN"))
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x["owner_user_id"] == json!(user) && x["currency"] == "COIN")
+            })
             .and_then(|x| x["balance"].as_str())
             .unwrap_or("?")
             .to_owned()
     }
 
     pub async fn verify(&self, org: &Org) -> Value {
-        let r = self.get(&format!("/v1/orgs/{}/ledger/verify", org.slug), &org.owner_token).await;
+        let r = self
+            .get(
+                &format!("/v1/orgs/{}/ledger/verify", org.slug),
+                &org.owner_token,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         r.body
     }
 
     /// Rows in an org's journal, read directly (bypassing the API).
     pub async fn journal_rows(&self, slug: &str) -> i64 {
-        let (schema,): (String,) = sqlx::query_as("SELECT 'org_' || id FROM control.tenants WHERE slug = $1")
-            .bind(slug)
-            .fetch_one(&self.pool)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (schema,): (String,) =
+            sqlx::query_as("SELECT 'org_' || id FROM control.tenants WHERE slug = $1")
+                .bind(slug)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
         let sql = format!("SELECT count(*) FROM {schema}.transfers");
         let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.pool)
@@ -203,4 +246,124 @@ pub fn token_of(r: &Response) -> String {
 
 pub fn rand_key() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+impl TestApp {
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.call(Method::PUT, path, Some(token), Some(body), None)
+            .await
+    }
+
+    pub async fn tenant(&self, slug: &str) -> coinsence_api::domain::tenancy::Tenant {
+        self.core
+            .tenant(slug)
+            .await
+            .unwrap_or_else(|e| panic!("tenant {slug}: {e}"))
+    }
+
+    /// Runs the worker's step as if it were `after` from now.
+    pub async fn close_due_in(
+        &self,
+        slug: &str,
+        after: chrono::Duration,
+    ) -> coinsence_api::domain::governance::proposals::CloseSummary {
+        let tenant = self.tenant(slug).await;
+        self.core
+            .close_due(&tenant, chrono::Utc::now() + after)
+            .await
+            .unwrap_or_else(|e| panic!("close_due: {e}"))
+    }
+
+    /// Opens a proposal; `action` is the tagged action object.
+    pub async fn propose(&self, slug: &str, token: &str, title: &str, action: Value) -> Response {
+        self.post(
+            &format!("/v1/orgs/{slug}/proposals"),
+            token,
+            json!({"title": title, "action": action}),
+        )
+        .await
+    }
+
+    pub async fn vote(&self, slug: &str, token: &str, proposal: i64, choice: &str) -> Response {
+        self.post(
+            &format!("/v1/orgs/{slug}/proposals/{proposal}/votes"),
+            token,
+            json!({"choice": choice}),
+        )
+        .await
+    }
+
+    pub async fn proposal(&self, slug: &str, token: &str, proposal: i64) -> Value {
+        let r = self
+            .get(&format!("/v1/orgs/{slug}/proposals/{proposal}"), token)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+    }
+
+    /// `SELECT count(*) FROM <rest>` inside an org's schema, read directly (bypassing the API).
+    pub async fn count(&self, slug: &str, rest: &str) -> i64 {
+        let (schema,): (String,) =
+            sqlx::query_as("SELECT 'org_' || id FROM control.tenants WHERE slug = $1")
+                .bind(slug)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        let mut tx = self.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query("SELECT set_config('search_path', $1, true)")
+            .bind(&schema)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {rest}")))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap_or_else(|e| panic!("{rest}: {e}"));
+        n
+    }
+
+    /// An account's balance as the owner (who sees every account) reads it.
+    pub async fn account_balance(&self, org: &Org, account: i64) -> String {
+        let r = self
+            .get(&format!("/v1/orgs/{}/accounts", org.slug), &org.owner_token)
+            .await;
+        r.body
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == json!(account)))
+            .and_then(|x| x["balance"].as_str())
+            .unwrap_or("?")
+            .to_owned()
+    }
+
+    /// The id of a system account (`issuance` or `fund`) of a currency.
+    pub async fn system_account(&self, org: &Org, kind: &str, currency: &str) -> i64 {
+        let r = self
+            .get(&format!("/v1/orgs/{}/accounts", org.slug), &org.owner_token)
+            .await;
+        r.body
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x["kind"] == kind && x["currency"] == currency)
+            })
+            .and_then(|x| x["id"].as_i64())
+            .unwrap_or_else(|| panic!("no {kind} account in {currency}: {}", r.body))
+    }
+
+    /// A member's balance in any currency, as the owner reads it.
+    pub async fn member_balance(&self, org: &Org, user: i64, currency: &str) -> String {
+        let r = self
+            .get(&format!("/v1/orgs/{}/accounts", org.slug), &org.owner_token)
+            .await;
+        r.body
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x["owner_user_id"] == json!(user) && x["currency"] == currency)
+            })
+            .and_then(|x| x["balance"].as_str())
+            .unwrap_or("?")
+            .to_owned()
+    }
 }

@@ -15,7 +15,10 @@ async fn the_same_key_and_body_is_applied_once_and_answers_the_same() {
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
     let again = app.pay(&org, &ana, bo_id, "10.00", "k-1").await;
     assert_eq!(again.status, StatusCode::CREATED);
-    assert_eq!(first.body, again.body, "a retry answers exactly what the first call answered");
+    assert_eq!(
+        first.body, again.body,
+        "a retry answers exactly what the first call answered"
+    );
     assert_eq!(app.balance(&org, &ana, ana_id).await, "40.00");
     assert_eq!(app.journal_rows("idem").await, 2);
 
@@ -25,7 +28,17 @@ async fn the_same_key_and_body_is_applied_once_and_answers_the_same() {
     assert_eq!(app.balance(&org, &ana, ana_id).await, "40.00");
 
     // Keys are per caller: Bo may use "k-1" for his own payment.
-    let (bo, _) = (app.call(Method::POST, "/v1/login", None, Some(json!({"email": "bo.idem@example.org", "password": "correct horse"})), None).await, ());
+    let (bo, _) = (
+        app.call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "bo.idem@example.org", "password": "correct horse"})),
+            None,
+        )
+        .await,
+        (),
+    );
     let bo_token = bo.body["token"].as_str().unwrap_or_default().to_owned();
     let bo_pays = app.pay(&org, &bo_token, ana_id, "1", "k-1").await;
     assert_eq!(bo_pays.status, StatusCode::CREATED, "{:?}", bo_pays.body);
@@ -53,7 +66,11 @@ async fn concurrent_duplicates_apply_once() {
         ids.push(r.body["id"].clone());
     }
     ids.dedup();
-    assert_eq!(ids.len(), 1, "every duplicate answers with the one transfer");
+    assert_eq!(
+        ids.len(),
+        1,
+        "every duplicate answers with the one transfer"
+    );
     assert_eq!(app.balance(&org, &ana, ana_id).await, "93.00");
     assert_eq!(app.journal_rows("dupes").await, 2);
 }

@@ -4,8 +4,13 @@
 mod auth;
 mod bad_input;
 mod concurrency;
+mod feed;
+mod governance;
+mod governance_races;
 mod helpers;
 mod idempotency;
 mod migrations;
 mod openapi;
+mod pledges_market;
+mod projects;
 mod walls;

@@ -11,17 +11,29 @@ async fn migrating_twice_or_concurrently_is_harmless_and_every_schema_records_it
     for slug in ["one", "two", "three"] {
         app.org(slug).await;
     }
-    let (a, b) = tokio::join!(migrate::migrate_all(&app.pool, |_, _| {}), migrate::migrate_all(&app.pool, |_, _| {}));
-    let (a, b) = (a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}")));
+    let (a, b) = tokio::join!(
+        migrate::migrate_all(&app.pool, |_, _| {}),
+        migrate::migrate_all(&app.pool, |_, _| {})
+    );
+    let (a, b) = (
+        a.unwrap_or_else(|e| panic!("{e}")),
+        b.unwrap_or_else(|e| panic!("{e}")),
+    );
     assert_eq!((a.orgs, a.failed, b.failed), (3, 0, 0));
-    assert_eq!(a.up_to_date + b.up_to_date, 6, "orgs are created at the latest version");
+    assert_eq!(
+        a.up_to_date + b.up_to_date,
+        6,
+        "orgs are created at the latest version"
+    );
 
     // A schema behind the release (here: emptied) is brought up to date; the others are left alone.
     sqlx::raw_sql("DROP SCHEMA org_1 CASCADE; CREATE SCHEMA org_1;")
         .execute(&app.pool)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let again = migrate::migrate_all(&app.pool, |_, _| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let again = migrate::migrate_all(&app.pool, |_, _| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((again.migrated, again.up_to_date), (1, 2));
     for schema in ["org_1", "org_2", "org_3", "control"] {
         let sql = format!("SELECT max(version) FROM {schema}.schema_migrations");
@@ -42,9 +54,10 @@ async fn a_new_org_is_ready_at_once() {
     eprintln!("signup + org + currency took {:?}", start.elapsed());
     let r = app.get("/v1/orgs/quick/currencies", &org.owner_token).await;
     assert_eq!(r.status, StatusCode::OK);
-    let (status,): (String,) = sqlx::query_as("SELECT status FROM control.tenants WHERE slug = 'quick'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM control.tenants WHERE slug = 'quick'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status, "active");
 }

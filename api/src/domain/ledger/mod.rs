@@ -31,7 +31,10 @@ impl CurrencyCode {
         if (2..=8).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::invalid("currency", "a currency code is 2 to 8 capital letters"))
+            Err(Error::invalid(
+                "currency",
+                "a currency code is 2 to 8 capital letters",
+            ))
         }
     }
 
@@ -65,11 +68,21 @@ pub struct Currency {
 }
 
 text_enum!(
-    /// What an account is for.
+    /// What a currency is: the community's money, or one project's participation shares.
+    CurrencyKind {
+        Coin => "coin",
+        Share => "share",
+    }
+);
+
+text_enum!(
+    /// What an account is for. A project account (one per project, referenced by id) holds
+    /// what the project raised.
     AccountKind {
         Member => "member",
         Issuance => "issuance",
         Fund => "fund",
+        Project => "project",
     }
 );
 
@@ -78,6 +91,14 @@ text_enum!(
     TransferKind {
         Payment => "payment",
         Issuance => "issuance",
+        /// Coins from an investor (or the fund) into a project's account.
+        Investment => "investment",
+        /// Coins back from a project that missed its goal.
+        Refund => "refund",
+        /// Paying for a market offer.
+        Purchase => "purchase",
+        /// Shares of a refunded project going back to their issuance account.
+        Cancellation => "cancellation",
     }
 );
 

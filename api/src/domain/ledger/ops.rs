@@ -105,7 +105,8 @@ impl Core {
                 .minor(),
         };
         let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
-        let currency = store::insert_currency(&mut tx, &code, name, scale.into(), credit_limit).await?;
+        let currency =
+            store::insert_currency(&mut tx, &code, name, scale.into(), credit_limit).await?;
         tx.commit().await?;
         Ok(currency)
     }
@@ -119,7 +120,12 @@ impl Core {
     pub async fn currency(&self, member: &Member, code: &str) -> Result<Currency> {
         let code = CurrencyCode::parse(code)?;
         let key = (member.tenant.id, code);
-        if let Some(c) = self.currencies.read().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(c) = self
+            .currencies
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
             return Ok(c);
         }
         let all = self.currencies(member).await?;
@@ -141,21 +147,36 @@ impl Core {
         Ok(accounts
             .into_iter()
             .filter_map(|account| {
-                let currency = currencies.iter().find(|c| c.id == account.currency_id)?.clone();
+                let currency = currencies
+                    .iter()
+                    .find(|c| c.id == account.currency_id)?
+                    .clone();
                 Some(AccountView { account, currency })
             })
             .collect())
     }
 
     /// The member pays from their own account.
-    pub async fn pay(&self, member: &Member, req: MoveRequest, key: IdempotencyKey) -> Result<Receipt> {
-        self.move_money(member, req, key, TransferKind::Payment).await
+    pub async fn pay(
+        &self,
+        member: &Member,
+        req: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<Receipt> {
+        self.move_money(member, req, key, TransferKind::Payment)
+            .await
     }
 
     /// An admin issues new money from the currency's issuance account.
-    pub async fn issue(&self, admin: &Member, req: MoveRequest, key: IdempotencyKey) -> Result<Receipt> {
+    pub async fn issue(
+        &self,
+        admin: &Member,
+        req: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<Receipt> {
         admin.require_admin()?;
-        self.move_money(admin, req, key, TransferKind::Issuance).await
+        self.move_money(admin, req, key, TransferKind::Issuance)
+            .await
     }
 
     async fn move_money(
@@ -166,10 +187,16 @@ impl Core {
         kind: TransferKind,
     ) -> Result<Receipt> {
         let currency = self.currency(member, &req.currency).await?;
-        let amount = Amount::parse(&req.amount, currency.scale).map_err(|e| Error::invalid("amount", e.to_string()))?;
-        let (from, authority) = match kind {
-            TransferKind::Payment => (AccountRef::Member(member.user.id), Authority::Owner(member.user.id)),
-            TransferKind::Issuance => (AccountRef::Issuance, Authority::Issuer),
+        let amount = Amount::parse(&req.amount, currency.scale)
+            .map_err(|e| Error::invalid("amount", e.to_string()))?;
+        self.guard_shares(member, &currency, kind).await?;
+        let (from, authority) = if kind == TransferKind::Issuance {
+            (AccountRef::Issuance, Authority::Issuer)
+        } else {
+            (
+                AccountRef::Member(member.user.id),
+                Authority::Owner(member.user.id),
+            )
         };
         let order = TransferOrder {
             key: key.0,
@@ -216,7 +243,9 @@ impl Core {
                 .filter(|id| account.is_none_or(|a| a == *id))
                 .collect();
             if account.is_some() && own.is_empty() {
-                return Err(Error::forbidden("you can only read the history of your own accounts"));
+                return Err(Error::forbidden(
+                    "you can only read the history of your own accounts",
+                ));
             }
             Some(own)
         };
@@ -224,7 +253,10 @@ impl Core {
         Ok(transfers
             .into_iter()
             .filter_map(|transfer| {
-                let currency = currencies.iter().find(|c| c.id == transfer.currency_id)?.clone();
+                let currency = currencies
+                    .iter()
+                    .find(|c| c.id == transfer.currency_id)?
+                    .clone();
                 Some(Receipt { transfer, currency })
             })
             .collect())

@@ -12,7 +12,10 @@ use crate::error::Error;
 #[derive(Debug)]
 pub enum Decision {
     /// Write it: a new journal entry moving `amount` from `from` to `to`.
-    Apply { from: AccountId, to: AccountId },
+    Apply {
+        from: AccountId,
+        to: AccountId,
+    },
     /// The key was used before with the same request: answer what was answered then.
     Replay(Transfer),
     /// Same key as an earlier order of this batch with the same request.
@@ -170,7 +173,13 @@ mod tests {
 
     const C: CurrencyId = CurrencyId(1);
 
-    fn account(id: i64, kind: AccountKind, owner: Option<i64>, balance: i64, floor: Option<i64>) -> Account {
+    fn account(
+        id: i64,
+        kind: AccountKind,
+        owner: Option<i64>,
+        balance: i64,
+        floor: Option<i64>,
+    ) -> Account {
         Account {
             id: AccountId(id),
             currency_id: C,
@@ -182,7 +191,13 @@ mod tests {
         }
     }
 
-    fn order(key: &str, from: AccountRef, to: AccountRef, amount: i64, authority: Authority) -> TransferOrder {
+    fn order(
+        key: &str,
+        from: AccountRef,
+        to: AccountRef,
+        amount: i64,
+        authority: Authority,
+    ) -> TransferOrder {
         TransferOrder {
             key: key.into(),
             currency: C,
@@ -209,14 +224,62 @@ mod tests {
         let mut b = book();
         let me = Authority::Owner(UserId(1));
         let orders = [
-            order("a", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 60, me),
-            order("b", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 60, me),
-            order("c", AccountRef::Member(UserId(1)), AccountRef::Id(AccountId(3)), 40, me),
-            order("a", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 60, me),
-            order("a", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(2)), 61, me),
-            order("d", AccountRef::Member(UserId(2)), AccountRef::Member(UserId(1)), 5, me),
-            order("e", AccountRef::Issuance, AccountRef::Member(UserId(2)), 5, Authority::Issuer),
-            order("f", AccountRef::Member(UserId(1)), AccountRef::Member(UserId(1)), 1, me),
+            order(
+                "a",
+                AccountRef::Member(UserId(1)),
+                AccountRef::Member(UserId(2)),
+                60,
+                me,
+            ),
+            order(
+                "b",
+                AccountRef::Member(UserId(1)),
+                AccountRef::Member(UserId(2)),
+                60,
+                me,
+            ),
+            order(
+                "c",
+                AccountRef::Member(UserId(1)),
+                AccountRef::Id(AccountId(3)),
+                40,
+                me,
+            ),
+            order(
+                "a",
+                AccountRef::Member(UserId(1)),
+                AccountRef::Member(UserId(2)),
+                60,
+                me,
+            ),
+            order(
+                "a",
+                AccountRef::Member(UserId(1)),
+                AccountRef::Member(UserId(2)),
+                61,
+                me,
+            ),
+            order(
+                "d",
+                AccountRef::Member(UserId(2)),
+                AccountRef::Member(UserId(1)),
+                5,
+                me,
+            ),
+            order(
+                "e",
+                AccountRef::Issuance,
+                AccountRef::Member(UserId(2)),
+                5,
+                Authority::Issuer,
+            ),
+            order(
+                "f",
+                AccountRef::Member(UserId(1)),
+                AccountRef::Member(UserId(1)),
+                1,
+                me,
+            ),
         ];
         let d = decide(&orders, &mut b, &HashMap::new());
         assert!(matches!(d[0], Decision::Apply { .. }));
@@ -238,7 +301,15 @@ mod tests {
             account(1, AccountKind::Issuance, None, i64::MIN + 10, None),
             account(2, AccountKind::Member, Some(1), 0, Some(0)),
         ]);
-        let o = |k: &str, n| order(k, AccountRef::Issuance, AccountRef::Member(UserId(1)), n, Authority::Issuer);
+        let o = |k: &str, n| {
+            order(
+                k,
+                AccountRef::Issuance,
+                AccountRef::Member(UserId(1)),
+                n,
+                Authority::Issuer,
+            )
+        };
         let d = decide(&[o("x", 10), o("y", 1)], &mut b, &HashMap::new());
         assert!(matches!(d[0], Decision::Apply { .. }));
         assert!(matches!(d[1], Decision::Refuse(Error::InsufficientFunds)));

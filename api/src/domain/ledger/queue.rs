@@ -62,9 +62,11 @@ impl TransferQueue {
         self.lane(schema)?
             .send((order, reply))
             .map_err(|_| Error::Internal(anyhow::anyhow!("transfer lane of {schema} closed")))?;
-        answer
-            .await
-            .map_err(|_| Error::Internal(anyhow::anyhow!("transfer lane of {schema} dropped an order")))?
+        answer.await.map_err(|_| {
+            Error::Internal(anyhow::anyhow!(
+                "transfer lane of {schema} dropped an order"
+            ))
+        })?
     }
 
     fn lane(&self, schema: &SchemaName) -> Result<Lane> {
@@ -78,7 +80,12 @@ impl TransferQueue {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..self.config.writers_per_org.max(1) {
-            tokio::spawn(writer(self.pool.clone(), schema.clone(), rx.clone(), self.config.max_batch));
+            tokio::spawn(writer(
+                self.pool.clone(),
+                schema.clone(),
+                rx.clone(),
+                self.config.max_batch,
+            ));
         }
         lanes.insert(schema.clone(), tx.clone());
         Ok(tx)
@@ -110,7 +117,11 @@ async fn writer(
 
 /// Runs a batch, retrying when a concurrent transaction got in the way. If the batch as a whole
 /// fails for another reason, each order is tried alone so one bad order cannot sink the others.
-async fn run_with_retries(pool: &PgPool, schema: &SchemaName, orders: &[TransferOrder]) -> Vec<Result<Transfer>> {
+async fn run_with_retries(
+    pool: &PgPool,
+    schema: &SchemaName,
+    orders: &[TransferOrder],
+) -> Vec<Result<Transfer>> {
     const ATTEMPTS: usize = 8;
     let mut last = None;
     for _ in 0..ATTEMPTS {
@@ -169,7 +180,10 @@ async fn run_batch(
 /// atomic with their own change (a proposal executed with its close, a refund with a project's
 /// failure). `Ok(None)`: a concurrent transaction committed one of these keys meanwhile; the
 /// transaction should be rolled back and the operation retried.
-pub async fn post_in(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Option<Vec<Result<Transfer>>>> {
+pub async fn post_in(
+    tx: &mut TenantTx,
+    orders: &[TransferOrder],
+) -> Result<Option<Vec<Result<Transfer>>>> {
     let accounts = store::lock_accounts(tx, orders).await?;
     let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
     let earlier = store::earlier_entries(tx, &keys).await?;
@@ -204,7 +218,9 @@ pub async fn post_in(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Opti
             Decision::Replay(t) => Ok(t),
             Decision::SameAs(i) => match results.get(i) {
                 Some(Ok(t)) => Ok(t.clone()),
-                _ => Err(Error::Internal(anyhow::anyhow!("duplicate of a failed order"))),
+                _ => Err(Error::Internal(anyhow::anyhow!(
+                    "duplicate of a failed order"
+                ))),
             },
             Decision::Refuse(e) => Err(e),
         };

@@ -7,7 +7,8 @@ use crate::domain::ids::{AccountId, CurrencyId, TransferId, UserId};
 use crate::domain::tenancy::TenantTx;
 use crate::error::{Result, on_unique};
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, a.ceiling";
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, a.ceiling";
 const TRANSFER_COLUMNS: &str =
     "id, currency_id, from_account, to_account, amount, kind, memo, actor_user_id, created_at";
 
@@ -48,18 +49,22 @@ pub async fn insert_currency(
 }
 
 pub async fn currencies(tx: &mut TenantTx) -> Result<Vec<Currency>> {
-    Ok(sqlx::query_as("SELECT id, code, name, scale, default_credit_limit FROM currencies ORDER BY code")
-        .fetch_all(tx.conn())
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT id, code, name, scale, default_credit_limit FROM currencies ORDER BY code",
+    )
+    .fetch_all(tx.conn())
+    .await?)
 }
 
 /// Adds a member of this org (idempotent) with an account in every currency.
 pub async fn insert_member(tx: &mut TenantTx, user: UserId, display_name: &str) -> Result<()> {
-    sqlx::query("INSERT INTO members (user_id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(user)
-        .bind(display_name)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO members (user_id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user)
+    .bind(display_name)
+    .execute(tx.conn())
+    .await?;
     sqlx::query(
         "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
          SELECT c.id, 'member', $1, -c.default_credit_limit FROM currencies c
@@ -119,7 +124,11 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
                     owner_currencies.push(order.currency.0);
                 }
                 AccountRef::Issuance | AccountRef::Fund => {
-                    let kind = if r == AccountRef::Issuance { AccountKind::Issuance } else { AccountKind::Fund };
+                    let kind = if r == AccountRef::Issuance {
+                        AccountKind::Issuance
+                    } else {
+                        AccountKind::Fund
+                    };
                     kinds.push(kind.as_str());
                     kind_currencies.push(order.currency.0);
                 }
@@ -186,7 +195,10 @@ pub struct NewEntry<'a> {
 
 /// Appends entries in order. Returns `None` when another transaction committed one of these
 /// keys meanwhile (nothing is written then; the caller retries and sees it as a replay).
-pub async fn append_entries(tx: &mut TenantTx, entries: &[NewEntry<'_>]) -> Result<Option<Vec<Transfer>>> {
+pub async fn append_entries(
+    tx: &mut TenantTx,
+    entries: &[NewEntry<'_>],
+) -> Result<Option<Vec<Transfer>>> {
     if entries.is_empty() {
         return Ok(Some(Vec::new()));
     }
@@ -315,4 +327,79 @@ pub async fn verify(tx: &mut TenantTx) -> Result<Vec<(CurrencyId, String, i64, i
     )
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// Opens a project's account: no owner, no overdraft; referenced by id ([`AccountRef::Id`]).
+pub async fn insert_project_account(tx: &mut TenantTx, currency: CurrencyId) -> Result<AccountId> {
+    let (id,): (AccountId,) = sqlx::query_as(
+        "INSERT INTO accounts (currency_id, kind, floor) VALUES ($1, 'project', 0) RETURNING id",
+    )
+    .bind(currency)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+/// A currency's kind (coin or share); `None` for an unknown currency.
+pub async fn currency_kind(
+    tx: &mut TenantTx,
+    currency: CurrencyId,
+) -> Result<Option<super::CurrencyKind>> {
+    let kind: Option<(String,)> = sqlx::query_as("SELECT kind FROM currencies WHERE id = $1")
+        .bind(currency)
+        .fetch_optional(tx.conn())
+        .await?;
+    kind.map(|(k,)| super::CurrencyKind::try_from(k))
+        .transpose()
+}
+
+/// Turns a just-created currency into a project's share currency.
+pub async fn set_currency_kind(
+    tx: &mut TenantTx,
+    currency: CurrencyId,
+    kind: super::CurrencyKind,
+) -> Result<()> {
+    sqlx::query("UPDATE currencies SET kind = $2 WHERE id = $1")
+        .bind(currency)
+        .bind(kind.as_str())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// One account by id, if it exists.
+pub async fn account(tx: &mut TenantTx, id: AccountId) -> Result<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// The account an [`AccountRef`] names in a currency, if it exists.
+pub async fn resolve_account(
+    tx: &mut TenantTx,
+    r: AccountRef,
+    currency: CurrencyId,
+) -> Result<Option<Account>> {
+    let (id, owner, kind): (Option<i64>, Option<i64>, Option<&str>) = match r {
+        AccountRef::Id(id) => (Some(id.0), None, None),
+        AccountRef::Member(user) => (None, Some(user.0), Some(AccountKind::Member.as_str())),
+        AccountRef::Issuance => (None, None, Some(AccountKind::Issuance.as_str())),
+        AccountRef::Fund => (None, None, Some(AccountKind::Fund.as_str())),
+    };
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+         WHERE a.currency_id = $1
+           AND ($2::bigint IS NULL OR a.id = $2)
+           AND ($3::bigint IS NULL OR a.owner_user_id = $3)
+           AND ($4::text IS NULL OR a.kind = $4)"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(currency)
+        .bind(id)
+        .bind(owner)
+        .bind(kind)
+        .fetch_optional(tx.conn())
+        .await?)
 }

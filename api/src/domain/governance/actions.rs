@@ -1,0 +1,479 @@
+//! What a proposal does when it passes: checked when it opens (so a member learns at once that
+//! a proposal could never run), stored with the proposal, and run once inside the transaction
+//! that closes it. A refused step (the fund is short, the member left) is an `Err` that the
+//! close turns into a "failed" proposal after undoing everything the action wrote.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::outbox::{self, EventKind, NewEvent};
+use super::projects::{self, Investor};
+use super::proposals::ProposalKind;
+use super::rules::Rules;
+use super::{coin_by_code, parse_amount, post_all};
+use crate::domain::identity::{self, Email, Role, User};
+use crate::domain::ids::{
+    AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
+};
+use crate::domain::ledger::{
+    AccountKind, AccountRef, Authority, CurrencyCode, TransferKind, TransferOrder,
+    store as ledger_store,
+};
+use crate::domain::money::{Amount, format_minor};
+use crate::domain::orgs::admit_in;
+use crate::domain::tenancy::TenantTx;
+use crate::error::{Error, Result};
+
+/// What a member asks a proposal to do. Amounts are decimal text in the currency's scale.
+/// (Pledges open their "issue for a pledge" proposal themselves.)
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionRequest {
+    /// Issue new money to an account: give `to_account` or `to_member`.
+    IssueToAccount {
+        currency: String,
+        to_account: Option<AccountId>,
+        to_member: Option<UserId>,
+        amount: String,
+    },
+    /// Invest from the community fund in a project (in the project's currency).
+    FundProject {
+        project_id: ProjectId,
+        amount: String,
+    },
+    /// Replace the org's rules.
+    ChangeRules {
+        rules: Rules,
+    },
+    /// Admit an existing user (by email) as a member.
+    AdmitMember {
+        email: String,
+    },
+    RemoveMember {
+        user_id: UserId,
+    },
+    SetRole {
+        user_id: UserId,
+        role: Role,
+    },
+    /// Nothing runs; the decision itself is the point.
+    FreeText,
+}
+
+/// What a proposal will do, as checked and stored when it opened. Amounts are shown in the
+/// currency's scale (`amount`) and kept exactly (`amount_minor`), which is what runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    IssueForPledge {
+        pledge_id: PledgeId,
+        member: UserId,
+        currency: CurrencyCode,
+        amount: String,
+        amount_minor: i64,
+    },
+    IssueToAccount {
+        currency: CurrencyCode,
+        account_id: AccountId,
+        /// The member whose account it is, if it is a member's.
+        owner_user_id: Option<UserId>,
+        amount: String,
+        amount_minor: i64,
+    },
+    FundProject {
+        project_id: ProjectId,
+        currency: CurrencyCode,
+        amount: String,
+        amount_minor: i64,
+    },
+    ChangeRules {
+        rules: Rules,
+    },
+    AdmitMember {
+        user_id: UserId,
+        display_name: String,
+    },
+    RemoveMember {
+        user_id: UserId,
+    },
+    SetRole {
+        user_id: UserId,
+        role: Role,
+    },
+    FreeText,
+}
+
+impl Action {
+    pub fn kind(&self) -> ProposalKind {
+        match self {
+            Self::IssueForPledge { .. } => ProposalKind::IssueForPledge,
+            Self::IssueToAccount { .. } => ProposalKind::IssueToAccount,
+            Self::FundProject { .. } => ProposalKind::FundProject,
+            Self::ChangeRules { .. } => ProposalKind::ChangeRules,
+            Self::AdmitMember { .. } => ProposalKind::AdmitMember,
+            Self::RemoveMember { .. } => ProposalKind::RemoveMember,
+            Self::SetRole { .. } => ProposalKind::SetRole,
+            Self::FreeText => ProposalKind::FreeText,
+        }
+    }
+}
+
+/// Checks a requested action against the org as it is now and resolves what it names.
+/// `closes_at` is when the vote would end: funding a project must still be possible then.
+pub(crate) async fn prepare(
+    tx: &mut TenantTx,
+    tenant: TenantId,
+    request: ActionRequest,
+    closes_at: DateTime<Utc>,
+) -> Result<Action> {
+    Ok(match request {
+        ActionRequest::IssueToAccount {
+            currency,
+            to_account,
+            to_member,
+            amount,
+        } => {
+            let currency = coin_by_code(tx, &currency).await?;
+            let amount = parse_amount("amount", &amount, currency.scale)?;
+            let to = match (to_account, to_member) {
+                (Some(id), None) => AccountRef::Id(id),
+                (None, Some(user)) => AccountRef::Member(user),
+                _ => {
+                    return Err(Error::invalid(
+                        "to_account",
+                        "give exactly one of to_account and to_member",
+                    ));
+                }
+            };
+            let account = ledger_store::resolve_account(tx, to, currency.id)
+                .await?
+                .ok_or_else(|| Error::not_found("receiving account"))?;
+            if account.kind == AccountKind::Issuance {
+                return Err(Error::invalid(
+                    "to_account",
+                    "issue to a member, the fund or a project, not to the issuance account",
+                ));
+            }
+            Action::IssueToAccount {
+                currency: currency.code,
+                account_id: account.id,
+                owner_user_id: account.owner_user_id,
+                amount: amount.display(currency.scale),
+                amount_minor: amount.minor(),
+            }
+        }
+        ActionRequest::FundProject { project_id, amount } => {
+            let project = projects::find(tx, project_id).await?;
+            let currency = super::currency_map(tx)
+                .await?
+                .remove(&project.currency_id)
+                .ok_or_else(|| Error::not_found("currency"))?;
+            let amount = parse_amount("amount", &amount, currency.scale)?;
+            projects::shares_for(&project, amount)?;
+            project.check_open(Utc::now())?;
+            if closes_at >= project.deadline {
+                return Err(Error::invalid(
+                    "project_id",
+                    "the project stops raising before this vote would close; propose a shorter vote",
+                ));
+            }
+            Action::FundProject {
+                project_id,
+                currency: currency.code,
+                amount: amount.display(currency.scale),
+                amount_minor: amount.minor(),
+            }
+        }
+        ActionRequest::ChangeRules { rules } => {
+            rules.validate()?;
+            Action::ChangeRules { rules }
+        }
+        ActionRequest::AdmitMember { email } => {
+            let email = Email::parse(&email)?;
+            let user = identity::find_user_by_email(tx.conn(), &email).await?;
+            if identity::role_in(tx.conn(), tenant, user.id)
+                .await?
+                .is_some()
+            {
+                return Err(Error::invalid("email", "they are already a member"));
+            }
+            Action::AdmitMember {
+                user_id: user.id,
+                display_name: user.display_name,
+            }
+        }
+        ActionRequest::RemoveMember { user_id } => {
+            current_role(tx, tenant, user_id).await?;
+            Action::RemoveMember { user_id }
+        }
+        ActionRequest::SetRole { user_id, role } => {
+            current_role(tx, tenant, user_id).await?;
+            Action::SetRole { user_id, role }
+        }
+        ActionRequest::FreeText => Action::FreeText,
+    })
+}
+
+async fn current_role(tx: &mut TenantTx, tenant: TenantId, user: UserId) -> Result<Role> {
+    identity::role_in(tx.conn(), tenant, user)
+        .await?
+        .ok_or_else(|| Error::not_found("member"))
+}
+
+/// The proposal being executed, for keys, memos and events.
+pub(crate) struct Executing<'a> {
+    pub id: ProposalId,
+    pub tenant: TenantId,
+    pub author: UserId,
+    pub title: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+impl Executing<'_> {
+    fn key(&self, step: &str) -> String {
+        format!("proposal:{}:{step}", self.id)
+    }
+
+    fn memo(&self) -> String {
+        format!("proposal {}: {}", self.id, self.title)
+    }
+
+    /// A movement the vote authorised: issuance from the issuance account, anything else as a
+    /// system movement within the paying account's floor.
+    fn order(
+        &self,
+        step: &str,
+        currency: CurrencyId,
+        from: AccountRef,
+        to: AccountRef,
+        amount: i64,
+        kind: TransferKind,
+    ) -> Result<TransferOrder> {
+        let authority = if from == AccountRef::Issuance {
+            Authority::Issuer
+        } else {
+            Authority::System
+        };
+        Ok(TransferOrder {
+            key: self.key(step),
+            currency,
+            from,
+            to,
+            amount: Amount::from_minor(amount)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("stored amount: {e}")))?,
+            kind,
+            memo: self.memo(),
+            actor: self.author,
+            authority,
+        })
+    }
+}
+
+/// Runs a passed proposal's action inside the closing transaction. `Ok(None)`: a concurrent
+/// duplicate raced in the ledger; the caller rolls back and retries.
+pub(crate) async fn execute(
+    tx: &mut TenantTx,
+    p: &Executing<'_>,
+    action: &Action,
+) -> Result<Option<()>> {
+    match action {
+        Action::IssueForPledge {
+            pledge_id, member, ..
+        } => {
+            let (currency, amount, description): (CurrencyId, i64, String) = sqlx::query_as(
+                "SELECT currency_id, amount, description FROM pledges WHERE id = $1 FOR UPDATE",
+            )
+            .bind(pledge_id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("pledge"))?;
+            still_member(
+                tx,
+                p.tenant,
+                *member,
+                "the pledging member has left the org",
+            )
+            .await?;
+            let order = p.order(
+                "execute",
+                currency,
+                AccountRef::Issuance,
+                AccountRef::Member(*member),
+                amount,
+                TransferKind::Issuance,
+            )?;
+            let Some(transfers) = post_all(tx, &[order]).await? else {
+                return Ok(None);
+            };
+            sqlx::query("UPDATE pledges SET status = 'approved', issued = amount WHERE id = $1")
+                .bind(pledge_id)
+                .execute(tx.conn())
+                .await?;
+            let shown = super::currency_map(tx)
+                .await?
+                .remove(&currency)
+                .map(|c| (format_minor(amount, c.scale), c.code));
+            outbox::emit(
+                tx,
+                NewEvent {
+                    kind: EventKind::PledgeApproved,
+                    payload: serde_json::json!({
+                        "pledge_id": pledge_id,
+                        "proposal_id": p.id,
+                        "member": member,
+                        "description": description,
+                        "amount": shown.as_ref().map(|s| &s.0),
+                        "currency": shown.as_ref().map(|s| &s.1),
+                        "transfer_id": transfers.first().map(|t| t.id),
+                    }),
+                    to_rooms: false,
+                    to_users: vec![*member],
+                    dedup_key: format!("pledge:{pledge_id}:approved"),
+                },
+            )
+            .await?;
+        }
+        Action::IssueToAccount {
+            currency,
+            account_id,
+            owner_user_id,
+            amount_minor,
+            ..
+        } => {
+            if let Some(owner) = owner_user_id {
+                still_member(
+                    tx,
+                    p.tenant,
+                    *owner,
+                    "the receiving member has left the org",
+                )
+                .await?;
+            }
+            let currency = super::currency_by_code(tx, currency.as_str()).await?;
+            let order = p.order(
+                "execute",
+                currency.id,
+                AccountRef::Issuance,
+                AccountRef::Id(*account_id),
+                *amount_minor,
+                TransferKind::Issuance,
+            )?;
+            if post_all(tx, &[order]).await?.is_none() {
+                return Ok(None);
+            }
+        }
+        Action::FundProject {
+            project_id,
+            amount_minor,
+            ..
+        } => {
+            let project = projects::lock(tx, *project_id).await?;
+            project.check_open(p.now)?;
+            let amount = Amount::from_minor(*amount_minor)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("stored amount: {e}")))?;
+            let invested = projects::invest_in(
+                tx,
+                &project,
+                Investor::Fund,
+                amount,
+                (p.key("execute"), p.key("shares")),
+                p.author,
+                Some(p.id),
+            )
+            .await?;
+            if invested.is_none() {
+                return Ok(None);
+            }
+        }
+        Action::ChangeRules { rules } => super::rules::store(tx, rules).await?,
+        Action::AdmitMember { user_id, .. } => {
+            if identity::role_in(tx.conn(), p.tenant, *user_id)
+                .await?
+                .is_some()
+            {
+                return Err(Error::conflict("they are already a member"));
+            }
+            let user: User =
+                sqlx::query_as("SELECT id, email, display_name FROM control.users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(tx.conn())
+                    .await?
+                    .ok_or_else(|| Error::conflict("that user no longer exists"))?;
+            admit_in(tx, p.tenant, &user, Role::Member).await?;
+        }
+        Action::RemoveMember { user_id } => {
+            let role = lock_membership(tx, p.tenant, *user_id).await?;
+            if role == Role::Owner {
+                keep_an_owner(tx, p.tenant).await?;
+            }
+            sqlx::query("DELETE FROM control.memberships WHERE tenant_id = $1 AND user_id = $2")
+                .bind(p.tenant)
+                .bind(user_id)
+                .execute(tx.conn())
+                .await?;
+        }
+        Action::SetRole { user_id, role } => {
+            let current = lock_membership(tx, p.tenant, *user_id).await?;
+            if current == Role::Owner && *role != Role::Owner {
+                keep_an_owner(tx, p.tenant).await?;
+            }
+            sqlx::query(
+                "UPDATE control.memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(p.tenant)
+            .bind(user_id)
+            .bind(role.as_str())
+            .execute(tx.conn())
+            .await?;
+        }
+        Action::FreeText => {}
+    }
+    Ok(Some(()))
+}
+
+/// Fails the action when the member it pays has left (the membership row is held until commit,
+/// so a removal cannot slip in between).
+async fn still_member(
+    tx: &mut TenantTx,
+    tenant: TenantId,
+    user: UserId,
+    why: &'static str,
+) -> Result<()> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1::bigint FROM control.memberships WHERE tenant_id = $1 AND user_id = $2 FOR SHARE",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(tx.conn())
+    .await?;
+    found.map(|_| ()).ok_or_else(|| Error::conflict(why))
+}
+
+async fn lock_membership(tx: &mut TenantTx, tenant: TenantId, user: UserId) -> Result<Role> {
+    let role: Option<(String,)> = sqlx::query_as(
+        "SELECT role FROM control.memberships WHERE tenant_id = $1 AND user_id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(tx.conn())
+    .await?;
+    let (role,) = role.ok_or_else(|| Error::conflict("they are no longer a member"))?;
+    Role::try_from(role)
+}
+
+/// An org always keeps an owner: the owners' rows are locked, so two proposals demoting the
+/// last two owners at once cannot both pass this check.
+async fn keep_an_owner(tx: &mut TenantTx, tenant: TenantId) -> Result<()> {
+    let owners: Vec<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM control.memberships WHERE tenant_id = $1 AND role = 'owner' ORDER BY user_id FOR UPDATE")
+            .bind(tenant)
+            .fetch_all(tx.conn())
+            .await?;
+    if owners.len() <= 1 {
+        return Err(Error::conflict(
+            "the org's last owner cannot be removed or demoted",
+        ));
+    }
+    Ok(())
+}

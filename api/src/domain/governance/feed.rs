@@ -1,0 +1,227 @@
+//! The org's feed: posts and comments by members, each with the platform it came from, so the
+//! portal can show everything and the chat side can echo a post to the org's other rooms.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::outbox::{self, EventKind, NewEvent};
+use super::{Creation, parse_text, retrying};
+use crate::core::Core;
+use crate::domain::ids::{CommentId, PostId, UserId};
+use crate::domain::ledger::ops::IdempotencyKey;
+use crate::domain::orgs::Member;
+use crate::domain::tenancy::TenantTx;
+use crate::domain::text_enum::text_enum;
+use crate::error::{Error, Result};
+
+text_enum!(
+    /// Where a post or comment was written.
+    Platform {
+        Web => "web",
+        Matrix => "matrix",
+        Discord => "discord",
+        Telegram => "telegram",
+        Console => "console",
+    }
+);
+
+/// A post or comment as written.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub body: String,
+    pub platform: Platform,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PostView {
+    pub id: PostId,
+    pub author_user_id: UserId,
+    pub author_name: String,
+    pub body: String,
+    #[sqlx(try_from = "String")]
+    pub platform: Platform,
+    pub comments: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct CommentView {
+    pub id: CommentId,
+    pub post_id: PostId,
+    pub author_user_id: UserId,
+    pub author_name: String,
+    pub body: String,
+    #[sqlx(try_from = "String")]
+    pub platform: Platform,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A post with all its comments, oldest comment first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Thread {
+    pub post: PostView,
+    pub comments: Vec<CommentView>,
+}
+
+const BODY_MAX: usize = 5_000;
+
+async fn posts(
+    tx: &mut TenantTx,
+    only: Option<PostId>,
+    before: Option<PostId>,
+    limit: i64,
+) -> Result<Vec<PostView>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.author_user_id, m.display_name AS author_name, p.body, p.platform, p.created_at,
+                (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comments
+         FROM posts p JOIN members m ON m.user_id = p.author_user_id
+         WHERE ($1::bigint IS NULL OR p.id = $1) AND ($2::bigint IS NULL OR p.id < $2)
+         ORDER BY p.id DESC LIMIT $3",
+    )
+    .bind(only)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+async fn one_post(tx: &mut TenantTx, id: PostId) -> Result<PostView> {
+    posts(tx, Some(id), None, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("post"))
+}
+
+async fn one_comment(tx: &mut TenantTx, id: CommentId) -> Result<CommentView> {
+    sqlx::query_as(
+        "SELECT c.id, c.post_id, c.author_user_id, m.display_name AS author_name, c.body, c.platform, c.created_at
+         FROM comments c JOIN members m ON m.user_id = c.author_user_id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| Error::not_found("comment"))
+}
+
+impl Core {
+    /// A member posts to the feed; the rooms hear of it. With a key, a retry answers the first
+    /// post.
+    pub async fn post(
+        &self,
+        member: &Member,
+        new: NewPost,
+        key: Option<IdempotencyKey>,
+    ) -> Result<PostView> {
+        let body = parse_text("body", &new.body, 1, BODY_MAX)?;
+        let creation = Creation::new(key.as_ref(), "post", &new);
+        let (new, creation, body) = (&new, &creation, &body);
+        retrying(move || async move {
+            let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+            if let Some(id) = creation.earlier(&mut tx).await? {
+                return one_post(&mut tx, PostId(id)).await.map(Some);
+            }
+            let (id,): (PostId,) =
+                sqlx::query_as("INSERT INTO posts (author_user_id, body, platform) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(member.user.id)
+                    .bind(body)
+                    .bind(new.platform.as_str())
+                    .fetch_one(tx.conn())
+                    .await?;
+            outbox::emit(
+                &mut tx,
+                NewEvent {
+                    kind: EventKind::PostCreated,
+                    payload: serde_json::json!({
+                        "post_id": id,
+                        "author_user_id": member.user.id,
+                        "author_name": member.user.display_name,
+                        "body": body,
+                        "platform": new.platform,
+                    }),
+                    to_rooms: true,
+                    to_users: Vec::new(),
+                    dedup_key: format!("post:{id}:created"),
+                },
+            )
+            .await?;
+            if !creation.remember(&mut tx, id.0).await? {
+                return Ok(None);
+            }
+            let view = one_post(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(Some(view))
+        })
+        .await
+    }
+
+    /// The feed, newest first, paged by `before`.
+    pub async fn feed(
+        &self,
+        member: &Member,
+        before: Option<PostId>,
+        limit: i64,
+    ) -> Result<Vec<PostView>> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        posts(&mut tx, None, before, limit.clamp(1, 200)).await
+    }
+
+    pub async fn thread(&self, member: &Member, id: PostId) -> Result<Thread> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let post = posts(&mut tx, Some(id), None, 1)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("post"))?;
+        let comments = sqlx::query_as(
+            "SELECT c.id, c.post_id, c.author_user_id, m.display_name AS author_name, c.body, c.platform, c.created_at
+             FROM comments c JOIN members m ON m.user_id = c.author_user_id
+             WHERE c.post_id = $1 ORDER BY c.id",
+        )
+        .bind(id)
+        .fetch_all(tx.conn())
+        .await?;
+        Ok(Thread { post, comments })
+    }
+
+    /// A member comments on a post. With a key, a retry answers the first comment.
+    pub async fn comment(
+        &self,
+        member: &Member,
+        post: PostId,
+        new: NewPost,
+        key: Option<IdempotencyKey>,
+    ) -> Result<CommentView> {
+        let body = parse_text("body", &new.body, 1, BODY_MAX)?;
+        let creation = Creation::new(key.as_ref(), "comment", &(post, &new));
+        let (new, creation, body) = (&new, &creation, &body);
+        retrying(move || async move {
+            let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+            if let Some(id) = creation.earlier(&mut tx).await? {
+                return one_comment(&mut tx, CommentId(id)).await.map(Some);
+            }
+            let exists: Option<(i64,)> = sqlx::query_as("SELECT 1::bigint FROM posts WHERE id = $1")
+                .bind(post)
+                .fetch_optional(tx.conn())
+                .await?;
+            if exists.is_none() {
+                return Err(Error::not_found("post"));
+            }
+            let (id,): (CommentId,) = sqlx::query_as(
+                "INSERT INTO comments (post_id, author_user_id, body, platform) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(post)
+            .bind(member.user.id)
+            .bind(body)
+            .bind(new.platform.as_str())
+            .fetch_one(tx.conn())
+            .await?;
+            if !creation.remember(&mut tx, id.0).await? {
+                return Ok(None);
+            }
+            let view = one_comment(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(Some(view))
+        })
+        .await
+    }
+}

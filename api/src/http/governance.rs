@@ -1,0 +1,189 @@
+//! Rules, proposals, votes, closing what is due, and pledges.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::OrgMember;
+use super::error::{ApiResult, AppJson, AppPath, Problem};
+use super::ledger::optional_idempotency_key;
+use crate::domain::governance::pledges::{NewPledge, PledgeSummary, PledgeView};
+use crate::domain::governance::proposals::{
+    CloseSummary, NewProposal, ProposalStatus, ProposalView,
+};
+use crate::domain::governance::rules::Rules;
+use crate::domain::governance::tally::Choice;
+use crate::domain::ids::{PledgeId, ProposalId};
+use crate::error::Error;
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/rules", tag = "governance", params(("org" = String, Path)),
+    responses((status = 200, body = Rules), (status = 403, body = Problem)))]
+pub async fn get_rules(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<Rules>> {
+    Ok(AppJson(state.core.rules(&member).await?))
+}
+
+/// Admins set the rules directly only while the org has fewer than 3 members; after that, a
+/// passed `change_rules` proposal does.
+#[utoipa::path(put, path = "/v1/orgs/{org}/rules", request_body = Rules, tag = "governance",
+    params(("org" = String, Path)),
+    responses((status = 200, body = Rules), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_rules(
+    State(state): State<AppState>,
+    OrgMember(admin): OrgMember,
+    AppJson(rules): AppJson<Rules>,
+) -> ApiResult<AppJson<Rules>> {
+    Ok(AppJson(state.core.set_rules(&admin, rules).await?))
+}
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/proposals", request_body = NewProposal, tag = "governance",
+    params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
+    responses((status = 201, body = ProposalView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn propose(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    headers: HeaderMap,
+    AppJson(body): AppJson<NewProposal>,
+) -> ApiResult<(StatusCode, AppJson<ProposalView>)> {
+    Ok((
+        StatusCode::CREATED,
+        AppJson(
+            state
+                .core
+                .propose(&member, body, optional_idempotency_key(&headers, &member)?)
+                .await?,
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalQuery {
+    pub status: Option<ProposalStatus>,
+    /// Only proposals older than this id (the last id of the previous page).
+    pub before: Option<ProposalId>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/proposals", tag = "governance", params(("org" = String, Path), ProposalQuery),
+    responses((status = 200, body = Vec<ProposalView>), (status = 400, body = Problem)))]
+pub async fn list_proposals(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    query: Result<Query<ProposalQuery>, QueryRejection>,
+) -> ApiResult<AppJson<Vec<ProposalView>>> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "use 1 to 200").into());
+    }
+    Ok(AppJson(
+        state
+            .core
+            .proposals(&member, q.status, q.before, limit)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/proposals/{id}", tag = "governance",
+    params(("org" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = ProposalView), (status = 404, body = Problem)))]
+pub async fn get_proposal(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, ProposalId)>,
+) -> ApiResult<AppJson<ProposalView>> {
+    Ok(AppJson(state.core.proposal(&member, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoteBody {
+    pub choice: Choice,
+}
+
+/// Casts or changes the caller's vote; answers the proposal as it stands after it (closed, if
+/// this vote settled it).
+#[utoipa::path(post, path = "/v1/orgs/{org}/proposals/{id}/votes", request_body = VoteBody, tag = "governance",
+    params(("org" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = ProposalView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Voting has closed", body = Problem), (status = 422, body = Problem)))]
+pub async fn vote(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, ProposalId)>,
+    AppJson(body): AppJson<VoteBody>,
+) -> ApiResult<AppJson<ProposalView>> {
+    Ok(AppJson(state.core.vote(&member, id, body.choice).await?))
+}
+
+/// What the worker does periodically, on demand for one org: close due proposals, settle
+/// projects past their deadline, remind voters.
+#[utoipa::path(post, path = "/v1/orgs/{org}/governance/close-due", tag = "governance", params(("org" = String, Path)),
+    responses((status = 200, body = CloseSummary), (status = 403, body = Problem)))]
+pub async fn close_due(
+    State(state): State<AppState>,
+    OrgMember(admin): OrgMember,
+) -> ApiResult<AppJson<CloseSummary>> {
+    admin.require_admin()?;
+    Ok(AppJson(
+        state.core.close_due(&admin.tenant, Utc::now()).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/pledges", request_body = NewPledge, tag = "governance",
+    params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
+    responses((status = 201, body = PledgeView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn pledge(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    headers: HeaderMap,
+    AppJson(body): AppJson<NewPledge>,
+) -> ApiResult<(StatusCode, AppJson<PledgeView>)> {
+    Ok((
+        StatusCode::CREATED,
+        AppJson(
+            state
+                .core
+                .pledge(&member, body, optional_idempotency_key(&headers, &member)?)
+                .await?,
+        ),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/pledges", tag = "governance", params(("org" = String, Path)),
+    responses((status = 200, body = Vec<PledgeView>)))]
+pub async fn list_pledges(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<Vec<PledgeView>>> {
+    Ok(AppJson(state.core.pledges(&member).await?))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/pledges/{id}", tag = "governance",
+    params(("org" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = PledgeView), (status = 404, body = Problem)))]
+pub async fn get_pledge(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, PledgeId)>,
+) -> ApiResult<AppJson<PledgeView>> {
+    Ok(AppJson(state.core.pledge_by_id(&member, id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/pledges/summary", tag = "governance", params(("org" = String, Path)),
+    responses((status = 200, description = "Pledged, issued, redeemed and outstanding per currency", body = Vec<PledgeSummary>)))]
+pub async fn pledge_summary(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<Vec<PledgeSummary>>> {
+    Ok(AppJson(state.core.pledge_summary(&member).await?))
+}

@@ -1,0 +1,91 @@
+//! The market: offers and needs, buying, closing.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::auth::OrgMember;
+use super::error::{ApiResult, AppJson, AppPath, Problem};
+use super::ledger::{idempotency_key, optional_idempotency_key};
+use crate::domain::governance::market::{ListingStatus, ListingView, NewListing, PurchaseView};
+use crate::domain::ids::ListingId;
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/listings", request_body = NewListing, tag = "market",
+    params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
+    responses((status = 201, body = ListingView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_listing(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    headers: HeaderMap,
+    AppJson(body): AppJson<NewListing>,
+) -> ApiResult<(StatusCode, AppJson<ListingView>)> {
+    Ok((
+        StatusCode::CREATED,
+        AppJson(
+            state
+                .core
+                .create_listing(&member, body, optional_idempotency_key(&headers, &member)?)
+                .await?,
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListingQuery {
+    /// Default `open`.
+    pub status: Option<ListingStatus>,
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/listings", tag = "market", params(("org" = String, Path), ListingQuery),
+    responses((status = 200, body = Vec<ListingView>), (status = 400, body = Problem)))]
+pub async fn list_listings(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    query: Result<Query<ListingQuery>, QueryRejection>,
+) -> ApiResult<AppJson<Vec<ListingView>>> {
+    let Query(q) = query?;
+    let status = q.status.unwrap_or(ListingStatus::Open);
+    Ok(AppJson(state.core.listings(&member, Some(status)).await?))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/listings/{id}", tag = "market",
+    params(("org" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = ListingView), (status = 404, body = Problem)))]
+pub async fn get_listing(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, ListingId)>,
+) -> ApiResult<AppJson<ListingView>> {
+    Ok(AppJson(state.core.listing(&member, id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/listings/{id}/purchases", tag = "market",
+    params(("org" = String, Path), ("id" = i64, Path), ("Idempotency-Key" = String, Header)),
+    responses((status = 201, body = PurchaseView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn buy(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, ListingId)>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, AppJson<PurchaseView>)> {
+    let key = idempotency_key(&headers, &member)?;
+    Ok((
+        StatusCode::CREATED,
+        AppJson(state.core.buy(&member, id, key).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/orgs/{org}/listings/{id}/close", tag = "market",
+    params(("org" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = ListingView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn close_listing(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, ListingId)>,
+) -> ApiResult<AppJson<ListingView>> {
+    Ok(AppJson(state.core.close_listing(&member, id).await?))
+}
