@@ -373,6 +373,30 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
         ms(0.5),
         ms(0.99)
     );
+    if args.url.is_none()
+        && let Ok(m) = client
+            .get(format!("{}/metrics", t.base))
+            .send()
+            .await?
+            .text()
+            .await
+    {
+        let stat = |name: &str| -> f64 {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (n, size, secs) = (
+            stat("coinsence_transfer_batch_size_count"),
+            stat("coinsence_transfer_batch_size_sum"),
+            stat("coinsence_transfer_batch_seconds_sum"),
+        );
+        println!(
+            "batches:   {n:.0}, mean size {:.1}, mean {:.2} ms",
+            size / n,
+            secs / n * 1000.0
+        );
+    }
     if args.no_pgbench {
         return Ok(());
     }

@@ -139,8 +139,14 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
-        let tx = pool.begin().await?;
-        Self::enter(tx, schema).await
+        // One round trip for both. The name is safe to splice: `SchemaName` can only be
+        // `control` or `org_<digits>`.
+        let begin = format!("BEGIN; SET LOCAL search_path TO {schema}");
+        let tx = pool.begin_with(sqlx::AssertSqlSafe(begin)).await?;
+        Ok(Self {
+            tx,
+            schema: schema.clone(),
+        })
     }
 
     /// Turns an open transaction into a tenant transaction.

@@ -107,7 +107,11 @@ async fn writer(
             }
         }
         let (orders, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let start = std::time::Instant::now();
         let results = run_with_retries(&pool, &schema, &orders).await;
+        metrics::histogram!("coinsence_transfer_batch_size").record(orders.len() as f64);
+        metrics::histogram!("coinsence_transfer_batch_seconds")
+            .record(start.elapsed().as_secs_f64());
         for (reply, result) in replies.into_iter().zip(results) {
             // The caller may have gone away (client disconnected); the transfer stands.
             let _ = reply.send(result);
@@ -124,10 +128,16 @@ async fn run_with_retries(
 ) -> Vec<Result<Transfer>> {
     const ATTEMPTS: usize = 8;
     let mut last = None;
+    // Replays are rare: the first attempt skips looking up earlier entries and lets the
+    // journal's unique key catch a repeated key, after which the batch is redone with the lookup.
+    let mut earlier = Earlier::Assume;
     for _ in 0..ATTEMPTS {
-        match run_batch(pool, schema, orders).await {
+        match run_batch(pool, schema, orders, earlier).await {
             Ok(Some(results)) => return results,
-            Ok(None) => continue,
+            Ok(None) => {
+                earlier = Earlier::LookUp;
+                continue;
+            }
             Err(e) if is_transient(&e) => {
                 last = Some(e);
                 continue;
@@ -166,9 +176,10 @@ async fn run_batch(
     pool: &PgPool,
     schema: &SchemaName,
     orders: &[TransferOrder],
+    earlier: Earlier,
 ) -> Result<Option<Vec<Result<Transfer>>>> {
     let mut tx = TenantTx::begin(pool, schema).await?;
-    let Some(results) = post_in(&mut tx, orders).await? else {
+    let Some(results) = post(&mut tx, orders, earlier).await? else {
         return Ok(None);
     };
     tx.commit().await?;
@@ -184,9 +195,30 @@ pub async fn post_in(
     tx: &mut TenantTx,
     orders: &[TransferOrder],
 ) -> Result<Option<Vec<Result<Transfer>>>> {
+    post(tx, orders, Earlier::LookUp).await
+}
+
+/// Whether a batch looks up entries already written under its keys before deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    /// Assume none: a repeated key then makes the write return `None`.
+    Assume,
+    LookUp,
+}
+
+async fn post(
+    tx: &mut TenantTx,
+    orders: &[TransferOrder],
+    earlier: Earlier,
+) -> Result<Option<Vec<Result<Transfer>>>> {
     let accounts = store::lock_accounts(tx, orders).await?;
-    let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
-    let earlier = store::earlier_entries(tx, &keys).await?;
+    let earlier = match earlier {
+        Earlier::Assume => Default::default(),
+        Earlier::LookUp => {
+            let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
+            store::earlier_entries(tx, &keys).await?
+        }
+    };
     let mut book = Book::new(accounts);
     let before = book.balances();
     let decisions = posting::decide(orders, &mut book, &earlier);
@@ -203,10 +235,9 @@ pub async fn post_in(
             _ => None,
         })
         .collect();
-    let Some(written) = store::append_entries(tx, &entries).await? else {
+    let Some(written) = store::write_entries(tx, &entries, &book.changed(&before)).await? else {
         return Ok(None);
     };
-    store::set_balances(tx, &book.changed(&before)).await?;
 
     let mut written = written.into_iter();
     let mut results: Vec<Result<Transfer>> = Vec::with_capacity(orders.len());

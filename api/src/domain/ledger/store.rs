@@ -146,7 +146,7 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
                 ON m.kind = 'member' AND m.owner_user_id = r.owner AND m.currency_id = r.currency
             UNION ALL
             SELECT s.id FROM accounts s JOIN unnest($4::text[], $5::bigint[]) AS r(kind, currency)
-                ON s.kind = r.kind AND s.currency_id = r.currency
+                ON s.kind <> 'member' AND s.kind = r.kind AND s.currency_id = r.currency
          ))
          ORDER BY a.id FOR UPDATE"
     );
@@ -193,11 +193,14 @@ pub struct NewEntry<'a> {
     pub to: AccountId,
 }
 
-/// Appends entries in order. Returns `None` when another transaction committed one of these
-/// keys meanwhile (nothing is written then; the caller retries and sees it as a replay).
-pub async fn append_entries(
+/// Appends the entries in order and writes the new balances (one row update per touched
+/// account, however many entries touched it), in one statement. Returns `None` when another
+/// transaction committed one of these keys meanwhile: the caller must roll back and retry, and
+/// will then see that entry as a replay.
+pub async fn write_entries(
     tx: &mut TenantTx,
     entries: &[NewEntry<'_>],
+    balances: &[(AccountId, i64)],
 ) -> Result<Option<Vec<Transfer>>> {
     if entries.is_empty() {
         return Ok(Some(Vec::new()));
@@ -206,17 +209,26 @@ pub async fn append_entries(
     for e in entries {
         cols.push(e);
     }
+    let ids: Vec<i64> = balances.iter().map(|(id, _)| id.0).collect();
+    let values: Vec<i64> = balances.iter().map(|(_, b)| *b).collect();
+    // A data-modifying WITH runs to completion even though the result reads only `written`.
     let sql = format!(
-        "INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
-                                actor_user_id, idempotency_key, fingerprint)
-         SELECT currency_id, from_account, to_account, amount, kind, memo, actor, key, fingerprint
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
-                     $7::bigint[], $8::text[], $9::bytea[])
-              WITH ORDINALITY AS e(currency_id, from_account, to_account, amount, kind, memo,
-                                   actor, key, fingerprint, n)
-         ORDER BY n
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING {TRANSFER_COLUMNS}"
+        "WITH written AS (
+             INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
+                                    actor_user_id, idempotency_key, fingerprint)
+             SELECT currency_id, from_account, to_account, amount, kind, memo, actor, key, fingerprint
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+                         $7::bigint[], $8::text[], $9::bytea[])
+                  WITH ORDINALITY AS e(currency_id, from_account, to_account, amount, kind, memo,
+                                       actor, key, fingerprint, n)
+             ORDER BY n
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING {TRANSFER_COLUMNS}
+         ), moved AS (
+             UPDATE accounts a SET balance = n.balance
+             FROM unnest($10::bigint[], $11::bigint[]) AS n(id, balance) WHERE a.id = n.id
+         )
+         SELECT * FROM written"
     );
     let mut written: Vec<Transfer> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&cols.currency)
@@ -228,6 +240,8 @@ pub async fn append_entries(
         .bind(&cols.actor)
         .bind(&cols.key)
         .bind(&cols.fingerprint)
+        .bind(&ids)
+        .bind(&values)
         .fetch_all(tx.conn())
         .await?;
     if written.len() != entries.len() {
@@ -262,24 +276,6 @@ impl<'a> EntryColumns<'a> {
         self.key.push(&e.order.key);
         self.fingerprint.push(e.order.fingerprint());
     }
-}
-
-/// Writes new balances: one row update per touched account, however many transfers touched it.
-pub async fn set_balances(tx: &mut TenantTx, balances: &[(AccountId, i64)]) -> Result<()> {
-    if balances.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = balances.iter().map(|(id, _)| id.0).collect();
-    let values: Vec<i64> = balances.iter().map(|(_, b)| *b).collect();
-    sqlx::query(
-        "UPDATE accounts a SET balance = n.balance
-         FROM unnest($1::bigint[], $2::bigint[]) AS n(id, balance) WHERE a.id = n.id",
-    )
-    .bind(&ids)
-    .bind(&values)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
 }
 
 /// A page of the journal, newest first, optionally for the given accounts only.
