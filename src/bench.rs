@@ -387,8 +387,8 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
                 .unwrap_or(f64::NAN)
         };
         let (n, size, secs) = (
-            stat("coinsence_transfer_batch_size_count"),
-            stat("coinsence_transfer_batch_size_sum"),
+            stat("coinsence_batch_size_count{batch=\"transfers\"}"),
+            stat("coinsence_batch_size_sum{batch=\"transfers\"}"),
             stat("coinsence_transfer_batch_seconds_sum"),
         );
         println!(

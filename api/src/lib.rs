@@ -1,6 +1,7 @@
 //! Coinsence core: tenancy, identity, the ledger, persistence and the HTTP JSON API.
 //! Every edge (CLI, chat bots, billing, worker) goes through [`Core`].
 
+pub mod batch;
 pub mod cluster;
 pub mod core;
 pub mod domain;

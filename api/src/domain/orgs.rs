@@ -92,63 +92,7 @@ impl Core {
     /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
     /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            user_id: UserId,
-            email: String,
-            display_name: String,
-            role: Option<String>,
-            id: Option<TenantId>,
-            slug: Option<String>,
-            name: Option<String>,
-            status: Option<String>,
-            open: Option<bool>,
-            created_at: Option<chrono::DateTime<chrono::Utc>>,
-        }
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT u.id AS user_id, u.email, u.display_name, m.role,
-                    t.id, t.slug, t.name, t.status, t.open, t.created_at
-             FROM control.api_tokens k
-             JOIN control.users u ON u.id = k.user_id
-             LEFT JOIN control.tenants t ON t.slug = $2 AND t.status = 'active'
-             LEFT JOIN control.memberships m ON m.tenant_id = t.id AND m.user_id = u.id
-             WHERE k.token_hash = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(token.hash())
-        .bind(slug)
-        .fetch_optional(&self.pool)
-        .await?;
-        let row = row.ok_or(Error::Unauthorized)?;
-        let tenant = match (
-            row.id,
-            row.slug,
-            row.name,
-            row.status,
-            row.open,
-            row.created_at,
-        ) {
-            (Some(id), Some(slug), Some(name), Some(status), Some(open), Some(created_at)) => {
-                Tenant {
-                    id,
-                    slug: OrgSlug::parse(&slug)?,
-                    name,
-                    status: status.try_into()?,
-                    open,
-                    created_at,
-                }
-            }
-            _ => return Err(Error::not_found("org")),
-        };
-        let role = row
-            .role
-            .ok_or_else(|| Error::forbidden("you are not a member of this org"))
-            .and_then(Role::try_from)?;
-        let user = User {
-            id: row.user_id,
-            email: row.email,
-            display_name: row.display_name,
-        };
-        Ok(Member { tenant, user, role })
+        self.access.call((token.hash(), slug.to_owned())).await?
     }
 
     pub async fn user_for_token(&self, token: &ApiToken) -> Result<User> {
@@ -297,4 +241,90 @@ pub async fn create_org_in(
         .fetch_one(tx.conn())
         .await?;
     Ok((tx, tenant))
+}
+
+/// Resolves many (token hash, org slug) pairs in one query: every request starts with this
+/// lookup, so concurrent requests share it (see [`crate::batch`]). No caching: a revoked token
+/// or a removed member is refused from the next request on.
+pub(crate) async fn members_for_tokens(
+    pool: &sqlx::PgPool,
+    lookups: Vec<(Vec<u8>, String)>,
+) -> Vec<Result<Member>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        n: i64,
+        user_id: UserId,
+        email: String,
+        display_name: String,
+        role: Option<String>,
+        id: Option<TenantId>,
+        slug: Option<String>,
+        name: Option<String>,
+        status: Option<String>,
+        open: Option<bool>,
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+    let (hashes, slugs): (Vec<Vec<u8>>, Vec<String>) = lookups.into_iter().unzip();
+    let rows: Vec<Row> = match sqlx::query_as(
+        "SELECT r.n, u.id AS user_id, u.email, u.display_name, m.role,
+                t.id, t.slug, t.name, t.status, t.open, t.created_at
+         FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS r(hash, slug, n)
+         JOIN control.api_tokens k ON k.token_hash = r.hash AND k.revoked_at IS NULL
+         JOIN control.users u ON u.id = k.user_id
+         LEFT JOIN control.tenants t ON t.slug = r.slug AND t.status = 'active'
+         LEFT JOIN control.memberships m ON m.tenant_id = t.id AND m.user_id = u.id",
+    )
+    .bind(&hashes)
+    .bind(&slugs)
+    .fetch_all(pool)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            let e = std::sync::Arc::new(e);
+            return hashes
+                .iter()
+                .map(|_| Err(Error::Internal(anyhow::anyhow!("token lookup failed: {e}"))))
+                .collect();
+        }
+    };
+    let mut out: Vec<Result<Member>> = hashes.iter().map(|_| Err(Error::Unauthorized)).collect();
+    for row in rows {
+        let Some(slot) = usize::try_from(row.n - 1).ok().and_then(|i| out.get_mut(i)) else {
+            continue;
+        };
+        *slot = (|| {
+            let tenant = match (
+                row.id,
+                row.slug,
+                row.name,
+                row.status,
+                row.open,
+                row.created_at,
+            ) {
+                (Some(id), Some(slug), Some(name), Some(status), Some(open), Some(created_at)) => {
+                    Tenant {
+                        id,
+                        slug: OrgSlug::parse(&slug)?,
+                        name,
+                        status: status.try_into()?,
+                        open,
+                        created_at,
+                    }
+                }
+                _ => return Err(Error::not_found("org")),
+            };
+            let role = row
+                .role
+                .ok_or_else(|| Error::forbidden("you are not a member of this org"))
+                .and_then(Role::try_from)?;
+            let user = User {
+                id: row.user_id,
+                email: row.email,
+                display_name: row.display_name,
+            };
+            Ok(Member { tenant, user, role })
+        })();
+    }
+    out
 }

@@ -8,33 +8,35 @@
 //! the commit that holds it.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 
 use super::posting::{self, Book, Decision};
 use super::store::{self, NewEntry};
 use super::{Transfer, TransferOrder};
+use crate::batch::Batcher;
 use crate::domain::tenancy::{SchemaName, TenantTx};
 use crate::error::{Error, Result};
 
-type Reply = oneshot::Sender<Result<Transfer>>;
-type Lane = mpsc::UnboundedSender<(TransferOrder, Reply)>;
+type Lane = Batcher<TransferOrder, Result<Transfer>>;
 
 /// How the lanes batch.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueConfig {
-    /// Transactions in flight per org. Batches lock accounts in id order, so they never deadlock
-    /// on accounts; more than one lets a commit overlap the next batch's work.
-    pub writers_per_org: usize,
+    /// Lanes per org, each with one transaction in flight. An order goes to the lane of its
+    /// paying account, so a hot account's payments queue in one lane and share its commits
+    /// instead of waiting on each other's row locks from several transactions. Batches lock
+    /// accounts in id order, so lanes never deadlock on accounts.
+    pub lanes_per_org: usize,
     pub max_batch: usize,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
-            writers_per_org: 2,
+            lanes_per_org: 4,
             max_batch: 256,
         }
     }
@@ -44,7 +46,7 @@ impl Default for QueueConfig {
 pub struct TransferQueue {
     pool: PgPool,
     config: QueueConfig,
-    lanes: Arc<Mutex<HashMap<SchemaName, Lane>>>,
+    lanes: Arc<Mutex<HashMap<SchemaName, Arc<Vec<Lane>>>>>,
 }
 
 impl TransferQueue {
@@ -58,64 +60,39 @@ impl TransferQueue {
 
     /// Applies one order (in some batch) and answers once its commit is durable.
     pub async fn submit(&self, schema: &SchemaName, order: TransferOrder) -> Result<Transfer> {
-        let (reply, answer) = oneshot::channel();
-        self.lane(schema)?
-            .send((order, reply))
-            .map_err(|_| Error::Internal(anyhow::anyhow!("transfer lane of {schema} closed")))?;
-        answer.await.map_err(|_| {
-            Error::Internal(anyhow::anyhow!(
-                "transfer lane of {schema} dropped an order"
-            ))
-        })?
+        let lanes = self.lanes(schema)?;
+        let mut hasher = DefaultHasher::new();
+        order.from.hash(&mut hasher);
+        let lane = &lanes[(hasher.finish() % lanes.len() as u64) as usize];
+        lane.call(order).await?
     }
 
-    fn lane(&self, schema: &SchemaName) -> Result<Lane> {
-        let mut lanes = self
+    fn lanes(&self, schema: &SchemaName) -> Result<Arc<Vec<Lane>>> {
+        let mut all = self
             .lanes
             .lock()
             .map_err(|_| Error::Internal(anyhow::anyhow!("transfer lanes poisoned")))?;
-        if let Some(tx) = lanes.get(schema) {
-            return Ok(tx.clone());
+        if let Some(lanes) = all.get(schema) {
+            return Ok(lanes.clone());
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..self.config.writers_per_org.max(1) {
-            tokio::spawn(writer(
-                self.pool.clone(),
-                schema.clone(),
-                rx.clone(),
-                self.config.max_batch,
-            ));
-        }
-        lanes.insert(schema.clone(), tx.clone());
-        Ok(tx)
-    }
-}
-
-async fn writer(
-    pool: PgPool,
-    schema: SchemaName,
-    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(TransferOrder, Reply)>>>,
-    max_batch: usize,
-) {
-    let mut batch = Vec::with_capacity(max_batch);
-    loop {
-        {
-            let mut rx = rx.lock().await;
-            if rx.recv_many(&mut batch, max_batch).await == 0 {
-                return;
-            }
-        }
-        let (orders, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let start = std::time::Instant::now();
-        let results = run_with_retries(&pool, &schema, &orders).await;
-        metrics::histogram!("coinsence_transfer_batch_size").record(orders.len() as f64);
-        metrics::histogram!("coinsence_transfer_batch_seconds")
-            .record(start.elapsed().as_secs_f64());
-        for (reply, result) in replies.into_iter().zip(results) {
-            // The caller may have gone away (client disconnected); the transfer stands.
-            let _ = reply.send(result);
-        }
+        let lanes: Vec<Lane> = (0..self.config.lanes_per_org.max(1))
+            .map(|_| {
+                let (pool, schema) = (self.pool.clone(), schema.clone());
+                Batcher::spawn("transfers", 1, self.config.max_batch, move |orders| {
+                    let (pool, schema) = (pool.clone(), schema.clone());
+                    async move {
+                        let start = std::time::Instant::now();
+                        let results = run_with_retries(&pool, &schema, &orders).await;
+                        metrics::histogram!("coinsence_transfer_batch_seconds")
+                            .record(start.elapsed().as_secs_f64());
+                        results
+                    }
+                })
+            })
+            .collect();
+        let lanes = Arc::new(lanes);
+        all.insert(schema.clone(), lanes.clone());
+        Ok(lanes)
     }
 }
 
