@@ -363,6 +363,11 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
         "paying over HTTP: {} clients, {} s, {mode} ...",
         args.clients, args.seconds
     );
+    // The server's own metrics around the load (only when it runs in this process).
+    let metrics_before = match args.url {
+        None => scrape(&client, &t).await.ok(),
+        Some(_) => None,
+    };
     let r = load(&t, &client, &seeded, &args).await?;
     let rate = r.ok as f64 / r.elapsed.as_secs_f64();
     let ms = |q: f64| r.latency.value_at_quantile(q) as f64 / 1000.0;
@@ -373,29 +378,24 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
         ms(0.5),
         ms(0.99)
     );
-    if args.url.is_none()
-        && let Ok(m) = client
-            .get(format!("{}/metrics", t.base))
-            .send()
-            .await?
-            .text()
-            .await
-    {
-        let stat = |name: &str| -> f64 {
-            m.lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-                .unwrap_or(f64::NAN)
+    if let (Some(before), Ok(after)) = (metrics_before, scrape(&client, &t).await) {
+        let delta = |name: &str| {
+            after.get(name).copied().unwrap_or(f64::NAN) - before.get(name).copied().unwrap_or(0.0)
         };
-        let (n, size, secs) = (
-            stat("coinsence_batch_size_count{batch=\"transfers\"}"),
-            stat("coinsence_batch_size_sum{batch=\"transfers\"}"),
-            stat("coinsence_transfer_batch_seconds_sum"),
-        );
-        println!(
-            "batches:   {n:.0}, mean size {:.1}, mean {:.2} ms",
+        let n = delta("coinsence_batch_size_count{batch=\"transfers\"}");
+        let size = delta("coinsence_batch_size_sum{batch=\"transfers\"}");
+        let secs = delta("coinsence_transfer_batch_seconds_sum");
+        print!(
+            "batches:   {n:.0}, mean size {:.1}, mean {:.2} ms (",
             size / n,
             secs / n * 1000.0
         );
+        for stage in ["begin", "lock", "post", "commit"] {
+            let sum = format!("coinsence_transfer_stage_seconds_sum{{stage=\"{stage}\"}}");
+            let count = format!("coinsence_transfer_stage_seconds_count{{stage=\"{stage}\"}}");
+            print!(" {stage} {:.2}", delta(&sum) / delta(&count) * 1000.0);
+        }
+        println!(" ms)");
     }
     if args.no_pgbench {
         return Ok(());
@@ -423,4 +423,25 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
     println!("pgbench:   {tps:.0} transactions/s");
     println!("ratio:     {:.2}x pgbench ({mode})", rate / tps);
     Ok(())
+}
+
+/// The server's Prometheus counters and sums, by series name with labels.
+async fn scrape(
+    client: &reqwest::Client,
+    t: &Target,
+) -> anyhow::Result<std::collections::HashMap<String, f64>> {
+    let text = client
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect())
 }

@@ -152,6 +152,11 @@ impl Cluster {
             if options.fsync { "on" } else { "off" },
             if options.fsync { "on" } else { "off" },
         );
+        let mut conf = conf;
+        // Per-statement timings for whoever operates it, when the contrib module is installed.
+        if self.bin.join("../lib/pg_stat_statements.so").exists() {
+            conf.push_str("shared_preload_libraries = 'pg_stat_statements'\ncompute_query_id = on\npg_stat_statements.track_planning = on\n");
+        }
         let path = self.data().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&path)?;
         text.push_str(&conf);

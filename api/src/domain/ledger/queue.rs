@@ -34,9 +34,15 @@ pub struct QueueConfig {
 }
 
 impl Default for QueueConfig {
+    /// `COINSENCE_TRANSFER_LANES` overrides the lanes per org (default 4).
     fn default() -> Self {
+        let lanes_per_org = std::env::var("COINSENCE_TRANSFER_LANES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(4);
         Self {
-            lanes_per_org: 4,
+            lanes_per_org,
             max_batch: 256,
         }
     }
@@ -155,11 +161,15 @@ async fn run_batch(
     orders: &[TransferOrder],
     earlier: Earlier,
 ) -> Result<Option<Vec<Result<Transfer>>>> {
+    let stage = Stages::start();
     let mut tx = TenantTx::begin(pool, schema).await?;
+    let stage = stage.next("begin");
     let Some(results) = post(&mut tx, orders, earlier).await? else {
         return Ok(None);
     };
+    let stage = stage.next("post");
     tx.commit().await?;
+    stage.next("commit");
     Ok(Some(results))
 }
 
@@ -188,7 +198,9 @@ async fn post(
     orders: &[TransferOrder],
     earlier: Earlier,
 ) -> Result<Option<Vec<Result<Transfer>>>> {
+    let stage = Stages::start();
     let accounts = store::lock_accounts(tx, orders).await?;
+    stage.next("lock");
     let earlier = match earlier {
         Earlier::Assume => Default::default(),
         Earlier::LookUp => {
@@ -235,4 +247,20 @@ async fn post(
         results.push(result);
     }
     Ok(Some(results))
+}
+
+/// Times the stages of a batch (`coinsence_transfer_stage_seconds{stage}`): where a slow batch
+/// spends its time is the first question when payments slow down.
+struct Stages(std::time::Instant);
+
+impl Stages {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn next(self, finished: &'static str) -> Self {
+        metrics::histogram!("coinsence_transfer_stage_seconds", "stage" => finished)
+            .record(self.0.elapsed().as_secs_f64());
+        Self::start()
+    }
 }

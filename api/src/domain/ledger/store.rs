@@ -227,6 +227,25 @@ pub async fn write_entries(
          ), moved AS (
              UPDATE accounts a SET balance = n.balance
              FROM unnest($10::bigint[], $11::bigint[]) AS n(id, balance) WHERE a.id = n.id
+         ), told AS (
+             -- Each receiving member hears of a payment, through the outbox, in this transaction.
+             INSERT INTO outbox (kind, payload, to_users, dedup_key)
+             SELECT 'payment_received',
+                    jsonb_build_object(
+                        'transfer_id', w.id,
+                        'currency', c.code,
+                        'amount', round(w.amount::numeric / (10::numeric ^ c.scale), c.scale)::text,
+                        'from_user_id', f.owner_user_id,
+                        'to_user_id', t.owner_user_id,
+                        'memo', w.memo),
+                    ARRAY[t.owner_user_id],
+                    'transfer:' || w.id || ':received'
+             FROM written w
+             JOIN accounts t ON t.id = w.to_account AND t.kind = 'member'
+             JOIN accounts f ON f.id = w.from_account
+             JOIN currencies c ON c.id = w.currency_id
+             WHERE w.kind = 'payment'
+             ON CONFLICT (dedup_key) DO NOTHING
          )
          SELECT * FROM written"
     );
