@@ -120,11 +120,16 @@ pub async fn balances(db: &TestDb, org: &Org) -> Vec<(i64, i64)> {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `SELECT count(*) FROM <rest>` in the org's schema.
+/// `SELECT count(*) FROM <rest>` inside the org's schema.
 pub async fn count(db: &TestDb, org: &Org, rest: &str) -> i64 {
-    let sql = format!("SELECT count(*) FROM {}.{rest}", org.tenant.schema());
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_one(&db.pool)
+    let mut tx = db.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(org.tenant.schema().as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {rest}")))
+        .fetch_one(&mut *tx)
         .await
         .unwrap_or_else(|e| panic!("{rest}: {e}"))
 }

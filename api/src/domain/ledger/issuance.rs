@@ -390,16 +390,21 @@ impl Core {
             let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
             // The policy's row lock serializes its runs: a second worker waits here, then sees
             // the period recorded and moves on.
-            let last: Option<(Option<NaiveDate>,)> = sqlx::query_as(
-                "SELECT (SELECT max(r.period) FROM issuance_runs r WHERE r.policy_id = p.id)
-                 FROM issuance_policies p WHERE p.id = $1 FOR UPDATE",
-            )
-            .bind(policy.id)
-            .fetch_optional(tx.conn())
-            .await?;
-            let Some((last,)) = last else {
+            let locked: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM issuance_policies WHERE id = $1 FOR UPDATE")
+                    .bind(policy.id)
+                    .fetch_optional(tx.conn())
+                    .await?;
+            if locked.is_none() {
                 return Ok(Some(None));
-            };
+            }
+            // A statement of its own, after the lock: its snapshot sees the period a worker we
+            // waited for has just recorded.
+            let (last,): (Option<NaiveDate>,) =
+                sqlx::query_as("SELECT max(period) FROM issuance_runs WHERE policy_id = $1")
+                    .bind(policy.id)
+                    .fetch_one(tx.conn())
+                    .await?;
             let first = period_containing(policy.period, policy.tz, policy.starts_at);
             let next = last.map_or(first, |p| next_period(policy.period, p));
             if period_start(policy.tz, next) > until {
