@@ -65,7 +65,8 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
                 amount: "1.00".to_owned(),
                 memo: format!("entry {i}"),
             },
-            IdempotencyKey::scoped("test", "audit", &i.to_string()).unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("test", "audit", &i.to_string())
+                .unwrap_or_else(|e| panic!("{e}")),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -75,8 +76,17 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
         .unwrap_or_else(|e| panic!("{e}"));
 
     let ok = coinsence(&url, &["audit", "verify", "--org", "audited"]);
-    assert!(ok.status.success(), "{}{}", stdout(&ok), String::from_utf8_lossy(&ok.stderr));
-    assert!(stdout(&ok).contains("1 seals over 4 entries"), "{}", stdout(&ok));
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        stdout(&ok),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        stdout(&ok).contains("1 seals over 4 entries"),
+        "{}",
+        stdout(&ok)
+    );
 
     let schema = admin.tenant.schema();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -89,16 +99,40 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
     .unwrap_or_else(|e| panic!("{e}"));
     let bad = coinsence(&url, &["audit", "verify", "--org", "audited"]);
     assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
-    assert!(stdout(&bad).contains("MISMATCH at seal 1"), "{}", stdout(&bad));
+    assert!(
+        stdout(&bad).contains("MISMATCH at seal 1"),
+        "{}",
+        stdout(&bad)
+    );
 
     let queued = coinsence(&url, &["migrate", "--background"]);
-    assert!(queued.status.success(), "{}", String::from_utf8_lossy(&queued.stderr));
-    assert!(stdout(&queued).contains("0 migration jobs enqueued"), "{}", stdout(&queued));
+    assert!(
+        queued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&queued.stderr)
+    );
+    assert!(
+        stdout(&queued).contains("0 migration jobs enqueued"),
+        "{}",
+        stdout(&queued)
+    );
     let progress = coinsence(&url, &["migrate", "--status"]);
-    assert!(stdout(&progress).contains("1/1 orgs at tenant version"), "{}", stdout(&progress));
+    assert!(
+        stdout(&progress).contains("1/1 orgs at tenant version"),
+        "{}",
+        stdout(&progress)
+    );
     let status = coinsence(&url, &["worker", "--status"]);
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    assert!(stdout(&status).contains("coinsence::issuance"), "{}", stdout(&status));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(
+        stdout(&status).contains("coinsence::issuance"),
+        "{}",
+        stdout(&status)
+    );
 }
 
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {

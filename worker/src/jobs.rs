@@ -66,21 +66,19 @@ pub struct CloseDue {
 
 impl Job for CloseDue {
     const NAME: &'static str = "coinsence::close_due";
-    fn run(self, ctx: &Context) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? else {
-                return Ok(());
-            };
-            let done = ctx.core.close_due(&tenant, ctx.clock.now()).await?;
-            if done.errors > 0 {
-                anyhow::bail!(
-                    "{} items of {} could not be closed",
-                    done.errors,
-                    tenant.slug
-                );
-            }
-            Ok(())
+    async fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? else {
+            return Ok(());
+        };
+        let done = ctx.core.close_due(&tenant, ctx.clock.now()).await?;
+        if done.errors > 0 {
+            anyhow::bail!(
+                "{} items of {} could not be closed",
+                done.errors,
+                tenant.slug
+            );
         }
+        Ok(())
     }
 }
 
@@ -98,15 +96,13 @@ pub struct RunIssuance {
 
 impl Job for RunIssuance {
     const NAME: &'static str = "coinsence::issuance";
-    fn run(self, ctx: &Context) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            if let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? {
-                ctx.core
-                    .run_scheduled_issuance(&tenant, ctx.clock.now())
-                    .await?;
-            }
-            Ok(())
+    async fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? {
+            ctx.core
+                .run_scheduled_issuance(&tenant, ctx.clock.now())
+                .await?;
         }
+        Ok(())
     }
 }
 
@@ -124,18 +120,15 @@ pub struct DeliverOutbox {
 
 impl Job for DeliverOutbox {
     const NAME: &'static str = "coinsence::outbox";
-    fn run(self, ctx: &Context) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            let (Some(sink), Some(tenant)) =
-                (&ctx.sink, active_tenant(&ctx.core, self.tenant).await?)
-            else {
-                return Ok(());
-            };
-            ctx.core
-                .deliver_outbox(&tenant, sink.as_ref(), ctx.clock.now(), ctx.delivery)
-                .await?;
-            Ok(())
-        }
+    async fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let (Some(sink), Some(tenant)) = (&ctx.sink, active_tenant(&ctx.core, self.tenant).await?)
+        else {
+            return Ok(());
+        };
+        ctx.core
+            .deliver_outbox(&tenant, sink.as_ref(), ctx.clock.now(), ctx.delivery)
+            .await?;
+        Ok(())
     }
 }
 
@@ -153,13 +146,11 @@ pub struct SealJournal {
 
 impl Job for SealJournal {
     const NAME: &'static str = "coinsence::seal";
-    fn run(self, ctx: &Context) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            if let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? {
-                ctx.core.seal_journal(&tenant, ctx.clock.now()).await?;
-            }
-            Ok(())
+    async fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? {
+            ctx.core.seal_journal(&tenant, ctx.clock.now()).await?;
         }
+        Ok(())
     }
 }
 
@@ -179,14 +170,12 @@ pub struct MigrateTenant {
 
 impl Job for MigrateTenant {
     const NAME: &'static str = "coinsence::migrate";
-    fn run(self, ctx: &Context) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            let schema = SchemaName::for_tenant(self.tenant);
-            let applied = coinsence_api::migrate::migrate_tenant(&ctx.core.pool, &schema).await?;
-            tracing::info!(%schema, newly_applied = applied.newly_applied, version = applied.version,
-                "org migrated");
-            Ok(())
-        }
+    async fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let schema = SchemaName::for_tenant(self.tenant);
+        let applied = coinsence_api::migrate::migrate_tenant(&ctx.core.pool, &schema).await?;
+        tracing::info!(%schema, newly_applied = applied.newly_applied, version = applied.version,
+            "org migrated");
+        Ok(())
     }
 }
 
@@ -199,8 +188,8 @@ pub struct Noop {
 impl Job for Noop {
     const NAME: &'static str = "coinsence::noop";
     const MAX_ATTEMPTS: usize = 1;
-    fn run(self, _: &Context) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move { Ok(()) }
+    async fn run(self, _: &Context) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 

@@ -112,7 +112,7 @@ pub async fn refresh_metrics(pool: PgPool, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading job counts failed"),
         }
-        if rounds % 40 == 0
+        if rounds.is_multiple_of(40)
             && let Err(e) = sqlx::query(
                 "DELETE FROM apalis.jobs WHERE status = 'Done' AND done_at < now() - interval '1 day'",
             )
