@@ -148,22 +148,41 @@ async fn a_run_killed_midway_and_restarted_pays_each_period_exactly_once() {
     let org = org(&db, "killed", 2000).await;
     create_policy(&db, &org, policy(Some("1.50"), None, Some(100))).await;
     let at = now() + weeks(3);
-    // Kill the run at ever later moments: each time it dies inside some period (its
-    // transaction rolls back) or between periods (those before stay, once).
-    for delay_ms in [1u64, 5, 20, 40, 80, 150] {
-        let core = db.core.clone();
-        let tenant = org.tenant.clone();
-        let run = tokio::spawn(async move { core.run_scheduled_issuance(&tenant, at).await });
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    // Periods of 2001 members in transactions of 300. Kill the run as soon as a period is paid
+    // to some members but not all (between two of its transactions), twice.
+    let core = db.core.clone().with_issuance_chunk(300);
+    let mut partial_kills = 0;
+    for _ in 0..2 {
+        let run = {
+            let (core, tenant) = (core.clone(), org.tenant.clone());
+            tokio::spawn(async move { core.run_scheduled_issuance(&tenant, at).await })
+        };
+        loop {
+            let paid = count(&db, &org, "transfers WHERE kind = 'issuance'").await;
+            if paid % 2001 != 0 || run.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         run.abort();
         let _ = run.await;
+        let paid = count(&db, &org, "transfers WHERE kind = 'issuance'").await;
+        if paid % 2001 != 0 {
+            partial_kills += 1;
+        }
     }
-    let rest = db
-        .core
+    assert!(partial_kills > 0, "no kill landed inside a period");
+    let before = count(&db, &org, "issuance_runs").await;
+    let paid_before = count(&db, &org, "transfers WHERE kind = 'issuance'").await;
+    let rest = core
         .run_scheduled_issuance(&org.tenant, at)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(rest.periods <= 4);
+    eprintln!(
+        "the kills left {before} periods complete and {paid_before} incomes paid; the restart ran {} periods",
+        rest.periods
+    );
+    assert_eq!(before + rest.periods, 4);
     assert_eq!(count(&db, &org, "issuance_runs").await, 4);
     assert_eq!(
         count(&db, &org, "transfers WHERE kind = 'issuance'").await,

@@ -6,13 +6,17 @@
 //! positive balance) to the community fund. The fee is taken first, on the balance the period
 //! starts with.
 //!
-//! Running a policy is set-based: per period, one statement locks the currency's accounts in id
-//! order (the order payment batches lock them in, so neither can deadlock the other), one moves
-//! every fee and one every income, each writing its journal rows and balances together. Each
-//! transfer has a natural idempotency key (`issuance:<policy>:<period>:<account>`), and the
-//! period is recorded in `issuance_runs` in the same transaction, under the policy's row lock:
-//! a period is applied exactly once however many workers race, and nothing of a period that was
-//! interrupted remains.
+//! Running a policy is set-based. A period is applied under the policy's row lock (a second
+//! worker waits, then finds the period recorded and moves on) in transactions of up to
+//! [`CHUNK`] members, two at a time: each locks its members' accounts in id order, moves every
+//! fee with one statement and every income with another — journal rows, member balances and the
+//! fund's or issuance account's balance together — and commits. Each transfer has a natural
+//! idempotency key (`issuance:<policy>:<period>:<account>`, `demurrage:...`) and the statements
+//! insert with `ON CONFLICT DO NOTHING` and move balances only for rows they inserted. Once every
+//! chunk committed, the period is recorded in `issuance_runs`. So a member is paid exactly once
+//! per period however many workers race, and a run killed midway (some chunks committed, the
+//! period not recorded) is completed by the next run, which pays only the members still unpaid.
+//! The totals in `issuance_runs` are those of the run that completed the period.
 //!
 //! Missed periods: every period due since the policy started (or since the last one that ran) is
 //! run once, oldest first, each in its own transaction — a worker that was down for two weeks pays
@@ -22,6 +26,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -34,6 +39,11 @@ use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx};
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+
+/// Members per transaction when a period is applied, and how many such transactions run at once:
+/// a period of a large org is spread over the database's cores.
+pub(crate) const CHUNK: usize = 20_000;
+const PARALLEL: usize = 2;
 
 text_enum!(
     /// How often a policy pays.
@@ -410,7 +420,53 @@ impl Core {
             if period_start(policy.tz, next) > until {
                 return Ok(Some(None));
             }
-            let done = apply_period(&mut tx, tenant, policy, next, until).await?;
+            // The members of this period: the org's members now, by account id.
+            let accounts: Vec<i64> = sqlx::query_scalar(
+                "SELECT a.id FROM accounts a
+                 WHERE a.currency_id = $1 AND a.kind = 'member'
+                   AND EXISTS (SELECT 1 FROM control.memberships m
+                               WHERE m.tenant_id = $2 AND m.user_id = a.owner_user_id)
+                 ORDER BY a.id",
+            )
+            .bind(policy.currency)
+            .bind(tenant.id)
+            .fetch_all(tx.conn())
+            .await?;
+            let chunks: Vec<Vec<i64>> = accounts
+                .chunks(self.issuance_chunk)
+                .map(<[i64]>::to_vec)
+                .collect();
+            let chunks = chunks
+                .into_iter()
+                .map(|chunk| self.apply_chunk(tenant, policy, next, chunk));
+            let parts: Vec<IssuanceSummary> = futures::stream::iter(chunks)
+                .buffer_unordered(PARALLEL)
+                .try_collect()
+                .await?;
+            let mut done = IssuanceSummary {
+                periods: 1,
+                ..IssuanceSummary::default()
+            };
+            for part in parts {
+                done.issued_count += part.issued_count;
+                done.issued_total = done.issued_total.saturating_add(part.issued_total);
+                done.demurrage_count += part.demurrage_count;
+                done.demurrage_total = done.demurrage_total.saturating_add(part.demurrage_total);
+            }
+            sqlx::query(
+                "INSERT INTO issuance_runs (policy_id, period, issued_count, issued_total,
+                                            demurrage_count, demurrage_total, ran_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(policy.id)
+            .bind(next)
+            .bind(done.issued_count)
+            .bind(done.issued_total)
+            .bind(done.demurrage_count)
+            .bind(done.demurrage_total)
+            .bind(until)
+            .execute(tx.conn())
+            .await?;
             tx.commit().await?;
             tracing::info!(policy = policy.id, period = %next, issued = done.issued_count,
                 demurrage = done.demurrage_count, "issuance period applied");
@@ -418,54 +474,42 @@ impl Core {
         })
         .await
     }
-}
 
-/// Applies one period of a policy inside the caller's transaction (which holds the policy's
-/// row lock): the fees, then the incomes, then the record that the period ran.
-async fn apply_period(
-    tx: &mut TenantTx,
-    tenant: &Tenant,
-    policy: &Policy,
-    period: NaiveDate,
-    ran_at: DateTime<Utc>,
-) -> Result<IssuanceSummary> {
-    // Every account these statements touch, locked in id order like a payment batch does; the
-    // statements after this one then read balances no one else can change until commit.
-    sqlx::query(
-        "SELECT a.id FROM accounts a
-         WHERE a.currency_id = $1 AND a.kind IN ('issuance', 'fund', 'member')
-         ORDER BY a.id FOR UPDATE",
-    )
-    .bind(policy.currency)
-    .execute(tx.conn())
-    .await?;
-    let mut summary = IssuanceSummary {
-        periods: 1,
-        ..IssuanceSummary::default()
-    };
-    if policy.demurrage_bp > 0 {
-        (summary.demurrage_count, summary.demurrage_total) =
-            take_demurrage(tx, tenant, policy, period).await?;
+    /// Applies one period to some of the members (account ids, ascending) in a transaction of
+    /// its own: their fees, then their incomes. Run again for the same members, it writes only
+    /// what is missing (the journal's keys), so a period interrupted midway is completed, never
+    /// doubled.
+    async fn apply_chunk(
+        &self,
+        tenant: &Tenant,
+        policy: &Policy,
+        period: NaiveDate,
+        accounts: Vec<i64>,
+    ) -> Result<IssuanceSummary> {
+        let accounts = accounts.as_slice();
+        retrying(move || async move {
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            // These members' accounts, locked in id order; the statements after this one read
+            // balances no one else can change until commit. The issuance account and the fund
+            // are taken last, by the statements themselves, and held only until the commit.
+            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(accounts)
+                .execute(tx.conn())
+                .await?;
+            let mut summary = IssuanceSummary::default();
+            if policy.demurrage_bp > 0 {
+                (summary.demurrage_count, summary.demurrage_total) =
+                    take_demurrage(&mut tx, policy, period, accounts).await?;
+            }
+            if let Some((income, amount)) = policy.income {
+                (summary.issued_count, summary.issued_total) =
+                    pay_income(&mut tx, policy, period, accounts, income, amount).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(summary))
+        })
+        .await
     }
-    if let Some((income, amount)) = policy.income {
-        (summary.issued_count, summary.issued_total) =
-            pay_income(tx, tenant, policy, period, income, amount).await?;
-    }
-    sqlx::query(
-        "INSERT INTO issuance_runs (policy_id, period, issued_count, issued_total, demurrage_count,
-                                    demurrage_total, ran_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(policy.id)
-    .bind(period)
-    .bind(summary.issued_count)
-    .bind(summary.issued_total)
-    .bind(summary.demurrage_count)
-    .bind(summary.demurrage_total)
-    .bind(ran_at)
-    .execute(tx.conn())
-    .await?;
-    Ok(summary)
 }
 
 /// Moves every current member's fee for the period to the fund in one statement: journal rows,
@@ -473,9 +517,9 @@ async fn apply_period(
 /// than the rate and a balance never crosses zero.
 async fn take_demurrage(
     tx: &mut TenantTx,
-    tenant: &Tenant,
     policy: &Policy,
     period: NaiveDate,
+    accounts: &[i64],
 ) -> Result<(i64, i64)> {
     let key_prefix = format!("demurrage:{}:{period}:", policy.id);
     let memo = format!("demurrage {} bp, period from {period}", policy.demurrage_bp);
@@ -485,9 +529,7 @@ async fn take_demurrage(
          ), payers AS (
              SELECT a.id, floor(a.balance::numeric * $2 / 10000)::bigint AS fee
              FROM accounts a
-             WHERE a.currency_id = $1 AND a.kind = 'member' AND a.balance > 0
-               AND EXISTS (SELECT 1 FROM control.memberships m
-                           WHERE m.tenant_id = $3 AND m.user_id = a.owner_user_id)
+             WHERE a.id = ANY($3) AND a.currency_id = $1 AND a.kind = 'member' AND a.balance > 0
          ), written AS (
              INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
                                     actor_user_id, idempotency_key, fingerprint)
@@ -509,7 +551,7 @@ async fn take_demurrage(
     )
     .bind(policy.currency)
     .bind(policy.demurrage_bp)
-    .bind(tenant.id)
+    .bind(accounts)
     .bind(&memo)
     .bind(&key_prefix)
     .fetch_one(tx.conn())
@@ -522,9 +564,9 @@ async fn take_demurrage(
 /// that would overflow fails the statement, and with it the period, changing nothing.
 async fn pay_income(
     tx: &mut TenantTx,
-    tenant: &Tenant,
     policy: &Policy,
     period: NaiveDate,
+    accounts: &[i64],
     income: Income,
     amount: i64,
 ) -> Result<(i64, i64)> {
@@ -544,9 +586,7 @@ async fn pay_income(
              CROSS JOIN LATERAL (
                  SELECT CASE WHEN $2 = 'fixed' THEN $3::numeric ELSE $3::numeric - a.balance END AS want
              ) w
-             WHERE a.currency_id = $1 AND a.kind = 'member'
-               AND EXISTS (SELECT 1 FROM control.memberships m
-                           WHERE m.tenant_id = $4 AND m.user_id = a.owner_user_id)
+             WHERE a.id = ANY($4) AND a.currency_id = $1 AND a.kind = 'member'
          ), written AS (
              INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
                                     actor_user_id, idempotency_key, fingerprint)
@@ -569,7 +609,7 @@ async fn pay_income(
     .bind(policy.currency)
     .bind(income.as_str())
     .bind(amount)
-    .bind(tenant.id)
+    .bind(accounts)
     .bind(&memo)
     .bind(&key_prefix)
     .fetch_one(tx.conn())
