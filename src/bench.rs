@@ -24,6 +24,8 @@ use crate::server;
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Pay(args) => pay(args).await,
+        BenchCommand::Issuance(args) => crate::bench_worker::issuance(args).await,
+        BenchCommand::Jobs(args) => crate::bench_worker::jobs(args).await,
     }
 }
 

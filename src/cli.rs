@@ -26,11 +26,66 @@ pub enum Command {
     /// Serve the HTTP API.
     Serve(ServeArgs),
     /// Migrate the control plane and every org schema (resumable, safe to run twice).
-    Migrate(DbArgs),
+    Migrate(MigrateArgs),
     /// Create and list orgs.
     Org(OrgArgs),
+    /// Run the background jobs: closing votes, scheduled issuance, outbox delivery, sealing.
+    Worker(WorkerArgs),
+    /// Check an org's journal against its published seals.
+    Audit(AuditArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Migrate the control plane now and enqueue one job per org for the workers.
+    #[arg(long, conflicts_with = "status")]
+    pub background: bool,
+    /// Show how many orgs are at the latest version and what the migration jobs are doing.
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Show the job queues and the live workers, then exit.
+    #[arg(long)]
+    pub status: bool,
+    /// Serve Prometheus metrics at http://<address>/metrics.
+    #[arg(
+        long,
+        env = "COINSENCE_WORKER_METRICS",
+        default_value = "127.0.0.1:9187"
+    )]
+    pub metrics_listen: std::net::SocketAddr,
+    /// Deliver outbox events to the log (when no chat bots take them).
+    #[arg(long)]
+    pub outbox_log: bool,
+    /// Jobs of one kind run at once in this process.
+    #[arg(long, env = "COINSENCE_WORKER_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every seal of an org from its journal; report the first mismatch (exit 1).
+    Verify {
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -103,6 +158,32 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Durable payments over HTTP, side by side with pgbench running the raw transfer script.
     Pay(PayBenchArgs),
+    /// One period of scheduled issuance for one org with many members.
+    Issuance(IssuanceBenchArgs),
+    /// Pickup latency and throughput of no-op jobs through the worker's queue.
+    Jobs(JobsBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IssuanceBenchArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub members: usize,
+    /// Also take a demurrage fee in the same period (basis points).
+    #[arg(long, default_value_t = 0)]
+    pub demurrage_bp: i32,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JobsBenchArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub jobs: usize,
+    /// Jobs run at once by the worker.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

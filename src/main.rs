@@ -1,12 +1,15 @@
 //! `coinsence`: the one binary. This file only composes; each subcommand lives in its module.
 
+mod audit_cmd;
 mod bench;
+mod bench_worker;
 mod cli;
 mod demo;
 mod migrate_cmd;
 mod org_cmd;
 mod server;
 mod up;
+mod worker_cmd;
 
 use clap::Parser;
 
@@ -25,6 +28,8 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => server::serve_command(args).await,
         cli::Command::Migrate(args) => migrate_cmd::run(args).await,
         cli::Command::Org(args) => org_cmd::run(args).await,
+        cli::Command::Worker(args) => worker_cmd::run(args).await,
+        cli::Command::Audit(args) => audit_cmd::run(args).await,
         cli::Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -1,8 +1,14 @@
 //! `coinsence up`: a private PostgreSQL under the data directory (unless DATABASE_URL is
-//! given), migrations, the demo org on first run, and the API, until Ctrl-C stops it all.
+//! given), migrations, the demo org on first run, the API and the worker, until Ctrl-C stops
+//! it all.
+
+use std::sync::Arc;
 
 use coinsence_api::Core;
 use coinsence_api::cluster::{Cluster, ClusterOptions};
+use coinsence_worker::sinks::LogSink;
+use coinsence_worker::{SystemClock, Worker, WorkerConfig};
+use tokio::sync::watch;
 
 use crate::cli::UpArgs;
 use crate::{demo, server};
@@ -58,5 +64,30 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         demo::SLUG
     );
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
-    server::serve(listener, core, server::shutdown_signal()).await
+    // One Ctrl-C stops both the API and the worker (which lets running jobs finish).
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    // No chat bots run here yet, so events are delivered to the log.
+    let worker = Worker::new(
+        core.clone(),
+        Arc::new(SystemClock),
+        Some(Arc::new(LogSink)),
+        WorkerConfig::default(),
+    );
+    let worker = tokio::spawn(worker.run(until_stopped(stopped.clone())));
+    let served = server::serve(listener, core, until_stopped(stopped)).await;
+    match worker.await {
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "the worker stopped with an error")
+        }
+        Err(e) => tracing::error!(error = %e, "the worker panicked"),
+        Ok(Ok(())) => {}
+    }
+    served
 }

@@ -23,6 +23,8 @@ pub struct Core {
     pub(crate) currencies: Arc<RwLock<HashMap<(TenantId, CurrencyCode), Currency>>>,
     /// A currency's kind never changes either; payments look it up to guard project shares.
     pub(crate) currency_kinds: Arc<RwLock<HashMap<(TenantId, CurrencyId), CurrencyKind>>>,
+    /// Members per transaction when an issuance period is applied (see `ledger::issuance`).
+    pub(crate) issuance_chunk: usize,
 }
 
 impl Core {
@@ -45,7 +47,15 @@ impl Core {
             pool,
             currencies: Arc::default(),
             currency_kinds: Arc::default(),
+            issuance_chunk: crate::domain::ledger::issuance::CHUNK,
         }
+    }
+
+    /// With another number of members per issuance transaction (tests make periods span
+    /// several transactions with small orgs).
+    pub fn with_issuance_chunk(mut self, members: usize) -> Self {
+        self.issuance_chunk = members.max(1);
+        self
     }
 }
 

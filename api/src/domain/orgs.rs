@@ -89,6 +89,18 @@ impl Core {
             .await?)
     }
 
+    /// Orgs by id (those that exist), for jobs that name their org by id.
+    pub async fn tenants_by_id(&self, ids: &[TenantId]) -> Result<Vec<Tenant>> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM control.tenants t WHERE t.id = ANY($1) ORDER BY t.id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
     /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {

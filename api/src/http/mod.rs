@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod feed;
 pub mod governance;
+pub mod issuance;
 pub mod ledger;
 pub mod market;
 pub mod ops;
@@ -13,7 +14,7 @@ pub mod projects;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use utoipa::OpenApi;
 
 use crate::Core;
@@ -33,6 +34,8 @@ pub struct AppState {
         orgs::signup, orgs::login, orgs::create_org, orgs::get_org, orgs::join, orgs::add_member,
         orgs::list_members, ledger::create_currency, ledger::list_currencies, ledger::list_accounts,
         ledger::pay, ledger::issue, ledger::history, ledger::verify,
+        issuance::create_policy, issuance::list_policies, issuance::end_policy, issuance::list_seals,
+        issuance::verify_seals,
         governance::get_rules, governance::set_rules, governance::propose, governance::list_proposals,
         governance::get_proposal, governance::vote, governance::close_due, governance::pledge,
         governance::list_pledges, governance::get_pledge, governance::pledge_summary,
@@ -85,6 +88,19 @@ pub fn router(core: Core) -> Router {
         )
         .route("/orgs/{org}/issuance", post(ledger::issue))
         .route("/orgs/{org}/ledger/verify", get(ledger::verify))
+        .route("/orgs/{org}/ledger/seals", get(issuance::list_seals))
+        .route(
+            "/orgs/{org}/ledger/seals/verify",
+            get(issuance::verify_seals),
+        )
+        .route(
+            "/orgs/{org}/issuance-policies",
+            post(issuance::create_policy).get(issuance::list_policies),
+        )
+        .route(
+            "/orgs/{org}/issuance-policies/{id}",
+            delete(issuance::end_policy),
+        )
         .route(
             "/orgs/{org}/rules",
             get(governance::get_rules).put(governance::set_rules),

@@ -9,6 +9,7 @@ mod governance;
 mod governance_races;
 mod helpers;
 mod idempotency;
+mod issuance;
 mod migrations;
 mod openapi;
 mod pledges_market;

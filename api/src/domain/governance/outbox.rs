@@ -1,12 +1,21 @@
 //! The transactional outbox: events are written in the transaction of the change that caused
-//! them, so an event exists exactly when its change committed. Delivery (the chat side) reads the
-//! pending ones, sends them at least once, and marks them delivered; receivers drop repeats by
-//! `dedup_key`. "Payment received" is written by a trigger on the journal (migration 0002), so
-//! every payment, however it was posted, produces it.
+//! them, so an event exists exactly when its change committed. Delivery reads the pending ones,
+//! sends them at least once, and marks them delivered; receivers drop repeats by `dedup_key`.
+//! "Payment received" is written by a trigger on the journal (migration 0002), so every payment,
+//! however it was posted, produces it.
+//!
+//! The worker delivers through an [`OutboxSink`] (the chat bots implement it):
+//! [`Core::deliver_outbox`] leases a batch, hands each event to the sink, and records the
+//! outcome. A failed attempt backs off exponentially; an event the sink rejects for good, or
+//! that runs out of attempts, is parked with the reason instead of being retried forever.
 
-use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::core::Core;
 use crate::domain::ids::{OutboxId, UserId};
@@ -87,7 +96,7 @@ impl Core {
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, kind, payload::text AS payload, to_rooms, to_users, dedup_key, created_at
-             FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
+             FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT $1",
         )
         .bind(limit.clamp(1, 1000))
         .fetch_all(tx.conn())
@@ -120,5 +129,231 @@ impl Core {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth trying again later: the platform was unreachable, slow or rate limiting.
+    #[error("{0}")]
+    Retry(String),
+    /// Will never work (the room is gone, the event cannot be shown): park the event.
+    #[error("{0}")]
+    Reject(String),
+}
+
+/// Where the worker hands outbox events: the chat side implements it. Delivery is at least
+/// once, so an implementation drops an event whose `dedup_key` it has already sent.
+pub trait OutboxSink: Send + Sync {
+    fn deliver<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        event: &'a OutboxEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
+}
+
+/// How delivery retries.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryPolicy {
+    /// Events leased per run.
+    pub batch: i64,
+    /// Attempts before an event is parked.
+    pub max_attempts: i32,
+    /// The wait after the first failure; it doubles with every further failure ...
+    pub first_backoff: Duration,
+    /// ... up to this.
+    pub max_backoff: Duration,
+    /// How long a leased event is left to the worker that leased it (if it dies, another
+    /// worker takes the event over after this).
+    pub lease: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            max_attempts: 8,
+            first_backoff: Duration::seconds(10),
+            max_backoff: Duration::hours(1),
+            lease: Duration::minutes(5),
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// The wait after the `failures`-th failed attempt (1-based).
+    pub fn backoff(&self, failures: i32) -> Duration {
+        let doublings = u32::try_from(failures.saturating_sub(1))
+            .unwrap_or(0)
+            .min(30);
+        self.first_backoff
+            .checked_mul(1 << doublings)
+            .map_or(self.max_backoff, |d| d.min(self.max_backoff))
+    }
+}
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliverySummary {
+    pub delivered: i64,
+    /// Failed this time, to be tried again after a back-off.
+    pub retrying: i64,
+    /// Given up on: parked with the reason.
+    pub parked: i64,
+}
+
+/// An event that will not be delivered, and why.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ParkedEvent {
+    pub id: OutboxId,
+    pub kind: String,
+    pub dedup_key: String,
+    pub attempts: i32,
+    pub parked_at: DateTime<Utc>,
+    pub park_reason: String,
+}
+
+impl Core {
+    /// The worker's delivery step for one org: leases up to `policy.batch` due events (ones no
+    /// other worker holds), hands each to `sink`, and records delivered, retry-after or parked.
+    #[tracing::instrument(skip(self, tenant, sink), fields(tenant = %tenant.id))]
+    pub async fn deliver_outbox(
+        &self,
+        tenant: &Tenant,
+        sink: &dyn OutboxSink,
+        now: DateTime<Utc>,
+        policy: DeliveryPolicy,
+    ) -> Result<DeliverySummary> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: OutboxId,
+            kind: String,
+            payload: String,
+            to_rooms: bool,
+            to_users: Vec<i64>,
+            dedup_key: String,
+            created_at: DateTime<Utc>,
+            attempts: i32,
+        }
+        let leased: Vec<Row> = {
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            let rows = sqlx::query_as(
+                "UPDATE outbox o SET leased_until = $2
+                 FROM (SELECT id FROM outbox
+                       WHERE delivered_at IS NULL AND parked_at IS NULL
+                         AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
+                         AND (leased_until IS NULL OR leased_until <= $1)
+                       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
+                 WHERE o.id = due.id
+                 RETURNING o.id, o.kind, o.payload::text AS payload, o.to_rooms, o.to_users,
+                           o.dedup_key, o.created_at, o.attempts",
+            )
+            .bind(now)
+            .bind(now + policy.lease)
+            .bind(policy.batch.clamp(1, 1000))
+            .fetch_all(tx.conn())
+            .await?;
+            tx.commit().await?;
+            rows
+        };
+        let mut summary = DeliverySummary::default();
+        for mut row in leased {
+            row.to_users.sort_unstable();
+            let outcome = match (
+                EventKind::try_from(row.kind.clone()),
+                serde_json::from_str::<Value>(&row.payload),
+            ) {
+                (Ok(kind), Ok(payload)) => {
+                    let event = OutboxEvent {
+                        id: row.id,
+                        kind,
+                        payload,
+                        to_rooms: row.to_rooms,
+                        to_users: row.to_users.iter().copied().map(UserId).collect(),
+                        dedup_key: row.dedup_key.clone(),
+                        created_at: row.created_at,
+                    };
+                    sink.deliver(tenant, &event).await
+                }
+                _ => Err(DeliveryError::Reject(
+                    "the stored event cannot be read".to_owned(),
+                )),
+            };
+            let attempts = row.attempts.saturating_add(1);
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            match outcome {
+                Ok(()) => {
+                    sqlx::query(
+                        "UPDATE outbox SET delivered_at = $2, attempts = $3, leased_until = NULL
+                         WHERE id = $1 AND delivered_at IS NULL",
+                    )
+                    .bind(row.id)
+                    .bind(now)
+                    .bind(attempts)
+                    .execute(tx.conn())
+                    .await?;
+                    summary.delivered += 1;
+                }
+                Err(e) => {
+                    let park = match &e {
+                        DeliveryError::Reject(why) => Some(format!("rejected: {why}")),
+                        DeliveryError::Retry(why) if attempts >= policy.max_attempts => {
+                            Some(format!("gave up after {attempts} attempts: {why}"))
+                        }
+                        DeliveryError::Retry(_) => None,
+                    };
+                    tracing::warn!(event = %row.id, dedup_key = %row.dedup_key, attempts,
+                        error = %e, parked = park.is_some(), "outbox delivery failed");
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = $2, last_error = $3, leased_until = NULL,
+                                next_attempt_at = $4, parked_at = $5, park_reason = $6
+                         WHERE id = $1 AND delivered_at IS NULL",
+                    )
+                    .bind(row.id)
+                    .bind(attempts)
+                    .bind(e.to_string())
+                    .bind(now + policy.backoff(attempts))
+                    .bind(park.as_ref().map(|_| now))
+                    .bind(&park)
+                    .execute(tx.conn())
+                    .await?;
+                    if park.is_some() {
+                        summary.parked += 1;
+                    } else {
+                        summary.retrying += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(summary)
+    }
+
+    /// Events of an org that were parked, newest first.
+    pub async fn outbox_parked(&self, tenant: &Tenant, limit: i64) -> Result<Vec<ParkedEvent>> {
+        let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+        Ok(sqlx::query_as(
+            "SELECT id, kind, dedup_key, attempts, parked_at, park_reason FROM outbox
+             WHERE parked_at IS NOT NULL ORDER BY parked_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(tx.conn())
+        .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_up_to_the_cap() {
+        let p = DeliveryPolicy::default();
+        assert_eq!(p.backoff(1), Duration::seconds(10));
+        assert_eq!(p.backoff(2), Duration::seconds(20));
+        assert_eq!(p.backoff(4), Duration::seconds(80));
+        assert_eq!(p.backoff(20), Duration::hours(1));
+        assert_eq!(p.backoff(i32::MAX), Duration::hours(1));
     }
 }

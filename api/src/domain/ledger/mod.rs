@@ -5,10 +5,14 @@
 //! - `store`: the SQL, always on a [`TenantTx`](super::tenancy::TenantTx).
 //! - `queue`: groups concurrent transfers of one org into one commit.
 //! - `ops`: the operations the edges call.
+//! - `issuance`: scheduled issuance and demurrage, set-based per org and period.
+//! - `seal`: the hash chain over the journal that lets anyone check history was not rewritten.
 
+pub mod issuance;
 pub mod ops;
 pub mod posting;
 pub mod queue;
+pub mod seal;
 pub mod store;
 
 use chrono::{DateTime, Utc};
@@ -99,6 +103,8 @@ text_enum!(
         Purchase => "purchase",
         /// Shares of a refunded project going back to their issuance account.
         Cancellation => "cancellation",
+        /// A periodic holding fee from a member's account to the community fund.
+        Demurrage => "demurrage",
     }
 );
 

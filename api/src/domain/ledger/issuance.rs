@@ -1,0 +1,726 @@
+//! Scheduled issuance and demurrage (DESIGN "Issuance").
+//!
+//! A policy belongs to one coin currency: every period — a week from Monday, or a calendar
+//! month, starting at local midnight in the policy's time zone — each current member receives a
+//! fixed amount or is topped up to a target, and optionally pays a holding fee (basis points of a
+//! positive balance) to the community fund. The fee is taken first, on the balance the period
+//! starts with.
+//!
+//! Running a policy is set-based. A period is applied under the policy's row lock (a second
+//! worker waits, then finds the period recorded and moves on) in transactions of up to
+//! [`CHUNK`] members, two at a time: each locks its members' accounts in id order, moves every
+//! fee with one statement and every income with another — journal rows, member balances and the
+//! fund's or issuance account's balance together — and commits. Each transfer has a natural
+//! idempotency key (`issuance:<policy>:<period>:<account>`, `demurrage:...`) and the statements
+//! insert with `ON CONFLICT DO NOTHING` and move balances only for rows they inserted. Once every
+//! chunk committed, the period is recorded in `issuance_runs`. So a member is paid exactly once
+//! per period however many workers race, and a run killed midway (some chunks committed, the
+//! period not recorded) is completed by the next run, which pays only the members still unpaid.
+//! The totals in `issuance_runs` are those of the run that completed the period.
+//!
+//! Missed periods: every period due since the policy started (or since the last one that ran) is
+//! run once, oldest first, each in its own transaction — a worker that was down for two weeks pays
+//! two weeks of a weekly income when it comes back, not one, and not one per missed tick.
+//! Top-up-to-target periods that are caught up at once give only the first period's top-up, since
+//! the members are at the target afterwards: each period still does exactly what it says.
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::CurrencyCode;
+use crate::core::Core;
+use crate::domain::governance::{coin_by_code, parse_amount, retrying};
+use crate::domain::ids::CurrencyId;
+use crate::domain::money::format_minor;
+use crate::domain::orgs::Member;
+use crate::domain::tenancy::{Tenant, TenantTx};
+use crate::domain::text_enum::text_enum;
+use crate::error::{Error, Result};
+
+/// Members per transaction when a period is applied, and how many such transactions run at once:
+/// a period of a large org is spread over the database's cores.
+pub(crate) const CHUNK: usize = 20_000;
+const PARALLEL: usize = 2;
+
+text_enum!(
+    /// How often a policy pays.
+    Period {
+        /// Weeks starting Monday 00:00 local time.
+        Weekly => "weekly",
+        /// Calendar months starting on the 1st, 00:00 local time.
+        Monthly => "monthly",
+    }
+);
+
+text_enum!(
+    /// What each member receives per period.
+    Income {
+        /// The same amount to every member.
+        Fixed => "fixed",
+        /// Whatever brings the member's balance up to the amount (nothing if they have more).
+        TopUp => "top_up",
+    }
+);
+
+/// A policy as an admin asks for it. Amounts are decimal text in the currency's scale.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIssuancePolicy {
+    #[schema(example = "COIN")]
+    pub currency: String,
+    pub period: Period,
+    /// IANA time zone in which periods start at local midnight; default "UTC".
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
+    /// Give every member this much each period.
+    #[schema(example = "10.00")]
+    pub fixed_amount: Option<String>,
+    /// Or top every member up to this balance each period.
+    pub top_up_to: Option<String>,
+    /// Holding fee per period, in basis points of a positive balance (1–10000), to the fund.
+    pub demurrage_bp: Option<i32>,
+    /// The first period is the one containing this instant (default: now; at most 31 days ago).
+    pub starts_at: Option<DateTime<Utc>>,
+}
+
+/// A policy as stored, amounts shown in the currency's scale.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IssuancePolicyView {
+    pub id: i64,
+    pub currency: CurrencyCode,
+    pub period: Period,
+    pub time_zone: String,
+    pub income: Option<Income>,
+    /// The fixed amount or the top-up target.
+    pub amount: Option<String>,
+    pub demurrage_bp: i32,
+    pub starts_at: DateTime<Utc>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The first day (local) of the latest period that ran.
+    pub last_period: Option<NaiveDate>,
+}
+
+/// What one run over an org did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IssuanceSummary {
+    /// Policy periods applied by this run.
+    pub periods: i64,
+    pub issued_count: i64,
+    /// Minor units, summed over currencies (for logs and metrics).
+    pub issued_total: i64,
+    pub demurrage_count: i64,
+    pub demurrage_total: i64,
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_time_zone(name: &str) -> Result<Tz> {
+    name.parse::<Tz>().map_err(|_| {
+        Error::invalid(
+            "time_zone",
+            "use an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"",
+        )
+    })
+}
+
+/// The first day (local) of the period containing `at`.
+pub fn period_containing(period: Period, tz: Tz, at: DateTime<Utc>) -> NaiveDate {
+    let local = at.with_timezone(&tz).date_naive();
+    match period {
+        Period::Weekly => local - Duration::days(i64::from(local.weekday().num_days_from_monday())),
+        Period::Monthly => local.with_day(1).unwrap_or(local),
+    }
+}
+
+/// The first day of the period after the one starting on `first_day`.
+pub fn next_period(period: Period, first_day: NaiveDate) -> NaiveDate {
+    match period {
+        Period::Weekly => first_day + Duration::days(7),
+        Period::Monthly => first_day
+            .checked_add_months(Months::new(1))
+            .unwrap_or(NaiveDate::MAX),
+    }
+}
+
+/// When a period that starts on `first_day` begins: local midnight, or the first local time
+/// that exists that day when midnight falls in a daylight-saving gap.
+pub fn period_start(tz: Tz, first_day: NaiveDate) -> DateTime<Utc> {
+    (0..24)
+        .find_map(|hour| {
+            let time = NaiveTime::from_hms_opt(hour, 0, 0)?;
+            tz.from_local_datetime(&first_day.and_time(time)).earliest()
+        })
+        .map_or_else(
+            || first_day.and_time(NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
+/// A stored policy.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct PolicyRow {
+    id: i64,
+    currency_id: CurrencyId,
+    period: String,
+    time_zone: String,
+    income: Option<String>,
+    amount: Option<i64>,
+    demurrage_bp: i32,
+    starts_at: DateTime<Utc>,
+    active: bool,
+    created_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    last_period: Option<NaiveDate>,
+}
+
+/// A policy ready to run.
+struct Policy {
+    id: i64,
+    currency: CurrencyId,
+    period: Period,
+    tz: Tz,
+    income: Option<(Income, i64)>,
+    demurrage_bp: i32,
+    starts_at: DateTime<Utc>,
+}
+
+impl PolicyRow {
+    fn policy(&self) -> Result<Policy> {
+        let income = match (&self.income, self.amount) {
+            (Some(kind), Some(amount)) => Some((Income::try_from(kind.clone())?, amount)),
+            _ => None,
+        };
+        Ok(Policy {
+            id: self.id,
+            currency: self.currency_id,
+            period: Period::try_from(self.period.clone())?,
+            tz: self.time_zone.parse().map_err(|_| {
+                Error::Internal(anyhow::anyhow!("stored time zone {:?}", self.time_zone))
+            })?,
+            income,
+            demurrage_bp: self.demurrage_bp,
+            starts_at: self.starts_at,
+        })
+    }
+}
+
+const POLICY_COLUMNS: &str = "p.id, p.currency_id, p.period, p.time_zone, p.income, p.amount, \
+     p.demurrage_bp, p.starts_at, p.active, p.created_at, p.ended_at, \
+     (SELECT max(r.period) FROM issuance_runs r WHERE r.policy_id = p.id) AS last_period";
+
+async fn policy_rows(tx: &mut TenantTx, only: Option<i64>) -> Result<Vec<PolicyRow>> {
+    let sql = format!(
+        "SELECT {POLICY_COLUMNS} FROM issuance_policies p
+         WHERE $1::bigint IS NULL OR p.id = $1 ORDER BY p.id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(only)
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+async fn views(tx: &mut TenantTx, only: Option<i64>) -> Result<Vec<IssuancePolicyView>> {
+    let currencies = crate::domain::governance::currency_map(tx).await?;
+    policy_rows(tx, only)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let currency = currencies
+                .get(&r.currency_id)
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("policy of an unknown currency")))?;
+            Ok(IssuancePolicyView {
+                id: r.id,
+                currency: currency.code.clone(),
+                period: Period::try_from(r.period)?,
+                time_zone: r.time_zone,
+                income: r.income.map(Income::try_from).transpose()?,
+                amount: r.amount.map(|a| format_minor(a, currency.scale)),
+                demurrage_bp: r.demurrage_bp,
+                starts_at: r.starts_at,
+                active: r.active,
+                created_at: r.created_at,
+                ended_at: r.ended_at,
+                last_period: r.last_period,
+            })
+        })
+        .collect()
+}
+
+impl Core {
+    /// An admin sets up scheduled issuance for a coin currency (one active policy per currency).
+    pub async fn create_issuance_policy(
+        &self,
+        admin: &Member,
+        new: NewIssuancePolicy,
+    ) -> Result<IssuancePolicyView> {
+        admin.require_admin()?;
+        let now = Utc::now();
+        let time_zone = new.time_zone.as_deref().unwrap_or("UTC").trim().to_owned();
+        parse_time_zone(&time_zone)?;
+        let demurrage_bp = new.demurrage_bp.unwrap_or(0);
+        if !(0..=10_000).contains(&demurrage_bp) {
+            return Err(Error::invalid(
+                "demurrage_bp",
+                "use 0 to 10000 basis points",
+            ));
+        }
+        let starts_at = new.starts_at.unwrap_or(now);
+        if starts_at < now - Duration::days(31) {
+            return Err(Error::invalid(
+                "starts_at",
+                "a policy may start at most 31 days in the past",
+            ));
+        }
+        let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
+        let currency = coin_by_code(&mut tx, &new.currency).await?;
+        let income = match (&new.fixed_amount, &new.top_up_to) {
+            (Some(a), None) => Some((
+                Income::Fixed,
+                parse_amount("fixed_amount", a, currency.scale)?,
+            )),
+            (None, Some(a)) => Some((Income::TopUp, parse_amount("top_up_to", a, currency.scale)?)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "fixed_amount",
+                    "give a fixed amount or a top-up target, not both",
+                ));
+            }
+        };
+        if income.is_none() && demurrage_bp == 0 {
+            return Err(Error::invalid(
+                "fixed_amount",
+                "give a fixed amount, a top-up target or a demurrage rate",
+            ));
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO issuance_policies (currency_id, period, time_zone, income, amount, demurrage_bp,
+                                            starts_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(currency.id)
+        .bind(new.period.as_str())
+        .bind(&time_zone)
+        .bind(income.map(|(kind, _)| kind.as_str()))
+        .bind(income.map(|(_, amount)| amount.minor()))
+        .bind(demurrage_bp)
+        .bind(starts_at)
+        .bind(admin.user.id)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(|e| {
+            crate::error::on_unique(
+                e,
+                "issuance_policies_active_currency",
+                "an active issuance policy of this currency",
+            )
+        })?;
+        let view = views(&mut tx, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("issuance policy"))?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    /// Every issuance policy of the org, ended ones too; any member may read them.
+    pub async fn issuance_policies(&self, member: &Member) -> Result<Vec<IssuancePolicyView>> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        views(&mut tx, None).await
+    }
+
+    /// An admin ends a policy: no period after this moment runs (periods already due still do).
+    pub async fn end_issuance_policy(&self, admin: &Member, id: i64) -> Result<IssuancePolicyView> {
+        admin.require_admin()?;
+        let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
+        let ended = sqlx::query(
+            "UPDATE issuance_policies SET active = false, ended_at = now() WHERE id = $1 AND active",
+        )
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        let view = views(&mut tx, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("issuance policy"))?;
+        if ended.rows_affected() == 0 {
+            return Err(Error::conflict(format!(
+                "issuance policy {id} has already ended"
+            )));
+        }
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    /// The worker's issuance step for one org: runs every period of every policy that is due
+    /// at `now` and has not run yet, oldest first, one transaction per policy period. Safe to run
+    /// concurrently and again: a period that ran is never run twice.
+    #[tracing::instrument(skip(self, tenant), fields(tenant = %tenant.id))]
+    pub async fn run_scheduled_issuance(
+        &self,
+        tenant: &Tenant,
+        now: DateTime<Utc>,
+    ) -> Result<IssuanceSummary> {
+        let rows = {
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            policy_rows(&mut tx, None).await?
+        };
+        let mut summary = IssuanceSummary::default();
+        for row in rows {
+            // An ended policy still owes the periods that began before it ended.
+            let until = match row.ended_at {
+                Some(ended) => ended.min(now),
+                None => now,
+            };
+            let policy = row.policy()?;
+            while let Some(done) = self.run_next_period(tenant, &policy, until).await? {
+                summary.periods += 1;
+                summary.issued_count += done.issued_count;
+                summary.issued_total = summary.issued_total.saturating_add(done.issued_total);
+                summary.demurrage_count += done.demurrage_count;
+                summary.demurrage_total =
+                    summary.demurrage_total.saturating_add(done.demurrage_total);
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Runs the oldest period of `policy` that is due by `until` and has not run. `None`: none is.
+    async fn run_next_period(
+        &self,
+        tenant: &Tenant,
+        policy: &Policy,
+        until: DateTime<Utc>,
+    ) -> Result<Option<IssuanceSummary>> {
+        retrying(move || async move {
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            // The policy's row lock serializes its runs: a second worker waits here, then sees
+            // the period recorded and moves on.
+            let locked: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM issuance_policies WHERE id = $1 FOR UPDATE")
+                    .bind(policy.id)
+                    .fetch_optional(tx.conn())
+                    .await?;
+            if locked.is_none() {
+                return Ok(Some(None));
+            }
+            // A statement of its own, after the lock: its snapshot sees the period a worker we
+            // waited for has just recorded.
+            let (last,): (Option<NaiveDate>,) =
+                sqlx::query_as("SELECT max(period) FROM issuance_runs WHERE policy_id = $1")
+                    .bind(policy.id)
+                    .fetch_one(tx.conn())
+                    .await?;
+            let first = period_containing(policy.period, policy.tz, policy.starts_at);
+            let next = last.map_or(first, |p| next_period(policy.period, p));
+            if period_start(policy.tz, next) > until {
+                return Ok(Some(None));
+            }
+            // The members of this period: the org's members now, by account id.
+            let accounts: Vec<i64> = sqlx::query_scalar(
+                "SELECT a.id FROM accounts a
+                 WHERE a.currency_id = $1 AND a.kind = 'member'
+                   AND EXISTS (SELECT 1 FROM control.memberships m
+                               WHERE m.tenant_id = $2 AND m.user_id = a.owner_user_id)
+                 ORDER BY a.id",
+            )
+            .bind(policy.currency)
+            .bind(tenant.id)
+            .fetch_all(tx.conn())
+            .await?;
+            let chunks: Vec<Vec<i64>> = accounts
+                .chunks(self.issuance_chunk)
+                .map(<[i64]>::to_vec)
+                .collect();
+            let chunks = chunks
+                .into_iter()
+                .map(|chunk| self.apply_chunk(tenant, policy, next, chunk));
+            let parts: Vec<IssuanceSummary> = futures::stream::iter(chunks)
+                .buffer_unordered(PARALLEL)
+                .try_collect()
+                .await?;
+            let mut done = IssuanceSummary {
+                periods: 1,
+                ..IssuanceSummary::default()
+            };
+            for part in parts {
+                done.issued_count += part.issued_count;
+                done.issued_total = done.issued_total.saturating_add(part.issued_total);
+                done.demurrage_count += part.demurrage_count;
+                done.demurrage_total = done.demurrage_total.saturating_add(part.demurrage_total);
+            }
+            sqlx::query(
+                "INSERT INTO issuance_runs (policy_id, period, issued_count, issued_total,
+                                            demurrage_count, demurrage_total, ran_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(policy.id)
+            .bind(next)
+            .bind(done.issued_count)
+            .bind(done.issued_total)
+            .bind(done.demurrage_count)
+            .bind(done.demurrage_total)
+            .bind(until)
+            .execute(tx.conn())
+            .await?;
+            tx.commit().await?;
+            tracing::info!(policy = policy.id, period = %next, issued = done.issued_count,
+                demurrage = done.demurrage_count, "issuance period applied");
+            Ok(Some(Some(done)))
+        })
+        .await
+    }
+
+    /// Applies one period to some of the members (account ids, ascending) in a transaction of
+    /// its own: their fees, then their incomes. Run again for the same members, it writes only
+    /// what is missing (the journal's keys), so a period interrupted midway is completed, never
+    /// doubled.
+    async fn apply_chunk(
+        &self,
+        tenant: &Tenant,
+        policy: &Policy,
+        period: NaiveDate,
+        accounts: Vec<i64>,
+    ) -> Result<IssuanceSummary> {
+        let accounts = accounts.as_slice();
+        retrying(move || async move {
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            // These members' accounts, locked in id order; the statements after this one read
+            // balances no one else can change until commit. The issuance account and the fund
+            // are taken last, by the statements themselves, and held only until the commit.
+            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(accounts)
+                .execute(tx.conn())
+                .await?;
+            let mut summary = IssuanceSummary::default();
+            if policy.demurrage_bp > 0 {
+                (summary.demurrage_count, summary.demurrage_total) =
+                    take_demurrage(&mut tx, policy, period, accounts).await?;
+            }
+            if let Some((income, amount)) = policy.income {
+                (summary.issued_count, summary.issued_total) =
+                    pay_income(&mut tx, policy, period, accounts, income, amount).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(summary))
+        })
+        .await
+    }
+}
+
+/// Moves every current member's fee for the period to the fund in one statement: journal rows,
+/// member balances and the fund's balance together. Fees are rounded down, so nobody pays more
+/// than the rate and a balance never crosses zero.
+async fn take_demurrage(
+    tx: &mut TenantTx,
+    policy: &Policy,
+    period: NaiveDate,
+    accounts: &[i64],
+) -> Result<(i64, i64)> {
+    let key_prefix = format!("demurrage:{}:{period}:", policy.id);
+    let memo = format!("demurrage {} bp, period from {period}", policy.demurrage_bp);
+    let row: (i64, i64) = sqlx::query_as(
+        "WITH fund AS (
+             SELECT id FROM accounts WHERE currency_id = $1 AND kind = 'fund'
+         ), payers AS (
+             SELECT a.id, floor(a.balance::numeric * $2 / 10000)::bigint AS fee
+             FROM accounts a
+             WHERE a.id = ANY($3) AND a.currency_id = $1 AND a.kind = 'member' AND a.balance > 0
+         ), written AS (
+             INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
+                                    actor_user_id, idempotency_key, fingerprint)
+             SELECT $1, p.id, fund.id, p.fee, 'demurrage', $4, NULL, $5 || p.id,
+                    sha256(convert_to('v1|' || $5 || p.id || '|' || p.fee, 'UTF8'))
+             FROM payers p CROSS JOIN fund
+             WHERE p.fee > 0
+             ORDER BY p.id
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING from_account, amount
+         ), debited AS (
+             UPDATE accounts a SET balance = a.balance - w.amount
+             FROM written w WHERE a.id = w.from_account
+         ), credited AS (
+             UPDATE accounts a SET balance = a.balance + (SELECT sum(amount) FROM written)
+             WHERE a.id = (SELECT id FROM fund) AND EXISTS (SELECT 1 FROM written)
+         )
+         SELECT count(*), coalesce(sum(amount), 0)::bigint FROM written",
+    )
+    .bind(policy.currency)
+    .bind(policy.demurrage_bp)
+    .bind(accounts)
+    .bind(&memo)
+    .bind(&key_prefix)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row)
+}
+
+/// Pays every current member's income for the period from the issuance account in one
+/// statement. An income never takes a member over their ceiling (it is cut to fit); a balance
+/// that would overflow fails the statement, and with it the period, changing nothing.
+async fn pay_income(
+    tx: &mut TenantTx,
+    policy: &Policy,
+    period: NaiveDate,
+    accounts: &[i64],
+    income: Income,
+    amount: i64,
+) -> Result<(i64, i64)> {
+    let key_prefix = format!("issuance:{}:{period}:", policy.id);
+    let memo = match income {
+        Income::Fixed => format!("basic income, period from {period}"),
+        Income::TopUp => format!("top-up to target, period from {period}"),
+    };
+    let row: (i64, i64) = sqlx::query_as(
+        "WITH issuer AS (
+             SELECT id FROM accounts WHERE currency_id = $1 AND kind = 'issuance'
+         ), due AS (
+             SELECT a.id,
+                    CASE WHEN a.ceiling IS NULL THEN w.want
+                         ELSE least(w.want, a.ceiling::numeric - a.balance) END AS amount
+             FROM accounts a
+             CROSS JOIN LATERAL (
+                 SELECT CASE WHEN $2 = 'fixed' THEN $3::numeric ELSE $3::numeric - a.balance END AS want
+             ) w
+             WHERE a.id = ANY($4) AND a.currency_id = $1 AND a.kind = 'member'
+         ), written AS (
+             INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
+                                    actor_user_id, idempotency_key, fingerprint)
+             SELECT $1, issuer.id, d.id, d.amount::bigint, 'issuance', $5, NULL, $6 || d.id,
+                    sha256(convert_to('v1|' || $6 || d.id || '|' || d.amount, 'UTF8'))
+             FROM due d CROSS JOIN issuer
+             WHERE d.amount > 0
+             ORDER BY d.id
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING to_account, amount
+         ), credited AS (
+             UPDATE accounts a SET balance = a.balance + w.amount
+             FROM written w WHERE a.id = w.to_account
+         ), debited AS (
+             UPDATE accounts a SET balance = a.balance - (SELECT sum(amount) FROM written)
+             WHERE a.id = (SELECT id FROM issuer) AND EXISTS (SELECT 1 FROM written)
+         )
+         SELECT count(*), coalesce(sum(amount), 0)::bigint FROM written",
+    )
+    .bind(policy.currency)
+    .bind(income.as_str())
+    .bind(amount)
+    .bind(accounts)
+    .bind(&memo)
+    .bind(&key_prefix)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row)
+}
+
+/// How many periods of a policy are due at `now` (for status and tests).
+pub fn due_periods(
+    period: Period,
+    tz: Tz,
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut next = period_containing(period, tz, starts_at);
+    while period_start(tz, next) <= now && next < NaiveDate::MAX {
+        out.push(next);
+        next = next_period(period, next);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&Utc)
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn weeks_start_on_monday_in_the_org_time_zone() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap_or_else(|e| panic!("{e}"));
+        // Sunday 23:30 UTC is already Monday in Berlin.
+        let at = utc("2026-11-29T23:30:00Z");
+        assert_eq!(
+            period_containing(Period::Weekly, Tz::UTC, at),
+            day("2026-11-23")
+        );
+        assert_eq!(
+            period_containing(Period::Weekly, berlin, at),
+            day("2026-11-30")
+        );
+        assert_eq!(
+            period_start(berlin, day("2026-11-30")),
+            utc("2026-11-29T23:00:00Z")
+        );
+        assert_eq!(
+            next_period(Period::Weekly, day("2026-11-30")),
+            day("2026-12-07")
+        );
+    }
+
+    #[test]
+    fn months_are_calendar_months() {
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap_or_else(|e| panic!("{e}"));
+        let at = utc("2026-01-31T16:00:00Z"); // Feb 1st, 01:00 in Tokyo
+        assert_eq!(
+            period_containing(Period::Monthly, tokyo, at),
+            day("2026-02-01")
+        );
+        assert_eq!(
+            period_containing(Period::Monthly, Tz::UTC, at),
+            day("2026-01-01")
+        );
+        assert_eq!(
+            next_period(Period::Monthly, day("2026-01-01")),
+            day("2026-02-01")
+        );
+        assert_eq!(
+            next_period(Period::Monthly, day("2026-12-01")),
+            day("2027-01-01")
+        );
+        let due = due_periods(
+            Period::Monthly,
+            Tz::UTC,
+            utc("2026-01-15T00:00:00Z"),
+            utc("2026-04-01T00:00:00Z"),
+        );
+        assert_eq!(
+            due,
+            vec![
+                day("2026-01-01"),
+                day("2026-02-01"),
+                day("2026-03-01"),
+                day("2026-04-01")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_midnight_that_does_not_exist_starts_at_the_first_hour_that_does() {
+        // Santiago moved its clocks from 00:00 to 01:00 on 2026-09-06.
+        let santiago: Tz = "America/Santiago".parse().unwrap_or_else(|e| panic!("{e}"));
+        let start = period_start(santiago, day("2026-09-06"));
+        assert_eq!(
+            start.with_timezone(&santiago).date_naive(),
+            day("2026-09-06")
+        );
+    }
+
+    #[test]
+    fn unknown_time_zones_are_refused() {
+        assert!(parse_time_zone("Europe/Berlin").is_ok());
+        assert!(parse_time_zone("Mars/Olympus").is_err());
+    }
+}
