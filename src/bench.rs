@@ -24,6 +24,7 @@ use crate::server;
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Pay(args) => pay(args).await,
+        BenchCommand::Chat(args) => crate::bench_chat::run(args).await,
     }
 }
 

@@ -1,6 +1,9 @@
 //! `coinsence`: the one binary. This file only composes; each subcommand lives in its module.
 
 mod bench;
+mod bench_chat;
+mod bots_cmd;
+mod chat_cmd;
 mod cli;
 mod demo;
 mod migrate_cmd;
@@ -26,5 +29,7 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Migrate(args) => migrate_cmd::run(args).await,
         cli::Command::Org(args) => org_cmd::run(args).await,
         cli::Command::Bench(args) => bench::run(args).await,
+        cli::Command::Chat(args) => chat_cmd::run(args).await,
+        cli::Command::Bots(args) => bots_cmd::run(args).await,
     }
 }

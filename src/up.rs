@@ -1,8 +1,15 @@
 //! `coinsence up`: a private PostgreSQL under the data directory (unless DATABASE_URL is
-//! given), migrations, the demo org on first run, and the API, until Ctrl-C stops it all.
+//! given), migrations, the demo org on first run, the API, and (on a terminal) the console chat,
+//! until Ctrl-C stops it all.
+
+use std::io::IsTerminal;
 
 use coinsence_api::Core;
 use coinsence_api::cluster::{Cluster, ClusterOptions};
+use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_bots::console::{self, ConsoleSession};
+use coinsence_bots::{Engine, EngineConfig};
+use tokio::io::BufReader;
 
 use crate::cli::UpArgs;
 use crate::{demo, server};
@@ -58,5 +65,42 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         demo::SLUG
     );
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
+    let data_dir = args.data_dir.display();
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        println!(
+            "the console chat: type chat commands here as Ada (try /help, /balance, /pay @ben 5 for lunch)"
+        );
+    }
+    println!(
+        "the console chat as someone else, in another terminal: coinsence chat --data-dir {data_dir} --org {} --as Ben",
+        demo::SLUG
+    );
+    if interactive {
+        tokio::spawn(console_chat(core.clone(), base.clone()));
+    }
     server::serve(listener, core, server::shutdown_signal()).await
+}
+
+/// The console chat on this terminal, as the demo admin; the server keeps running when it ends.
+async fn console_chat(core: Core, base: String) {
+    let engine = Engine::new(
+        core,
+        EngineConfig {
+            platform: ChatPlatform::Console,
+            public_url: base,
+        },
+    );
+    let session = ConsoleSession::for_org(demo::SLUG, demo::PEOPLE[0]);
+    let done = console::run(
+        &engine,
+        &session,
+        BufReader::new(tokio::io::stdin()),
+        tokio::io::stdout(),
+        "> ",
+    )
+    .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "console chat stopped");
+    }
 }

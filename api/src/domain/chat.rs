@@ -307,6 +307,48 @@ impl Core {
         })
     }
 
+    /// The operator binds a room directly (the console's room of an org, which the person
+    /// running `coinsence chat` with database access may use anyway). Binding it again to the
+    /// same org is harmless; another org's room is refused.
+    pub async fn bind_room(
+        &self,
+        platform: ChatPlatform,
+        room_id: &str,
+        tenant: &Tenant,
+    ) -> Result<()> {
+        let (bound,): (TenantId,) = sqlx::query_as(
+            "INSERT INTO control.chat_rooms (platform, room_id, tenant_id) VALUES ($1, $2, $3)
+             ON CONFLICT (platform, room_id) DO UPDATE SET platform = EXCLUDED.platform
+             RETURNING tenant_id",
+        )
+        .bind(platform.as_str())
+        .bind(room_id)
+        .bind(tenant.id)
+        .fetch_one(&self.pool)
+        .await?;
+        if bound != tenant.id {
+            return Err(Error::conflict("this room is connected to another org"));
+        }
+        Ok(())
+    }
+
+    /// Ties a chat identity to an existing user (the operator's demo set-up; later the portal's
+    /// "link your chat account"). An identity already tied to someone keeps its user.
+    pub async fn link_chat_identity(&self, who: &ChatIdentity, user: UserId) -> Result<UserId> {
+        let (linked,): (UserId,) = sqlx::query_as(
+            "INSERT INTO control.chat_identities (platform, platform_user_id, user_id)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (platform, platform_user_id) DO UPDATE SET platform = EXCLUDED.platform
+             RETURNING user_id",
+        )
+        .bind(who.platform.as_str())
+        .bind(&who.platform_user_id)
+        .bind(user)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(linked)
+    }
+
     /// The room's org, the speaker's user and their role there, in one query: what every chat
     /// command needs first, so it costs one round trip.
     pub async fn chat_context(
