@@ -97,6 +97,8 @@ pub struct MatrixBot {
     client: Client,
     engine: Engine,
     votes: VoteMessages,
+    /// True once the first sync is done and the handlers listen.
+    listening: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl MatrixBot {
@@ -154,11 +156,17 @@ impl MatrixBot {
             client,
             engine,
             votes: VoteMessages::default(),
+            listening: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Becomes true when the bot answers commands (after its first sync).
+    pub fn listening(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.listening.subscribe()
     }
 
     /// The sink that delivers outbox events through this bot's client.
@@ -181,6 +189,7 @@ impl MatrixBot {
             tokio::spawn(join_with_retry(room));
         }
         self.attach_handlers();
+        self.listening.send_replace(true);
         tracing::info!(user = ?self.client.user_id(), "Matrix bot is listening");
         let sink: Arc<dyn Sink> = Arc::new(self.sink());
         let core = self.engine.core().clone();
