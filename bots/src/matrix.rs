@@ -201,13 +201,49 @@ impl MatrixBot {
             })
             .await;
         });
-        let result = tokio::select! {
-            r = self.client.sync(settings.token(first.next_batch)) => r.map_err(MatrixError::from),
-            () = stop => Ok(()),
-        };
+        drop(first);
+        tokio::select! {
+            () = self.sync_forever(settings) => {},
+            () = stop => {},
+        }
         let _ = stop_tx.send(true);
         let _ = delivery.await;
-        result
+        Ok(())
+    }
+
+    /// Long-polls `/sync` from the stored token, one request after the other. (matrix-sdk's own
+    /// `sync` pauses up to a second between syncs that come less than a second apart, which is
+    /// a second added to every answer in a busy room; the homeserver's long-poll timeout is
+    /// what keeps this from hammering it.) Errors back off, rate limits as long as asked.
+    async fn sync_forever(&self, settings: SyncSettings) {
+        let mut backoff = Duration::from_millis(500);
+        let mut quick = 0u32;
+        loop {
+            let started = std::time::Instant::now();
+            match self.client.sync_once(settings.clone()).await {
+                Ok(_) => {
+                    backoff = Duration::from_millis(500);
+                    // A server that answers at once again and again, ignoring the timeout.
+                    quick = if started.elapsed() < Duration::from_millis(20) {
+                        quick + 1
+                    } else {
+                        0
+                    };
+                    if quick > 5 {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                Err(e) => {
+                    let wait = match classify(&e) {
+                        SinkError::RateLimited(wait) => wait,
+                        _ => backoff,
+                    };
+                    tracing::warn!(error = %e, ?wait, "Matrix sync failed; retrying");
+                    tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
     }
 
     fn attach_handlers(&self) {
