@@ -58,7 +58,11 @@ pub struct ChatArgs {
     #[arg(long = "as")]
     pub name: String,
     /// Where the API is reachable, for the instructions `/link` gives.
-    #[arg(long, env = "COINSENCE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "COINSENCE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub public_url: String,
 }
 
@@ -83,13 +87,25 @@ pub struct BotsArgs {
     #[arg(long, env = "MATRIX_DEVICE_ID")]
     pub matrix_device_id: Option<String>,
     /// Where the bot keeps its sync state, session and encryption keys.
-    #[arg(long, env = "COINSENCE_MATRIX_STORE", default_value = ".coinsence/matrix")]
+    #[arg(
+        long,
+        env = "COINSENCE_MATRIX_STORE",
+        default_value = ".coinsence/matrix"
+    )]
     pub matrix_store: PathBuf,
     /// Encrypts the store at rest.
-    #[arg(long, env = "COINSENCE_MATRIX_STORE_PASSPHRASE", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "COINSENCE_MATRIX_STORE_PASSPHRASE",
+        hide_env_values = true
+    )]
     pub matrix_store_passphrase: Option<String>,
     /// Where the API is reachable, for the instructions `/link` gives.
-    #[arg(long, env = "COINSENCE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "COINSENCE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub public_url: String,
     /// How often pending outbox events are delivered, in milliseconds.
     #[arg(long, default_value_t = 1000)]

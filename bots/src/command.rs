@@ -326,17 +326,20 @@ impl Dialect {
             ChatPlatform::Discord => {
                 let inner = token.strip_prefix("<@")?.strip_suffix('>')?;
                 let id = inner.strip_prefix('!').unwrap_or(inner);
-                (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| Mention {
+                (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())).then(
+                    || Mention {
                         id: id.to_owned(),
                         display: format!("<@{id}>"),
-                    })
+                    },
+                )
             }
             // Telegram usernames and console names: @name, compared case-insensitively.
             ChatPlatform::Telegram | ChatPlatform::Console => {
                 let name = token.strip_prefix('@')?;
                 let ok = (1..=64).contains(&name.chars().count())
-                    && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.');
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.');
                 ok.then(|| Mention {
                     id: name.to_lowercase(),
                     display: name.to_owned(),
@@ -364,7 +367,12 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} Write it as: {}", self.sentence, self.verb.spec().usage)
+        write!(
+            f,
+            "{} Write it as: {}",
+            self.sentence,
+            self.verb.spec().usage
+        )
     }
 }
 
@@ -506,7 +514,10 @@ fn parse_args(
         if tokens.is_empty() {
             Ok(cmd)
         } else {
-            Err(fail(format!("/{} takes nothing after it.", verb.spec().name)))
+            Err(fail(format!(
+                "/{} takes nothing after it.",
+                verb.spec().name
+            )))
         }
     };
     match verb {
@@ -611,9 +622,7 @@ fn parse_args(
                         return Err(fail("Say the proposal's number, such as 3.".to_owned()));
                     }
                     _ => {
-                        return Err(fail(
-                            "Vote yes, no, abstain or block.".to_owned(),
-                        ));
+                        return Err(fail("Vote yes, no, abstain or block.".to_owned()));
                     }
                 },
             };

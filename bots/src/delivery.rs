@@ -121,8 +121,15 @@ pub async fn deliver_once(
             let reply = render_event(core, tenant, &event).await?;
             let mut complete = true;
             for sink in sinks {
-                complete &= deliver_event(core, tenant, &event, sink.as_ref(), reply.as_ref(), &mut round)
-                    .await?;
+                complete &= deliver_event(
+                    core,
+                    tenant,
+                    &event,
+                    sink.as_ref(),
+                    reply.as_ref(),
+                    &mut round,
+                )
+                .await?;
             }
             if complete {
                 core.outbox_mark_delivered(tenant, &[event.id]).await?;
@@ -174,8 +181,12 @@ async fn deliver_event(
             attempts += 1;
             match sink.send(&target, reply, &txn_id).await {
                 Ok(sent) => {
-                    if let (Sent::DirectRoom(room), ChatTarget::Direct { platform_user_id, .. }) =
-                        (&sent, &target)
+                    if let (
+                        Sent::DirectRoom(room),
+                        ChatTarget::Direct {
+                            platform_user_id, ..
+                        },
+                    ) = (&sent, &target)
                         && let Ok(who) = coinsence_api::domain::chat::ChatIdentity::new(
                             platform,
                             platform_user_id,
@@ -262,10 +273,7 @@ pub async fn render_event(
             let status = match text("status").as_str() {
                 "passed" => "passed".to_owned(),
                 "rejected" => "was rejected".to_owned(),
-                "failed" => format!(
-                    "passed but could not be carried out ({})",
-                    text("reason")
-                ),
+                "failed" => format!("passed but could not be carried out ({})", text("reason")),
                 other => other.to_owned(),
             };
             Reply::new(Tone::Ok).line(vec![
@@ -275,7 +283,10 @@ pub async fn render_event(
             ])
         }
         EventKind::PledgeApproved => Reply::new(Tone::Ok).line(vec![
-            Span::Text(format!("Your pledge \"{}\" was approved in {org}: ", text("description"))),
+            Span::Text(format!(
+                "Your pledge \"{}\" was approved in {org}: ",
+                text("description")
+            )),
             amount(text("amount"), text("currency")),
             Span::Text(" was issued to you.".to_owned()),
         ]),
@@ -291,7 +302,11 @@ pub async fn render_event(
             text("title")
         )),
         EventKind::ListingBought => Reply::new(Tone::Ok).line(vec![
-            Span::Text(format!("Someone bought your listing #{} {} for ", id("listing_id"), text("title"))),
+            Span::Text(format!(
+                "Someone bought your listing #{} {} for ",
+                id("listing_id"),
+                text("title")
+            )),
             amount(text("price"), text("currency").to_owned()),
             Span::Text(format!(" in {org}.")),
         ]),

@@ -315,15 +315,14 @@ impl Engine {
                 }
                 e => refusal(&e),
             })?;
-        Ok(Reply::new(Tone::Ok)
-            .line(vec![
-                Span::Text("This room is now connected to ".to_owned()),
-                Span::Strong(done.tenant.name.clone()),
-                Span::Text(". ".to_owned()),
-                Span::Text("Type ".to_owned()),
-                Span::Code("/help".to_owned()),
-                Span::Text(" to see what you can do.".to_owned()),
-            ]))
+        Ok(Reply::new(Tone::Ok).line(vec![
+            Span::Text("This room is now connected to ".to_owned()),
+            Span::Strong(done.tenant.name.clone()),
+            Span::Text(". ".to_owned()),
+            Span::Text("Type ".to_owned()),
+            Span::Code("/help".to_owned()),
+            Span::Text(" to see what you can do.".to_owned()),
+        ]))
     }
 
     /// The org's coin currencies, from the cache when fresh.
@@ -457,7 +456,10 @@ impl Engine {
     }
 
     /// The member's own accounts: (account, currency, balance text).
-    async fn own_accounts(&self, member: &Member) -> Result<Vec<(AccountId, Currency, String)>, Error> {
+    async fn own_accounts(
+        &self,
+        member: &Member,
+    ) -> Result<Vec<(AccountId, Currency, String)>, Error> {
         Ok(self
             .core
             .accounts(member)
@@ -508,7 +510,7 @@ impl Engine {
                         .map_err(|e| refusal(&e))?,
                 );
             }
-            entries.sort_by(|a, b| b.transfer.id.cmp(&a.transfer.id));
+            entries.sort_by_key(|r| std::cmp::Reverse(r.transfer.id));
             entries.dedup_by(|a, b| a.transfer.id == b.transfer.id);
             entries.truncate(10);
         } else {
@@ -525,10 +527,8 @@ impl Engine {
             .iter()
             .map(|r| {
                 let out = own_ids.contains(&r.transfer.from_account);
-                let value = coinsence_api::domain::money::format_minor(
-                    r.transfer.amount,
-                    r.currency.scale,
-                );
+                let value =
+                    coinsence_api::domain::money::format_minor(r.transfer.amount, r.currency.scale);
                 let mut spans = vec![
                     Span::Text(format!(
                         "{} {} ",
@@ -619,7 +619,9 @@ impl Engine {
             .await
             .map_err(|e| refusal(&e))?;
         if open.is_empty() {
-            return Ok(Reply::text("No proposals are open. Open one with /propose."));
+            return Ok(Reply::text(
+                "No proposals are open. Open one with /propose.",
+            ));
         }
         let items = open
             .iter()
@@ -811,7 +813,9 @@ pub fn sentence(e: &Error) -> String {
         Error::IdempotencyConflict => {
             "That message was already used for something else; nothing was changed.".to_owned()
         }
-        Error::InsufficientFunds => "There is not enough money for that. Nothing was paid.".to_owned(),
+        Error::InsufficientFunds => {
+            "There is not enough money for that. Nothing was paid.".to_owned()
+        }
         Error::CeilingExceeded => {
             "That would take the receiving account over its limit. Nothing was paid.".to_owned()
         }

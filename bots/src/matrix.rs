@@ -60,7 +60,10 @@ pub enum MatrixError {
 #[derive(Clone)]
 pub enum Credentials {
     Password(String),
-    Token { access_token: String, device_id: String },
+    Token {
+        access_token: String,
+        device_id: String,
+    },
 }
 
 /// Secrets never reach logs.
@@ -257,19 +260,17 @@ impl MatrixBot {
             },
         );
         let bot = self.clone();
-        self.client.add_event_handler(
-            move |ev: OriginalSyncRoomMessageEvent, room: Room| {
+        self.client
+            .add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room| {
                 let bot = bot.clone();
                 async move { bot.handle_message(&room, &ev).await }
-            },
-        );
+            });
         let bot = self.clone();
-        self.client.add_event_handler(
-            move |ev: OriginalSyncReactionEvent, room: Room| {
+        self.client
+            .add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
                 let bot = bot.clone();
                 async move { bot.handle_reaction(&room, &ev).await }
-            },
-        );
+            });
     }
 
     /// Answers a room message if it is a command. Public so a test can deliver the same event a
@@ -281,10 +282,7 @@ impl MatrixBot {
         let MessageType::Text(text) = &ev.content.msgtype else {
             return;
         };
-        let body = with_pills_as_ids(
-            &text.body,
-            text.formatted.as_ref().map(|f| f.body.as_str()),
-        );
+        let body = with_pills_as_ids(&text.body, text.formatted.as_ref().map(|f| f.body.as_str()));
         let sender_name = match room.get_member_no_sync(&ev.sender).await {
             Ok(Some(m)) => m.display_name().unwrap_or(ev.sender.localpart()).to_owned(),
             _ => ev.sender.localpart().to_owned(),
@@ -336,8 +334,7 @@ impl MatrixBot {
         }
         let found = room.event(event, None).await.ok()?;
         let raw: serde_json::Value = found.raw().deserialize_as().ok()?;
-        if raw.get("sender").and_then(|s| s.as_str()) != self.client.user_id().map(|u| u.as_str())
-        {
+        if raw.get("sender").and_then(|s| s.as_str()) != self.client.user_id().map(|u| u.as_str()) {
             return None;
         }
         raw.get("content")?.get(PROPOSAL_KEY)?.as_i64()
@@ -351,10 +348,7 @@ impl MatrixBot {
             Audience::Room => (room.clone(), None),
             Audience::Sender if room.is_direct().await.unwrap_or(false) => (room.clone(), None),
             Audience::Sender => match direct_room(&self.client, sender).await {
-                Ok((dm, _)) => (
-                    dm,
-                    Some(Reply::text("I sent you a direct message.")),
-                ),
+                Ok((dm, _)) => (dm, Some(Reply::text("I sent you a direct message."))),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot open a direct message");
                     (
@@ -531,19 +525,24 @@ pub fn with_pills_as_ids(body: &str, html: Option<&str>) -> String {
         let after = &rest[start + "href=\"https://matrix.to/#/".len()..];
         let Some(end) = after.find('"') else { break };
         let target = after[..end].split('?').next().unwrap_or("");
-        let target = target.replace("%40", "@").replace("%3A", ":").replace("%3a", ":");
-        let Some(text_start) = after.find('>') else { break };
-        let Some(text_end) = after[text_start..].find("</a>") else { break };
+        let target = target
+            .replace("%40", "@")
+            .replace("%3A", ":")
+            .replace("%3a", ":");
+        let Some(text_start) = after.find('>') else {
+            break;
+        };
+        let Some(text_end) = after[text_start..].find("</a>") else {
+            break;
+        };
         let text = &after[text_start + 1..text_start + text_end];
-        if target.starts_with('@') && !text.is_empty() && !text.starts_with('@') {
-            // The pill's text may carry a leading @ in some clients; keep the first match only.
-            if let Some(at) = out.find(text) {
-                out.replace_range(at..at + text.len(), &target);
-            }
-        } else if target.starts_with('@') && text.starts_with('@') && text != target {
-            if let Some(at) = out.find(text) {
-                out.replace_range(at..at + text.len(), &target);
-            }
+        // Replace the pill's text (the display name, sometimes with an @) by the id, once.
+        if target.starts_with('@')
+            && !text.is_empty()
+            && text != target
+            && let Some(at) = out.find(text)
+        {
+            out.replace_range(at..at + text.len(), &target);
         }
         rest = &after[text_start + text_end..];
     }

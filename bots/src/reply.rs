@@ -11,7 +11,10 @@ pub enum Span {
     Text(String),
     Strong(String),
     /// An amount with its currency code, shown as "10.50 DEMO".
-    Amount { value: String, currency: String },
+    Amount {
+        value: String,
+        currency: String,
+    },
     /// Something to type or copy (a command, a code).
     Code(String),
 }

@@ -269,10 +269,7 @@ pub async fn balance_of(
         .chat_user(&id, user_id)
         .await
         .map_err(|e| e.to_string())?;
-    let accounts = core
-        .accounts(&org.admin)
-        .await
-        .map_err(|e| e.to_string())?;
+    let accounts = core.accounts(&org.admin).await.map_err(|e| e.to_string())?;
     Ok(accounts
         .iter()
         .find(|a| a.account.owner_user_id == Some(user.id) && a.currency.code.as_str() == "COIN")

@@ -113,9 +113,15 @@ impl World {
         let r = self.say(who, text).await;
         assert_eq!(r.tone, Tone::Error, "{text:?}: {}", r.plain());
         let plain = r.plain();
-        assert!(!plain.contains('\n'), "{text:?}: more than one line: {plain}");
+        assert!(
+            !plain.contains('\n'),
+            "{text:?}: more than one line: {plain}"
+        );
         assert!(r.buttons.is_empty());
-        assert!(plain.ends_with('.') || plain.contains(". Write it as: /"), "{plain}");
+        assert!(
+            plain.ends_with('.') || plain.contains(". Write it as: /"),
+            "{plain}"
+        );
         plain
     }
 
@@ -180,7 +186,11 @@ impl World {
 async fn every_command_answers() {
     let w = world(true).await;
     w.fund("Ana", "100").await;
-    assert!(w.ok("Ana", "/help").await.contains("/pay @who 10 [CUR] [for memo]"));
+    assert!(
+        w.ok("Ana", "/help")
+            .await
+            .contains("/pay @who 10 [CUR] [for memo]")
+    );
     assert!(w.ok("Ana", "/help vote").await.contains("/vote <id>"));
     assert!(w.ok("Ana", "/balance").await.contains("100.00 COIN"));
     let paid = w.ok("Ana", "/pay @Ben 12.5 for bread").await;
@@ -188,25 +198,45 @@ async fn every_command_answers() {
     assert!(paid.contains("had no account"), "{paid}");
     assert!(w.ok("Ben", "/balance").await.contains("12.50 COIN"));
     let history = w.ok("Ana", "/history").await;
-    assert!(history.contains("− 12.50 COIN (payment) bread") || history.contains("−12.50"), "{history}");
+    assert!(
+        history.contains("− 12.50 COIN (payment) bread") || history.contains("−12.50"),
+        "{history}"
+    );
     assert!(history.contains("+ 100.00 COIN (issuance)"), "{history}");
     assert!(w.ok("Ben", "/history").await.contains("+ 12.50 COIN"));
 
     let pledge = w.say("Ben", "/pledge 5 for two hours of bike repair").await;
     assert_eq!(pledge.tone, Tone::Ok, "{}", pledge.plain());
-    let proposal = pledge.vote_proposal().unwrap_or_else(|| panic!("no buttons"));
+    let proposal = pledge
+        .vote_proposal()
+        .unwrap_or_else(|| panic!("no buttons"));
     assert_eq!(pledge.buttons.len(), 4);
-    assert!(pledge.plain().contains("5.00 COIN for two hours of bike repair"));
+    assert!(
+        pledge
+            .plain()
+            .contains("5.00 COIN for two hours of bike repair")
+    );
     let listed = w.ok("Ana", "/proposals").await;
-    assert!(listed.contains(&format!("#{proposal} Pledge: two hours of bike repair")), "{listed}");
-    assert!(w.ok("Ana", &format!("/vote {proposal} yes")).await.contains("You voted yes"));
+    assert!(
+        listed.contains(&format!("#{proposal} Pledge: two hours of bike repair")),
+        "{listed}"
+    );
+    assert!(
+        w.ok("Ana", &format!("/vote {proposal} yes"))
+            .await
+            .contains("You voted yes")
+    );
 
     let free = w.say("Ana", "/propose Paint the workshop green").await;
     assert_eq!(free.tone, Tone::Ok);
     assert!(free.plain().contains("Paint the workshop green"));
     assert!(free.vote_proposal().is_some());
 
-    assert!(w.ok("Ana", "/post Saturday is repair day").await.contains("Posted"));
+    assert!(
+        w.ok("Ana", "/post Saturday is repair day")
+            .await
+            .contains("Posted")
+    );
     let feed = w
         .core
         .feed(&w.admin, None, 10)
@@ -217,11 +247,21 @@ async fn every_command_answers() {
     let offer = w.ok("Ben", "/offer 3 for a bike check").await;
     assert!(offer.contains("Listed offer"), "{offer}");
     let listing = scenario::number_after(&offer, "offer").unwrap_or_default();
-    assert!(w.ok("Ana", "/need 20 COIN for a ladder").await.contains("Listed need"));
+    assert!(
+        w.ok("Ana", "/need 20 COIN for a ladder")
+            .await
+            .contains("Listed need")
+    );
     let market = w.ok("Ana", "/market").await;
-    assert!(market.contains("a bike check") && market.contains("a ladder"), "{market}");
+    assert!(
+        market.contains("a bike check") && market.contains("a ladder"),
+        "{market}"
+    );
     let bought = w.ok("Ana", &format!("/buy {listing}")).await;
-    assert!(bought.contains("You bought") && bought.contains("3.00 COIN"), "{bought}");
+    assert!(
+        bought.contains("You bought") && bought.contains("3.00 COIN"),
+        "{bought}"
+    );
 
     let project = w
         .core
@@ -243,7 +283,10 @@ async fn every_command_answers() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let invested = w.ok("Ana", &format!("/invest {} 10", project.id)).await;
-    assert!(invested.contains("10.00 COIN") && invested.contains("BIKE"), "{invested}");
+    assert!(
+        invested.contains("10.00 COIN") && invested.contains("BIKE"),
+        "{invested}"
+    );
 
     let link = w.say("Ana", "/link").await;
     assert_eq!(link.audience, Audience::Sender);
@@ -251,7 +294,10 @@ async fn every_command_answers() {
         .plain()
         .split_whitespace()
         .find(|w| w.starts_with("cl_"))
-        .map(|c| c.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-').to_owned())
+        .map(|c| {
+            c.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-')
+                .to_owned()
+        })
         .unwrap_or_else(|| panic!("no code in {}", link.plain()));
     let (user, _token) = w
         .core
@@ -262,7 +308,11 @@ async fn every_command_answers() {
     assert!(w.core.redeem_login_link(&code).await.is_err(), "used twice");
 
     assert!(w.ok("Ana", "!BALANCE").await.contains("74.50 COIN"));
-    let checks = w.core.verify_ledger(&w.admin).await.unwrap_or_else(|e| panic!("{e}"));
+    let checks = w
+        .core
+        .verify_ledger(&w.admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
 }
 
@@ -274,24 +324,46 @@ async fn mistakes_are_one_sentence_and_change_nothing() {
     let before = w.ledger().await;
 
     let poor = w.refused("Ana", "/pay @ben 50").await;
-    assert_eq!(poor, "You have 10.00 COIN, not enough to pay 50 COIN. Nothing was paid.");
+    assert_eq!(
+        poor,
+        "You have 10.00 COIN, not enough to pay 50 COIN. Nothing was paid."
+    );
     let wrong = w.refused("Ana", "/pay @ben 5 EUR").await;
     assert_eq!(
         wrong,
         "There is no currency EUR in Test Commons; use COIN. Nothing was changed."
     );
     let decimals = w.refused("Ana", "/pay @ben 1.005").await;
-    assert!(decimals.starts_with("That amount does not work: this currency has 2 decimal places"), "{decimals}");
-    assert_eq!(w.refused("Ana", "/pay @ana 1").await, "You cannot pay yourself.");
+    assert!(
+        decimals.starts_with("That amount does not work: this currency has 2 decimal places"),
+        "{decimals}"
+    );
+    assert_eq!(
+        w.refused("Ana", "/pay @ana 1").await,
+        "You cannot pay yourself."
+    );
     let syntax = w.refused("Ana", "/pay ben 5").await;
-    assert!(syntax.contains("Write it as: /pay @who 10 [CUR] [for memo]"), "{syntax}");
-    assert!(w.refused("Ana", "/vote 999 yes").await.contains("no such proposal"));
-    assert!(w.refused("Ana", "/buy 999").await.contains("no such listing"));
+    assert!(
+        syntax.contains("Write it as: /pay @who 10 [CUR] [for memo]"),
+        "{syntax}"
+    );
+    assert!(
+        w.refused("Ana", "/vote 999 yes")
+            .await
+            .contains("no such proposal")
+    );
+    assert!(
+        w.refused("Ana", "/buy 999")
+            .await
+            .contains("no such listing")
+    );
     assert_eq!(w.ledger().await, before);
 
     // A proposal that closed: Ana, Ben and the owner vote; two yes settle it.
     let pledge = w.say("Ben", "/pledge 1 for a thing").await;
-    let p = pledge.vote_proposal().unwrap_or_else(|| panic!("{}", pledge.plain()));
+    let p = pledge
+        .vote_proposal()
+        .unwrap_or_else(|| panic!("{}", pledge.plain()));
     w.ok("Ana", &format!("/vote {p} yes")).await;
     let settled = w.ok("Ben", &format!("/vote {p} yes")).await;
     assert!(settled.contains("it passed"), "{settled}");
@@ -311,11 +383,19 @@ async fn mistakes_are_one_sentence_and_change_nothing() {
     stray.room = "org:nowhere".into();
     let r = w.say_as(stray.clone(), "/balance").await;
     assert_eq!(r.tone, Tone::Error);
-    assert!(r.plain().starts_with("This room is not connected to a community yet."), "{}", r.plain());
+    assert!(
+        r.plain()
+            .starts_with("This room is not connected to a community yet."),
+        "{}",
+        r.plain()
+    );
     let r = w.say_as(stray, "/pay @ben 1").await;
     assert!(r.plain().starts_with("This room is not connected"));
     let r = w.say("Ana", "/connect AAAA-BBBB-CCCC").await;
-    assert_eq!(r.plain(), "That connect code is not valid. Ask an admin for a new one.");
+    assert_eq!(
+        r.plain(),
+        "That connect code is not valid. Ask an admin for a new one."
+    );
     assert_eq!(w.ledger().await, after_close);
 }
 
@@ -360,12 +440,20 @@ async fn closed_orgs_pay_members_only() {
 async fn a_redelivered_event_acts_once() {
     let w = world(true).await;
     w.fund("Ana", "20").await;
-    let first = w.say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea").await;
-    let again = w.say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea").await;
+    let first = w
+        .say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea")
+        .await;
+    let again = w
+        .say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea")
+        .await;
     assert_eq!(first.plain().lines().next(), again.plain().lines().next());
     assert!(w.ok("Ana", "/balance").await.contains("15.00 COIN"));
-    let pledge1 = w.say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup").await;
-    let pledge2 = w.say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup").await;
+    let pledge1 = w
+        .say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup")
+        .await;
+    let pledge2 = w
+        .say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup")
+        .await;
     assert_eq!(pledge1.vote_proposal(), pledge2.vote_proposal());
     let post1 = w.say_as(w.msg("Ben", Some("$event-3")), "/post once").await;
     let post2 = w.say_as(w.msg("Ben", Some("$event-3")), "/post once").await;
@@ -463,9 +551,11 @@ impl Sink for Recorder {
                 sent.push((target.key(), reply.plain(), txn_id.to_owned()));
             }
             Ok(match target {
-                ChatTarget::Direct { dm_room_id: None, platform_user_id, .. } => {
-                    Sent::DirectRoom(format!("dm-{platform_user_id}"))
-                }
+                ChatTarget::Direct {
+                    dm_room_id: None,
+                    platform_user_id,
+                    ..
+                } => Sent::DirectRoom(format!("dm-{platform_user_id}")),
                 _ => Sent::Delivered,
             })
         })
@@ -494,21 +584,38 @@ async fn outbox_events_reach_rooms_and_people_once() {
     let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
     let to_ben: Vec<_> = sent.iter().filter(|(t, _, _)| t == "dm:ben").collect();
     assert_eq!(to_ben.len(), 1, "{sent:?}");
-    assert!(to_ben[0].1.contains("Ana paid you 2.00 COIN for cake in Test Commons"), "{sent:?}");
+    assert!(
+        to_ben[0]
+            .1
+            .contains("Ana paid you 2.00 COIN for cake in Test Commons"),
+        "{sent:?}"
+    );
     let in_room: Vec<_> = sent
         .iter()
         .filter(|(t, _, _)| *t == format!("room:{}", w.room))
         .collect();
     assert!(
-        in_room.iter().any(|(_, text, _)| text.contains("New proposal in Test Commons") && text.contains("Longer opening hours")),
+        in_room
+            .iter()
+            .any(|(_, text, _)| text.contains("New proposal in Test Commons")
+                && text.contains("Longer opening hours")),
         "{sent:?}"
     );
     let txns: std::collections::HashSet<_> = sent.iter().map(|(_, _, t)| t.clone()).collect();
-    assert_eq!(txns.len(), sent.len(), "transaction ids are distinct per event and target");
+    assert_eq!(
+        txns.len(),
+        sent.len(),
+        "transaction ids are distinct per event and target"
+    );
     let ben = ChatIdentity::new(ChatPlatform::Console, "ben").unwrap_or_else(|e| panic!("{e}"));
     let targets = w
         .core
-        .chat_targets(w.admin.tenant.id, ChatPlatform::Console, false, &[w.user("Ben").await.id])
+        .chat_targets(
+            w.admin.tenant.id,
+            ChatPlatform::Console,
+            false,
+            &[w.user("Ben").await.id],
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(

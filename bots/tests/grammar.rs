@@ -42,7 +42,10 @@ fn check(dialect: &Dialect, cases: Vec<(&str, Want)>) {
             (Want::Quiet, Ok(None)) => {}
             (Want::Err(text), Err(e)) => {
                 assert!(e.to_string().contains(text), "{input:?}: {e}");
-                assert!(e.to_string().contains(e.verb.spec().usage), "{input:?}: {e}");
+                assert!(
+                    e.to_string().contains(e.verb.spec().usage),
+                    "{input:?}: {e}"
+                );
             }
             (_, got) => panic!("{input:?} gave {got:?}"),
         }
@@ -55,13 +58,39 @@ fn console_table() {
     check(
         &d,
         vec![
-            ("/pay @Ben 10", Want::Cmd(pay(console_mention("Ben"), "10", None, ""))),
-            ("!pay @ben 10.5 DEMO", Want::Cmd(pay(console_mention("ben"), "10.5", Some("DEMO"), ""))),
-            ("/PAY @ben 3 demo for lunch at Mo's", Want::Cmd(pay(console_mention("ben"), "3", Some("DEMO"), "lunch at Mo's"))),
-            ("/pay @ben 3 for lunch", Want::Cmd(pay(console_mention("ben"), "3", None, "lunch"))),
-            (r#"/pay @ben 3 "rent, March""#, Want::Cmd(pay(console_mention("ben"), "3", None, "rent, March"))),
-            ("/pay 7 @ben", Want::Cmd(pay(console_mention("ben"), "7", None, ""))),
-            ("/send @ben .5", Want::Cmd(pay(console_mention("ben"), ".5", None, ""))),
+            (
+                "/pay @Ben 10",
+                Want::Cmd(pay(console_mention("Ben"), "10", None, "")),
+            ),
+            (
+                "!pay @ben 10.5 DEMO",
+                Want::Cmd(pay(console_mention("ben"), "10.5", Some("DEMO"), "")),
+            ),
+            (
+                "/PAY @ben 3 demo for lunch at Mo's",
+                Want::Cmd(pay(
+                    console_mention("ben"),
+                    "3",
+                    Some("DEMO"),
+                    "lunch at Mo's",
+                )),
+            ),
+            (
+                "/pay @ben 3 for lunch",
+                Want::Cmd(pay(console_mention("ben"), "3", None, "lunch")),
+            ),
+            (
+                r#"/pay @ben 3 "rent, March""#,
+                Want::Cmd(pay(console_mention("ben"), "3", None, "rent, March")),
+            ),
+            (
+                "/pay 7 @ben",
+                Want::Cmd(pay(console_mention("ben"), "7", None, "")),
+            ),
+            (
+                "/send @ben .5",
+                Want::Cmd(pay(console_mention("ben"), ".5", None, "")),
+            ),
             ("/pay @ben", Want::Err("whom to pay and how much")),
             ("/pay ben 5", Want::Err("Say whom to pay")),
             ("/pay @ben five", Want::Err("Say how much")),
@@ -73,37 +102,139 @@ fn console_table() {
             ("!bal", Want::Cmd(Command::Balance)),
             ("/balance now", Want::Err("takes nothing")),
             ("/history", Want::Cmd(Command::History)),
-            ("/pledge 10 for 10 hours of bike repair", Want::Cmd(Command::Pledge { amount: amount("10"), currency: None, work: "10 hours of bike repair".into() })),
-            ("/pledge 2.5 TIME for gardening", Want::Cmd(Command::Pledge { amount: amount("2.5"), currency: Some("TIME".into()), work: "gardening".into() })),
+            (
+                "/pledge 10 for 10 hours of bike repair",
+                Want::Cmd(Command::Pledge {
+                    amount: amount("10"),
+                    currency: None,
+                    work: "10 hours of bike repair".into(),
+                }),
+            ),
+            (
+                "/pledge 2.5 TIME for gardening",
+                Want::Cmd(Command::Pledge {
+                    amount: amount("2.5"),
+                    currency: Some("TIME".into()),
+                    work: "gardening".into(),
+                }),
+            ),
             ("/pledge 10", Want::Err("after \"for\"")),
             ("/pledge for nothing", Want::Err("Start with the amount")),
-            ("/propose Buy a cargo bike", Want::Cmd(Command::Propose { title: "Buy a cargo bike".into() })),
+            (
+                "/propose Buy a cargo bike",
+                Want::Cmd(Command::Propose {
+                    title: "Buy a cargo bike".into(),
+                }),
+            ),
             ("/propose", Want::Err("what should be decided")),
-            ("/vote 3 yes", Want::Cmd(Command::Vote { proposal: 3, choice: Choice::Yes })),
-            ("/vote #3 BLOCK", Want::Cmd(Command::Vote { proposal: 3, choice: Choice::Block })),
-            ("/vote no 4", Want::Cmd(Command::Vote { proposal: 4, choice: Choice::No })),
-            ("/vote 4 abstain", Want::Cmd(Command::Vote { proposal: 4, choice: Choice::Abstain })),
+            (
+                "/vote 3 yes",
+                Want::Cmd(Command::Vote {
+                    proposal: 3,
+                    choice: Choice::Yes,
+                }),
+            ),
+            (
+                "/vote #3 BLOCK",
+                Want::Cmd(Command::Vote {
+                    proposal: 3,
+                    choice: Choice::Block,
+                }),
+            ),
+            (
+                "/vote no 4",
+                Want::Cmd(Command::Vote {
+                    proposal: 4,
+                    choice: Choice::No,
+                }),
+            ),
+            (
+                "/vote 4 abstain",
+                Want::Cmd(Command::Vote {
+                    proposal: 4,
+                    choice: Choice::Abstain,
+                }),
+            ),
             ("/vote 4 maybe", Want::Err("yes, no, abstain or block")),
             ("/vote yes", Want::Err("number and yes")),
             ("/vote x y", Want::Err("proposal's number")),
             ("/proposals", Want::Cmd(Command::Proposals)),
-            ("/post Hello, commons!", Want::Cmd(Command::Post { body: "Hello, commons!".into() })),
+            (
+                "/post Hello, commons!",
+                Want::Cmd(Command::Post {
+                    body: "Hello, commons!".into(),
+                }),
+            ),
             ("/post", Want::Err("what to post")),
-            ("/offer 5 for bike repair", Want::Cmd(Command::Offer { price: amount("5"), currency: None, title: "bike repair".into() })),
-            ("/need 20 COIN for a ladder", Want::Cmd(Command::Need { price: amount("20"), currency: Some("COIN".into()), title: "a ladder".into() })),
+            (
+                "/offer 5 for bike repair",
+                Want::Cmd(Command::Offer {
+                    price: amount("5"),
+                    currency: None,
+                    title: "bike repair".into(),
+                }),
+            ),
+            (
+                "/need 20 COIN for a ladder",
+                Want::Cmd(Command::Need {
+                    price: amount("20"),
+                    currency: Some("COIN".into()),
+                    title: "a ladder".into(),
+                }),
+            ),
             ("/market", Want::Cmd(Command::Market)),
             ("/buy 4", Want::Cmd(Command::Buy { listing: 4 })),
             ("/buy four", Want::Err("listing's number")),
-            ("/invest 2 10", Want::Cmd(Command::Invest { project: 2, amount: amount("10") })),
+            (
+                "/invest 2 10",
+                Want::Cmd(Command::Invest {
+                    project: 2,
+                    amount: amount("10"),
+                }),
+            ),
             ("/invest 2", Want::Err("project's number and how much")),
-            ("/connect K7QX-M2PD-9WTR", Want::Cmd(Command::Connect { code: "K7QX-M2PD-9WTR".into() })),
-            ("/connect k7qx m2pd 9wtr", Want::Cmd(Command::Connect { code: "k7qxm2pd9wtr".into() })),
+            (
+                "/connect K7QX-M2PD-9WTR",
+                Want::Cmd(Command::Connect {
+                    code: "K7QX-M2PD-9WTR".into(),
+                }),
+            ),
+            (
+                "/connect k7qx m2pd 9wtr",
+                Want::Cmd(Command::Connect {
+                    code: "k7qxm2pd9wtr".into(),
+                }),
+            ),
             ("/connect", Want::Err("code an admin gave you")),
             ("/link", Want::Cmd(Command::Link)),
-            ("/help", Want::Cmd(Command::Help { verb: None, unknown: None })),
-            ("/help pay", Want::Cmd(Command::Help { verb: Some(Verb::Pay), unknown: None })),
-            ("/help /vote", Want::Cmd(Command::Help { verb: Some(Verb::Vote), unknown: None })),
-            ("/frobnicate 3", Want::Cmd(Command::Help { verb: None, unknown: Some("frobnicate".into()) })),
+            (
+                "/help",
+                Want::Cmd(Command::Help {
+                    verb: None,
+                    unknown: None,
+                }),
+            ),
+            (
+                "/help pay",
+                Want::Cmd(Command::Help {
+                    verb: Some(Verb::Pay),
+                    unknown: None,
+                }),
+            ),
+            (
+                "/help /vote",
+                Want::Cmd(Command::Help {
+                    verb: Some(Verb::Vote),
+                    unknown: None,
+                }),
+            ),
+            (
+                "/frobnicate 3",
+                Want::Cmd(Command::Help {
+                    verb: None,
+                    unknown: Some("frobnicate".into()),
+                }),
+            ),
             ("hello everyone", Want::Quiet),
             ("", Want::Quiet),
             ("/", Want::Quiet),
@@ -122,9 +253,26 @@ fn matrix_mentions() {
     check(
         &d,
         vec![
-            ("!pay @ben:example.org 5 for tea", Want::Cmd(pay(ben.clone(), "5", None, "tea"))),
-            ("!pay @ben:localhost:8448 5", Want::Cmd(pay(Mention { id: "@ben:localhost:8448".into(), display: "@ben:localhost:8448".into() }, "5", None, ""))),
-            ("/pay 5 @ben:example.org", Want::Cmd(pay(ben, "5", None, ""))),
+            (
+                "!pay @ben:example.org 5 for tea",
+                Want::Cmd(pay(ben.clone(), "5", None, "tea")),
+            ),
+            (
+                "!pay @ben:localhost:8448 5",
+                Want::Cmd(pay(
+                    Mention {
+                        id: "@ben:localhost:8448".into(),
+                        display: "@ben:localhost:8448".into(),
+                    },
+                    "5",
+                    None,
+                    "",
+                )),
+            ),
+            (
+                "/pay 5 @ben:example.org",
+                Want::Cmd(pay(ben, "5", None, "")),
+            ),
             ("!pay @ben 5", Want::Err("mention such as @ben:example.org")),
             ("!pay @Ben:example.org 5", Want::Err("mention such as")),
         ],
@@ -141,8 +289,14 @@ fn discord_mentions() {
     check(
         &d,
         vec![
-            ("!pay <@80351110224678912> 5", Want::Cmd(pay(m.clone(), "5", None, ""))),
-            ("!pay <@!80351110224678912> 5", Want::Cmd(pay(m, "5", None, ""))),
+            (
+                "!pay <@80351110224678912> 5",
+                Want::Cmd(pay(m.clone(), "5", None, "")),
+            ),
+            (
+                "!pay <@!80351110224678912> 5",
+                Want::Cmd(pay(m, "5", None, "")),
+            ),
             ("!pay <@abc> 5", Want::Err("Say whom to pay")),
         ],
     );
@@ -157,7 +311,18 @@ fn telegram_addressing() {
             ("/balance@coinsencebot", Want::Cmd(Command::Balance)),
             ("/balance@CoinsenceBot", Want::Cmd(Command::Balance)),
             ("/balance@OtherBot", Want::Quiet),
-            ("/pay@CoinsenceBot @ben_k 5", Want::Cmd(pay(Mention { id: "ben_k".into(), display: "ben_k".into() }, "5", None, ""))),
+            (
+                "/pay@CoinsenceBot @ben_k 5",
+                Want::Cmd(pay(
+                    Mention {
+                        id: "ben_k".into(),
+                        display: "ben_k".into(),
+                    },
+                    "5",
+                    None,
+                    "",
+                )),
+            ),
         ],
     );
 }

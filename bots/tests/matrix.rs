@@ -78,9 +78,16 @@ fn free_port() -> u16 {
 }
 
 fn limit(per_second: u32) -> String {
-    format!("{{per_second: {per_second}, burst_count: {}}}", per_second * 10)
+    format!(
+        "{{per_second: {per_second}, burst_count: {}}}",
+        per_second * 10
+    )
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "Synapse and its watchdog outlive this function on purpose: the watchdog stops Synapse when the test process ends"
+)]
 async fn start_synapse(python: &Path) -> Synapse {
     let dir = std::env::temp_dir().join(format!("coinsence-synapse-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -210,7 +217,10 @@ rc_federation:
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("Synapse up at {base} in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "Synapse up at {base} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Synapse { base }
 }
 
@@ -263,13 +273,22 @@ impl Synapse {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         Account {
-            user_id: done["user_id"].as_str().unwrap_or_else(|| panic!("{done}")).to_owned(),
+            user_id: done["user_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{done}"))
+                .to_owned(),
             token: done["access_token"].as_str().unwrap_or_default().to_owned(),
             password,
         }
     }
 
-    async fn call(&self, who: &Account, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    async fn call(
+        &self,
+        who: &Account,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let mut req = reqwest::Client::new()
             .request(method, format!("{}/_matrix/client/v3{path}", self.base))
             .bearer_auth(&who.token);
@@ -329,7 +348,13 @@ impl Synapse {
     }
 
     /// Waits for the bot's answer to an event: the answer and how long it took to be visible.
-    async fn answer(&self, who: &Account, room: &str, bot: &str, event: &str) -> Result<String, String> {
+    async fn answer(
+        &self,
+        who: &Account,
+        room: &str,
+        bot: &str,
+        event: &str,
+    ) -> Result<String, String> {
         let started = Instant::now();
         loop {
             if let Some(r) = self.replies_to(who, room, bot, event).await.pop() {
@@ -432,7 +457,10 @@ impl Driver for MatrixDriver<'_> {
             let account = self.account(who).clone();
             let started = Instant::now();
             let event = self.hs.send_text(&account, &self.room, text).await;
-            let answer = self.hs.answer(&account, &self.room, &self.bot, &event).await?;
+            let answer = self
+                .hs
+                .answer(&account, &self.room, &self.bot, &event)
+                .await?;
             self.latencies.push(started.elapsed());
             Ok(answer)
         })
@@ -465,17 +493,30 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         )
         .await;
     let room = created["room_id"].as_str().unwrap_or_default().to_owned();
-    hs.call(&ben, reqwest::Method::POST, &format!("/join/{}", enc(&room)), Some(json!({})))
-        .await;
+    hs.call(
+        &ben,
+        reqwest::Method::POST,
+        &format!("/join/{}", enc(&room)),
+        Some(json!({})),
+    )
+    .await;
     let started = Instant::now();
     loop {
         let members = hs
-            .call(&ana, reqwest::Method::GET, &format!("/rooms/{}/joined_members", enc(&room)), None)
+            .call(
+                &ana,
+                reqwest::Method::GET,
+                &format!("/rooms/{}/joined_members", enc(&room)),
+                None,
+            )
             .await;
         if members["joined"].get(&bot_account.user_id).is_some() {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the bot did not join");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the bot did not join"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -528,7 +569,11 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
 
     // Redelivery: the same event handled a second time pays once and answers once.
     let event_id = hs
-        .send_text(&ana, &room, &format!("!pay {} 1 for redelivery", ben.user_id))
+        .send_text(
+            &ana,
+            &room,
+            &format!("!pay {} 1 for redelivery", ben.user_id),
+        )
         .await;
     let first = hs
         .answer(&ana, &room, &bot_account.user_id, &event_id)
@@ -553,10 +598,16 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         .unwrap_or_else(|| panic!("the bot does not know the room"));
     running.bot.handle_message(&bot_room, &event).await;
     running.bot.handle_message(&bot_room, &event).await;
-    assert_eq!(balance(&ben).await, "18.50", "a redelivered event paid twice");
+    assert_eq!(
+        balance(&ben).await,
+        "18.50",
+        "a redelivered event paid twice"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        hs.replies_to(&ana, &room, &bot_account.user_id, &event_id).await.len(),
+        hs.replies_to(&ana, &room, &bot_account.user_id, &event_id)
+            .await
+            .len(),
         1,
         "the repeated answer has the same transaction id, so the homeserver keeps one"
     );
@@ -574,7 +625,9 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     assert!(answer.contains("18.50 COIN"), "{answer}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        hs.replies_to(&ana, &room, &bot_account.user_id, &while_down).await.is_empty(),
+        hs.replies_to(&ana, &room, &bot_account.user_id, &while_down)
+            .await
+            .is_empty(),
         "a message from before the start was answered"
     );
     assert_eq!(

@@ -59,7 +59,10 @@ impl ChatIdentity {
     pub fn new(platform: ChatPlatform, platform_user_id: &str) -> Result<Self> {
         let id = platform_user_id.trim();
         if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
-            return Err(Error::invalid("platform_user_id", "use 1 to 255 characters"));
+            return Err(Error::invalid(
+                "platform_user_id",
+                "use 1 to 255 characters",
+            ));
         }
         Ok(Self {
             platform,
@@ -82,11 +85,7 @@ impl ChatIdentity {
 
 /// A display name from a platform, made to fit `users.display_name` (1–100 characters).
 fn fit_display_name(name: &str, fallback: &str) -> String {
-    let clean: String = name
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
+    let clean: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
     let clean = clean.trim();
     if clean.is_empty() {
         fallback.chars().take(100).collect()
@@ -231,16 +230,28 @@ impl Core {
         by: Option<UserId>,
     ) -> Result<Connected> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(i64, TenantId, DateTime<Utc>, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT id, tenant_id, expires_at, used_platform, used_room_id
+        #[derive(sqlx::FromRow)]
+        struct CodeRow {
+            id: i64,
+            tenant_id: TenantId,
+            expires_at: DateTime<Utc>,
+            used_platform: Option<String>,
+            used_room_id: Option<String>,
+        }
+        let row: Option<CodeRow> = sqlx::query_as(
+            "SELECT id, tenant_id, expires_at, used_platform, used_room_id
                  FROM control.chat_connect_codes WHERE code_hash = $1 FOR UPDATE",
-            )
-            .bind(connect_code_hash(code))
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (id, tenant_id, expires_at, used_platform, used_room) =
-            row.ok_or_else(|| Error::not_found("connect code"))?;
+        )
+        .bind(connect_code_hash(code))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let CodeRow {
+            id,
+            tenant_id,
+            expires_at,
+            used_platform,
+            used_room_id: used_room,
+        } = row.ok_or_else(|| Error::not_found("connect code"))?;
         let tenant = tenant_by_id(&mut tx, tenant_id).await?;
         match (used_platform, used_room) {
             (Some(p), Some(r)) if p == platform.as_str() && r == room_id => {
@@ -768,14 +779,21 @@ mod tests {
             connect_code_hash(&code),
             connect_code_hash(&code.to_lowercase().replace('-', " "))
         );
-        assert_ne!(connect_code_hash(&code), connect_code_hash("AAAA-AAAA-AAAA"));
+        assert_ne!(
+            connect_code_hash(&code),
+            connect_code_hash("AAAA-AAAA-AAAA")
+        );
     }
 
     #[test]
     fn placeholder_emails_are_valid_and_stable() {
         let who = ChatIdentity::new(ChatPlatform::Matrix, "@ana:example.org").ok();
         let email = who.as_ref().map(ChatIdentity::placeholder_email);
-        assert!(email.as_deref().is_some_and(|e| identity::Email::parse(e).is_ok()));
+        assert!(
+            email
+                .as_deref()
+                .is_some_and(|e| identity::Email::parse(e).is_ok())
+        );
         assert_eq!(email, who.map(|w| w.placeholder_email()));
         assert_eq!(fit_display_name("  ", "@x:y"), "@x:y");
         assert_eq!(fit_display_name(&"a".repeat(300), "x").len(), 100);
