@@ -19,7 +19,13 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log)),
+                // PostgreSQL's "already exists, skipping" notices are not news.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(format!(
+                        "{},sqlx::postgres::notice=warn",
+                        cli.log
+                    ))
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
