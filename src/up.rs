@@ -64,7 +64,6 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         token.expose(),
         demo::SLUG
     );
-    println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
     let data_dir = args.data_dir.display();
     let interactive = std::io::stdin().is_terminal();
     if interactive {
@@ -76,6 +75,8 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         "the console chat as someone else, in another terminal: coinsence chat --data-dir {data_dir} --org {} --as Ben",
         demo::SLUG
     );
+    // The last line: scripts (and the tests) read up to it and may stop reading there.
+    println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
     if interactive {
         tokio::spawn(console_chat(core.clone(), base.clone()));
     }
