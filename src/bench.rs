@@ -26,6 +26,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Pay(args) => pay(args).await,
         BenchCommand::Issuance(args) => crate::bench_worker::issuance(args).await,
         BenchCommand::Jobs(args) => crate::bench_worker::jobs(args).await,
+        BenchCommand::Chat(args) => crate::bench_chat::run(args).await,
     }
 }
 

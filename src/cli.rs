@@ -35,6 +35,85 @@ pub enum Command {
     Audit(AuditArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+    /// The console chat: the chat commands in a terminal, as a member of one org.
+    Chat(ChatArgs),
+    /// Run the chat bots (Matrix) and deliver the outbox to their rooms.
+    Bots(BotsArgs),
+}
+
+/// Where the database is: a URL, or the private cluster of `coinsence up` under the data dir
+/// (used while `up` runs, started for the command otherwise).
+#[derive(Debug, Clone, Args)]
+pub struct LocalDbArgs {
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[arg(long, env = "COINSENCE_DATA_DIR", default_value = ".coinsence")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub db: LocalDbArgs,
+    /// The org to speak in (its slug).
+    #[arg(long)]
+    pub org: String,
+    /// Your name at the console; a new name becomes a new member of an open org.
+    #[arg(long = "as")]
+    pub name: String,
+    /// Where the API is reachable, for the instructions `/link` gives.
+    #[arg(
+        long,
+        env = "COINSENCE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BotsArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Run the Matrix bot.
+    #[arg(long)]
+    pub matrix: bool,
+    /// The homeserver, e.g. https://matrix.example.org
+    #[arg(long, env = "MATRIX_HOMESERVER")]
+    pub matrix_homeserver: Option<String>,
+    /// The bot's Matrix user (@name:server, or the localpart with a password).
+    #[arg(long, env = "MATRIX_USER")]
+    pub matrix_user: Option<String>,
+    #[arg(long, env = "MATRIX_PASSWORD", hide_env_values = true)]
+    pub matrix_password: Option<String>,
+    /// An access token instead of a password (needs --matrix-device-id and a full user id).
+    #[arg(long, env = "MATRIX_ACCESS_TOKEN", hide_env_values = true)]
+    pub matrix_token: Option<String>,
+    #[arg(long, env = "MATRIX_DEVICE_ID")]
+    pub matrix_device_id: Option<String>,
+    /// Where the bot keeps its sync state, session and encryption keys.
+    #[arg(
+        long,
+        env = "COINSENCE_MATRIX_STORE",
+        default_value = ".coinsence/matrix"
+    )]
+    pub matrix_store: PathBuf,
+    /// Encrypts the store at rest.
+    #[arg(
+        long,
+        env = "COINSENCE_MATRIX_STORE_PASSPHRASE",
+        hide_env_values = true
+    )]
+    pub matrix_store_passphrase: Option<String>,
+    /// Where the API is reachable, for the instructions `/link` gives.
+    #[arg(
+        long,
+        env = "COINSENCE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    /// How often pending outbox events are delivered, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub delivery_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -146,6 +225,11 @@ pub enum OrgCommand {
     },
     /// List orgs.
     List,
+    /// A one-time code that binds a chat room to the org: type `/connect <code>` in the room.
+    ConnectCode {
+        /// The org's slug.
+        org: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +246,8 @@ pub enum BenchCommand {
     Issuance(IssuanceBenchArgs),
     /// Pickup latency and throughput of no-op jobs through the worker's queue.
     Jobs(JobsBenchArgs),
+    /// Chat command to reply through the engine (the console path, in process).
+    Chat(ChatBenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -182,6 +268,16 @@ pub struct JobsBenchArgs {
     /// Jobs run at once by the worker.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChatBenchArgs {
+    /// Commands to time (after a warm-up of 100).
+    #[arg(long, default_value_t = 1000)]
+    pub commands: usize,
+    /// Use this PostgreSQL instead of a private, durable one.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 }

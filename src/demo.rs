@@ -2,6 +2,7 @@
 //! balances in the DEMO currency.
 
 use coinsence_api::Core;
+use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
 use coinsence_api::domain::identity::{self, ApiToken, Email, Role, User};
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
@@ -13,8 +14,32 @@ pub const CURRENCY: &str = "DEMO";
 pub const ADMIN_EMAIL: &str = "ada@demo.coinsence.test";
 const PASSWORD: &str = "coinsence-demo";
 
-/// Creates the demo org unless it exists; returns its admin and a fresh token for them.
+/// The demo people, by their console names.
+pub const PEOPLE: [&str; 3] = ["Ada", "Ben", "Cleo"];
+
+/// Creates the demo org unless it exists; returns its admin and a fresh token for them. Either
+/// way the console chat is ready: the org's console room is bound and the demo people are known
+/// by their names there (`coinsence chat --org demo --as Ben` is the Ben who has 50 DEMO).
 pub async fn ensure(core: &Core) -> anyhow::Result<(User, ApiToken)> {
+    let (admin, token) = ensure_org(core).await?;
+    let tenant = core.tenant(SLUG).await?;
+    core.bind_room(
+        ChatPlatform::Console,
+        &coinsence_bots::console::room_for_org(SLUG),
+        &tenant,
+    )
+    .await?;
+    let mut conn = core.pool.acquire().await?;
+    for name in PEOPLE {
+        let email = Email::parse(&format!("{}@demo.coinsence.test", name.to_lowercase()))?;
+        let user = identity::find_user_by_email(&mut conn, &email).await?;
+        let who = ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase())?;
+        core.link_chat_identity(&who, user.id).await?;
+    }
+    Ok((admin, token))
+}
+
+async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
     if core.tenant(SLUG).await.is_ok() {
         let mut conn = core.pool.acquire().await?;
         let admin = identity::find_user_by_email(&mut conn, &Email::parse(ADMIN_EMAIL)?).await?;

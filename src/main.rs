@@ -2,7 +2,10 @@
 
 mod audit_cmd;
 mod bench;
+mod bench_chat;
 mod bench_worker;
+mod bots_cmd;
+mod chat_cmd;
 mod cli;
 mod demo;
 mod migrate_cmd;
@@ -19,7 +22,13 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log)),
+                // PostgreSQL's "already exists, skipping" notices are not news.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(format!(
+                        "{},sqlx::postgres::notice=warn",
+                        cli.log
+                    ))
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -31,5 +40,7 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Worker(args) => worker_cmd::run(args).await,
         cli::Command::Audit(args) => audit_cmd::run(args).await,
         cli::Command::Bench(args) => bench::run(args).await,
+        cli::Command::Chat(args) => chat_cmd::run(args).await,
+        cli::Command::Bots(args) => bots_cmd::run(args).await,
     }
 }

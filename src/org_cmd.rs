@@ -50,6 +50,14 @@ pub async fn run(args: OrgArgs) -> anyhow::Result<()> {
             println!("created org {} (schema {})", tenant.slug, tenant.schema());
             println!("owner token (shown once): {}", token.expose());
         }
+        OrgCommand::ConnectCode { org } => {
+            let code = core.create_connect_code_for(&OrgSlug::parse(&org)?).await?;
+            println!("{}", code.code);
+            eprintln!(
+                "type /connect {} in the room (where the bot is) within 24 hours; it works once",
+                code.code
+            );
+        }
         OrgCommand::List => {
             for t in core.tenants().await? {
                 println!(

@@ -1,13 +1,18 @@
 //! `coinsence up`: a private PostgreSQL under the data directory (unless DATABASE_URL is
-//! given), migrations, the demo org on first run, the API and the worker, until Ctrl-C stops
-//! it all.
+//! given), migrations, the demo org on first run, the API, the worker and (on a terminal) the
+//! console chat, until Ctrl-C stops it all.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use coinsence_api::Core;
 use coinsence_api::cluster::{Cluster, ClusterOptions};
+use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_bots::console::{self, ConsoleSession};
+use coinsence_bots::{Engine, EngineConfig};
 use coinsence_worker::sinks::LogSink;
 use coinsence_worker::{SystemClock, Worker, WorkerConfig};
+use tokio::io::BufReader;
 use tokio::sync::watch;
 
 use crate::cli::UpArgs;
@@ -63,6 +68,18 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         token.expose(),
         demo::SLUG
     );
+    let data_dir = args.data_dir.display();
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        println!(
+            "the console chat: type chat commands here as Ada (try /help, /balance, /pay @ben 5 for lunch)"
+        );
+    }
+    println!(
+        "the console chat as someone else, in another terminal: coinsence chat --data-dir {data_dir} --org {} --as Ben",
+        demo::SLUG
+    );
+    // The last line: scripts (and the tests) read up to it and may stop reading there.
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
     // One Ctrl-C stops both the API and the worker (which lets running jobs finish).
     let (stop, stopped) = watch::channel(false);
@@ -81,6 +98,9 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         WorkerConfig::default(),
     );
     let worker = tokio::spawn(worker.run(until_stopped(stopped.clone())));
+    if interactive {
+        tokio::spawn(console_chat(core.clone(), base.clone()));
+    }
     let served = server::serve(listener, core, until_stopped(stopped)).await;
     match worker.await {
         Ok(Err(e)) => {
@@ -90,4 +110,27 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     served
+}
+
+/// The console chat on this terminal, as the demo admin; the server keeps running when it ends.
+async fn console_chat(core: Core, base: String) {
+    let engine = Engine::new(
+        core,
+        EngineConfig {
+            platform: ChatPlatform::Console,
+            public_url: base,
+        },
+    );
+    let session = ConsoleSession::for_org(demo::SLUG, demo::PEOPLE[0]);
+    let done = console::run(
+        &engine,
+        &session,
+        BufReader::new(tokio::io::stdin()),
+        tokio::io::stdout(),
+        "> ",
+    )
+    .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "console chat stopped");
+    }
 }

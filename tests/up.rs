@@ -24,9 +24,10 @@ fn start(data_dir: &Path) -> Up {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let (mut base, mut token) = (None, None);
+    let (mut base, mut token, mut chat_hint) = (None, None, false);
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap_or_default();
+        chat_hint |= line.contains("coinsence chat --data-dir") && line.contains("--org demo");
         if let Some(url) = line.strip_prefix("Coinsence is up at ") {
             base = Some(url.trim().to_owned());
         }
@@ -37,6 +38,7 @@ fn start(data_dir: &Path) -> Up {
             break;
         }
     }
+    assert!(chat_hint, "up says how to use the console chat");
     Up {
         child,
         base: base.unwrap_or_else(|| panic!("up printed no URL")),
@@ -79,6 +81,30 @@ async fn ada_balance(client: &reqwest::Client, up: &Up) -> String {
         .to_owned()
 }
 
+/// The console chat through a pipe, beside the running `up`: what it prints.
+fn chat(data_dir: &Path, name: &str, input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coinsence"))
+        .args(["chat", "--org", "demo", "--as", name, "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn chat: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("chat: {e}"));
+    assert!(out.status.success(), "chat exited with {}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[tokio::test]
 async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
     let dir = std::env::temp_dir().join(format!("coinsence-up-test-{}", std::process::id()));
@@ -97,6 +123,13 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(paid.status(), reqwest::StatusCode::CREATED);
+    let answers = chat(&dir, "Ben", "/balance\n/pay @cleo 1.5 for tea\n/balance\n");
+    assert!(
+        answers.contains("• 53.50 DEMO")
+            && answers.contains("Paid 1.50 DEMO to Cleo for tea.")
+            && answers.contains("• 52.00 DEMO"),
+        "{answers}"
+    );
     stop(up);
     let pid_file = dir.join("postgres/data/postmaster.pid");
     assert!(!pid_file.exists(), "the cluster stopped with up");

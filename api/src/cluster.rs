@@ -203,16 +203,29 @@ impl Cluster {
 
     /// A libpq-style URL for `database` (usable by psql and pgbench too).
     pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgresql://postgres@localhost:{}/{database}?host={}",
-            self.port,
-            self.dir.display()
-        )
+        socket_url(&self.dir, self.port, database)
+    }
+
+    /// The URL of a cluster that is already running in `dir` (started by another process, e.g.
+    /// `coinsence up`), if its socket answers there.
+    pub fn running_url(dir: &Path, database: &str) -> Option<String> {
+        let dir = dir.canonicalize().ok()?;
+        let port = 5432;
+        dir.join(format!(".s.PGSQL.{port}"))
+            .exists()
+            .then(|| socket_url(&dir, port, database))
     }
 
     pub fn stop(&self) -> anyhow::Result<()> {
         self.pg_ctl(&["stop", "-m", "fast", "-w"])
     }
+}
+
+fn socket_url(dir: &Path, port: u16, database: &str) -> String {
+    format!(
+        "postgresql://postgres@localhost:{port}/{database}?host={}",
+        dir.display()
+    )
 }
 
 /// Connects a pool of `size` to a URL.

@@ -214,13 +214,14 @@ pub async fn user_for_token(conn: &mut PgConnection, token: &ApiToken) -> Result
 /// Checks an email and password; the same error for an unknown email and a wrong password.
 pub async fn authenticate(conn: &mut PgConnection, email: &str, password: String) -> Result<User> {
     let email = Email::parse(email).map_err(|_| Error::Unauthorized)?;
-    let row: Option<(UserId, String, String, String)> = sqlx::query_as(
+    // Chat members have no password (they log in with a one-time link): never a match.
+    let row: Option<(UserId, String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, email, display_name, password_hash FROM control.users WHERE email = $1",
     )
     .bind(email.as_str())
     .fetch_optional(conn)
     .await?;
-    let Some((id, email, display_name, phc)) = row else {
+    let Some((id, email, display_name, Some(phc))) = row else {
         return Err(Error::Unauthorized);
     };
     if verify_password(password, phc).await? {

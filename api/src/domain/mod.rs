@@ -1,5 +1,6 @@
 //! The rules of Coinsence, free of any web, chat or payment framework.
 
+pub mod chat;
 pub mod governance;
 pub mod identity;
 pub mod ids;

@@ -2,6 +2,7 @@
 //! One file per area; handlers only translate between HTTP and [`Core`] operations.
 
 pub mod auth;
+pub mod chat;
 pub mod error;
 pub mod feed;
 pub mod governance;
@@ -43,6 +44,7 @@ pub struct AppState {
         projects::pay_from_project,
         market::create_listing, market::list_listings, market::get_listing, market::buy, market::close_listing,
         feed::create_post, feed::list_posts, feed::get_post, feed::comment,
+        chat::create_connect_code, chat::redeem_login_link,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth),
@@ -69,6 +71,7 @@ pub fn router(core: Core) -> Router {
     let v1 = Router::new()
         .route("/signup", post(orgs::signup))
         .route("/login", post(orgs::login))
+        .route("/login/link", post(chat::redeem_login_link))
         .route("/openapi.json", get(ops::openapi))
         .route("/orgs", post(orgs::create_org))
         .route("/orgs/{org}", get(orgs::get_org))
@@ -152,7 +155,11 @@ pub fn router(core: Core) -> Router {
             post(feed::create_post).get(feed::list_posts),
         )
         .route("/orgs/{org}/posts/{id}", get(feed::get_post))
-        .route("/orgs/{org}/posts/{id}/comments", post(feed::comment));
+        .route("/orgs/{org}/posts/{id}/comments", post(feed::comment))
+        .route(
+            "/orgs/{org}/chat/connect-codes",
+            post(chat::create_connect_code),
+        );
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(ops::healthz))

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod chat;
 mod concurrency;
 mod feed;
 mod governance;

@@ -14,6 +14,7 @@
 //! (amounts as decimal text), so the HTTP API and the chat bots call exactly the same thing.
 
 mod actions;
+pub use actions::{Action, ActionRequest};
 pub mod feed;
 pub mod market;
 pub mod outbox;

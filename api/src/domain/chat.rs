@@ -1,0 +1,801 @@
+//! Chat in the control plane: who a person is on a chat platform, which room speaks for which
+//! org, the one-time codes that bind a room (`/connect`) or log a chat member in elsewhere
+//! (`/link`), and the record of outbox events delivered to chat.
+//!
+//! A chat identity (platform, the platform's user id) is a [`User`] without a password. It is
+//! created the first time the person is seen (speaking, or being paid by mention) and becomes a
+//! member of an open org on first use; a closed org refuses until an admin admits them. Codes are
+//! random, stored as SHA-256 only, expire, and are used once.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, PgConnection};
+
+use super::governance::feed::Platform;
+use super::identity::{self, ApiToken, Role, User};
+use super::ids::{OutboxId, TenantId, UserId};
+use super::ledger::{Currency, CurrencyKind, store as ledger_store};
+use super::orgs::{Member, admit_in};
+use super::tenancy::{OrgSlug, Tenant, TenantTx};
+use super::text_enum::text_enum;
+use crate::core::Core;
+use crate::error::{Error, Result};
+
+text_enum!(
+    /// A chat platform the bots speak on.
+    ChatPlatform {
+        Matrix => "matrix",
+        Discord => "discord",
+        Telegram => "telegram",
+        Console => "console",
+    }
+);
+
+impl From<ChatPlatform> for Platform {
+    fn from(value: ChatPlatform) -> Self {
+        match value {
+            ChatPlatform::Matrix => Self::Matrix,
+            ChatPlatform::Discord => Self::Discord,
+            ChatPlatform::Telegram => Self::Telegram,
+            ChatPlatform::Console => Self::Console,
+        }
+    }
+}
+
+/// A person as a chat platform names them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChatIdentity {
+    pub platform: ChatPlatform,
+    /// The platform's stable id for them (a Matrix id, a snowflake, a console name).
+    pub platform_user_id: String,
+}
+
+impl ChatIdentity {
+    pub fn new(platform: ChatPlatform, platform_user_id: &str) -> Result<Self> {
+        let id = platform_user_id.trim();
+        if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "platform_user_id",
+                "use 1 to 255 characters",
+            ));
+        }
+        Ok(Self {
+            platform,
+            platform_user_id: id.to_owned(),
+        })
+    }
+
+    /// The placeholder address of a user who arrived from chat. `.invalid` is reserved (RFC 2606):
+    /// it can never be a real mailbox, and it is derived from the identity, so two bots creating
+    /// the same person at once create one user.
+    fn placeholder_email(&self) -> String {
+        let digest = Sha256::digest(self.platform_user_id.as_bytes());
+        format!(
+            "{}.{}@chat.coinsence.invalid",
+            self.platform,
+            hex::encode(&digest[..10])
+        )
+    }
+}
+
+/// A display name from a platform, made to fit `users.display_name` (1–100 characters).
+fn fit_display_name(name: &str, fallback: &str) -> String {
+    let clean: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        fallback.chars().take(100).collect()
+    } else {
+        clean.to_owned()
+    }
+}
+
+/// Who speaks in a room, and as what, resolved in one round trip.
+#[derive(Debug, Clone)]
+pub struct ChatContext {
+    /// The org the room is bound to.
+    pub tenant: Option<Tenant>,
+    /// The user behind the chat identity, if they were seen before.
+    pub user: Option<User>,
+    /// Their role in `tenant`, if they are a member.
+    pub role: Option<Role>,
+}
+
+impl ChatContext {
+    /// The speaker as a member of the room's org, when they already are one.
+    pub fn member(&self) -> Option<Member> {
+        Some(Member {
+            tenant: self.tenant.clone()?,
+            user: self.user.clone()?,
+            role: self.role?,
+        })
+    }
+}
+
+/// A one-time code, shown once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OneTimeCode {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What `/connect` did.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub tenant: Tenant,
+    /// The room was already bound to this org by this code (a redelivered `/connect`).
+    pub again: bool,
+}
+
+/// Where an outbox event goes on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChatTarget {
+    Room(String),
+    /// A person's direct messages (the DM room, if the bot opened one before).
+    Direct {
+        user: UserId,
+        platform_user_id: String,
+        dm_room_id: Option<String>,
+    },
+}
+
+impl ChatTarget {
+    /// A stable name for deduplicating deliveries.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Room(id) => format!("room:{id}"),
+            Self::Direct {
+                platform_user_id, ..
+            } => format!("dm:{platform_user_id}"),
+        }
+    }
+}
+
+const CONNECT_CODE_TTL: Duration = Duration::hours(24);
+const LOGIN_LINK_TTL: Duration = Duration::minutes(15);
+/// Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A connect code as people type it: 12 characters in groups of four ("K7QX-M2PD-9WTR"), about
+/// 59 bits; it is short-lived and single-use, and only its hash is kept.
+fn new_connect_code() -> String {
+    let mut rng = rand::rng();
+    let raw: String = (0..12)
+        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
+        .collect();
+    format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..])
+}
+
+/// Case, spaces and dashes do not matter when a code is typed back.
+fn connect_code_hash(code: &str) -> Vec<u8> {
+    let canon: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    Sha256::digest(canon.as_bytes()).to_vec()
+}
+
+fn login_code_hash(code: &str) -> Vec<u8> {
+    Sha256::digest(code.trim().as_bytes()).to_vec()
+}
+
+const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at";
+
+impl Core {
+    /// An admin asks for a code that binds a room to their org.
+    pub async fn create_connect_code(&self, admin: &Member) -> Result<OneTimeCode> {
+        admin.require_admin()?;
+        self.insert_connect_code(admin.tenant.id, Some(admin.user.id))
+            .await
+    }
+
+    /// The operator (`coinsence org connect-code`) asks for a code for any org.
+    pub async fn create_connect_code_for(&self, slug: &OrgSlug) -> Result<OneTimeCode> {
+        let tenant = self.tenant(slug.as_str()).await?;
+        self.insert_connect_code(tenant.id, None).await
+    }
+
+    async fn insert_connect_code(
+        &self,
+        tenant: TenantId,
+        by: Option<UserId>,
+    ) -> Result<OneTimeCode> {
+        let code = new_connect_code();
+        let expires_at = Utc::now() + CONNECT_CODE_TTL;
+        sqlx::query(
+            "INSERT INTO control.chat_connect_codes (code_hash, tenant_id, created_by, expires_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(connect_code_hash(&code))
+        .bind(tenant)
+        .bind(by)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(OneTimeCode { code, expires_at })
+    }
+
+    /// Binds a room to the org a connect code belongs to, using the code up. The same code typed
+    /// again in the same room (a redelivered message) answers the same; anywhere else it is spent.
+    pub async fn connect_room(
+        &self,
+        platform: ChatPlatform,
+        room_id: &str,
+        code: &str,
+        by: Option<UserId>,
+    ) -> Result<Connected> {
+        let mut tx = self.pool.begin().await?;
+        #[derive(sqlx::FromRow)]
+        struct CodeRow {
+            id: i64,
+            tenant_id: TenantId,
+            expires_at: DateTime<Utc>,
+            used_platform: Option<String>,
+            used_room_id: Option<String>,
+        }
+        let row: Option<CodeRow> = sqlx::query_as(
+            "SELECT id, tenant_id, expires_at, used_platform, used_room_id
+                 FROM control.chat_connect_codes WHERE code_hash = $1 FOR UPDATE",
+        )
+        .bind(connect_code_hash(code))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let CodeRow {
+            id,
+            tenant_id,
+            expires_at,
+            used_platform,
+            used_room_id: used_room,
+        } = row.ok_or_else(|| Error::not_found("connect code"))?;
+        let tenant = tenant_by_id(&mut tx, tenant_id).await?;
+        match (used_platform, used_room) {
+            (Some(p), Some(r)) if p == platform.as_str() && r == room_id => {
+                return Ok(Connected {
+                    tenant,
+                    again: true,
+                });
+            }
+            (Some(_), _) => {
+                return Err(Error::conflict(
+                    "that connect code was already used; ask an admin for a new one",
+                ));
+            }
+            _ => {}
+        }
+        if expires_at <= Utc::now() {
+            return Err(Error::conflict(
+                "that connect code has expired; ask an admin for a new one",
+            ));
+        }
+        let bound: Option<(TenantId,)> = sqlx::query_as(
+            "SELECT tenant_id FROM control.chat_rooms WHERE platform = $1 AND room_id = $2 FOR UPDATE",
+        )
+        .bind(platform.as_str())
+        .bind(room_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match bound {
+            Some((other,)) if other != tenant.id => {
+                let current = tenant_by_id(&mut tx, other).await?;
+                return Err(Error::conflict(format!(
+                    "this room is already connected to {}",
+                    current.name
+                )));
+            }
+            Some(_) => {}
+            None => {
+                sqlx::query(
+                    "INSERT INTO control.chat_rooms (platform, room_id, tenant_id, bound_by)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(platform.as_str())
+                .bind(room_id)
+                .bind(tenant.id)
+                .bind(by)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE control.chat_connect_codes
+             SET used_at = now(), used_platform = $2, used_room_id = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(platform.as_str())
+        .bind(room_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant.id, %platform, room_id, "room connected");
+        Ok(Connected {
+            tenant,
+            again: false,
+        })
+    }
+
+    /// The operator binds a room directly (the console's room of an org, which the person
+    /// running `coinsence chat` with database access may use anyway). Binding it again to the
+    /// same org is harmless; another org's room is refused.
+    pub async fn bind_room(
+        &self,
+        platform: ChatPlatform,
+        room_id: &str,
+        tenant: &Tenant,
+    ) -> Result<()> {
+        let (bound,): (TenantId,) = sqlx::query_as(
+            "INSERT INTO control.chat_rooms (platform, room_id, tenant_id) VALUES ($1, $2, $3)
+             ON CONFLICT (platform, room_id) DO UPDATE SET platform = EXCLUDED.platform
+             RETURNING tenant_id",
+        )
+        .bind(platform.as_str())
+        .bind(room_id)
+        .bind(tenant.id)
+        .fetch_one(&self.pool)
+        .await?;
+        if bound != tenant.id {
+            return Err(Error::conflict("this room is connected to another org"));
+        }
+        Ok(())
+    }
+
+    /// Ties a chat identity to an existing user (the operator's demo set-up; later the portal's
+    /// "link your chat account"). An identity already tied to someone keeps its user.
+    pub async fn link_chat_identity(&self, who: &ChatIdentity, user: UserId) -> Result<UserId> {
+        let (linked,): (UserId,) = sqlx::query_as(
+            "INSERT INTO control.chat_identities (platform, platform_user_id, user_id)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (platform, platform_user_id) DO UPDATE SET platform = EXCLUDED.platform
+             RETURNING user_id",
+        )
+        .bind(who.platform.as_str())
+        .bind(&who.platform_user_id)
+        .bind(user)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(linked)
+    }
+
+    /// The room's org, the speaker's user and their role there, in one query: what every chat
+    /// command needs first, so it costs one round trip.
+    pub async fn chat_context(
+        &self,
+        platform: ChatPlatform,
+        room_id: &str,
+        speaker: &str,
+    ) -> Result<ChatContext> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: Option<TenantId>,
+            slug: Option<String>,
+            name: Option<String>,
+            status: Option<String>,
+            open: Option<bool>,
+            created_at: Option<DateTime<Utc>>,
+            user_id: Option<UserId>,
+            email: Option<String>,
+            display_name: Option<String>,
+            role: Option<String>,
+        }
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS}, u.id AS user_id, u.email, u.display_name, m.role
+             FROM (SELECT 1) one
+             LEFT JOIN control.chat_rooms r ON r.platform = $1 AND r.room_id = $2
+             LEFT JOIN control.tenants t ON t.id = r.tenant_id AND t.status = 'active'
+             LEFT JOIN control.chat_identities i ON i.platform = $1 AND i.platform_user_id = $3
+             LEFT JOIN control.users u ON u.id = i.user_id
+             LEFT JOIN control.memberships m ON m.tenant_id = t.id AND m.user_id = u.id"
+        );
+        let row: Row = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .bind(room_id)
+            .bind(speaker)
+            .fetch_one(&self.pool)
+            .await?;
+        let tenant = match (
+            row.id,
+            row.slug,
+            row.name,
+            row.status,
+            row.open,
+            row.created_at,
+        ) {
+            (Some(id), Some(slug), Some(name), Some(status), Some(open), Some(created_at)) => {
+                Some(Tenant {
+                    id,
+                    slug: OrgSlug::parse(&slug)?,
+                    name,
+                    status: status.try_into()?,
+                    open,
+                    created_at,
+                })
+            }
+            _ => None,
+        };
+        let user = match (row.user_id, row.email, row.display_name) {
+            (Some(id), Some(email), Some(display_name)) => Some(User {
+                id,
+                email,
+                display_name,
+            }),
+            _ => None,
+        };
+        let role = row.role.map(Role::try_from).transpose()?;
+        Ok(ChatContext { tenant, user, role })
+    }
+
+    /// The orgs a chat identity belongs to (for direct messages, which are bound to no room).
+    pub async fn chat_orgs(&self, who: &ChatIdentity) -> Result<Vec<Tenant>> {
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM control.chat_identities i
+             JOIN control.memberships m ON m.user_id = i.user_id
+             JOIN control.tenants t ON t.id = m.tenant_id AND t.status = 'active'
+             WHERE i.platform = $1 AND i.platform_user_id = $2 ORDER BY t.id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(who.platform.as_str())
+            .bind(&who.platform_user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The user behind a chat identity, created (without a password) the first time.
+    pub async fn chat_user(&self, who: &ChatIdentity, display_name: &str) -> Result<User> {
+        let mut conn = self.pool.acquire().await?;
+        ensure_chat_user(&mut conn, who, display_name).await
+    }
+
+    /// The speaker as a member of `tenant`: seen before, or created now, and admitted if the org
+    /// is open. A closed org refuses with a sentence that says whom to ask.
+    pub async fn chat_member(
+        &self,
+        tenant: &Tenant,
+        who: &ChatIdentity,
+        display_name: &str,
+    ) -> Result<Member> {
+        let user = self.chat_user(who, display_name).await?;
+        let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+        let existing = identity::role_in(tx.conn(), tenant.id, user.id).await?;
+        let role = match existing {
+            Some(role) => role,
+            None if tenant.open => admit_in(&mut tx, tenant.id, &user, Role::Member).await?,
+            None => {
+                return Err(Error::forbidden(format!(
+                    "{} admits members by invitation; ask an admin to admit you",
+                    tenant.name
+                )));
+            }
+        };
+        tx.commit().await?;
+        Ok(Member {
+            tenant: tenant.clone(),
+            user,
+            role,
+        })
+    }
+
+    /// Someone mentioned in a room, as a member who can be paid. A person the bot has never seen
+    /// gets a user and, in an open org, an account on the spot; in a closed org only members can
+    /// be paid. Returns the user and whether they were admitted just now.
+    pub async fn chat_payee(
+        &self,
+        tenant: &Tenant,
+        who: &ChatIdentity,
+        display_name: &str,
+    ) -> Result<(User, bool)> {
+        let mut conn = self.pool.acquire().await?;
+        // Who they are and whether they are a member here, in one round trip.
+        let found: Option<(UserId, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT u.id, u.email, u.display_name, m.role FROM control.chat_identities i
+             JOIN control.users u ON u.id = i.user_id
+             LEFT JOIN control.memberships m ON m.tenant_id = $3 AND m.user_id = u.id
+             WHERE i.platform = $1 AND i.platform_user_id = $2",
+        )
+        .bind(who.platform.as_str())
+        .bind(&who.platform_user_id)
+        .bind(tenant.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let known = match found {
+            Some((id, email, display_name, role)) => {
+                let user = User {
+                    id,
+                    email,
+                    display_name,
+                };
+                if role.is_some() {
+                    return Ok((user, false));
+                }
+                Some(user)
+            }
+            None => None,
+        };
+        if !tenant.open {
+            return Err(Error::not_found("member"));
+        }
+        let user = match known {
+            Some(user) => user,
+            None => ensure_chat_user(&mut conn, who, display_name).await?,
+        };
+        drop(conn);
+        let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+        admit_in(&mut tx, tenant.id, &user, Role::Member).await?;
+        tx.commit().await?;
+        Ok((user, true))
+    }
+
+    /// The org's coin currencies (not project shares), oldest first: the first is the default
+    /// when a chat command names none.
+    pub async fn coins(&self, member: &Member) -> Result<Vec<Currency>> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let all = ledger_store::currencies(&mut tx).await?;
+        let mut coins = Vec::with_capacity(all.len());
+        for c in all {
+            if ledger_store::currency_kind(&mut tx, c.id).await? == Some(CurrencyKind::Coin) {
+                coins.push(c);
+            }
+        }
+        Ok(coins)
+    }
+
+    /// A one-time login for a chat member (`/link`): exchanged once, within 15 minutes, for an
+    /// API token with [`Core::redeem_login_link`].
+    pub async fn create_login_link(&self, user: UserId) -> Result<OneTimeCode> {
+        let bytes: [u8; 24] = rand::random();
+        let code = format!(
+            "cl_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let expires_at = Utc::now() + LOGIN_LINK_TTL;
+        sqlx::query(
+            "INSERT INTO control.login_links (code_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(login_code_hash(&code))
+        .bind(user)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(OneTimeCode { code, expires_at })
+    }
+
+    /// Exchanges a login link for a new token. Unknown, used and expired links are all the same
+    /// 401, so a guess learns nothing.
+    pub async fn redeem_login_link(&self, code: &str) -> Result<(User, ApiToken)> {
+        let mut tx = self.pool.begin().await?;
+        let user: Option<User> = sqlx::query_as(
+            "UPDATE control.login_links l SET used_at = now()
+             FROM control.users u
+             WHERE l.code_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.id = l.user_id
+             RETURNING u.id, u.email, u.display_name",
+        )
+        .bind(login_code_hash(code))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let user = user.ok_or(Error::Unauthorized)?;
+        let token = identity::issue_token(&mut tx, user.id, "login link").await?;
+        tx.commit().await?;
+        Ok((user, token))
+    }
+
+    /// The org's rooms on a platform, and the direct-message targets of `users` there.
+    pub async fn chat_targets(
+        &self,
+        tenant: TenantId,
+        platform: ChatPlatform,
+        to_rooms: bool,
+        users: &[UserId],
+    ) -> Result<Vec<ChatTarget>> {
+        let mut targets = Vec::new();
+        if to_rooms {
+            let rooms: Vec<(String,)> = sqlx::query_as(
+                "SELECT room_id FROM control.chat_rooms WHERE tenant_id = $1 AND platform = $2
+                 ORDER BY created_at, room_id",
+            )
+            .bind(tenant)
+            .bind(platform.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            targets.extend(rooms.into_iter().map(|(r,)| ChatTarget::Room(r)));
+        }
+        if !users.is_empty() {
+            let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+            let people: Vec<(UserId, String, Option<String>)> = sqlx::query_as(
+                "SELECT user_id, platform_user_id, dm_room_id FROM control.chat_identities
+                 WHERE platform = $1 AND user_id = ANY($2) ORDER BY user_id, platform_user_id",
+            )
+            .bind(platform.as_str())
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?;
+            targets.extend(
+                people
+                    .into_iter()
+                    .map(|(user, platform_user_id, dm_room_id)| ChatTarget::Direct {
+                        user,
+                        platform_user_id,
+                        dm_room_id,
+                    }),
+            );
+        }
+        Ok(targets)
+    }
+
+    /// Remembers the direct-message room the bot opened with someone.
+    pub async fn set_dm_room(&self, who: &ChatIdentity, room_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE control.chat_identities SET dm_room_id = $3
+             WHERE platform = $1 AND platform_user_id = $2",
+        )
+        .bind(who.platform.as_str())
+        .bind(&who.platform_user_id)
+        .bind(room_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The targets an event was already delivered to on a platform.
+    pub async fn chat_delivered(
+        &self,
+        tenant: TenantId,
+        event: OutboxId,
+        platform: ChatPlatform,
+    ) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT target FROM control.chat_deliveries
+             WHERE tenant_id = $1 AND outbox_id = $2 AND platform = $3",
+        )
+        .bind(tenant)
+        .bind(event)
+        .bind(platform.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
+    }
+
+    /// Records that an event reached a target; recording it twice is harmless.
+    pub async fn record_chat_delivery(
+        &self,
+        tenant: TenantId,
+        event: OutboxId,
+        platform: ChatPlatform,
+        target: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO control.chat_deliveries (tenant_id, outbox_id, platform, target)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(event)
+        .bind(platform.as_str())
+        .bind(target)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Display names of an org's members, for telling who paid whom.
+    pub async fn member_names(
+        &self,
+        tenant: &Tenant,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, String>> {
+        let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+        let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+        let rows: Vec<(UserId, String)> =
+            sqlx::query_as("SELECT user_id, display_name FROM members WHERE user_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(tx.conn())
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Orgs that have chat rooms or chat members on a platform: the ones outbox delivery for
+    /// that platform has to look at.
+    pub async fn chat_tenants(&self, platform: ChatPlatform) -> Result<Vec<Tenant>> {
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM control.tenants t
+             WHERE t.status = 'active' AND (
+                 EXISTS (SELECT 1 FROM control.chat_rooms r WHERE r.tenant_id = t.id AND r.platform = $1)
+                 OR EXISTS (SELECT 1 FROM control.memberships m
+                            JOIN control.chat_identities i ON i.user_id = m.user_id AND i.platform = $1
+                            WHERE m.tenant_id = t.id))
+             ORDER BY t.id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+async fn tenant_by_id(conn: &mut PgConnection, id: TenantId) -> Result<Tenant> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM control.tenants t WHERE t.id = $1");
+    sqlx::query_as(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("org"))
+}
+
+async fn find_chat_user(conn: &mut PgConnection, who: &ChatIdentity) -> Result<Option<User>> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.email, u.display_name FROM control.chat_identities i
+         JOIN control.users u ON u.id = i.user_id
+         WHERE i.platform = $1 AND i.platform_user_id = $2",
+    )
+    .bind(who.platform.as_str())
+    .bind(&who.platform_user_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Creates the user and identity if they are new; two callers at once end with one user,
+/// because the placeholder email is derived from the identity.
+async fn ensure_chat_user(
+    conn: &mut PgConnection,
+    who: &ChatIdentity,
+    display_name: &str,
+) -> Result<User> {
+    if let Some(user) = find_chat_user(conn, who).await? {
+        return Ok(user);
+    }
+    let name = fit_display_name(display_name, &who.platform_user_id);
+    // The statement's own CTEs see no rows the others insert, so the user comes from `u`, which
+    // returns the row whether it inserted it or found it.
+    Ok(sqlx::query_as(
+        "WITH u AS (
+             INSERT INTO control.users (email, password_hash, display_name) VALUES ($3, NULL, $4)
+             ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email
+             RETURNING id, email, display_name
+         ), i AS (
+             INSERT INTO control.chat_identities (platform, platform_user_id, user_id)
+             SELECT $1, $2, id FROM u
+             ON CONFLICT (platform, platform_user_id) DO NOTHING
+         )
+         SELECT id, email, display_name FROM u",
+    )
+    .bind(who.platform.as_str())
+    .bind(&who.platform_user_id)
+    .bind(who.placeholder_email())
+    .bind(name)
+    .fetch_one(conn)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_codes_read_back_however_typed() {
+        let code = new_connect_code();
+        assert_eq!(code.len(), 14);
+        assert_eq!(
+            connect_code_hash(&code),
+            connect_code_hash(&code.to_lowercase().replace('-', " "))
+        );
+        assert_ne!(
+            connect_code_hash(&code),
+            connect_code_hash("AAAA-AAAA-AAAA")
+        );
+    }
+
+    #[test]
+    fn placeholder_emails_are_valid_and_stable() {
+        let who = ChatIdentity::new(ChatPlatform::Matrix, "@ana:example.org").ok();
+        let email = who.as_ref().map(ChatIdentity::placeholder_email);
+        assert!(
+            email
+                .as_deref()
+                .is_some_and(|e| identity::Email::parse(e).is_ok())
+        );
+        assert_eq!(email, who.map(|w| w.placeholder_email()));
+        assert_eq!(fit_display_name("  ", "@x:y"), "@x:y");
+        assert_eq!(fit_display_name(&"a".repeat(300), "x").len(), 100);
+    }
+}

@@ -1,0 +1,330 @@
+//! Outbox delivery to chat: events the domain wrote in its transactional outbox (a payment
+//! received, a proposal opened or closed, a post) reach the org's bound rooms and its members'
+//! direct messages, at least once and deduplicated.
+//!
+//! - Each (event, platform, target) is recorded in `control.chat_deliveries` once sent, so a run
+//!   that stopped halfway resumes without sending a target twice; the send itself carries a
+//!   transaction id derived from the same triple, which the platform deduplicates too (Matrix
+//!   does, per device).
+//! - An event is marked delivered in the org's outbox only when every platform given to
+//!   [`run`] has sent it to all its targets.
+//! - A rate-limited platform ([`SinkError::RateLimited`], e.g. Matrix `M_LIMIT_EXCEEDED` with
+//!   `retry_after_ms`) is waited for, then retried.
+//!
+//! Everything platform-specific is behind [`Sink`]: this module is where the worker's outbox
+//! runner can take over delivery later, with the same sinks.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coinsence_api::Core;
+use coinsence_api::domain::chat::{ChatPlatform, ChatTarget};
+use coinsence_api::domain::governance::outbox::{EventKind, OutboxEvent};
+use coinsence_api::domain::ids::UserId;
+use coinsence_api::domain::tenancy::Tenant;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::reply::{Reply, Span, Tone};
+
+/// Why a send did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SinkError {
+    /// The platform asks to wait this long before sending again.
+    #[error("rate limited for {0:?}")]
+    RateLimited(Duration),
+    /// The target can never be reached (the bot left the room, the person cannot be messaged):
+    /// counted as done, and logged.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// Anything else: the event stays pending and is tried again next round.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What a successful send tells the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Delivered,
+    /// Delivered in a direct-message room the sink opened now; remember it for next time.
+    DirectRoom(String),
+}
+
+/// A chat platform that outbox events can be sent to.
+pub trait Sink: Send + Sync {
+    fn platform(&self) -> ChatPlatform;
+
+    /// Sends `reply` to `target`. `txn_id` is stable for this event and target: a platform that
+    /// deduplicates by transaction id will drop a second send.
+    fn send<'a>(
+        &'a self,
+        target: &'a ChatTarget,
+        reply: &'a Reply,
+        txn_id: &'a str,
+    ) -> BoxFuture<'a, Result<Sent, SinkError>>;
+}
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub sent: u64,
+    pub events_done: u64,
+    pub failed: u64,
+}
+
+/// Tries at most this many times per target and round when rate-limited.
+const RATE_LIMIT_RETRIES: usize = 5;
+/// Never sleeps longer than this for one rate limit, so shutdown stays prompt.
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+/// Delivers pending events until `stop` resolves, one round every `interval`.
+pub async fn run(
+    core: Core,
+    sinks: Vec<Arc<dyn Sink>>,
+    interval: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        match deliver_once(&core, &sinks).await {
+            Ok(round) if round.sent > 0 || round.failed > 0 => {
+                tracing::debug!(?round, "outbox delivery round");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox delivery round failed"),
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// One round over every org that has chat on one of the sinks' platforms.
+pub async fn deliver_once(
+    core: &Core,
+    sinks: &[Arc<dyn Sink>],
+) -> Result<Round, coinsence_api::Error> {
+    let mut round = Round::default();
+    let mut tenants: Vec<Tenant> = Vec::new();
+    let mut seen = HashSet::new();
+    for sink in sinks {
+        for t in core.chat_tenants(sink.platform()).await? {
+            if seen.insert(t.id) {
+                tenants.push(t);
+            }
+        }
+    }
+    for tenant in &tenants {
+        for event in core.outbox_pending(tenant, 100).await? {
+            let reply = render_event(core, tenant, &event).await?;
+            let mut complete = true;
+            for sink in sinks {
+                complete &= deliver_event(
+                    core,
+                    tenant,
+                    &event,
+                    sink.as_ref(),
+                    reply.as_ref(),
+                    &mut round,
+                )
+                .await?;
+            }
+            if complete {
+                core.outbox_mark_delivered(tenant, &[event.id]).await?;
+                round.events_done += 1;
+            }
+        }
+    }
+    Ok(round)
+}
+
+/// Sends one event on one platform; `Ok(false)` if a target is still owed it.
+async fn deliver_event(
+    core: &Core,
+    tenant: &Tenant,
+    event: &OutboxEvent,
+    sink: &dyn Sink,
+    reply: Option<&Reply>,
+    round: &mut Round,
+) -> Result<bool, coinsence_api::Error> {
+    let Some(reply) = reply else {
+        return Ok(true);
+    };
+    let platform = sink.platform();
+    let targets = core
+        .chat_targets(tenant.id, platform, event.to_rooms, &event.to_users)
+        .await?;
+    if targets.is_empty() {
+        return Ok(true);
+    }
+    let done: HashSet<String> = core
+        .chat_delivered(tenant.id, event.id, platform)
+        .await?
+        .into_iter()
+        .collect();
+    let mut complete = true;
+    for target in targets {
+        let key = target.key();
+        if done.contains(&key) {
+            continue;
+        }
+        let txn_id = format!(
+            "cs{}-{}-{}",
+            tenant.id,
+            event.id,
+            stable_hash(&format!("{platform}|{key}"))
+        );
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match sink.send(&target, reply, &txn_id).await {
+                Ok(sent) => {
+                    if let (
+                        Sent::DirectRoom(room),
+                        ChatTarget::Direct {
+                            platform_user_id, ..
+                        },
+                    ) = (&sent, &target)
+                        && let Ok(who) = coinsence_api::domain::chat::ChatIdentity::new(
+                            platform,
+                            platform_user_id,
+                        )
+                    {
+                        core.set_dm_room(&who, room).await?;
+                    }
+                    core.record_chat_delivery(tenant.id, event.id, platform, &key)
+                        .await?;
+                    round.sent += 1;
+                    break;
+                }
+                Err(SinkError::RateLimited(wait)) if attempts < RATE_LIMIT_RETRIES => {
+                    tracing::info!(?wait, %platform, "rate limited; waiting");
+                    tokio::time::sleep(wait.min(LONGEST_WAIT)).await;
+                }
+                Err(SinkError::Unreachable(why)) => {
+                    tracing::warn!(%platform, target = %key, %why, "outbox target unreachable; skipped");
+                    core.record_chat_delivery(tenant.id, event.id, platform, &key)
+                        .await?;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(%platform, target = %key, error = %e, "outbox send failed; will retry");
+                    round.failed += 1;
+                    complete = false;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(complete)
+}
+
+/// The message an outbox event becomes; `None` for events chat does not show.
+pub async fn render_event(
+    core: &Core,
+    tenant: &Tenant,
+    event: &OutboxEvent,
+) -> Result<Option<Reply>, coinsence_api::Error> {
+    let p = &event.payload;
+    let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let id = |k: &str| p.get(k).and_then(Value::as_i64).unwrap_or_default();
+    let amount = |value: String, currency: String| Span::Amount { value, currency };
+    let org = tenant.name.clone();
+    let reply = match event.kind {
+        EventKind::PaymentReceived => {
+            let from = UserId(id("from_user_id"));
+            let names = core.member_names(tenant, &[from]).await?;
+            let from = names
+                .get(&from)
+                .cloned()
+                .unwrap_or_else(|| "Someone".to_owned());
+            let memo = text("memo");
+            let mut line = vec![
+                Span::Strong(from),
+                Span::Text(" paid you ".to_owned()),
+                amount(text("amount"), text("currency")),
+            ];
+            if !memo.is_empty() {
+                line.push(Span::Text(format!(" for {memo}")));
+            }
+            line.push(Span::Text(format!(" in {org}. ")));
+            line.push(Span::Text(
+                "Type /balance in one of its rooms (or here) to see your balance.".to_owned(),
+            ));
+            Reply::new(Tone::Ok).line(line)
+        }
+        EventKind::ProposalOpened => Reply::new(Tone::Ok)
+            .line(vec![
+                Span::Text(format!("New proposal in {org}: ")),
+                Span::Strong(format!("#{} {}", id("proposal_id"), text("title"))),
+                Span::Text(".".to_owned()),
+            ])
+            .vote_buttons(id("proposal_id")),
+        EventKind::VoteReminder => Reply::new(Tone::Ok)
+            .line(vec![
+                Span::Text("Proposal ".to_owned()),
+                Span::Strong(format!("#{} {}", id("proposal_id"), text("title"))),
+                Span::Text(format!(" in {org} closes soon and you have not voted yet.")),
+            ])
+            .vote_buttons(id("proposal_id")),
+        EventKind::ProposalClosed => {
+            let status = match text("status").as_str() {
+                "passed" => "passed".to_owned(),
+                "rejected" => "was rejected".to_owned(),
+                "failed" => format!("passed but could not be carried out ({})", text("reason")),
+                other => other.to_owned(),
+            };
+            Reply::new(Tone::Ok).line(vec![
+                Span::Text("Proposal ".to_owned()),
+                Span::Strong(format!("#{} {}", id("proposal_id"), text("title"))),
+                Span::Text(format!(" {status}.")),
+            ])
+        }
+        EventKind::PledgeApproved => Reply::new(Tone::Ok).line(vec![
+            Span::Text(format!(
+                "Your pledge \"{}\" was approved in {org}: ",
+                text("description")
+            )),
+            amount(text("amount"), text("currency")),
+            Span::Text(" was issued to you.".to_owned()),
+        ]),
+        EventKind::ProjectFunded => Reply::text(format!(
+            "Project #{} {} reached its goal with {} raised.",
+            id("project_id"),
+            text("title"),
+            text("raised")
+        )),
+        EventKind::ProjectRefunded => Reply::text(format!(
+            "Project #{} {} missed its goal; everyone who invested was refunded.",
+            id("project_id"),
+            text("title")
+        )),
+        EventKind::ListingBought => Reply::new(Tone::Ok).line(vec![
+            Span::Text(format!(
+                "Someone bought your listing #{} {} for ",
+                id("listing_id"),
+                text("title")
+            )),
+            amount(text("price"), text("currency").to_owned()),
+            Span::Text(format!(" in {org}.")),
+        ]),
+        EventKind::PostCreated => Reply::new(Tone::Ok).line(vec![
+            Span::Strong(text("author_name")),
+            Span::Text(format!(" posted in {org}: {}", text("body"))),
+        ]),
+    };
+    Ok(Some(reply))
+}
+
+/// A short digest that is the same in every run and build (unlike `DefaultHasher`), for
+/// transaction ids: FNV-1a, 64 bits, as hex.
+pub fn stable_hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

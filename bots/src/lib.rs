@@ -1,0 +1,21 @@
+//! Coinsence chat: one command grammar ([`command`]), one engine that runs commands against the
+//! core and answers platform-neutral replies ([`engine`], [`reply`]), outbox delivery to chat
+//! ([`delivery`]), a platform-neutral scenario every adapter's tests run ([`scenario`]), and thin
+//! adapters, each behind a cargo feature: [`console`] and [`matrix`].
+//!
+//! Adapters translate; they never decide. Business rules live in `coinsence-api`'s domain.
+
+pub mod command;
+pub mod delivery;
+pub mod engine;
+pub mod reply;
+pub mod scenario;
+
+#[cfg(feature = "console")]
+pub mod console;
+#[cfg(feature = "matrix")]
+pub mod matrix;
+
+pub use command::{Command, Dialect, parse};
+pub use engine::{Engine, EngineConfig, Incoming};
+pub use reply::Reply;

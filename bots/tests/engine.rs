@@ -1,0 +1,637 @@
+//! The engine against real PostgreSQL: every command through the console path, the mistakes
+//! people make (each one clear sentence, nothing changed), redelivery, the shared scenario, and
+//! outbox delivery through a recording sink.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use coinsence_api::Core;
+use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, ChatTarget};
+use coinsence_api::domain::governance::projects::NewProject;
+use coinsence_api::domain::ledger::AccountRef;
+use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
+use coinsence_api::domain::orgs::{Member, NewOrg};
+use coinsence_api::domain::tenancy::OrgSlug;
+use coinsence_bots::console::{self, ConsoleSession};
+use coinsence_bots::delivery::{self, Sent, Sink, SinkError};
+use coinsence_bots::reply::{Audience, Reply, Tone};
+use coinsence_bots::scenario::{self, Driver, Person};
+use coinsence_bots::{Engine, EngineConfig, Incoming};
+use futures::future::BoxFuture;
+
+struct World {
+    core: Core,
+    engine: Engine,
+    admin: Member,
+    room: String,
+}
+
+async fn world(open: bool) -> World {
+    let (pool, _) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("test database: {e:#}"));
+    let core = Core::new(pool);
+    let slug = format!("eng-{:08x}", rand::random::<u32>());
+    let owner = core
+        .signup(
+            &format!("owner@{slug}.example.org"),
+            "correct horse battery".into(),
+            "Owner",
+            Some(NewOrg {
+                slug: OrgSlug::parse(&slug).unwrap_or_else(|e| panic!("{e}")),
+                name: "Test Commons".into(),
+                open,
+            }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("signup: {e}"));
+    let admin = core
+        .member_for_token(&owner.token, &slug)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    core.create_currency(
+        &admin,
+        NewCurrency {
+            code: "COIN".into(),
+            name: "Coin".into(),
+            scale: 2,
+            credit_limit: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let room = console::room_for_org(&slug);
+    core.bind_room(ChatPlatform::Console, &room, &admin.tenant)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::new(
+        core.clone(),
+        EngineConfig {
+            platform: ChatPlatform::Console,
+            public_url: "http://127.0.0.1:8080".into(),
+        },
+    );
+    World {
+        core,
+        engine,
+        admin,
+        room,
+    }
+}
+
+impl World {
+    fn msg(&self, who: &str, event: Option<&str>) -> Incoming {
+        Incoming {
+            room: self.room.clone(),
+            sender: who.to_lowercase(),
+            sender_name: who.to_owned(),
+            event_id: event.map(str::to_owned),
+            direct: false,
+        }
+    }
+
+    async fn say(&self, who: &str, text: &str) -> Reply {
+        self.say_as(self.msg(who, None), text).await
+    }
+
+    async fn say_as(&self, msg: Incoming, text: &str) -> Reply {
+        self.engine
+            .handle_text(&msg, text)
+            .await
+            .unwrap_or_else(|| panic!("{text:?} got no answer"))
+    }
+
+    async fn ok(&self, who: &str, text: &str) -> String {
+        let r = self.say(who, text).await;
+        assert_eq!(r.tone, Tone::Ok, "{text:?}: {}", r.plain());
+        r.plain()
+    }
+
+    /// A person's mistake: one sentence, no list, no buttons.
+    async fn refused(&self, who: &str, text: &str) -> String {
+        let r = self.say(who, text).await;
+        assert_eq!(r.tone, Tone::Error, "{text:?}: {}", r.plain());
+        let plain = r.plain();
+        assert!(
+            !plain.contains('\n'),
+            "{text:?}: more than one line: {plain}"
+        );
+        assert!(r.buttons.is_empty());
+        assert!(
+            plain.ends_with('.') || plain.contains(". Write it as: /"),
+            "{plain}"
+        );
+        plain
+    }
+
+    async fn user(&self, name: &str) -> coinsence_api::domain::identity::User {
+        let who = ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase())
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.core
+            .chat_user(&who, name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn fund(&self, name: &str, amount: &str) {
+        let user = self.user(name).await;
+        self.core
+            .chat_member(
+                &self.admin.tenant,
+                &ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase())
+                    .unwrap_or_else(|e| panic!("{e}")),
+                name,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.core
+            .issue(
+                &self.admin,
+                MoveRequest {
+                    currency: "COIN".into(),
+                    to: AccountRef::Member(user.id),
+                    amount: amount.into(),
+                    memo: "funding".into(),
+                },
+                IdempotencyKey::scoped("test", "fund", &format!("{name}-{amount}"))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Every balance and the journal's length: what "nothing changed" compares.
+    async fn ledger(&self) -> (Vec<(i64, i64)>, usize) {
+        let accounts = self
+            .core
+            .accounts(&self.admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let balances = accounts
+            .iter()
+            .map(|a| (a.account.id.0, a.account.balance))
+            .collect();
+        let journal = self
+            .core
+            .history(&self.admin, None, None, 200)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len();
+        (balances, journal)
+    }
+}
+
+#[tokio::test]
+async fn every_command_answers() {
+    let w = world(true).await;
+    w.fund("Ana", "100").await;
+    assert!(
+        w.ok("Ana", "/help")
+            .await
+            .contains("/pay @who 10 [CUR] [for memo]")
+    );
+    assert!(w.ok("Ana", "/help vote").await.contains("/vote <id>"));
+    assert!(w.ok("Ana", "/balance").await.contains("100.00 COIN"));
+    let paid = w.ok("Ana", "/pay @Ben 12.5 for bread").await;
+    assert!(paid.contains("Paid 12.50 COIN to Ben for bread."), "{paid}");
+    assert!(paid.contains("had no account"), "{paid}");
+    assert!(w.ok("Ben", "/balance").await.contains("12.50 COIN"));
+    let history = w.ok("Ana", "/history").await;
+    assert!(
+        history.contains("− 12.50 COIN (payment) bread") || history.contains("−12.50"),
+        "{history}"
+    );
+    assert!(history.contains("+ 100.00 COIN (issuance)"), "{history}");
+    assert!(w.ok("Ben", "/history").await.contains("+ 12.50 COIN"));
+
+    let pledge = w.say("Ben", "/pledge 5 for two hours of bike repair").await;
+    assert_eq!(pledge.tone, Tone::Ok, "{}", pledge.plain());
+    let proposal = pledge
+        .vote_proposal()
+        .unwrap_or_else(|| panic!("no buttons"));
+    assert_eq!(pledge.buttons.len(), 4);
+    assert!(
+        pledge
+            .plain()
+            .contains("5.00 COIN for two hours of bike repair")
+    );
+    let listed = w.ok("Ana", "/proposals").await;
+    assert!(
+        listed.contains(&format!("#{proposal} Pledge: two hours of bike repair")),
+        "{listed}"
+    );
+    assert!(
+        w.ok("Ana", &format!("/vote {proposal} yes"))
+            .await
+            .contains("You voted yes")
+    );
+
+    let free = w.say("Ana", "/propose Paint the workshop green").await;
+    assert_eq!(free.tone, Tone::Ok);
+    assert!(free.plain().contains("Paint the workshop green"));
+    assert!(free.vote_proposal().is_some());
+
+    assert!(
+        w.ok("Ana", "/post Saturday is repair day")
+            .await
+            .contains("Posted")
+    );
+    let feed = w
+        .core
+        .feed(&w.admin, None, 10)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(feed[0].body, "Saturday is repair day");
+
+    let offer = w.ok("Ben", "/offer 3 for a bike check").await;
+    assert!(offer.contains("Listed offer"), "{offer}");
+    let listing = scenario::number_after(&offer, "offer").unwrap_or_default();
+    assert!(
+        w.ok("Ana", "/need 20 COIN for a ladder")
+            .await
+            .contains("Listed need")
+    );
+    let market = w.ok("Ana", "/market").await;
+    assert!(
+        market.contains("a bike check") && market.contains("a ladder"),
+        "{market}"
+    );
+    let bought = w.ok("Ana", &format!("/buy {listing}")).await;
+    assert!(
+        bought.contains("You bought") && bought.contains("3.00 COIN"),
+        "{bought}"
+    );
+
+    let project = w
+        .core
+        .create_project(
+            &w.admin,
+            NewProject {
+                title: "Cargo bike".into(),
+                description: String::new(),
+                currency: "COIN".into(),
+                goal: "500".into(),
+                deadline: Utc::now() + chrono::Duration::days(30),
+                share_code: "BIKE".into(),
+                share_name: None,
+                rate: "1".into(),
+                cap: None,
+            },
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let invested = w.ok("Ana", &format!("/invest {} 10", project.id)).await;
+    assert!(
+        invested.contains("10.00 COIN") && invested.contains("BIKE"),
+        "{invested}"
+    );
+
+    let link = w.say("Ana", "/link").await;
+    assert_eq!(link.audience, Audience::Sender);
+    let code = link
+        .plain()
+        .split_whitespace()
+        .find(|w| w.starts_with("cl_"))
+        .map(|c| {
+            c.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-')
+                .to_owned()
+        })
+        .unwrap_or_else(|| panic!("no code in {}", link.plain()));
+    let (user, _token) = w
+        .core
+        .redeem_login_link(&code)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(user.id, w.user("Ana").await.id);
+    assert!(w.core.redeem_login_link(&code).await.is_err(), "used twice");
+
+    assert!(w.ok("Ana", "!BALANCE").await.contains("74.50 COIN"));
+    let checks = w
+        .core
+        .verify_ledger(&w.admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+}
+
+#[tokio::test]
+async fn mistakes_are_one_sentence_and_change_nothing() {
+    let w = world(true).await;
+    w.fund("Ana", "10").await;
+    w.fund("Ben", "1").await;
+    let before = w.ledger().await;
+
+    let poor = w.refused("Ana", "/pay @ben 50").await;
+    assert_eq!(
+        poor,
+        "You have 10.00 COIN, not enough to pay 50 COIN. Nothing was paid."
+    );
+    let wrong = w.refused("Ana", "/pay @ben 5 EUR").await;
+    assert_eq!(
+        wrong,
+        "There is no currency EUR in Test Commons; use COIN. Nothing was changed."
+    );
+    let decimals = w.refused("Ana", "/pay @ben 1.005").await;
+    assert!(
+        decimals.starts_with("That amount does not work: this currency has 2 decimal places"),
+        "{decimals}"
+    );
+    assert_eq!(
+        w.refused("Ana", "/pay @ana 1").await,
+        "You cannot pay yourself."
+    );
+    let syntax = w.refused("Ana", "/pay ben 5").await;
+    assert!(
+        syntax.contains("Write it as: /pay @who 10 [CUR] [for memo]"),
+        "{syntax}"
+    );
+    assert!(
+        w.refused("Ana", "/vote 999 yes")
+            .await
+            .contains("no such proposal")
+    );
+    assert!(
+        w.refused("Ana", "/buy 999")
+            .await
+            .contains("no such listing")
+    );
+    assert_eq!(w.ledger().await, before);
+
+    // A proposal that closed: Ana, Ben and the owner vote; two yes settle it.
+    let pledge = w.say("Ben", "/pledge 1 for a thing").await;
+    let p = pledge
+        .vote_proposal()
+        .unwrap_or_else(|| panic!("{}", pledge.plain()));
+    w.ok("Ana", &format!("/vote {p} yes")).await;
+    let settled = w.ok("Ben", &format!("/vote {p} yes")).await;
+    assert!(settled.contains("it passed"), "{settled}");
+    let after_close = w.ledger().await;
+    let closed = w.refused("Ana", &format!("/vote {p} no")).await;
+    assert_eq!(closed, format!("Voting on proposal {p} has closed."));
+    assert_eq!(w.ledger().await, after_close);
+    let view = w
+        .core
+        .proposal(&w.admin, coinsence_api::domain::ids::ProposalId(p))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view.votes.no, 0, "the late vote was not counted");
+
+    // A room nobody connected.
+    let mut stray = w.msg("Ana", None);
+    stray.room = "org:nowhere".into();
+    let r = w.say_as(stray.clone(), "/balance").await;
+    assert_eq!(r.tone, Tone::Error);
+    assert!(
+        r.plain()
+            .starts_with("This room is not connected to a community yet."),
+        "{}",
+        r.plain()
+    );
+    let r = w.say_as(stray, "/pay @ben 1").await;
+    assert!(r.plain().starts_with("This room is not connected"));
+    let r = w.say("Ana", "/connect AAAA-BBBB-CCCC").await;
+    assert_eq!(
+        r.plain(),
+        "That connect code is not valid. Ask an admin for a new one."
+    );
+    assert_eq!(w.ledger().await, after_close);
+}
+
+#[tokio::test]
+async fn closed_orgs_pay_members_only() {
+    let w = world(false).await;
+    // The owner is a member; a stranger at the console is not.
+    let r = w.say("Stranger", "/balance").await;
+    assert_eq!(r.tone, Tone::Error);
+    assert_eq!(
+        r.plain(),
+        "Test Commons admits members by invitation; ask an admin to admit you."
+    );
+    let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap_or_else(|e| panic!("{e}"));
+    w.core
+        .link_chat_identity(&owner, w.admin.user.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.core
+        .issue(
+            &w.admin,
+            MoveRequest {
+                currency: "COIN".into(),
+                to: AccountRef::Member(w.admin.user.id),
+                amount: "10".into(),
+                memo: String::new(),
+            },
+            IdempotencyKey::scoped("test", "fund", "owner").unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = w.ledger().await;
+    let unknown = w.refused("Owner", "/pay @nobody 5").await;
+    assert_eq!(
+        unknown,
+        "nobody is not a member of Test Commons, so they cannot be paid here. Nothing was paid."
+    );
+    assert_eq!(w.ledger().await, before);
+}
+
+#[tokio::test]
+async fn a_redelivered_event_acts_once() {
+    let w = world(true).await;
+    w.fund("Ana", "20").await;
+    let first = w
+        .say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea")
+        .await;
+    let again = w
+        .say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea")
+        .await;
+    assert_eq!(first.plain().lines().next(), again.plain().lines().next());
+    assert!(w.ok("Ana", "/balance").await.contains("15.00 COIN"));
+    let pledge1 = w
+        .say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup")
+        .await;
+    let pledge2 = w
+        .say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup")
+        .await;
+    assert_eq!(pledge1.vote_proposal(), pledge2.vote_proposal());
+    let post1 = w.say_as(w.msg("Ben", Some("$event-3")), "/post once").await;
+    let post2 = w.say_as(w.msg("Ben", Some("$event-3")), "/post once").await;
+    assert_eq!(post1.plain(), post2.plain());
+    assert_eq!(
+        w.core.feed(&w.admin, None, 10).await.map(|f| f.len()).ok(),
+        Some(1)
+    );
+}
+
+/// The console side of the shared scenario.
+struct ConsoleDriver {
+    engine: Engine,
+    room: String,
+}
+
+impl Driver for ConsoleDriver {
+    fn platform(&self) -> ChatPlatform {
+        ChatPlatform::Console
+    }
+
+    fn user_id(&self, who: Person) -> String {
+        format!("{who:?}").to_lowercase()
+    }
+
+    fn mention(&self, who: Person) -> String {
+        format!("@{who:?}")
+    }
+
+    fn say<'a>(&'a mut self, who: Person, text: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let session = ConsoleSession {
+                room: self.room.clone(),
+                name: format!("{who:?}"),
+            };
+            console::answer(&self.engine, &session, text)
+                .await
+                .map(|r| console::render(&r))
+                .ok_or_else(|| format!("no answer to {text:?}"))
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_shared_scenario_on_the_console() {
+    let (pool, _) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let core = Core::new(pool);
+    let org = scenario::setup(&core, "scenario-console")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::new(
+        core.clone(),
+        EngineConfig {
+            platform: ChatPlatform::Console,
+            public_url: "http://127.0.0.1:8080".into(),
+        },
+    );
+    let mut driver = ConsoleDriver {
+        engine,
+        room: "console-room-1".into(),
+    };
+    scenario::run(&core, &org, &mut driver)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A sink that records what it sends, and can be told to be rate-limited first.
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<(String, String, String)>>,
+    limit_first: Mutex<u32>,
+}
+
+impl Sink for Recorder {
+    fn platform(&self) -> ChatPlatform {
+        ChatPlatform::Console
+    }
+
+    fn send<'a>(
+        &'a self,
+        target: &'a ChatTarget,
+        reply: &'a Reply,
+        txn_id: &'a str,
+    ) -> BoxFuture<'a, Result<Sent, SinkError>> {
+        Box::pin(async move {
+            if let Ok(mut n) = self.limit_first.lock()
+                && *n > 0
+            {
+                *n -= 1;
+                return Err(SinkError::RateLimited(Duration::from_millis(20)));
+            }
+            if let Ok(mut sent) = self.sent.lock() {
+                sent.push((target.key(), reply.plain(), txn_id.to_owned()));
+            }
+            Ok(match target {
+                ChatTarget::Direct {
+                    dm_room_id: None,
+                    platform_user_id,
+                    ..
+                } => Sent::DirectRoom(format!("dm-{platform_user_id}")),
+                _ => Sent::Delivered,
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn outbox_events_reach_rooms_and_people_once() {
+    let w = world(true).await;
+    w.fund("Ana", "20").await;
+    w.ok("Ana", "/pay @ben 2 for cake").await;
+    w.ok("Ana", "/propose Longer opening hours").await;
+    let recorder = Arc::new(Recorder::default());
+    if let Ok(mut n) = recorder.limit_first.lock() {
+        *n = 2;
+    }
+    let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
+    let round = delivery::deliver_once(&w.core, &sinks)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(round.failed, 0, "{round:?}");
+    let again = delivery::deliver_once(&w.core, &sinks)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.sent, 0, "nothing is sent twice: {again:?}");
+    let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
+    let to_ben: Vec<_> = sent.iter().filter(|(t, _, _)| t == "dm:ben").collect();
+    assert_eq!(to_ben.len(), 1, "{sent:?}");
+    assert!(
+        to_ben[0]
+            .1
+            .contains("Ana paid you 2.00 COIN for cake in Test Commons"),
+        "{sent:?}"
+    );
+    let in_room: Vec<_> = sent
+        .iter()
+        .filter(|(t, _, _)| *t == format!("room:{}", w.room))
+        .collect();
+    assert!(
+        in_room
+            .iter()
+            .any(|(_, text, _)| text.contains("New proposal in Test Commons")
+                && text.contains("Longer opening hours")),
+        "{sent:?}"
+    );
+    let txns: std::collections::HashSet<_> = sent.iter().map(|(_, _, t)| t.clone()).collect();
+    assert_eq!(
+        txns.len(),
+        sent.len(),
+        "transaction ids are distinct per event and target"
+    );
+    let ben = ChatIdentity::new(ChatPlatform::Console, "ben").unwrap_or_else(|e| panic!("{e}"));
+    let targets = w
+        .core
+        .chat_targets(
+            w.admin.tenant.id,
+            ChatPlatform::Console,
+            false,
+            &[w.user("Ben").await.id],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        targets,
+        vec![ChatTarget::Direct {
+            user: w.user("Ben").await.id,
+            platform_user_id: ben.platform_user_id,
+            dm_room_id: Some("dm-ben".into()),
+        }],
+        "the direct-message room is remembered"
+    );
+    assert!(
+        w.core
+            .outbox_pending(&w.admin.tenant, 100)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}

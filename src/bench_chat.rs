@@ -1,0 +1,157 @@
+//! `coinsence bench chat`: chat command to reply through the engine, the console path, in
+//! process: parse, resolve room and speaker, run the domain operation (durably: fsync on),
+//! render the reply. Sequential, so each figure is one command's latency.
+//!
+//! The mix is what a room does most: payments (a third), balances, history, open proposals and
+//! the help.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use coinsence_api::Core;
+use coinsence_api::cluster::{Cluster, ClusterOptions};
+use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
+use coinsence_api::domain::ledger::AccountRef;
+use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
+use coinsence_api::domain::orgs::NewOrg;
+use coinsence_api::domain::tenancy::OrgSlug;
+use coinsence_bots::console::{self, ConsoleSession};
+use coinsence_bots::reply::Tone;
+use coinsence_bots::{Engine, EngineConfig};
+use hdrhistogram::Histogram;
+
+use crate::cli::ChatBenchArgs;
+
+const WARM_UP: usize = 100;
+
+pub async fn run(args: ChatBenchArgs) -> anyhow::Result<()> {
+    let (cluster, url) = match &args.database_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let dir =
+                std::env::temp_dir().join(format!("coinsence-bench-chat-{}", std::process::id()));
+            let cluster = tokio::task::spawn_blocking(move || {
+                Cluster::start(
+                    &dir,
+                    ClusterOptions {
+                        fsync: true,
+                        remove_on_exit: true,
+                    },
+                )
+            })
+            .await??;
+            let url = cluster.url("postgres");
+            (Some(cluster), url)
+        }
+    };
+    let result = bench(&args, &url).await;
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+    }
+    result
+}
+
+async fn bench(args: &ChatBenchArgs, url: &str) -> anyhow::Result<()> {
+    let pool = coinsence_api::cluster::connect(url, 8).await?;
+    coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
+    let core = Core::new(pool);
+    let slug = format!("chat-bench-{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let owner = core
+        .signup(
+            &format!("owner@{slug}.bench"),
+            "bench-password".to_owned(),
+            "Bench owner",
+            Some(NewOrg {
+                slug: OrgSlug::parse(&slug)?,
+                name: "Chat bench".to_owned(),
+                open: true,
+            }),
+        )
+        .await?;
+    let admin = core.member_for_token(&owner.token, &slug).await?;
+    core.create_currency(
+        &admin,
+        NewCurrency {
+            code: "CHAT".to_owned(),
+            name: "Chat coin".to_owned(),
+            scale: 2,
+            credit_limit: None,
+        },
+    )
+    .await?;
+    core.bind_room(
+        ChatPlatform::Console,
+        &console::room_for_org(&slug),
+        &admin.tenant,
+    )
+    .await?;
+    let ada = ChatIdentity::new(ChatPlatform::Console, "ada")?;
+    let ada_member = core.chat_member(&admin.tenant, &ada, "Ada").await?;
+    let ben = ChatIdentity::new(ChatPlatform::Console, "ben")?;
+    core.chat_member(&admin.tenant, &ben, "Ben").await?;
+    core.issue(
+        &admin,
+        MoveRequest {
+            currency: "CHAT".to_owned(),
+            to: AccountRef::Member(ada_member.user.id),
+            amount: "1000000".to_owned(),
+            memo: "bench".to_owned(),
+        },
+        IdempotencyKey::scoped("bench", "chat", "fund")?,
+    )
+    .await?;
+    let engine = Engine::new(
+        core,
+        EngineConfig {
+            platform: ChatPlatform::Console,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+        },
+    );
+    let session = ConsoleSession::for_org(&slug, "Ada");
+    let mix = [
+        "/pay @ben 0.01 for bench",
+        "/balance",
+        "/history",
+        "/pay @ben 0.02",
+        "/proposals",
+        "/help",
+    ];
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0usize;
+    let started = Instant::now();
+    for i in 0..WARM_UP + args.commands {
+        let line = mix[i % mix.len()];
+        let t = Instant::now();
+        let reply = console::answer(&engine, &session, line)
+            .await
+            .context("no reply")?;
+        let rendered = console::render(&reply);
+        let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+        if reply.tone == Tone::Error {
+            errors += 1;
+            eprintln!("error reply to {line:?}: {rendered}");
+        }
+        if i >= WARM_UP {
+            hist.record(micros.max(1))?;
+        }
+    }
+    let total = started.elapsed();
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "chat command to reply (console path, in process, fsync on): {} commands, mix {:?}",
+        args.commands, mix
+    );
+    println!(
+        "p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   ({} error replies, {:.1} s with warm-up)",
+        ms(0.50),
+        ms(0.99),
+        hist.max() as f64 / 1000.0,
+        errors,
+        total.as_secs_f64()
+    );
+    println!(
+        "target p99 <= 10 ms: {}",
+        if ms(0.99) <= 10.0 { "met" } else { "NOT met" }
+    );
+    Ok(())
+}
