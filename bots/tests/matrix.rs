@@ -5,6 +5,9 @@
 //! bot's replies arrive in the room and the ledger changes as it should. Missing Synapse skips
 //! loudly on a laptop and fails under CI=true.
 
+// Type-checking a spawned matrix-sdk sync future (its `Send` bound) needs more than the default.
+#![recursion_limit = "256"]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
