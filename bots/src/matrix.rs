@@ -341,48 +341,43 @@ impl MatrixBot {
     }
 
     /// Sends a reply in the room (or, for a private one, to the sender directly), then its vote
-    /// buttons. Failures are logged: the person can ask again.
+    /// buttons. A private reply never goes to a shared room: if no direct room can be opened,
+    /// the room only hears that. Failures are logged: the person can ask again.
     async fn answer(&self, room: &Room, cause: &EventId, sender: &UserId, reply: &Reply) {
         let txn = format!("re-{}", crate::delivery::stable_hash(cause.as_str()));
-        let (target_room, notice) = match reply.audience {
-            Audience::Room => (room.clone(), None),
-            Audience::Sender if room.is_direct().await.unwrap_or(false) => (room.clone(), None),
-            Audience::Sender => match direct_room(&self.client, sender).await {
-                Ok((dm, _)) => (dm, Some(Reply::text("I sent you a direct message."))),
+        let private =
+            reply.audience == Audience::Sender && !room.is_direct().await.unwrap_or(false);
+        let (target, in_reply_to) = if private {
+            let (notice, target) = match direct_room(&self.client, sender).await {
+                Ok((dm, _)) => (Reply::text("I sent you a direct message."), Some(dm)),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot open a direct message");
-                    (
-                        room.clone(),
-                        Some(Reply::error(
-                            "I could not open a direct message with you; start one with me and ask again there.",
-                        )),
-                    )
+                    let sorry = Reply::error(
+                        "I could not open a direct message with you; start one with me and ask there.",
+                    );
+                    (sorry, None)
                 }
-            },
-        };
-        if let Some(notice) = notice {
-            let in_room = if target_room.room_id() == room.room_id() {
-                None
-            } else {
-                Some(notice)
             };
-            if let Some(n) = in_room
-                && let Err(e) = send_reply(room, &n, Some(cause), &format!("{txn}-n")).await
-            {
+            if let Err(e) = send_reply(room, &notice, Some(cause), &format!("{txn}-n")).await {
                 tracing::warn!(error = %e, "reply not sent");
             }
-        }
-        let in_reply_to = (target_room.room_id() == room.room_id()).then_some(cause);
-        match send_reply(&target_room, reply, in_reply_to, &txn).await {
+            match target {
+                Some(dm) => (dm, None),
+                None => return,
+            }
+        } else {
+            (room.clone(), Some(cause))
+        };
+        match send_reply(&target, reply, in_reply_to, &txn).await {
             Ok(sent) => {
                 if let Some(p) = reply.vote_proposal() {
                     if let Ok(mut m) = self.votes.lock() {
                         m.insert(sent.clone(), p);
                     }
-                    add_vote_buttons(&target_room, &sent, reply, &txn).await;
+                    add_vote_buttons(&target, &sent, reply, &txn).await;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, room = %target_room.room_id(), "reply not sent"),
+            Err(e) => tracing::warn!(error = %e, room = %target.room_id(), "reply not sent"),
         }
     }
 }

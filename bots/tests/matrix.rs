@@ -5,6 +5,9 @@
 //! bot's replies arrive in the room and the ledger changes as it should. Missing Synapse skips
 //! loudly on a laptop and fails under CI=true.
 
+// Type-checking a spawned matrix-sdk sync future (its `Send` bound) needs more than the default.
+#![recursion_limit = "256"]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
@@ -636,5 +639,135 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         "after a restart the bot answered something old"
     );
     assert_eq!(balance(&ana).await, "86.50");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_room_works() {
+    use matrix_sdk::config::SyncSettings;
+    use matrix_sdk::ruma::api::client::room::create_room;
+    use matrix_sdk::ruma::events::InitialStateEvent;
+    use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+    use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+
+    let Some(hs) = synapse().await else {
+        return;
+    };
+    let (pool, _) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let core = Core::new(pool);
+    let tag = rand::random::<u32>();
+    let bot_account = hs.register(&format!("crypto-bot{tag}")).await;
+    let ana = hs.register(&format!("crypto-ana{tag}")).await;
+    let org = scenario::setup(&core, &format!("crypto-{tag:x}"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bot_store = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let running = start_bot(hs, &bot_account, bot_store.path(), &core).await;
+
+    // Ana uses a real end-to-end client with her own keys.
+    let ana_store = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let client = matrix_sdk::Client::builder()
+        .homeserver_url(&hs.base)
+        .sqlite_store(ana_store.path(), None)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .matrix_auth()
+        .login_username(&ana.user_id, &ana.password)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .sync_once(SyncSettings::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (tx, mut answers) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let bot_id = bot_account.user_id.clone();
+    client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent| {
+        let (tx, bot_id) = (tx.clone(), bot_id.clone());
+        async move {
+            if ev.sender.as_str() == bot_id {
+                let _ = tx.send(ev.content.body().to_owned());
+            }
+        }
+    });
+    let syncing = client.clone();
+    let sync_task = tokio::spawn(async move {
+        let _ = syncing.sync(SyncSettings::default()).await;
+    });
+
+    let mut request = create_room::v3::Request::new();
+    request.invite = vec![
+        matrix_sdk::ruma::UserId::parse(&bot_account.user_id).unwrap_or_else(|e| panic!("{e}")),
+    ];
+    request.initial_state = vec![
+        InitialStateEvent::with_empty_state_key(
+            RoomEncryptionEventContent::with_recommended_defaults(),
+        )
+        .to_raw_any(),
+    ];
+    let room = client
+        .create_room(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let room_id = room.room_id().to_string();
+    let started = Instant::now();
+    loop {
+        let members = hs
+            .call(
+                &ana,
+                reqwest::Method::GET,
+                &format!("/rooms/{}/joined_members", enc(&room_id)),
+                None,
+            )
+            .await;
+        if members["joined"].get(&bot_account.user_id).is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the bot did not join"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let Ana's client see the bot join, so her room key is shared with the bot's device.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let code = core
+        .create_connect_code(&org.admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut expect = async |text: String, want: &str| {
+        room.send(RoomMessageEventContent::text_plain(text))
+            .await
+            .unwrap_or_else(|e| panic!("send: {e}"));
+        let answer = tokio::time::timeout(Duration::from_secs(30), answers.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no decrypted answer within 30 s (waiting for {want:?})"))
+            .unwrap_or_default();
+        assert!(answer.contains(want), "{answer}");
+    };
+    expect(
+        format!("!connect {}", code.code),
+        "now connected to Scenario Commons",
+    )
+    .await;
+    expect("!balance".to_owned(), "0.00 COIN").await;
+
+    // On the wire, the bot's answers were encrypted too.
+    let events = hs.messages(&ana, &room_id).await;
+    let from_bot: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["sender"] == bot_account.user_id && e["type"] != "m.room.member")
+        .collect();
+    assert!(!from_bot.is_empty());
+    assert!(
+        from_bot.iter().all(|e| e["type"] == "m.room.encrypted"),
+        "{from_bot:?}"
+    );
+    sync_task.abort();
     running.stop().await;
 }
