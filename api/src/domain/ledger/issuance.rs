@@ -8,7 +8,7 @@
 //!
 //! Running a policy is set-based. A period is applied under the policy's row lock (a second
 //! worker waits, then finds the period recorded and moves on) in transactions of up to
-//! [`CHUNK`] members, two at a time: each locks its members' accounts in id order, moves every
+//! `CHUNK` (20,000) members, two at a time: each locks its members' accounts in id order, moves every
 //! fee with one statement and every income with another — journal rows, member balances and the
 //! fund's or issuance account's balance together — and commits. Each transfer has a natural
 //! idempotency key (`issuance:<policy>:<period>:<account>`, `demurrage:...`) and the statements
