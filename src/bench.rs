@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use coinsence_api::Core;
-use coinsence_api::cluster::{Cluster, ClusterOptions};
+use coinsence_api::cluster::Cluster;
 use coinsence_api::domain::identity::ApiToken;
 use coinsence_api::domain::ids::UserId;
 use hdrhistogram::Histogram;
@@ -52,27 +52,8 @@ async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
             _cluster: None,
         });
     }
-    let (cluster, db_url) = match &args.database_url {
-        Some(url) => (None, url.clone()),
-        None => {
-            let dir = std::env::temp_dir().join(format!("coinsence-bench-{}", std::process::id()));
-            // Durable, like production: fsync stays on.
-            let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::start(
-                    &dir,
-                    ClusterOptions {
-                        fsync: true,
-                        remove_on_exit: true,
-                    },
-                )
-            })
-            .await??;
-            let url = cluster.url("postgres");
-            (Some(cluster), url)
-        }
-    };
-    let pool = coinsence_api::cluster::connect(&db_url, 64).await?;
-    coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
+    let (pool, db_url, cluster) =
+        crate::bench_worker::database(args.database_url.as_deref(), 64).await?;
     let listener = server::bind("127.0.0.1:0".parse()?).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let core = Core::new(pool.clone());

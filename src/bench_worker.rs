@@ -21,8 +21,12 @@ use tokio::sync::oneshot;
 
 use crate::cli::{IssuanceBenchArgs, JobsBenchArgs};
 
-/// A pool on `--database-url`, or on a fresh private cluster that goes away with the process.
-async fn database(url: Option<&str>, pool_size: u32) -> anyhow::Result<(PgPool, Option<Cluster>)> {
+/// A migrated pool (and its URL) on `--database-url`, or on a fresh private, durable cluster that
+/// goes away with the process. Every benchmark starts here.
+pub(crate) async fn database(
+    url: Option<&str>,
+    pool_size: u32,
+) -> anyhow::Result<(PgPool, String, Option<Cluster>)> {
     let (cluster, url) = match url {
         Some(url) => (None, url.to_owned()),
         None => {
@@ -43,11 +47,11 @@ async fn database(url: Option<&str>, pool_size: u32) -> anyhow::Result<(PgPool, 
     };
     let pool = coinsence_api::cluster::connect(&url, pool_size).await?;
     coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
-    Ok((pool, cluster))
+    Ok((pool, url, cluster))
 }
 
 pub async fn issuance(args: IssuanceBenchArgs) -> anyhow::Result<()> {
-    let (pool, _cluster) = database(args.database_url.as_deref(), 8).await?;
+    let (pool, _, _cluster) = database(args.database_url.as_deref(), 8).await?;
     let core = Core::new(pool.clone());
     let slug = format!("issue-{:08x}", rand::random::<u32>());
     let owner = core
@@ -163,7 +167,7 @@ async fn wait_done(pool: &PgPool, n: i64, limit: Duration) -> anyhow::Result<()>
 }
 
 pub async fn jobs(args: JobsBenchArgs) -> anyhow::Result<()> {
-    let (pool, _cluster) = database(args.database_url.as_deref(), 32).await?;
+    let (pool, _, _cluster) = database(args.database_url.as_deref(), 32).await?;
     coinsence_worker::setup(&pool).await?;
     sqlx::query("DELETE FROM apalis.jobs WHERE job_type = $1")
         .bind(Noop::NAME)
