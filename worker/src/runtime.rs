@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use apalis::prelude::{
-    BackendExt, BoxDynError, Data, Monitor, Strategy, WorkerBuilder, WorkerBuilderExt,
+    Attempt, BackendExt, BoxDynError, Data, Monitor, Strategy, TaskId, WorkerBuilder,
+    WorkerBuilderExt,
 };
 use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::{Config, PostgresStorage};
@@ -44,6 +45,10 @@ pub struct WorkerConfig {
     pub heartbeat_interval: Duration,
     /// Distinguishes this process's apalis workers from other processes' (must be unique).
     pub instance: String,
+    /// A failed job waits this long before its first retry, twice as long before each next one,
+    /// never longer than `retry_max` (it runs at most its kind's `MAX_ATTEMPTS` times).
+    pub retry_base: Duration,
+    pub retry_max: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -57,6 +62,8 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(10),
             instance: instance_name(),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
         }
     }
 }
@@ -95,8 +102,16 @@ pub struct Worker {
     bench_only: bool,
 }
 
-/// Runs one job, timing it and counting the outcome per kind.
-async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<Arc<Context>>) -> Result<(), BoxDynError> {
+/// Runs one job, timing it and counting the outcome per kind. A failed job is pushed back
+/// (exponential back-off) before apalis records the failure, so the queue does not hand it out
+/// again at once.
+async fn handle<J: Job>(
+    envelope: Envelope<J>,
+    ctx: Data<Arc<Context>>,
+    retry: Data<Backoff>,
+    id: TaskId,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     let pickup = (Utc::now() - envelope.enqueued_at)
         .num_microseconds()
         .unwrap_or(0);
@@ -110,10 +125,42 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<Arc<Context>>) -> Resul
         .record(start.elapsed().as_secs_f64());
     let outcome = if result.is_ok() { "done" } else { "failed" };
     metrics::counter!("coinsence_jobs_total", "kind" => J::NAME, "outcome" => outcome).increment(1);
-    result.map_err(|e| {
-        tracing::warn!(kind = J::NAME, error = %format!("{e:#}"), "job failed");
-        BoxDynError::from(format!("{e:#}"))
-    })
+    let Err(e) = result else {
+        return Ok(());
+    };
+    // `Attempt` counts this run: 1 on the first.
+    let failures_before = attempt.current().saturating_sub(1);
+    let delay = retry.delay(failures_before);
+    tracing::warn!(kind = J::NAME, attempt = attempt.current(), retry_in = ?delay,
+        error = %format!("{e:#}"), "job failed");
+    if let Err(e) = retry.postpone(&ctx.core.pool, &id, delay).await {
+        tracing::warn!(kind = J::NAME, error = %e, "postponing a failed job failed");
+    }
+    Err(BoxDynError::from(format!("{e:#}")))
+}
+
+/// How long a failed job waits before it runs again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    base: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// `base` after the first failure, doubling after each next one, at most `max`.
+    pub(crate) fn delay(self, failures_before: usize) -> Duration {
+        let factor = 1_u32 << failures_before.min(20);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+
+    async fn postpone(self, pool: &PgPool, id: &TaskId, delay: Duration) -> sqlx::Result<()> {
+        sqlx::query("UPDATE apalis.jobs SET run_at = now() + $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(delay)
+            .execute(pool)
+            .await
+            .map(drop)
+    }
 }
 
 /// A schedule's tick: fan it out into one job per org (if no other process did).
@@ -152,6 +199,10 @@ macro_rules! job_worker {
             WorkerBuilder::new(format!("{}@{}-r{restarts}", <$job>::NAME, config.instance))
                 .backend(storage)
                 .data(ctx.clone())
+                .data(Backoff {
+                    base: config.retry_base,
+                    max: config.retry_max,
+                })
                 .concurrency(config.concurrency.max(1))
                 .build(handle::<$job>)
         })
@@ -252,5 +303,21 @@ impl Worker {
             .await;
         refresher.abort();
         result.map_err(|e| anyhow::anyhow!("worker: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_limit() {
+        let b = Backoff {
+            base: Duration::from_secs(5),
+            max: Duration::from_secs(600),
+        };
+        let delays: Vec<u64> = (0..9).map(|n| b.delay(n).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 600, 600]);
+        assert_eq!(b.delay(usize::MAX), Duration::from_secs(600));
     }
 }

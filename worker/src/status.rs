@@ -113,13 +113,9 @@ pub async fn refresh_metrics(pool: PgPool, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading job counts failed"),
         }
         if rounds.is_multiple_of(40)
-            && let Err(e) = sqlx::query(
-                "DELETE FROM apalis.jobs WHERE status = 'Done' AND done_at < now() - interval '1 day'",
-            )
-            .execute(&pool)
-            .await
+            && let Err(e) = prune(&pool, chrono::Duration::days(1)).await
         {
-            tracing::warn!(error = %e, "pruning finished jobs failed");
+            tracing::warn!(error = %format!("{e:#}"), "pruning finished jobs and dead workers failed");
         }
         rounds += 1;
         tokio::select! {
@@ -127,4 +123,44 @@ pub async fn refresh_metrics(pool: PgPool, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// What [`prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub jobs: u64,
+    pub workers: u64,
+}
+
+/// Housekeeping: finished jobs older than `age` go, and so do apalis workers not seen for `age`
+/// (every process registers new ones when it starts, so they would pile up forever). A job a dead
+/// worker gave up on stays for inspection, detached from it; a job it held while running is left
+/// alone (apalis re-enqueues those), and so is its worker row until then.
+pub async fn prune(pool: &PgPool, age: chrono::Duration) -> anyhow::Result<Pruned> {
+    let before = Utc::now() - age;
+    let mut tx = pool.begin().await?;
+    let jobs = sqlx::query("DELETE FROM apalis.jobs WHERE status = 'Done' AND done_at < $1")
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(
+        "UPDATE apalis.jobs j SET lock_by = NULL
+         FROM apalis.workers w
+         WHERE j.lock_by = w.id AND w.last_seen < $1
+           AND (j.status IN ('Done', 'Killed') OR (j.status = 'Failed' AND j.attempts >= j.max_attempts))",
+    )
+    .bind(before)
+    .execute(&mut *tx)
+    .await?;
+    let workers = sqlx::query(
+        "DELETE FROM apalis.workers w WHERE w.last_seen < $1
+           AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.lock_by = w.id)",
+    )
+    .bind(before)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(Pruned { jobs, workers })
 }

@@ -238,3 +238,81 @@ async fn a_tick_fans_out_once_and_migration_jobs_bring_orgs_up_to_date() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
+    let db = db().await;
+    coinsence_worker::setup(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // An org that does not exist: its migration fails every time.
+    let mut tx = db.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    enqueue(
+        &mut tx,
+        [MigrateTenant {
+            tenant: coinsence_api::domain::ids::TenantId(987_654_321),
+            target_version: 1,
+        }],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    let clock = ManualClock::new(Utc::now());
+    let (stop, stopped) = watch::channel(false);
+    let started = Instant::now();
+    let base = Duration::from_millis(100);
+    let w = start(
+        &db,
+        &clock,
+        WorkerConfig {
+            retry_base: base,
+            retry_max: Duration::from_secs(60),
+            ..config(NEVER, NEVER)
+        },
+        &stopped,
+    )
+    .await;
+    let attempts = || async {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT attempts FROM apalis.jobs WHERE job_type = $1 AND status = 'Failed'",
+        )
+        .bind(MigrateTenant::NAME)
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or(0)
+    };
+    let limit = i32::try_from(MigrateTenant::MAX_ATTEMPTS).unwrap_or(i32::MAX);
+    wait_until("the last attempt", Duration::from_secs(60), || async {
+        attempts().await >= limit
+    })
+    .await;
+    // Without back-off the attempts follow each other within a poll interval; with it the
+    // waits between them add up to at least base + 2 base + 4 base + 8 base.
+    let waited = started.elapsed();
+    assert!(
+        waited >= base * 15,
+        "{limit} attempts took only {waited:?}: no back-off"
+    );
+    tokio::time::sleep(base * 20).await;
+    assert_eq!(attempts().await, limit, "no attempt after the last one");
+    let _ = stop.send(true);
+    w.await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    // Housekeeping: the process's workers are long gone (as seen from a day later), the job
+    // it gave up on stays for inspection.
+    let pruned = status::prune(&db.pool, chrono::Duration::zero())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(pruned.workers >= 1, "{pruned:?}");
+    let (workers, failed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM apalis.workers),
+                (SELECT count(*) FROM apalis.jobs WHERE status = 'Failed')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((workers, failed), (0, 1));
+}

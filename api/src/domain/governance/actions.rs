@@ -16,6 +16,7 @@ use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
 };
+use crate::domain::ledger::issuance::{self, NewIssuancePolicy, PolicySpec};
 use crate::domain::ledger::{
     AccountKind, AccountRef, Authority, CurrencyCode, TransferKind, TransferOrder,
     store as ledger_store,
@@ -45,6 +46,14 @@ pub enum ActionRequest {
     /// Replace the org's rules.
     ChangeRules {
         rules: Rules,
+    },
+    /// Set a currency's scheduled issuance, replacing its active policy from the next period.
+    SetIssuancePolicy {
+        policy: NewIssuancePolicy,
+    },
+    /// End a currency's scheduled issuance (the period under way is still paid).
+    EndIssuancePolicy {
+        currency: String,
     },
     /// Admit an existing user (by email) as a member.
     AdmitMember {
@@ -90,6 +99,11 @@ pub enum Action {
     ChangeRules {
         rules: Rules,
     },
+    /// A currency's scheduled issuance: the new policy, or null to end it.
+    ChangeIssuance {
+        currency: CurrencyCode,
+        policy: Option<PolicySpec>,
+    },
     AdmitMember {
         user_id: UserId,
         display_name: String,
@@ -111,6 +125,7 @@ impl Action {
             Self::IssueToAccount { .. } => ProposalKind::IssueToAccount,
             Self::FundProject { .. } => ProposalKind::FundProject,
             Self::ChangeRules { .. } => ProposalKind::ChangeRules,
+            Self::ChangeIssuance { .. } => ProposalKind::ChangeIssuance,
             Self::AdmitMember { .. } => ProposalKind::AdmitMember,
             Self::RemoveMember { .. } => ProposalKind::RemoveMember,
             Self::SetRole { .. } => ProposalKind::SetRole,
@@ -188,6 +203,26 @@ pub(crate) async fn prepare(
         ActionRequest::ChangeRules { rules } => {
             rules.validate()?;
             Action::ChangeRules { rules }
+        }
+        ActionRequest::SetIssuancePolicy { policy } => {
+            let (_, spec) = issuance::resolve_policy(tx, &policy, Utc::now()).await?;
+            Action::ChangeIssuance {
+                currency: spec.currency.clone(),
+                policy: Some(spec),
+            }
+        }
+        ActionRequest::EndIssuancePolicy { currency } => {
+            let currency = coin_by_code(tx, &currency).await?;
+            if issuance::active_policy(tx, currency.id).await?.is_none() {
+                return Err(Error::invalid(
+                    "currency",
+                    "this currency has no scheduled issuance to end",
+                ));
+            }
+            Action::ChangeIssuance {
+                currency: currency.code,
+                policy: None,
+            }
         }
         ActionRequest::AdmitMember { email } => {
             let email = Email::parse(&email)?;
@@ -387,6 +422,21 @@ pub(crate) async fn execute(
             }
         }
         Action::ChangeRules { rules } => super::rules::store(tx, rules).await?,
+        Action::ChangeIssuance { currency, policy } => {
+            let coin = coin_by_code(tx, currency.as_str()).await?;
+            let ended = issuance::end_active_policy(tx, coin.id, p.now).await?;
+            match policy {
+                Some(spec) => {
+                    issuance::insert_policy(tx, coin.id, spec, p.now, Some(p.author)).await?;
+                }
+                None if ended.is_none() => {
+                    return Err(Error::conflict(
+                        "the currency has no scheduled issuance to end",
+                    ));
+                }
+                None => {}
+            }
+        }
         Action::AdmitMember { user_id, .. } => {
             if identity::role_in(tx.conn(), p.tenant, *user_id)
                 .await?

@@ -31,6 +31,7 @@ text_enum!(
         IssueToAccount => "issue_to_account",
         FundProject => "fund_project",
         ChangeRules => "change_rules",
+        ChangeIssuance => "change_issuance",
         AdmitMember => "admit_member",
         RemoveMember => "remove_member",
         SetRole => "set_role",
