@@ -245,9 +245,9 @@ impl Reply {
     }
 }
 
-/// A line starting with `>` would be a quote.
+/// A line starting with `>`, `#` or `-` would be a quote, a heading or a list item.
 fn no_quote(line: String) -> String {
-    if line.starts_with('>') {
+    if line.starts_with(['>', '#', '-']) {
         format!("\\{line}")
     } else {
         line
@@ -274,14 +274,12 @@ fn markdown_spans(spans: &[Span]) -> String {
 
 /// Escapes Discord markdown: a backslash before any punctuation mark is shown as that mark.
 /// `<`, `>`, `@`, `:` and `/` are left alone so mentions (`<@123>`), emoji and commands keep
-/// working; a `>` that would start a quote is escaped by [`Reply::markdown`].
+/// working; `>`, `#` and `-` only format at the start of a line, where [`Reply::markdown`]
+/// escapes them.
 pub fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '#' | '-' | '[' | ']'
-        ) {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']') {
             out.push('\\');
         }
         out.push(c);
@@ -378,9 +376,13 @@ mod tests {
             .vote_buttons(3);
         assert_eq!(
             r.markdown(),
-            "Paid \n**5.00 DEMO** to **<@42>** for \\*cake\\* \\#1\n- `/vote 3 yes`"
+            "Paid \n**5.00 DEMO** to **<@42>** for \\*cake\\* #1\n- `/vote 3 yes`"
         );
         assert_eq!(Reply::text("> not a quote").markdown(), "\\> not a quote");
+        assert_eq!(
+            Reply::text("# not-a-heading").markdown(),
+            "\\# not-a-heading"
+        );
         assert_eq!(
             Reply::new(Tone::Ok)
                 .line(vec![Span::Code("a`b".into())])

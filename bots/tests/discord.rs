@@ -798,6 +798,61 @@ async fn slash_commands_buttons_messages_and_redelivery() {
     let pressed = interact(&fake, 3004, press(3004, BEN, &custom_ids[1]), 1).await;
     assert!(pressed.contains("You voted no"), "{pressed}");
 
+    // The outbox announces the proposal in the bound channel, with the same buttons.
+    let announced = fake
+        .wait("the proposal's announcement in the channel", |h| {
+            h.iter()
+                .find(|h| {
+                    h.method == "POST"
+                        && h.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                        && content_of(h).contains("New proposal")
+                })
+                .cloned()
+        })
+        .await;
+    assert_eq!(
+        announced.body["components"][0]["components"][0]["custom_id"],
+        json!(format!("vote:{proposal}:yes"))
+    );
+    assert_eq!(announced.body["allowed_mentions"]["parse"], json!([]));
+
+    // `/link` is private: deferred as ephemeral, answered only to the person.
+    let link = interact(&fake, 3005, slash(3005, ANA, "link", &[]), 1).await;
+    assert!(unmarkdown(&link).contains("one-time login"), "{link}");
+    let deferred = fake
+        .wait("the /link callback", |h| {
+            callbacks(h, 3005).first().cloned()
+        })
+        .await;
+    assert_eq!(
+        deferred.body["data"]["flags"],
+        json!(64),
+        "{}",
+        deferred.body
+    );
+
+    // `!link` typed in the channel goes by direct message; the channel only hears that.
+    fake.send("MESSAGE_CREATE", said(5003, BEN, CHANNEL, "!link"));
+    let notice = fake
+        .wait("the answer to !link", |h| {
+            replies_to(h, CHANNEL, 5003).first().cloned()
+        })
+        .await;
+    assert!(
+        content_of(&notice).contains("I sent you a direct message"),
+        "{}",
+        notice.body
+    );
+    fake.wait("Ben's login by direct message", |h| {
+        h.iter()
+            .find(|h| {
+                h.path == format!("/api/v10/channels/{}/messages", dm_channel(BEN))
+                    && unmarkdown(&content_of(h)).contains("one-time login")
+            })
+            .cloned()
+    })
+    .await;
+
     // `!balance` as a plain message is answered in the channel, as a reply to it.
     fake.send("MESSAGE_CREATE", said(5001, BEN, CHANNEL, "!balance"));
     let balance = fake
@@ -841,6 +896,14 @@ async fn slash_commands_buttons_messages_and_redelivery() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+
+    // Commands were registered once (READY and GUILD_CREATE both name the guild).
+    let registrations = fake
+        .hits()
+        .iter()
+        .filter(|h| h.method == "PUT" && h.path.ends_with("/commands"))
+        .count();
+    assert_eq!(registrations, 1);
 
     // Nothing went to a route the fake does not know.
     let unknown: Vec<Hit> = fake

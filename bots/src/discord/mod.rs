@@ -46,8 +46,15 @@ pub use sink::DiscordSink;
 pub enum DiscordError {
     #[error("Discord configuration: {0}")]
     Config(String),
+    /// Boxed: serenity's error is large, and this one travels in every `Result`.
     #[error("Discord: {0}")]
-    Serenity(#[from] serenity::Error),
+    Serenity(Box<serenity::Error>),
+}
+
+impl From<serenity::Error> for DiscordError {
+    fn from(e: serenity::Error) -> Self {
+        Self::Serenity(Box::new(e))
+    }
 }
 
 #[derive(Clone)]
