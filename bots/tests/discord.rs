@@ -41,6 +41,7 @@ const ANA: u64 = 1001;
 const BEN: u64 = 1002;
 /// Every wait for the fake to see something.
 const WAIT: Duration = Duration::from_secs(20);
+const HEARTBEAT_MS: u64 = 1000;
 const TS: &str = "2026-01-01T00:00:00.000000+00:00";
 
 /// One request the fake received (REST), or one gateway frame from the bot (`WS op:<n>`).
@@ -306,9 +307,13 @@ async fn session(
         .await
         .map_err(|e| e.to_string())?;
     let text = |v: Value| Ws::Text(v.to_string());
-    ws.send(text(json!({"op": 10, "d": {"heartbeat_interval": 41250}})))
-        .await
-        .map_err(|e| e.to_string())?;
+    // Discord asks for a heartbeat every ~41 s; a second here, so the tests see heartbeats
+    // acknowledged and the session staying up.
+    ws.send(text(
+        json!({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS}}),
+    ))
+    .await
+    .map_err(|e| e.to_string())?;
     let mut seq = 0u64;
     let mut rx = rx.lock().await;
     loop {
@@ -896,6 +901,15 @@ async fn slash_commands_buttons_messages_and_redelivery() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+
+    // The session stayed up: heartbeats were sent and acknowledged, and there was one IDENTIFY
+    // (a missed acknowledgement makes serenity reconnect and identify again).
+    fake.wait("a heartbeat", |h| {
+        h.iter().find(|h| h.path == "op:1").cloned()
+    })
+    .await;
+    let identifies = fake.hits().iter().filter(|h| h.path == "op:2").count();
+    assert_eq!(identifies, 1);
 
     // Commands were registered once (READY and GUILD_CREATE both name the guild).
     let registrations = fake
