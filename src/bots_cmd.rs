@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_bots::discord::{DiscordBot, DiscordConfig};
 use coinsence_bots::matrix::{Credentials, MatrixBot, MatrixConfig};
 use coinsence_bots::{Engine, EngineConfig};
 
@@ -13,6 +14,15 @@ use crate::cli::BotsArgs;
 use crate::server;
 
 pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
+    if args.discord {
+        if args.matrix {
+            anyhow::bail!("--matrix and --discord run in separate processes for now");
+        }
+        let pool =
+            coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+        coinsence_api::migrate::migrate_control(&pool).await?;
+        return discord(&args, Core::new(pool)).await;
+    }
     if !args.matrix {
         anyhow::bail!("no bot chosen: pass --matrix (with --matrix-homeserver and --matrix-user)");
     }
@@ -66,4 +76,29 @@ fn matrix_config(args: &BotsArgs) -> anyhow::Result<MatrixConfig> {
         store_passphrase: args.matrix_store_passphrase.clone(),
         delivery_interval: Duration::from_millis(args.delivery_interval_ms.max(50)),
     })
+}
+
+/// The Discord bot with outbox delivery, until Ctrl-C. The token is checked and the gateway
+/// looked up before anything else, so a bad token fails here, with Discord's answer.
+async fn discord(args: &BotsArgs, core: Core) -> anyhow::Result<()> {
+    let token = args
+        .discord_token
+        .clone()
+        .context("--discord needs --discord-token (or DISCORD_BOT_TOKEN)")?;
+    let mut config = DiscordConfig::new(token);
+    config.api_base = args.discord_api_base.clone();
+    config.message_content = args.discord_message_content;
+    config.delivery_interval = Duration::from_millis(args.delivery_interval_ms.max(50));
+    let engine = Engine::new(
+        core,
+        EngineConfig {
+            platform: ChatPlatform::Discord,
+            public_url: args.public_url.clone(),
+        },
+    );
+    let bot = DiscordBot::connect(config, engine)
+        .await
+        .context("connecting to Discord")?;
+    bot.run(server::shutdown_signal()).await?;
+    Ok(())
 }

@@ -104,6 +104,21 @@ pub struct BotsArgs {
         hide_env_values = true
     )]
     pub matrix_store_passphrase: Option<String>,
+    /// Run the Discord bot (needs --discord-token).
+    #[arg(long)]
+    pub discord: bool,
+    /// The bot's token from Discord's developer portal.
+    #[arg(long, env = "DISCORD_BOT_TOKEN", hide_env_values = true)]
+    pub discord_token: Option<String>,
+    /// Read `!pay`-style messages in server channels. Needs the privileged message-content
+    /// intent enabled for the application in the developer portal (slash commands, direct
+    /// messages and messages that mention the bot work without it).
+    #[arg(long, env = "DISCORD_MESSAGE_CONTENT")]
+    pub discord_message_content: bool,
+    /// Send Discord REST calls to this base instead of https://discord.com (an HTTP proxy
+    /// such as twilight-http-proxy).
+    #[arg(long, env = "DISCORD_API_BASE")]
+    pub discord_api_base: Option<String>,
     /// Where the API is reachable, for the instructions `/link` gives.
     #[arg(
         long,

@@ -1,7 +1,7 @@
 //! Coinsence chat: one command grammar ([`command`]), one engine that runs commands against the
 //! core and answers platform-neutral replies ([`engine`], [`reply`]), outbox delivery to chat
 //! ([`delivery`]), a platform-neutral scenario every adapter's tests run ([`scenario`]), and thin
-//! adapters, each behind a cargo feature: [`console`] and [`matrix`].
+//! adapters, each behind a cargo feature: `console`, `matrix` and `discord`.
 //!
 //! Adapters translate; they never decide. Business rules live in `coinsence-api`'s domain.
 
@@ -13,6 +13,8 @@ pub mod scenario;
 
 #[cfg(feature = "console")]
 pub mod console;
+#[cfg(feature = "discord")]
+pub mod discord;
 #[cfg(feature = "matrix")]
 pub mod matrix;
 

@@ -1,7 +1,7 @@
 //! What the bot answers, free of any platform: text with amounts and emphasis, lists, and buttons
 //! for votes. Each adapter renders it; [`Reply::plain`] and [`Reply::html`] are the two
 //! renderings most platforms need (Matrix sends both, Telegram takes the HTML, the console the
-//! plain text).
+//! plain text); Discord takes [`Reply::markdown`].
 
 use coinsence_api::domain::governance::tally::Choice;
 
@@ -224,6 +224,78 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// Discord's markdown: `**bold**`, `` `code` ``, `- ` lists, every other piece of text
+    /// escaped so a memo cannot format the message. Buttons are not written out: Discord shows
+    /// them as components. Mentions (`<@123>`) stay as they are, so a payee is named; the
+    /// adapter decides whether they ping.
+    pub fn markdown(&self) -> String {
+        let mut out = Vec::new();
+        for block in &self.blocks {
+            match block {
+                Block::Line(spans) => out.push(no_quote(markdown_spans(spans))),
+                Block::List(items) => {
+                    for item in items {
+                        out.push(format!("- {}", markdown_spans(item)));
+                    }
+                }
+            }
+        }
+        out.join("\n")
+    }
+}
+
+/// A line starting with `>`, `#` or `-` would be a quote, a heading or a list item.
+fn no_quote(line: String) -> String {
+    if line.starts_with(['>', '#', '-']) {
+        format!("\\{line}")
+    } else {
+        line
+    }
+}
+
+fn markdown_spans(spans: &[Span]) -> String {
+    spans
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => markdown_escape(t),
+            Span::Strong(t) => format!("**{}**", markdown_escape(t)),
+            Span::Code(t) => markdown_code(t),
+            Span::Amount { value, currency } => {
+                format!(
+                    "**{} {}**",
+                    markdown_escape(value),
+                    markdown_escape(currency)
+                )
+            }
+        })
+        .collect()
+}
+
+/// Escapes Discord markdown: a backslash before any punctuation mark is shown as that mark.
+/// `<`, `>`, `@`, `:` and `/` are left alone so mentions (`<@123>`), emoji and commands keep
+/// working; `>`, `#` and `-` only format at the start of a line, where [`Reply::markdown`]
+/// escapes them.
+pub fn markdown_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Inline code; text with backticks gets a longer fence (code spans have no escapes).
+fn markdown_code(text: &str) -> String {
+    if text.contains('`') {
+        format!("`` {} ``", text.replace("``", "` `"))
+    } else {
+        format!("`{text}`")
+    }
+}
+
 fn plain_spans(spans: &[Span]) -> String {
     spans
         .iter()
@@ -286,6 +358,37 @@ mod tests {
         let html = r.html(false);
         assert!(html.contains("<b>5.00 DEMO</b> to &lt;Ben&gt;"), "{html}");
         assert!(!html.contains("<Ben>"));
+    }
+
+    #[test]
+    fn renders_escaped_markdown() {
+        let r = Reply::text("Paid ")
+            .line(vec![
+                Span::Amount {
+                    value: "5.00".into(),
+                    currency: "DEMO".into(),
+                },
+                Span::Text(" to ".into()),
+                Span::Strong("<@42>".into()),
+                Span::Text(" for *cake* #1".into()),
+            ])
+            .list(vec![vec![Span::Code("/vote 3 yes".into())]])
+            .vote_buttons(3);
+        assert_eq!(
+            r.markdown(),
+            "Paid \n**5.00 DEMO** to **<@42>** for \\*cake\\* #1\n- `/vote 3 yes`"
+        );
+        assert_eq!(Reply::text("> not a quote").markdown(), "\\> not a quote");
+        assert_eq!(
+            Reply::text("# not-a-heading").markdown(),
+            "\\# not-a-heading"
+        );
+        assert_eq!(
+            Reply::new(Tone::Ok)
+                .line(vec![Span::Code("a`b".into())])
+                .markdown(),
+            "`` a`b ``"
+        );
     }
 
     #[test]
