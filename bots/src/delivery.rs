@@ -2,25 +2,30 @@
 //! received, a proposal opened or closed, a post) reach the org's bound rooms and its members'
 //! direct messages, at least once and deduplicated.
 //!
-//! - Each (event, platform, target) is recorded in `control.chat_deliveries` once sent, so a run
-//!   that stopped halfway resumes without sending a target twice; the send itself carries a
-//!   transaction id derived from the same triple, which the platform deduplicates too (Matrix
-//!   does, per device).
-//! - An event is marked delivered in the org's outbox only when every platform given to
-//!   [`run`] has sent it to all its targets.
-//! - A rate-limited platform ([`SinkError::RateLimited`], e.g. Matrix `M_LIMIT_EXCEEDED` with
-//!   `retry_after_ms`) is waited for, then retried.
+//! There is one delivery pipeline: the core's [`Core::deliver_outbox`] leases due events, hands
+//! each to an [`OutboxSink`], and records it delivered, to be retried after a back-off, or parked
+//! with the reason. [`ChatOutbox`] is that sink for chat: it renders the event once and sends it
+//! through every platform's [`Sink`] to every target there.
 //!
-//! Everything platform-specific is behind [`Sink`]: this module is where the worker's outbox
-//! runner can take over delivery later, with the same sinks.
+//! - Each (event, platform, target) is recorded in `control.chat_deliveries` once sent, so a
+//!   delivery that stopped halfway resumes without sending a target twice; the send itself
+//!   carries a transaction id derived from the same triple, which the platform deduplicates too
+//!   (Matrix does, per device).
+//! - An event counts as delivered only when every platform has sent it to all its targets;
+//!   otherwise it is retried after the core's back-off and, after its last attempt, parked.
+//! - A rate-limited platform ([`SinkError::RateLimited`], e.g. Matrix `M_LIMIT_EXCEEDED` with
+//!   `retry_after_ms`) is waited for, then retried, a few times within one delivery.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::{ChatPlatform, ChatTarget};
-use coinsence_api::domain::governance::outbox::{EventKind, OutboxEvent};
+use coinsence_api::domain::governance::outbox::{
+    DeliveryError, DeliveryPolicy, EventKind, OutboxEvent, OutboxSink,
+};
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::tenancy::Tenant;
 use futures::future::BoxFuture;
@@ -106,7 +111,7 @@ pub async fn deliver_once(
     core: &Core,
     sinks: &[Arc<dyn Sink>],
 ) -> Result<Round, coinsence_api::Error> {
-    let mut round = Round::default();
+    let outbox = ChatOutbox::new(core.clone(), sinks.to_vec());
     let mut tenants: Vec<Tenant> = Vec::new();
     let mut seen = HashSet::new();
     for sink in sinks {
@@ -116,28 +121,87 @@ pub async fn deliver_once(
             }
         }
     }
+    let mut events_done = 0;
     for tenant in &tenants {
-        for event in core.outbox_pending(tenant, 100).await? {
-            let reply = render_event(core, tenant, &event).await?;
-            let mut complete = true;
-            for sink in sinks {
-                complete &= deliver_event(
-                    core,
-                    tenant,
-                    &event,
-                    sink.as_ref(),
-                    reply.as_ref(),
-                    &mut round,
-                )
-                .await?;
-            }
-            if complete {
-                core.outbox_mark_delivered(tenant, &[event.id]).await?;
-                round.events_done += 1;
-            }
+        let summary = core
+            .deliver_outbox(tenant, &outbox, Utc::now(), DeliveryPolicy::default())
+            .await?;
+        events_done += u64::try_from(summary.delivered).unwrap_or(0);
+    }
+    let mut round = outbox.round();
+    round.events_done = events_done;
+    Ok(round)
+}
+
+/// The chat side of outbox delivery: renders an event and sends it on every platform.
+pub struct ChatOutbox {
+    core: Core,
+    sinks: Vec<Arc<dyn Sink>>,
+    /// What the sends did, for the caller's log and tests.
+    round: std::sync::Mutex<Round>,
+}
+
+impl ChatOutbox {
+    pub fn new(core: Core, sinks: Vec<Arc<dyn Sink>>) -> Self {
+        Self {
+            core,
+            sinks,
+            round: std::sync::Mutex::default(),
         }
     }
-    Ok(round)
+
+    /// Sends and failures so far.
+    pub fn round(&self) -> Round {
+        self.round.lock().map(|r| *r).unwrap_or_default()
+    }
+
+    async fn deliver_event(
+        &self,
+        tenant: &Tenant,
+        event: &OutboxEvent,
+    ) -> Result<(), DeliveryError> {
+        let retry = |e: coinsence_api::Error| DeliveryError::Retry(e.to_string());
+        let reply = render_event(&self.core, tenant, event)
+            .await
+            .map_err(retry)?;
+        let mut round = Round::default();
+        let mut complete = true;
+        for sink in &self.sinks {
+            complete &= deliver_event(
+                &self.core,
+                tenant,
+                event,
+                sink.as_ref(),
+                reply.as_ref(),
+                &mut round,
+            )
+            .await
+            .map_err(retry)?;
+        }
+        if let Ok(mut total) = self.round.lock() {
+            total.sent += round.sent;
+            total.failed += round.failed;
+        }
+        if complete {
+            Ok(())
+        } else {
+            Err(DeliveryError::Retry(format!(
+                "{} chat target(s) could not be reached yet",
+                round.failed
+            )))
+        }
+    }
+}
+
+impl OutboxSink for ChatOutbox {
+    fn deliver<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        event: &'a OutboxEvent,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DeliveryError>> + Send + 'a>>
+    {
+        Box::pin(self.deliver_event(tenant, event))
+    }
 }
 
 /// Sends one event on one platform; `Ok(false)` if a target is still owed it.

@@ -527,6 +527,8 @@ async fn the_shared_scenario_on_the_console() {
 struct Recorder {
     sent: Mutex<Vec<(String, String, String)>>,
     limit_first: Mutex<u32>,
+    /// Sends to rooms fail (the platform is down for them).
+    rooms_down: Mutex<bool>,
 }
 
 impl Sink for Recorder {
@@ -546,6 +548,11 @@ impl Sink for Recorder {
             {
                 *n -= 1;
                 return Err(SinkError::RateLimited(Duration::from_millis(20)));
+            }
+            if matches!(target, ChatTarget::Room { .. })
+                && self.rooms_down.lock().map(|d| *d).unwrap_or(false)
+            {
+                return Err(SinkError::Failed("rooms are down".into()));
             }
             if let Ok(mut sent) = self.sent.lock() {
                 sent.push((target.key(), reply.plain(), txn_id.to_owned()));
@@ -634,4 +641,61 @@ async fn outbox_events_reach_rooms_and_people_once() {
             .unwrap_or_default()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_failed_send_backs_off_and_never_repeats_the_targets_already_reached() {
+    let w = world(true).await;
+    w.fund("Ana", "20").await;
+    w.ok("Ana", "/propose Longer opening hours").await;
+    let recorder = Arc::new(Recorder::default());
+    if let Ok(mut down) = recorder.rooms_down.lock() {
+        *down = true;
+    }
+    let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
+    let first = delivery::deliver_once(&w.core, &sinks)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.failed >= 1, "{first:?}");
+    let pending = |w: &World| {
+        let (core, tenant) = (w.core.clone(), w.admin.tenant.clone());
+        async move {
+            core.outbox_pending(&tenant, 100)
+                .await
+                .unwrap_or_default()
+                .len()
+        }
+    };
+    let waiting = pending(&w).await;
+    assert!(waiting >= 1, "the event is still owed to the room");
+    // Tried again at once: the event is backing off, so nothing is sent or failed.
+    let again = delivery::deliver_once(&w.core, &sinks)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((again.sent, again.failed), (0, 0), "{again:?}");
+    // Once due again and the rooms are back, only the room gets it (nobody twice).
+    if let Ok(mut down) = recorder.rooms_down.lock() {
+        *down = false;
+    }
+    let sent_before = recorder.sent.lock().map(|s| s.len()).unwrap_or_default();
+    let tenant = w.admin.tenant.clone();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {}.outbox SET next_attempt_at = now() - interval '1 second'",
+        tenant.schema()
+    )))
+    .execute(&w.core.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let later = delivery::deliver_once(&w.core, &sinks)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(later.failed, 0, "{later:?}");
+    let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(
+        sent[sent_before..]
+            .iter()
+            .all(|(t, _, _)| t.starts_with("room:")),
+        "only the room was still owed: {sent:?}"
+    );
+    assert_eq!(pending(&w).await, 0);
 }
