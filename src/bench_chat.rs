@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use coinsence_api::Core;
-use coinsence_api::cluster::{Cluster, ClusterOptions};
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
@@ -25,35 +24,8 @@ use crate::cli::ChatBenchArgs;
 const WARM_UP: usize = 100;
 
 pub async fn run(args: ChatBenchArgs) -> anyhow::Result<()> {
-    let (cluster, url) = match &args.database_url {
-        Some(url) => (None, url.clone()),
-        None => {
-            let dir =
-                std::env::temp_dir().join(format!("coinsence-bench-chat-{}", std::process::id()));
-            let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::start(
-                    &dir,
-                    ClusterOptions {
-                        fsync: true,
-                        remove_on_exit: true,
-                    },
-                )
-            })
-            .await??;
-            let url = cluster.url("postgres");
-            (Some(cluster), url)
-        }
-    };
-    let result = bench(&args, &url).await;
-    if let Some(cluster) = cluster {
-        cluster.stop()?;
-    }
-    result
-}
-
-async fn bench(args: &ChatBenchArgs, url: &str) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(url, 8).await?;
-    coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
+    // The cluster (when private) stops with the process.
+    let (pool, _, _cluster) = crate::bench_worker::database(args.database_url.as_deref(), 8).await?;
     let core = Core::new(pool);
     let slug = format!("chat-bench-{:06x}", rand::random::<u32>() & 0xff_ffff);
     let owner = core
