@@ -1,7 +1,7 @@
 //! Coinsence chat: one command grammar ([`command`]), one engine that runs commands against the
 //! core and answers platform-neutral replies ([`engine`], [`reply`]), outbox delivery to chat
 //! ([`delivery`]), a platform-neutral scenario every adapter's tests run ([`scenario`]), and thin
-//! adapters, each behind a cargo feature: [`console`] and [`matrix`].
+//! adapters, each behind a cargo feature: [`console`], [`matrix`] and [`telegram`].
 //!
 //! Adapters translate; they never decide. Business rules live in `coinsence-api`'s domain.
 
@@ -15,6 +15,8 @@ pub mod scenario;
 pub mod console;
 #[cfg(feature = "matrix")]
 pub mod matrix;
+#[cfg(feature = "telegram")]
+pub mod telegram;
 
 pub use command::{Command, Dialect, parse};
 pub use engine::{Engine, EngineConfig, Incoming};

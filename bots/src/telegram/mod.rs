@@ -1,0 +1,535 @@
+//! The Telegram adapter (teloxide): translates updates into engine calls and replies into Bot API
+//! messages. It decides nothing.
+//!
+//! - Long polling with teloxide's own loop (`getUpdates` with the confirmed `offset`), updates of
+//!   one chat handled in order by teloxide's dispatcher. No webhook mode yet.
+//! - Commands as `/pay` or `/pay@botname` (the bot's name comes from `getMe`); the command menu
+//!   is registered with `setMyCommands` from the grammar's help.
+//! - People are their numeric user ids (usernames change). A mention by `@username` is turned
+//!   into the id of the person the bot has seen with that username ([`People`]); one it has
+//!   never seen is refused rather than paid to a stranger's name. A mention without username
+//!   (`text_mention`) carries the id, and a `/pay 5` sent as a reply to someone's message pays
+//!   the author of that message.
+//! - The idempotency key of a message is `tg:<chat>:<message>` and of a button press
+//!   `tg-cb:<callback id>`: a redelivered update gets the first answer again and acts once.
+//! - Replies are HTML; vote buttons are an inline keyboard whose presses (callback queries) are
+//!   answered and run as `/vote` for the presser. A reply meant for the sender alone goes to
+//!   their private chat, and the group hears only whether it could.
+//! - Flood limits are kept before sending ([`Limits`]) and `retry_after` is waited out.
+//! - Outbox events reach bound groups and people's private chats through [`TelegramSink`].
+
+mod limit;
+mod sink;
+pub mod text;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use coinsence_api::domain::chat::ChatPlatform;
+use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
+use teloxide::prelude::{Request, Requester};
+use teloxide::types::{
+    BotCommand, CallbackQuery, Chat, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Me,
+    Message, MessageEntityKind, MessageId, ParseMode, ReplyParameters, Update, User,
+};
+use teloxide::update_listeners::Polling;
+use teloxide::{Bot, RequestError, dptree};
+
+pub use limit::Limits;
+pub use sink::TelegramSink;
+
+use crate::command::{Command, Dialect, parse};
+use crate::delivery::Sink;
+use crate::engine::{Engine, Incoming};
+use crate::reply::{Audience, Reply, Tone};
+use limit::Limiter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("Telegram configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+}
+
+#[derive(Clone)]
+pub struct TelegramConfig {
+    /// The bot token from @BotFather. Never logged.
+    pub token: String,
+    /// Another Bot API server (a self-hosted one, or a test's fake), e.g. `http://127.0.0.1:8081/`.
+    pub api_url: Option<String>,
+    /// How long one `getUpdates` waits for news; under teloxide's 17 s request timeout.
+    pub poll_timeout: Duration,
+    pub limits: Limits,
+}
+
+/// The token stays out of logs.
+impl std::fmt::Debug for TelegramConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramConfig")
+            .field("token", &"..")
+            .field("api_url", &self.api_url)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl TelegramConfig {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            api_url: None,
+            poll_timeout: Duration::from_secs(10),
+            limits: Limits::TELEGRAM,
+        }
+    }
+}
+
+/// Sends replies within the flood limits.
+pub(crate) struct Sender {
+    bot: Bot,
+    limiter: Limiter,
+}
+
+/// How often a reply is retried after a `retry_after`; a longer wait than this is not waited.
+const RETRIES: usize = 5;
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+impl Sender {
+    /// One `sendMessage`, after the flood limiter lets it go.
+    async fn send_once(
+        &self,
+        chat: ChatId,
+        reply: &Reply,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
+        self.limiter.wait(chat.0).await;
+        let mut request = self
+            .bot
+            .send_message(chat, text::html(reply))
+            .parse_mode(ParseMode::Html);
+        if let Some(id) = reply_to {
+            request = request.reply_parameters(ReplyParameters {
+                allow_sending_without_reply: Some(true),
+                ..ReplyParameters::new(id)
+            });
+        }
+        let buttons = text::vote_buttons(reply);
+        if !buttons.is_empty() {
+            let row: Vec<InlineKeyboardButton> = buttons
+                .into_iter()
+                .map(|(label, data)| InlineKeyboardButton::callback(label, data))
+                .collect();
+            request = request.reply_markup(InlineKeyboardMarkup::new([row]));
+        }
+        request.send().await
+    }
+
+    /// A reply the person is waiting for: `retry_after` is waited out, a few times.
+    async fn send(
+        &self,
+        chat: ChatId,
+        reply: &Reply,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, RequestError> {
+        let mut attempt = 1;
+        loop {
+            match self.send_once(chat, reply, reply_to).await {
+                Err(RequestError::RetryAfter(wait))
+                    if attempt < RETRIES && wait.duration() <= LONGEST_WAIT =>
+                {
+                    tracing::info!(wait = ?wait.duration(), chat = chat.0, "Telegram flood limit; waiting");
+                    tokio::time::sleep(wait.duration()).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Whom the bot has seen: username → user id (usernames change, ids do not), and names. Learnt
+/// from every update; kept in memory, so after a restart a person is known again once they write
+/// or are replied to.
+#[derive(Default)]
+pub struct People {
+    inner: Mutex<PeopleInner>,
+}
+
+#[derive(Default)]
+struct PeopleInner {
+    by_username: HashMap<String, u64>,
+    /// id → (username, full name).
+    by_id: HashMap<u64, (Option<String>, String)>,
+}
+
+impl People {
+    pub fn learn(&self, user: &User) {
+        if user.is_bot {
+            return;
+        }
+        let mut p = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let username = user.username.as_deref().map(str::to_lowercase);
+        let id = user.id.0;
+        if let Some((Some(old), _)) = p.by_id.get(&id)
+            && Some(old) != username.as_ref()
+        {
+            let old = old.clone();
+            p.by_username.remove(&old);
+        }
+        if let Some(name) = &username {
+            p.by_username.insert(name.clone(), id);
+        }
+        p.by_id.insert(id, (username, user.full_name()));
+    }
+
+    /// The id behind a username (without `@`, any case).
+    pub fn id_of(&self, username: &str) -> Option<u64> {
+        let p = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        p.by_username.get(&username.to_lowercase()).copied()
+    }
+
+    pub fn name_of(&self, id: u64) -> Option<String> {
+        let p = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        p.by_id.get(&id).map(|(_, name)| name.clone())
+    }
+}
+
+/// A connected bot, ready to run.
+#[derive(Clone)]
+pub struct TelegramBot {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: Arc<Sender>,
+    engine: Engine,
+    me: Me,
+    /// The bot's username, lowercase.
+    username: String,
+    people: People,
+    poll_timeout: Duration,
+}
+
+impl TelegramBot {
+    /// Builds the client, asks who the bot is (`getMe`, for `/pay@botname`) and registers the
+    /// command menu.
+    pub async fn connect(config: &TelegramConfig, engine: Engine) -> Result<Self, TelegramError> {
+        if engine.platform() != ChatPlatform::Telegram {
+            return Err(TelegramError::Config(
+                "the engine is not set up for Telegram".to_owned(),
+            ));
+        }
+        let client = teloxide::net::default_reqwest_settings()
+            .build()
+            .map_err(|e| TelegramError::Config(format!("HTTP client: {e}")))?;
+        let mut bot = Bot::with_client(config.token.clone(), client);
+        if let Some(url) = &config.api_url {
+            let url = reqwest::Url::parse(url)
+                .map_err(|e| TelegramError::Config(format!("Bot API URL: {e}")))?;
+            bot = bot.set_api_url(url);
+        }
+        let me = bot.get_me().send().await?;
+        let username = me
+            .user
+            .username
+            .clone()
+            .ok_or_else(|| TelegramError::Config("the bot has no username".to_owned()))?
+            .to_lowercase();
+        let engine =
+            engine.with_dialect(Dialect::new(ChatPlatform::Telegram).with_bot_name(&username));
+        let commands = text::command_menu()
+            .into_iter()
+            .map(|(name, description)| BotCommand::new(name, description));
+        // A missing menu costs only the autocompletion: log it and go on.
+        if let Err(e) = bot.set_my_commands(commands).send().await {
+            tracing::warn!(error = %e, "Telegram command menu not set");
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                sender: Arc::new(Sender {
+                    bot,
+                    limiter: Limiter::new(config.limits),
+                }),
+                engine,
+                me,
+                username,
+                people: People::default(),
+                poll_timeout: config.poll_timeout,
+            }),
+        })
+    }
+
+    /// The bot's username (lowercase, without `@`).
+    pub fn username(&self) -> &str {
+        &self.inner.username
+    }
+
+    pub fn people(&self) -> &People {
+        &self.inner.people
+    }
+
+    /// The sink that delivers outbox events through this bot.
+    pub fn sink(&self) -> TelegramSink {
+        TelegramSink {
+            sender: self.inner.sender.clone(),
+        }
+    }
+
+    /// Long-polls and answers updates, and delivers the outbox every `delivery_interval`, until
+    /// `stop` resolves; then stops polling gracefully (confirming the last offset).
+    pub async fn run(
+        self,
+        delivery_interval: Duration,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), TelegramError> {
+        let bot = self.inner.sender.bot.clone();
+        let polling = Polling::builder(bot.clone())
+            .timeout(self.inner.poll_timeout)
+            .delete_webhook()
+            .await
+            .build();
+        let on_message = self.clone();
+        let on_callback = self.clone();
+        let handler = dptree::entry()
+            .branch(Update::filter_message().endpoint(move |msg: Message| {
+                let bot = on_message.clone();
+                async move {
+                    bot.handle_message(&msg).await;
+                    Ok::<(), Infallible>(())
+                }
+            }))
+            .branch(
+                Update::filter_callback_query().endpoint(move |q: CallbackQuery| {
+                    let bot = on_callback.clone();
+                    async move {
+                        bot.handle_callback(&q).await;
+                        Ok::<(), Infallible>(())
+                    }
+                }),
+            );
+        let mut dispatcher = Dispatcher::builder(bot, handler)
+            .default_handler(|_| async {})
+            .build();
+        let shutdown = dispatcher.shutdown_token();
+
+        let sink: Arc<dyn Sink> = Arc::new(self.sink());
+        let core = self.inner.engine.core().clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let delivery = tokio::spawn(async move {
+            let mut rx = stop_rx;
+            crate::delivery::run(core, vec![sink], delivery_interval, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        });
+
+        tracing::info!(bot = %self.inner.username, "Telegram bot is polling");
+        let errors = LoggingErrorHandler::with_custom_text("Telegram getUpdates failed");
+        let dispatch = dispatcher.try_dispatch_with_listener(polling, errors);
+        tokio::pin!(dispatch);
+        tokio::pin!(stop);
+        let mut stopping = false;
+        let result = loop {
+            tokio::select! {
+                done = &mut dispatch => break done,
+                () = &mut stop, if !stopping => stopping = true,
+                // The token refuses until dispatching has started; ask again shortly.
+                () = tokio::time::sleep(Duration::from_millis(50)), if stopping => {
+                    if let Ok(done) = shutdown.shutdown() {
+                        drop(done);
+                    }
+                }
+            }
+        };
+        let _ = stop_tx.send(true);
+        let _ = delivery.await;
+        result.map_err(TelegramError::from)
+    }
+
+    /// A message in a chat with the bot. Public so a test can hand it one directly.
+    pub async fn handle_message(&self, msg: &Message) {
+        let Some(from) = msg.from.as_ref() else {
+            return;
+        };
+        let people = &self.inner.people;
+        people.learn(from);
+        if let Some(users) = msg.new_chat_members() {
+            users.iter().for_each(|u| people.learn(u));
+        }
+        let replied_to = msg
+            .reply_to_message()
+            .and_then(|m| m.from.as_ref())
+            .filter(|u| !u.is_bot && u.id != from.id);
+        if let Some(u) = replied_to {
+            people.learn(u);
+        }
+        if from.is_bot {
+            return;
+        }
+        let Some(line) = msg.text() else {
+            return;
+        };
+        let line = self.with_ids(msg, line);
+        let parsed = parse(&line, self.inner.engine.dialect());
+        let parsed = match (parsed, replied_to) {
+            // A payment without a payee, sent as a reply: the payee is whom it replies to.
+            (Err(_), Some(u)) => {
+                let with = text::with_payee(&line, &text::id_mention(u.id.0));
+                match parse(&with, self.inner.engine.dialect()) {
+                    Ok(Some(pay @ Command::Pay { .. })) => Ok(Some(pay)),
+                    _ => parse(&line, self.inner.engine.dialect()),
+                }
+            }
+            (parsed, _) => parsed,
+        };
+        let reply = match parsed {
+            Ok(None) => return,
+            Err(e) => Reply::error(e.to_string()),
+            Ok(Some(command)) => match self.named(command) {
+                Ok(command) => {
+                    let incoming = Incoming {
+                        room: msg.chat.id.0.to_string(),
+                        sender: from.id.0.to_string(),
+                        sender_name: from.full_name(),
+                        event_id: Some(format!("tg:{}:{}", msg.chat.id.0, msg.id.0)),
+                        direct: msg.chat.is_private(),
+                    };
+                    self.inner.engine.execute(&incoming, command).await
+                }
+                Err(refused) => refused,
+            },
+        };
+        self.answer(&msg.chat, msg.id, from, &reply).await;
+    }
+
+    /// The line with every mention the bot can resolve written as `@<user id>`.
+    fn with_ids(&self, msg: &Message, line: &str) -> String {
+        let Some(entities) = msg.parse_entities() else {
+            return line.to_owned();
+        };
+        let mut edits = Vec::new();
+        for entity in entities {
+            match entity.kind() {
+                MessageEntityKind::Mention => {
+                    let name = entity.text().trim_start_matches('@');
+                    if name.eq_ignore_ascii_case(&self.inner.username) {
+                        continue;
+                    }
+                    if let Some(id) = self.inner.people.id_of(name) {
+                        edits.push((entity.range(), text::id_mention(id)));
+                    }
+                }
+                MessageEntityKind::TextMention { user } => {
+                    self.inner.people.learn(user);
+                    edits.push((entity.range(), text::id_mention(user.id.0)));
+                }
+                _ => {}
+            }
+        }
+        text::rewrite(line, edits)
+    }
+
+    /// A payee must be a user id by now: an `@username` nobody was seen with is refused, since
+    /// paying the name would pay no one the person could ever be. A known one gets their name.
+    fn named(&self, mut command: Command) -> Result<Command, Reply> {
+        if let Command::Pay { to, .. } = &mut command {
+            if !text::is_user_id(&to.id) {
+                return Err(Reply::error(format!(
+                    "I don't know who @{} is yet. Reply to one of their messages with /pay, or ask them to write here first. Nothing was paid.",
+                    to.display
+                )));
+            }
+            if let Some(name) = to
+                .id
+                .parse()
+                .ok()
+                .and_then(|id| self.inner.people.name_of(id))
+            {
+                to.display = name;
+            }
+        }
+        Ok(command)
+    }
+
+    /// A press on a vote button: answered at once (the spinner stops), run as `/vote` for the
+    /// presser, and a successful vote is shown in the chat.
+    pub async fn handle_callback(&self, q: &CallbackQuery) {
+        self.inner.people.learn(&q.from);
+        let bot = &self.inner.sender.bot;
+        let Some((proposal, choice)) = q.data.as_deref().and_then(text::vote_data) else {
+            if let Err(e) = bot.answer_callback_query(q.id.clone()).send().await {
+                tracing::debug!(error = %e, "callback not answered");
+            }
+            return;
+        };
+        // A press without its message (too old) can only be answered privately.
+        let (chat, direct, message) = match &q.message {
+            Some(m) => (m.chat().id, m.chat().is_private(), Some(m.id())),
+            None => (ChatId::from(q.from.id), true, None),
+        };
+        let incoming = Incoming {
+            room: chat.0.to_string(),
+            sender: q.from.id.0.to_string(),
+            sender_name: q.from.full_name(),
+            event_id: Some(format!("tg-cb:{}", q.id.0)),
+            direct,
+        };
+        let reply = self
+            .inner
+            .engine
+            .execute(&incoming, Command::Vote { proposal, choice })
+            .await;
+        let toast: String = reply.plain().chars().take(200).collect();
+        if let Err(e) = bot
+            .answer_callback_query(q.id.clone())
+            .text(toast)
+            .show_alert(reply.tone == Tone::Error)
+            .send()
+            .await
+        {
+            tracing::debug!(error = %e, "callback not answered");
+        }
+        if reply.tone == Tone::Ok
+            && let Err(e) = self.inner.sender.send(chat, &reply, message).await
+        {
+            tracing::warn!(error = %e, chat = chat.0, "vote reply not sent");
+        }
+    }
+
+    /// Sends a reply in the chat, or for the sender alone, in their private chat; the group then
+    /// hears whether that worked. Failures are logged: the person can ask again.
+    async fn answer(&self, chat: &Chat, cause: MessageId, from: &User, reply: &Reply) {
+        let sender = &self.inner.sender;
+        if reply.audience == Audience::Sender && !chat.is_private() {
+            let notice = match sender.send(ChatId::from(from.id), reply, None).await {
+                Ok(_) => Reply::text("I sent you a private message."),
+                Err(RequestError::Api(e)) if sink::cannot_write(&e) => Reply::error(format!(
+                    "I can't write to you privately yet: open a chat with @{} and press Start, then ask again.",
+                    self.inner
+                        .me
+                        .user
+                        .username
+                        .as_deref()
+                        .unwrap_or(&self.inner.username)
+                )),
+                Err(e) => {
+                    tracing::warn!(error = %e, "private reply not sent");
+                    Reply::error("I could not send you a private message; please ask again.")
+                }
+            };
+            if let Err(e) = sender.send(chat.id, &notice, Some(cause)).await {
+                tracing::warn!(error = %e, chat = chat.id.0, "reply not sent");
+            }
+            return;
+        }
+        if let Err(e) = sender.send(chat.id, reply, Some(cause)).await {
+            tracing::warn!(error = %e, chat = chat.id.0, "reply not sent");
+        }
+    }
+}
