@@ -7,14 +7,25 @@ use anyhow::Context;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_bots::matrix::{Credentials, MatrixBot, MatrixConfig};
+use coinsence_bots::telegram::{TelegramBot, TelegramConfig};
 use coinsence_bots::{Engine, EngineConfig};
 
 use crate::cli::BotsArgs;
 use crate::server;
 
 pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
+    if args.telegram {
+        if args.matrix {
+            anyhow::bail!(
+                "--matrix and --telegram in one process are not supported yet; run one `coinsence bots` for each"
+            );
+        }
+        return telegram(&args).await;
+    }
     if !args.matrix {
-        anyhow::bail!("no bot chosen: pass --matrix (with --matrix-homeserver and --matrix-user)");
+        anyhow::bail!(
+            "no bot chosen: pass --matrix (with --matrix-homeserver and --matrix-user) or --telegram (with TELEGRAM_BOT_TOKEN)"
+        );
     }
     let config = matrix_config(&args)?;
     let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
@@ -66,4 +77,35 @@ fn matrix_config(args: &BotsArgs) -> anyhow::Result<MatrixConfig> {
         store_passphrase: args.matrix_store_passphrase.clone(),
         delivery_interval: Duration::from_millis(args.delivery_interval_ms.max(50)),
     })
+}
+
+/// The Telegram bot: long polling and outbox delivery until Ctrl-C.
+async fn telegram(args: &BotsArgs) -> anyhow::Result<()> {
+    let token = args
+        .telegram_token
+        .clone()
+        .context("--telegram needs TELEGRAM_BOT_TOKEN (or --telegram-token)")?;
+    let config = TelegramConfig {
+        api_url: args.telegram_api_url.clone(),
+        ..TelegramConfig::new(token)
+    };
+    let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+    coinsence_api::migrate::migrate_control(&pool).await?;
+    let engine = Engine::new(
+        Core::new(pool),
+        EngineConfig {
+            platform: ChatPlatform::Telegram,
+            public_url: args.public_url.clone(),
+        },
+    );
+    // The error never holds the token: teloxide strips it from request URLs.
+    let bot = TelegramBot::connect(&config, engine)
+        .await
+        .context("connecting to the Telegram Bot API")?;
+    bot.run(
+        Duration::from_millis(args.delivery_interval_ms.max(50)),
+        server::shutdown_signal(),
+    )
+    .await?;
+    Ok(())
 }

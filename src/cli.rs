@@ -37,7 +37,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
-    /// Run the chat bots (Matrix) and deliver the outbox to their rooms.
+    /// Run the chat bots (Matrix, Telegram) and deliver the outbox to their rooms.
     Bots(BotsArgs),
 }
 
@@ -104,6 +104,15 @@ pub struct BotsArgs {
         hide_env_values = true
     )]
     pub matrix_store_passphrase: Option<String>,
+    /// Run the Telegram bot (long polling).
+    #[arg(long)]
+    pub telegram: bool,
+    /// The bot token from @BotFather (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_token: Option<String>,
+    /// Another Bot API server (self-hosted, or a test's fake), e.g. http://127.0.0.1:8081/
+    #[arg(long, env = "TELEGRAM_API_URL")]
+    pub telegram_api_url: Option<String>,
     /// Where the API is reachable, for the instructions `/link` gives.
     #[arg(
         long,

@@ -393,6 +393,10 @@ struct World {
 }
 
 async fn world(slug_prefix: &str) -> World {
+    world_with(slug_prefix, Limits::OFF).await
+}
+
+async fn world_with(slug_prefix: &str, limits: Limits) -> World {
     let (pool, _) = coinsence_api::cluster::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
@@ -412,7 +416,7 @@ async fn world(slug_prefix: &str) -> World {
     let config = TelegramConfig {
         api_url: Some(fake.url.clone()),
         poll_timeout: Duration::from_secs(1),
-        limits: Limits::OFF,
+        limits,
         ..TelegramConfig::new(TOKEN)
     };
     let bot = tokio::time::timeout(WAIT, TelegramBot::connect(&config, engine))
@@ -716,9 +720,34 @@ async fn group_payments_votes_buttons_and_redelivery() {
 
 #[tokio::test]
 async fn flood_waits_are_honoured() {
-    let w = world("tgflood").await;
+    // The flood limiter on, with a shorter spacing than Telegram's second.
+    let spacing = Duration::from_millis(400);
+    let w = world_with(
+        "tgflood",
+        Limits {
+            per_chat: spacing,
+            ..Limits::TELEGRAM
+        },
+    )
+    .await;
     let group = -2002;
     w.connect(group).await;
+
+    // Two commands at once in one chat: the answers go out spaced.
+    let first = w.fake.say(ANA, group, "/balance", None);
+    let second = w.fake.say(ANA, group, "/proposals", None);
+    let a = w.fake.reply_to(id(&first), 0).await;
+    let b = w.fake.reply_to(id(&second), 0).await;
+    let at = |m: &Value| {
+        w.fake
+            .calls("sendMessage")
+            .iter()
+            .find(|(p, _)| p["reply_parameters"] == m["reply_parameters"] && p["ok"] == json!(true))
+            .map(|(_, t)| *t)
+            .unwrap_or_else(|| panic!("{m}"))
+    };
+    let gap = at(&b).duration_since(at(&a));
+    assert!(gap >= spacing - Duration::from_millis(20), "{gap:?}");
 
     // The first try is refused with retry_after 1; the answer comes after the wait.
     w.fake.lock().flood = 1;
@@ -815,10 +844,10 @@ async fn shared_scenario_through_the_polling_loop() {
     let group = -3003;
     // Both join the group first: the bot learns their usernames from the service message.
     let mut join = w.fake.message(ANA, group, "", None);
-    join.as_object_mut().map(|m| {
+    if let Some(m) = join.as_object_mut() {
         m.remove("text");
         m.remove("entities");
-    });
+    }
     join["new_chat_members"] = json!([user_json(ANA), user_json(BEN)]);
     w.fake.push(json!({ "message": join }));
     let mut driver = TelegramDriver {

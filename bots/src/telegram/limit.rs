@@ -3,7 +3,7 @@
 //! next free slot at once, so concurrent senders queue instead of all waking together. Tests turn
 //! it off ([`Limits::OFF`]); a 429 that comes anyway is still honoured by the senders.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,8 @@ pub struct Limits {
     pub per_chat: Duration,
     /// At most this many messages per minute to one group (negative chat ids).
     pub group_per_minute: usize,
-    /// The least time between any two messages.
-    pub overall: Duration,
+    /// At most this many messages in any one second, to all chats together.
+    pub per_second: usize,
 }
 
 impl Limits {
@@ -26,13 +26,13 @@ impl Limits {
     pub const TELEGRAM: Self = Self {
         per_chat: Duration::from_secs(1),
         group_per_minute: 20,
-        overall: Duration::from_millis(34),
+        per_second: 30,
     };
     /// No waiting at all (tests).
     pub const OFF: Self = Self {
         per_chat: Duration::ZERO,
         group_per_minute: usize::MAX,
-        overall: Duration::ZERO,
+        per_second: usize::MAX,
     };
 }
 
@@ -46,11 +46,14 @@ impl Default for Limits {
 struct Slots {
     /// Per chat, the send times of the last minute (some in the future: reserved).
     chats: HashMap<i64, VecDeque<Instant>>,
-    next_overall: Option<Instant>,
+    /// Messages booked per whole second since `epoch`, for the overall limit. (Not one "next
+    /// free moment": a group booked a minute ahead must not hold up every other chat.)
+    seconds: BTreeMap<u64, usize>,
 }
 
 pub struct Limiter {
     limits: Limits,
+    epoch: Instant,
     slots: Mutex<Slots>,
 }
 
@@ -58,6 +61,7 @@ impl Limiter {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
+            epoch: Instant::now(),
             slots: Mutex::default(),
         }
     }
@@ -74,10 +78,7 @@ impl Limiter {
     /// Books the first moment at or after `now` when a message may go to `chat`.
     fn reserve(&self, chat: i64, now: Instant) -> Instant {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let Slots {
-            chats,
-            next_overall,
-        } = &mut *slots;
+        let Slots { chats, seconds } = &mut *slots;
         if chats.len() > TRACKED_CHATS {
             chats.retain(|_, q| q.back().is_some_and(|t| *t + MINUTE > now));
         }
@@ -93,10 +94,18 @@ impl Limiter {
         if chat < 0 && sent.len() >= per_minute {
             at = at.max(sent[sent.len() - per_minute] + MINUTE);
         }
-        if let Some(next) = *next_overall {
-            at = at.max(next);
+        let now_second = now.saturating_duration_since(self.epoch).as_secs();
+        seconds.retain(|s, _| *s >= now_second);
+        let mut second = at.saturating_duration_since(self.epoch).as_secs();
+        loop {
+            let booked = seconds.entry(second).or_default();
+            if *booked < self.limits.per_second.max(1) {
+                *booked += 1;
+                break;
+            }
+            second += 1;
+            at = at.max(self.epoch + Duration::from_secs(second));
         }
-        *next_overall = Some(at + self.limits.overall);
         sent.push_back(at);
         while sent.len() > per_minute.min(1024) {
             sent.pop_front();
@@ -115,20 +124,27 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(l.reserve(5, t0), t0);
         assert_eq!(l.reserve(5, t0), t0 + Duration::from_secs(1));
-        // Another chat is not held up by the first, only spaced by the overall limit.
-        assert_eq!(l.reserve(6, t0), t0 + Duration::from_millis(1034));
+        // Another chat is not held up by the first.
+        assert_eq!(l.reserve(6, t0), t0);
 
-        let g = Limiter::new(Limits {
-            overall: Duration::ZERO,
-            ..Limits::TELEGRAM
-        });
+        let g = Limiter::new(Limits::TELEGRAM);
         let times: Vec<Instant> = (0..21).map(|_| g.reserve(-100, t0)).collect();
         assert_eq!(times[19], t0 + Duration::from_secs(19));
         // The 21st waits for the first of the minute to age out.
         assert_eq!(times[20], t0 + MINUTE);
-        // A private chat has no per-minute cap.
+        // A private chat has no per-minute cap, and the group's wait does not hold it up.
         let p: Vec<Instant> = (0..21).map(|_| g.reserve(7, t0)).collect();
+        assert_eq!(p[0], t0);
         assert_eq!(p[20], t0 + Duration::from_secs(20));
+    }
+
+    #[test]
+    fn thirty_a_second_overall() {
+        let l = Limiter::new(Limits::TELEGRAM);
+        let t0 = l.epoch;
+        let times: Vec<Instant> = (0..31).map(|chat| l.reserve(chat, t0)).collect();
+        assert!(times[..30].iter().all(|t| *t == t0));
+        assert_eq!(times[30], t0 + Duration::from_secs(1));
     }
 
     #[test]
