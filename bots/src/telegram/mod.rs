@@ -28,8 +28,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use coinsence_api::domain::chat::ChatPlatform;
+use futures::future::BoxFuture;
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
-use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::error_handlers::ErrorHandler;
 use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{
@@ -52,8 +53,9 @@ use limit::Limiter;
 pub enum TelegramError {
     #[error("Telegram configuration: {0}")]
     Config(String),
-    #[error(transparent)]
-    Request(#[from] RequestError),
+    /// A failed Bot API call, its text with the token removed.
+    #[error("Telegram Bot API: {0}")]
+    Request(String),
 }
 
 #[derive(Clone)]
@@ -96,11 +98,28 @@ pub(crate) struct Sender {
     limiter: Limiter,
 }
 
+/// An error's text without the token. teloxide strips it from request URLs only when they start
+/// with `/bot<token>` and the secret has the usual length; a self-hosted API under a path, or an
+/// unusual token, would show it.
+fn redact(text: &str, token: &str) -> String {
+    let mut out = text.replace(token, "<token>");
+    if let Some((_, secret)) = token.split_once(':')
+        && secret.len() >= 8
+    {
+        out = out.replace(secret, "<token>");
+    }
+    out
+}
+
 /// How often a reply is retried after a `retry_after`; a longer wait than this is not waited.
 const RETRIES: usize = 5;
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 impl Sender {
+    fn redact(&self, e: &RequestError) -> String {
+        redact(&e.to_string(), self.bot.token())
+    }
+
     /// One `sendMessage`, after the flood limiter lets it go.
     async fn send_once(
         &self,
@@ -143,7 +162,7 @@ impl Sender {
                 Err(RequestError::RetryAfter(wait))
                     if attempt < RETRIES && wait.duration() <= LONGEST_WAIT =>
                 {
-                    tracing::info!(wait = ?wait.duration(), chat = chat.0, "Telegram flood limit; waiting");
+                    tracing::info!(wait = ?wait.duration(), chat = chat.0, "Telegram flood wait");
                     tokio::time::sleep(wait.duration()).await;
                     attempt += 1;
                 }
@@ -234,7 +253,11 @@ impl TelegramBot {
                 .map_err(|e| TelegramError::Config(format!("Bot API URL: {e}")))?;
             bot = bot.set_api_url(url);
         }
-        let me = bot.get_me().send().await?;
+        let me = bot
+            .get_me()
+            .send()
+            .await
+            .map_err(|e| TelegramError::Request(redact(&e.to_string(), &config.token)))?;
         let username = me
             .user
             .username
@@ -248,7 +271,8 @@ impl TelegramBot {
             .map(|(name, description)| BotCommand::new(name, description));
         // A missing menu costs only the autocompletion: log it and go on.
         if let Err(e) = bot.set_my_commands(commands).send().await {
-            tracing::warn!(error = %e, "Telegram command menu not set");
+            let error = redact(&e.to_string(), &config.token);
+            tracing::warn!(%error, "Telegram command menu not set");
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -289,10 +313,9 @@ impl TelegramBot {
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), TelegramError> {
         let bot = self.inner.sender.bot.clone();
+        self.remove_webhook().await?;
         let polling = Polling::builder(bot.clone())
             .timeout(self.inner.poll_timeout)
-            .delete_webhook()
-            .await
             .build();
         let on_message = self.clone();
         let on_callback = self.clone();
@@ -330,7 +353,9 @@ impl TelegramBot {
         });
 
         tracing::info!(bot = %self.inner.username, "Telegram bot is polling");
-        let errors = LoggingErrorHandler::with_custom_text("Telegram getUpdates failed");
+        let errors = Arc::new(PollErrors {
+            sender: self.inner.sender.clone(),
+        });
         let dispatch = dispatcher.try_dispatch_with_listener(polling, errors);
         tokio::pin!(dispatch);
         tokio::pin!(stop);
@@ -349,7 +374,30 @@ impl TelegramBot {
         };
         let _ = stop_tx.send(true);
         let _ = delivery.await;
-        result.map_err(TelegramError::from)
+        result.map_err(|e| TelegramError::Request(self.inner.sender.redact(&e)))
+    }
+
+    /// Polling and a webhook exclude each other: a webhook left set (by an earlier deployment)
+    /// is removed. Done here rather than by teloxide's builder, whose log line would show the
+    /// raw error.
+    async fn remove_webhook(&self) -> Result<(), TelegramError> {
+        let sender = &self.inner.sender;
+        let info = sender
+            .bot
+            .get_webhook_info()
+            .send()
+            .await
+            .map_err(|e| TelegramError::Request(sender.redact(&e)))?;
+        if info.url.is_some() {
+            tracing::info!("removing the bot's webhook to poll instead");
+            sender
+                .bot
+                .delete_webhook()
+                .send()
+                .await
+                .map_err(|e| TelegramError::Request(sender.redact(&e)))?;
+        }
+        Ok(())
     }
 
     /// A message in a chat with the bot. Public so a test can hand it one directly.
@@ -464,7 +512,7 @@ impl TelegramBot {
         let bot = &self.inner.sender.bot;
         let Some((proposal, choice)) = q.data.as_deref().and_then(text::vote_data) else {
             if let Err(e) = bot.answer_callback_query(q.id.clone()).send().await {
-                tracing::debug!(error = %e, "callback not answered");
+                tracing::debug!(error = %self.inner.sender.redact(&e), "callback not answered");
             }
             return;
         };
@@ -493,12 +541,12 @@ impl TelegramBot {
             .send()
             .await
         {
-            tracing::debug!(error = %e, "callback not answered");
+            tracing::debug!(error = %self.inner.sender.redact(&e), "callback not answered");
         }
         if reply.tone == Tone::Ok
             && let Err(e) = self.inner.sender.send(chat, &reply, message).await
         {
-            tracing::warn!(error = %e, chat = chat.0, "vote reply not sent");
+            tracing::warn!(error = %self.inner.sender.redact(&e), chat = chat.0, "vote reply not sent");
         }
     }
 
@@ -519,17 +567,45 @@ impl TelegramBot {
                         .unwrap_or(&self.inner.username)
                 )),
                 Err(e) => {
-                    tracing::warn!(error = %e, "private reply not sent");
+                    tracing::warn!(error = %sender.redact(&e), "private reply not sent");
                     Reply::error("I could not send you a private message; please ask again.")
                 }
             };
             if let Err(e) = sender.send(chat.id, &notice, Some(cause)).await {
-                tracing::warn!(error = %e, chat = chat.id.0, "reply not sent");
+                tracing::warn!(error = %sender.redact(&e), chat = chat.id.0, "reply not sent");
             }
             return;
         }
         if let Err(e) = sender.send(chat.id, reply, Some(cause)).await {
-            tracing::warn!(error = %e, chat = chat.id.0, "reply not sent");
+            tracing::warn!(error = %sender.redact(&e), chat = chat.id.0, "reply not sent");
         }
+    }
+}
+
+/// Logs failed `getUpdates` calls (teloxide backs off and retries) without the token.
+struct PollErrors {
+    sender: Arc<Sender>,
+}
+
+impl ErrorHandler<RequestError> for PollErrors {
+    fn handle_error(self: Arc<Self>, error: RequestError) -> BoxFuture<'static, ()> {
+        let error = self.sender.redact(&error);
+        Box::pin(async move { tracing::warn!(%error, "Telegram getUpdates failed; retrying") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_redacted() {
+        let token = "123456:AAHsecretsecretsecret";
+        let text = format!("error sending request for url (http://h/tg/bot{token}/getMe)");
+        let out = redact(&text, token);
+        assert!(!out.contains("secretsecret"), "{out}");
+        assert!(out.contains("bot<token>/getMe"), "{out}");
+        let cfg = format!("{:?}", TelegramConfig::new(token));
+        assert!(!cfg.contains("secret"), "{cfg}");
     }
 }

@@ -34,7 +34,7 @@ impl TelegramSink {
             .send_once(ChatId(chat), reply, None)
             .await
             .map(|_| Sent::Delivered)
-            .map_err(|e| classify(&e))
+            .map_err(|e| classify(&e, &self.sender.redact(&e)))
     }
 }
 
@@ -55,17 +55,16 @@ impl Sink for TelegramSink {
     }
 }
 
-/// Flood waits, chats we can never write to, and the rest. (`RequestError`'s text never holds
-/// the token: teloxide strips it from network errors' URLs.)
-pub fn classify(e: &RequestError) -> SinkError {
+/// Flood waits, chats we can never write to, and the rest; `text` is the error without the token.
+pub fn classify(e: &RequestError, text: &str) -> SinkError {
     match e {
         RequestError::RetryAfter(wait) => SinkError::RateLimited(wait.duration()),
-        RequestError::Api(api) if cannot_write(api) => SinkError::Unreachable(e.to_string()),
+        RequestError::Api(api) if cannot_write(api) => SinkError::Unreachable(text.to_owned()),
         // The group became a supergroup with a new id; the old binding cannot be written to.
         RequestError::MigrateToChatId(to) => {
             SinkError::Unreachable(format!("the group moved to chat {to}"))
         }
-        _ => SinkError::Failed(e.to_string()),
+        _ => SinkError::Failed(text.to_owned()),
     }
 }
 
