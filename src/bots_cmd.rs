@@ -7,7 +7,7 @@ use anyhow::Context;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_bots::matrix::{Credentials, MatrixBot, MatrixConfig};
-use coinsence_bots::telegram::{TelegramBot, TelegramConfig};
+use coinsence_bots::telegram::{TelegramBot, TelegramConfig, Webhook};
 use coinsence_bots::{Engine, EngineConfig};
 
 use crate::cli::BotsArgs;
@@ -79,14 +79,20 @@ fn matrix_config(args: &BotsArgs) -> anyhow::Result<MatrixConfig> {
     })
 }
 
-/// The Telegram bot: long polling and outbox delivery until Ctrl-C.
+/// The Telegram bot: long polling (or a webhook) and outbox delivery until Ctrl-C.
 async fn telegram(args: &BotsArgs) -> anyhow::Result<()> {
     let token = args
         .telegram_token
         .clone()
         .context("--telegram needs TELEGRAM_BOT_TOKEN (or --telegram-token)")?;
+    let webhook = args.telegram_webhook_url.clone().map(|url| Webhook {
+        url,
+        listen: args.telegram_webhook_listen,
+        secret: args.telegram_webhook_secret.clone(),
+    });
     let config = TelegramConfig {
         api_url: args.telegram_api_url.clone(),
+        webhook,
         ..TelegramConfig::new(token)
     };
     let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;

@@ -113,6 +113,19 @@ pub struct BotsArgs {
     /// Another Bot API server (self-hosted, or a test's fake), e.g. http://127.0.0.1:8081/
     #[arg(long, env = "TELEGRAM_API_URL")]
     pub telegram_api_url: Option<String>,
+    /// Receive Telegram updates by webhook at this public HTTPS URL instead of long polling.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_URL")]
+    pub telegram_webhook_url: Option<String>,
+    /// Where the webhook server listens (behind the TLS proxy that serves the public URL).
+    #[arg(
+        long,
+        env = "TELEGRAM_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub telegram_webhook_listen: std::net::SocketAddr,
+    /// The secret Telegram sends with each webhook call (a-z, A-Z, 0-9, _ and -); random if unset.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub telegram_webhook_secret: Option<String>,
     /// Where the API is reachable, for the instructions `/link` gives.
     #[arg(
         long,

@@ -1,8 +1,9 @@
-//! The Telegram bot through teloxide's real polling loop, pointed at a fake Bot API that this test
-//! starts on 127.0.0.1 (nothing outside the machine is ever called). The fake serves `getMe`,
-//! `getWebhookInfo`, `deleteWebhook`, long-polling `getUpdates` that honours `offset` and
-//! `timeout`, `sendMessage`, `answerCallbackQuery` and `setMyCommands`, and records every call.
-//! Every wait has a timeout, so a broken fake fails the test instead of hanging it.
+//! The Telegram bot through teloxide's real polling loop (and its webhook listener), pointed at a
+//! fake Bot API that this test starts on 127.0.0.1 (nothing outside the machine is ever called).
+//! The fake serves `getMe`, `getWebhookInfo`, `deleteWebhook`, `setWebhook`, long-polling
+//! `getUpdates` that honours `offset` and `timeout`, `sendMessage`, `answerCallbackQuery` and
+//! `setMyCommands`, and records every call. Every wait has a timeout, so a broken fake fails the
+//! test instead of hanging it.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
 use coinsence_bots::delivery::{Sink, SinkError};
 use coinsence_bots::reply::Reply;
 use coinsence_bots::scenario::{self, Driver, Person, ScenarioOrg};
-use coinsence_bots::telegram::{Limits, TelegramBot, TelegramConfig};
+use coinsence_bots::telegram::{Limits, TelegramBot, TelegramConfig, Webhook};
 use coinsence_bots::{Engine, EngineConfig};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -257,15 +258,47 @@ fn err(code: u16, description: &str, parameters: Option<Value>) -> (StatusCode, 
     )
 }
 
+/// The text fields of a `multipart/form-data` body (teloxide sends `setWebhook` so, as it may
+/// carry a certificate).
+fn form_fields(content_type: &str, body: &[u8]) -> Value {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return json!({});
+    };
+    let body = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{}", boundary.trim_matches('"'))) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        fields.insert(name.to_owned(), json!(value));
+    }
+    Value::Object(fields)
+}
+
 async fn api(
     State(fake): State<Fake>,
     Path((bot, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
     if bot != format!("bot{TOKEN}") {
         return err(401, "Unauthorized", None);
     }
-    let params: Value = if body.is_empty() {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let params: Value = if content_type.starts_with("multipart/form-data") {
+        form_fields(content_type, &body)
+    } else if body.is_empty() {
         json!({})
     } else {
         serde_json::from_slice(&body).unwrap_or(json!({}))
@@ -279,6 +312,7 @@ async fn api(
         "answerCallbackQuery",
         "getUpdates",
         "sendMessage",
+        "setWebhook",
     ]
     .into_iter()
     .find(|m| m.eq_ignore_ascii_case(&method))
@@ -292,7 +326,7 @@ async fn api(
         "getWebhookInfo" => ok(json!({
             "url": "", "has_custom_certificate": false, "pending_update_count": 0
         })),
-        "deleteWebhook" | "setMyCommands" | "answerCallbackQuery" => ok(json!(true)),
+        "deleteWebhook" | "setWebhook" | "setMyCommands" | "answerCallbackQuery" => ok(json!(true)),
         "getUpdates" => get_updates(&fake, &params).await,
         "sendMessage" => send_message(&fake, &params),
         _ => err(404, "Not Found: method not found", None),
@@ -393,10 +427,10 @@ struct World {
 }
 
 async fn world(slug_prefix: &str) -> World {
-    world_with(slug_prefix, Limits::OFF).await
+    world_with(slug_prefix, Limits::OFF, None).await
 }
 
-async fn world_with(slug_prefix: &str, limits: Limits) -> World {
+async fn world_with(slug_prefix: &str, limits: Limits, webhook: Option<Webhook>) -> World {
     let (pool, _) = coinsence_api::cluster::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
@@ -417,6 +451,7 @@ async fn world_with(slug_prefix: &str, limits: Limits) -> World {
         api_url: Some(fake.url.clone()),
         poll_timeout: Duration::from_secs(1),
         limits,
+        webhook,
         ..TelegramConfig::new(TOKEN)
     };
     let bot = tokio::time::timeout(WAIT, TelegramBot::connect(&config, engine))
@@ -728,6 +763,7 @@ async fn flood_waits_are_honoured() {
             per_chat: spacing,
             ..Limits::TELEGRAM
         },
+        None,
     )
     .await;
     let group = -2002;
@@ -858,4 +894,78 @@ async fn shared_scenario_through_the_polling_loop() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     w.stop().await;
+}
+
+#[tokio::test]
+async fn webhook_mode() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"));
+    let url = format!("http://127.0.0.1:{port}/tg-hook");
+    let secret = "test-secret_1";
+    let w = world_with(
+        "tghook",
+        Limits::OFF,
+        Some(Webhook {
+            url: url.clone(),
+            listen: ([127, 0, 0, 1], port).into(),
+            secret: Some(secret.into()),
+        }),
+    )
+    .await;
+    let set = w
+        .fake
+        .wait_for("setWebhook", |s| {
+            s.calls
+                .iter()
+                .find(|(m, _, _)| m == "setWebhook")
+                .map(|(_, p, _)| p.clone())
+        })
+        .await;
+    assert_eq!(set["url"], json!(url));
+    assert_eq!(set["secret_token"], json!(secret));
+
+    let group = -4004;
+    let code = w
+        .core
+        .create_connect_code(&w.org.admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let m = w
+        .fake
+        .message(ANA, group, &format!("/connect {}", code.code), None);
+    let update = json!({ "update_id": 1, "message": m });
+    let client = reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let post = |secret: &str| {
+        client
+            .post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .header("Content-Type", "application/json")
+            .body(update.to_string())
+            .send()
+    };
+    let forged = post("wrong").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forged.status().as_u16(), 401);
+    let sent = post(secret).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(sent.status().is_success(), "{}", sent.status());
+    let r = w.fake.reply_to(id(&m), 0).await;
+    assert!(
+        plain(&r["text"]).contains("now connected to Scenario Commons"),
+        "{r}"
+    );
+
+    let fake = w.fake.clone();
+    w.stop().await;
+    assert!(
+        fake.calls("getUpdates").is_empty(),
+        "polled in webhook mode"
+    );
+    assert!(
+        !fake.calls("deleteWebhook").is_empty(),
+        "the webhook stays set after stopping"
+    );
 }

@@ -1,8 +1,9 @@
 //! The Telegram adapter (teloxide): translates updates into engine calls and replies into Bot API
 //! messages. It decides nothing.
 //!
-//! - Long polling with teloxide's own loop (`getUpdates` with the confirmed `offset`), updates of
-//!   one chat handled in order by teloxide's dispatcher. No webhook mode yet.
+//! - Long polling with teloxide's own loop (`getUpdates` with the confirmed `offset`), or a
+//!   webhook (teloxide's axum router, with a secret); updates of one chat are handled in order
+//!   by teloxide's dispatcher.
 //! - Commands as `/pay` or `/pay@botname` (the bot's name comes from `getMe`); the command menu
 //!   is registered with `setMyCommands` from the grammar's help.
 //! - People are their numeric user ids (usernames change). A mention by `@username` is turned
@@ -24,20 +25,21 @@ pub mod text;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use coinsence_api::domain::chat::ChatPlatform;
 use futures::future::BoxFuture;
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
-use teloxide::error_handlers::ErrorHandler;
+use teloxide::error_handlers::{ErrorHandler, LoggingErrorHandler};
 use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{
     BotCommand, CallbackQuery, Chat, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Me,
     Message, MessageEntityKind, MessageId, ParseMode, ReplyParameters, Update, User,
 };
-use teloxide::update_listeners::Polling;
+use teloxide::update_listeners::{Polling, UpdateListener, webhooks};
 use teloxide::{Bot, RequestError, dptree};
 
 pub use limit::Limits;
@@ -67,6 +69,38 @@ pub struct TelegramConfig {
     /// How long one `getUpdates` waits for news; under teloxide's 17 s request timeout.
     pub poll_timeout: Duration,
     pub limits: Limits,
+    /// Receive updates by webhook instead of long polling.
+    pub webhook: Option<Webhook>,
+}
+
+/// Where Telegram posts updates in webhook mode.
+#[derive(Clone)]
+pub struct Webhook {
+    /// The public HTTPS URL Telegram posts to (its path is the one served).
+    pub url: String,
+    /// The local address the webhook server listens on.
+    pub listen: SocketAddr,
+    /// The secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token`; random when `None`.
+    pub secret: Option<String>,
+}
+
+/// The secret stays out of logs.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .field("listen", &self.listen)
+            .field("secret", &self.secret.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// What Telegram accepts as a webhook secret.
+fn valid_secret(secret: &str) -> bool {
+    (1..=256).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The token stays out of logs.
@@ -77,6 +111,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("api_url", &self.api_url)
             .field("poll_timeout", &self.poll_timeout)
             .field("limits", &self.limits)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -88,6 +123,7 @@ impl TelegramConfig {
             api_url: None,
             poll_timeout: Duration::from_secs(10),
             limits: Limits::TELEGRAM,
+            webhook: None,
         }
     }
 }
@@ -233,6 +269,7 @@ struct Inner {
     username: String,
     people: People,
     poll_timeout: Duration,
+    webhook: Option<Webhook>,
 }
 
 impl TelegramBot {
@@ -285,6 +322,7 @@ impl TelegramBot {
                 username,
                 people: People::default(),
                 poll_timeout: config.poll_timeout,
+                webhook: config.webhook.clone(),
             }),
         })
     }
@@ -312,11 +350,100 @@ impl TelegramBot {
         delivery_interval: Duration,
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), TelegramError> {
-        let bot = self.inner.sender.bot.clone();
+        let sink: Arc<dyn Sink> = Arc::new(self.sink());
+        let core = self.inner.engine.core().clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let delivery = tokio::spawn(async move {
+            let mut rx = stop_rx;
+            crate::delivery::run(core, vec![sink], delivery_interval, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        });
+        let result = match self.inner.webhook.clone() {
+            None => self.poll(stop).await,
+            Some(hook) => self.serve_webhook(&hook, stop).await,
+        };
+        let _ = stop_tx.send(true);
+        let _ = delivery.await;
+        result
+    }
+
+    /// Long polling (after removing a webhook, which would exclude it).
+    async fn poll(
+        &self,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), TelegramError> {
         self.remove_webhook().await?;
-        let polling = Polling::builder(bot.clone())
+        let polling = Polling::builder(self.inner.sender.bot.clone())
             .timeout(self.inner.poll_timeout)
             .build();
+        tracing::info!(bot = %self.inner.username, "Telegram bot is polling");
+        let errors = Arc::new(PollErrors {
+            sender: self.inner.sender.clone(),
+        });
+        self.dispatch(polling, errors, stop).await
+    }
+
+    /// Webhook mode: registers the URL with `setWebhook` (with a secret Telegram sends back in a
+    /// header; requests without it are refused) and serves it; stopping removes the webhook.
+    async fn serve_webhook(
+        &self,
+        hook: &Webhook,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), TelegramError> {
+        let url = reqwest::Url::parse(&hook.url)
+            .map_err(|e| TelegramError::Config(format!("webhook URL: {e}")))?;
+        let mut options = webhooks::Options::new(hook.listen, url);
+        if let Some(secret) = &hook.secret {
+            if !valid_secret(secret) {
+                return Err(TelegramError::Config(
+                    "the webhook secret must be 1 to 256 of a-z, A-Z, 0-9, _ and -".to_owned(),
+                ));
+            }
+            options = options.secret_token(secret.clone());
+        }
+        // Bound here, before the webhook is set: a port in use is an error to report (teloxide's
+        // own `axum` listener panics in a task instead).
+        let tcp = tokio::net::TcpListener::bind(hook.listen)
+            .await
+            .map_err(|e| TelegramError::Config(format!("listening on {}: {e}", hook.listen)))?;
+        let (listener, stopped, router) =
+            webhooks::axum_to_router(self.inner.sender.bot.clone(), options)
+                .await
+                .map_err(|e| TelegramError::Request(self.inner.sender.redact(&e)))?;
+        let server = tokio::spawn(async move {
+            axum::serve(tcp, router)
+                .with_graceful_shutdown(stopped)
+                .await
+        });
+        tracing::info!(bot = %self.inner.username, listen = %hook.listen, "Telegram bot receives updates by webhook");
+        let result = self
+            .dispatch(listener, LoggingErrorHandler::new(), stop)
+            .await;
+        match tokio::time::timeout(Duration::from_secs(10), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "webhook server failed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "webhook server task failed"),
+            Err(_) => tracing::warn!("webhook server did not stop in time"),
+        }
+        result
+    }
+
+    /// Runs teloxide's dispatcher on `listener` (updates of one chat in order, chats in
+    /// parallel) until `stop` resolves, then stops it gracefully: polling confirms the last
+    /// offset, a webhook is removed.
+    async fn dispatch<L, Eh>(
+        &self,
+        listener: L,
+        errors: Arc<Eh>,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), TelegramError>
+    where
+        L: UpdateListener + Send,
+        L::Err: std::fmt::Debug,
+        Eh: ErrorHandler<L::Err> + Send + Sync,
+    {
         let on_message = self.clone();
         let on_callback = self.clone();
         let handler = dptree::entry()
@@ -336,27 +463,11 @@ impl TelegramBot {
                     }
                 }),
             );
-        let mut dispatcher = Dispatcher::builder(bot, handler)
+        let mut dispatcher = Dispatcher::builder(self.inner.sender.bot.clone(), handler)
             .default_handler(|_| async {})
             .build();
         let shutdown = dispatcher.shutdown_token();
-
-        let sink: Arc<dyn Sink> = Arc::new(self.sink());
-        let core = self.inner.engine.core().clone();
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let delivery = tokio::spawn(async move {
-            let mut rx = stop_rx;
-            crate::delivery::run(core, vec![sink], delivery_interval, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        });
-
-        tracing::info!(bot = %self.inner.username, "Telegram bot is polling");
-        let errors = Arc::new(PollErrors {
-            sender: self.inner.sender.clone(),
-        });
-        let dispatch = dispatcher.try_dispatch_with_listener(polling, errors);
+        let dispatch = dispatcher.try_dispatch_with_listener(listener, errors);
         tokio::pin!(dispatch);
         tokio::pin!(stop);
         let mut stopping = false;
@@ -372,8 +483,6 @@ impl TelegramBot {
                 }
             }
         };
-        let _ = stop_tx.send(true);
-        let _ = delivery.await;
         result.map_err(|e| TelegramError::Request(self.inner.sender.redact(&e)))
     }
 
@@ -607,5 +716,12 @@ mod tests {
         assert!(out.contains("bot<token>/getMe"), "{out}");
         let cfg = format!("{:?}", TelegramConfig::new(token));
         assert!(!cfg.contains("secret"), "{cfg}");
+        let hook = Webhook {
+            url: "https://example.org/tg".to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            secret: Some("hook-secret".to_owned()),
+        };
+        assert!(!format!("{hook:?}").contains("hook-secret"));
+        assert!(valid_secret("hook-secret_1") && !valid_secret("no spaces") && !valid_secret(""));
     }
 }
