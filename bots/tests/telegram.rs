@@ -55,7 +55,9 @@ fn bot_json() -> Value {
 }
 
 fn chat_json(id: i64) -> Value {
-    if id < 0 {
+    if id < -1_000_000 {
+        json!({ "id": id, "type": "supergroup", "title": "Repair café" })
+    } else if id < 0 {
         json!({ "id": id, "type": "group", "title": "Repair café" })
     } else {
         json!({ "id": id, "type": "private", "first_name": "Someone" })
@@ -733,6 +735,39 @@ async fn group_payments_votes_buttons_and_redelivery() {
             "answered {quiet}"
         );
     }
+    // The group becomes a supergroup: its binding follows the new chat id.
+    let supergroup = -100_1001;
+    let mut moved = w.fake.message(ANA, group, "", None);
+    if let Some(m) = moved.as_object_mut() {
+        m.remove("text");
+        m.remove("entities");
+    }
+    moved["migrate_to_chat_id"] = json!(supergroup);
+    w.fake.push(json!({ "message": moved.clone() }));
+    let mut arrived = w.fake.message(ANA, supergroup, "", None);
+    if let Some(m) = arrived.as_object_mut() {
+        m.remove("text");
+        m.remove("entities");
+    }
+    arrived["migrate_from_chat_id"] = json!(group);
+    w.fake.push(json!({ "message": arrived }));
+    // The two chats are handled in parallel: wait for the binding before speaking there.
+    let deadline = Instant::now() + WAIT;
+    while w
+        .core
+        .chat_context(ChatPlatform::Telegram, &supergroup.to_string(), "111")
+        .await
+        .ok()
+        .and_then(|c| c.tenant)
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the binding did not follow");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let balance = w.fake.say(ANA, supergroup, "/balance", None);
+    let r = w.fake.reply_to(id(&balance), 0).await;
+    assert!(plain(&r["text"]).contains("85.00 COIN"), "{r}");
+
     // The polling loop confirmed what it got: `offset` only grows, past every update so far.
     let offsets: Vec<i64> = w
         .fake

@@ -211,6 +211,8 @@ impl Sender {
 /// Whom the bot has seen: username → user id (usernames change, ids do not), and names. Learnt
 /// from every update; kept in memory, so after a restart a person is known again once they write
 /// or are replied to.
+const PEOPLE_REMEMBERED: usize = 100_000;
+
 #[derive(Default)]
 pub struct People {
     inner: Mutex<PeopleInner>,
@@ -229,13 +231,21 @@ impl People {
             return;
         }
         let mut p = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: past this many people, start over (they are learnt again as they speak).
+        if p.by_id.len() >= PEOPLE_REMEMBERED {
+            *p = PeopleInner::default();
+        }
         let username = user.username.as_deref().map(str::to_lowercase);
         let id = user.id.0;
+        // They dropped or changed their username: it no longer names them (unless someone else
+        // has taken it since).
         if let Some((Some(old), _)) = p.by_id.get(&id)
             && Some(old) != username.as_ref()
         {
             let old = old.clone();
-            p.by_username.remove(&old);
+            if p.by_username.get(&old) == Some(&id) {
+                p.by_username.remove(&old);
+            }
         }
         if let Some(name) = &username {
             p.by_username.insert(name.clone(), id);
@@ -281,7 +291,9 @@ impl TelegramBot {
                 "the engine is not set up for Telegram".to_owned(),
             ));
         }
+        // The request timeout must outlast a long poll.
         let client = teloxide::net::default_reqwest_settings()
+            .timeout(config.poll_timeout + Duration::from_secs(10))
             .build()
             .map_err(|e| TelegramError::Config(format!("HTTP client: {e}")))?;
         let mut bot = Bot::with_client(config.token.clone(), client);
@@ -529,6 +541,15 @@ impl TelegramBot {
         if from.is_bot {
             return;
         }
+        // Telegram tells both chats: the old group whereto, the new supergroup wherefrom.
+        if let Some(to) = msg.migrate_to_chat_id() {
+            self.follow_migration(msg.chat.id, *to, from).await;
+            return;
+        }
+        if let Some(old) = msg.migrate_from_chat_id() {
+            self.follow_migration(*old, msg.chat.id, from).await;
+            return;
+        }
         let Some(line) = msg.text() else {
             return;
         };
@@ -563,6 +584,34 @@ impl TelegramBot {
             },
         };
         self.answer(&msg.chat, msg.id, from, &reply).await;
+    }
+
+    /// A group that became a supergroup has a new chat id: its org goes with it.
+    async fn follow_migration(&self, old: ChatId, new: ChatId, from: &User) {
+        let core = self.inner.engine.core();
+        let ctx = core
+            .chat_context(
+                ChatPlatform::Telegram,
+                &old.0.to_string(),
+                &from.id.0.to_string(),
+            )
+            .await;
+        let tenant = match ctx {
+            Ok(ctx) => ctx.tenant,
+            Err(e) => {
+                tracing::warn!(error = %e, "group migration: binding not read");
+                return;
+            }
+        };
+        if let Some(tenant) = tenant {
+            match core
+                .bind_room(ChatPlatform::Telegram, &new.0.to_string(), &tenant)
+                .await
+            {
+                Ok(()) => tracing::info!(old = old.0, new = new.0, "group moved; binding follows"),
+                Err(e) => tracing::warn!(error = %e, "group migration: binding not moved"),
+            }
+        }
     }
 
     /// The line with every mention the bot can resolve written as `@<user id>`.
