@@ -38,7 +38,8 @@ pub enum Command {
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
     /// Run the chat bots (Matrix, Telegram) and deliver the outbox to their rooms.
-    Bots(BotsArgs),
+    // Boxed: its many platform flags make it far larger than every other command.
+    Bots(Box<BotsArgs>),
 }
 
 /// Where the database is: a URL, or the private cluster of `coinsence up` under the data dir
