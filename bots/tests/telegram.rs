@@ -589,7 +589,7 @@ async fn group_payments_votes_buttons_and_redelivery() {
     // By @username (any case), addressed to this bot by name.
     let pay = w
         .fake
-        .say(ANA, group, "/pay@coinsence_bot @ben_tg 10 for bread", None);
+        .say(ANA, group, "/pay@coinsence_bot @BEN_tg 10 for bread", None);
     let r = w.fake.reply_to(id(&pay), 0).await;
     assert!(
         plain(&r["text"]).starts_with("Paid 10.00 COIN to Ben for bread."),
@@ -605,6 +605,22 @@ async fn group_payments_votes_buttons_and_redelivery() {
     assert!(
         plain(&r["text"]).starts_with("Paid 5.00 COIN to Cat for the loan."),
         "{r}"
+    );
+
+    // A text mention (a person without a username, picked from the member list) carries the
+    // id; a mention in the memo stays as typed.
+    let text = "/pay Cat 1 for tea with @ben_tg";
+    let mut m = w.fake.message(ANA, group, text, None);
+    m["entities"] = json!([
+        { "type": "bot_command", "offset": 0, "length": 4 },
+        { "type": "text_mention", "offset": 5, "length": 3, "user": user_json(CAT) },
+        { "type": "mention", "offset": 24, "length": 7 },
+    ]);
+    w.fake.push(json!({ "message": m.clone() }));
+    let r = w.fake.reply_to(id(&m), 0).await;
+    assert_eq!(
+        plain(&r["text"]),
+        "Paid 1.00 COIN to Cat for tea with @ben_tg."
     );
 
     // Someone the bot has never seen is not paid by name.
@@ -715,9 +731,9 @@ async fn group_payments_votes_buttons_and_redelivery() {
     );
 
     // The ledger: exactly the two payments.
-    assert_eq!(w.balance(ANA).await, "85.00");
+    assert_eq!(w.balance(ANA).await, "84.00");
     assert_eq!(w.balance(BEN).await, "10.00");
-    assert_eq!(w.balance(CAT).await, "5.00");
+    assert_eq!(w.balance(CAT).await, "6.00");
     let checks = w
         .core
         .verify_ledger(&w.org.admin)
@@ -766,7 +782,7 @@ async fn group_payments_votes_buttons_and_redelivery() {
     }
     let balance = w.fake.say(ANA, supergroup, "/balance", None);
     let r = w.fake.reply_to(id(&balance), 0).await;
-    assert!(plain(&r["text"]).contains("85.00 COIN"), "{r}");
+    assert!(plain(&r["text"]).contains("84.00 COIN"), "{r}");
 
     // The polling loop confirmed what it got: `offset` only grows, past every update so far.
     let offsets: Vec<i64> = w

@@ -614,7 +614,8 @@ impl TelegramBot {
         }
     }
 
-    /// The line with every mention the bot can resolve written as `@<user id>`.
+    /// The line with its first mention (the payee's place in the grammar) written as
+    /// `@<user id>` when the bot can resolve it. Later ones, in a memo, stay as typed.
     fn with_ids(&self, msg: &Message, line: &str) -> String {
         let Some(entities) = msg.parse_entities() else {
             return line.to_owned();
@@ -630,10 +631,12 @@ impl TelegramBot {
                     if let Some(id) = self.inner.people.id_of(name) {
                         edits.push((entity.range(), text::id_mention(id)));
                     }
+                    break;
                 }
                 MessageEntityKind::TextMention { user } => {
                     self.inner.people.learn(user);
                     edits.push((entity.range(), text::id_mention(user.id.0)));
+                    break;
                 }
                 _ => {}
             }
