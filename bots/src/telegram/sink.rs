@@ -9,7 +9,7 @@ use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::types::ChatId;
 
-use super::Sender;
+use super::send::Sender;
 use crate::delivery::{Sent, Sink, SinkError};
 use crate::reply::Reply;
 
