@@ -37,8 +37,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
-    /// Run the chat bots (Matrix) and deliver the outbox to their rooms.
-    Bots(BotsArgs),
+    /// Run the chat bots (Matrix, Telegram) and deliver the outbox to their rooms.
+    // Boxed: its many platform flags make it far larger than every other command.
+    Bots(Box<BotsArgs>),
 }
 
 /// Where the database is: a URL, or the private cluster of `coinsence up` under the data dir
@@ -119,6 +120,28 @@ pub struct BotsArgs {
     /// such as twilight-http-proxy).
     #[arg(long, env = "DISCORD_API_BASE")]
     pub discord_api_base: Option<String>,
+    /// Run the Telegram bot (long polling).
+    #[arg(long)]
+    pub telegram: bool,
+    /// The bot token from @BotFather (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_token: Option<String>,
+    /// Another Bot API server (self-hosted, or a test's fake), e.g. http://127.0.0.1:8081/
+    #[arg(long, env = "TELEGRAM_API_URL")]
+    pub telegram_api_url: Option<String>,
+    /// Receive Telegram updates by webhook at this public HTTPS URL instead of long polling.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_URL")]
+    pub telegram_webhook_url: Option<String>,
+    /// Where the webhook server listens (behind the TLS proxy that serves the public URL).
+    #[arg(
+        long,
+        env = "TELEGRAM_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub telegram_webhook_listen: std::net::SocketAddr,
+    /// The secret Telegram sends with each webhook call (a-z, A-Z, 0-9, _ and -); random if unset.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub telegram_webhook_secret: Option<String>,
     /// Where the API is reachable, for the instructions `/link` gives.
     #[arg(
         long,

@@ -41,6 +41,6 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Audit(args) => audit_cmd::run(args).await,
         cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::Chat(args) => chat_cmd::run(args).await,
-        cli::Command::Bots(args) => bots_cmd::run(args).await,
+        cli::Command::Bots(args) => bots_cmd::run(*args).await,
     }
 }

@@ -1,7 +1,7 @@
 //! Coinsence chat: one command grammar ([`command`]), one engine that runs commands against the
 //! core and answers platform-neutral replies ([`engine`], [`reply`]), outbox delivery to chat
 //! ([`delivery`]), a platform-neutral scenario every adapter's tests run ([`scenario`]), and thin
-//! adapters, each behind a cargo feature: `console`, `matrix` and `discord`.
+//! adapters, each behind a cargo feature: `console`, `matrix`, `discord` and `telegram`.
 //!
 //! Adapters translate; they never decide. Business rules live in `coinsence-api`'s domain.
 
@@ -17,6 +17,8 @@ pub mod console;
 pub mod discord;
 #[cfg(feature = "matrix")]
 pub mod matrix;
+#[cfg(feature = "telegram")]
+pub mod telegram;
 
 pub use command::{Command, Dialect, parse};
 pub use engine::{Engine, EngineConfig, Incoming};
