@@ -25,7 +25,8 @@ const WARM_UP: usize = 100;
 
 pub async fn run(args: ChatBenchArgs) -> anyhow::Result<()> {
     // The cluster (when private) stops with the process.
-    let (pool, _, _cluster) = crate::bench_worker::database(args.database_url.as_deref(), 8).await?;
+    let (pool, _, _cluster) =
+        crate::bench_worker::database(args.database_url.as_deref(), 8).await?;
     let core = Core::new(pool);
     let slug = format!("chat-bench-{:06x}", rand::random::<u32>() & 0xff_ffff);
     let owner = core

@@ -615,6 +615,64 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         "the repeated answer has the same transaction id, so the homeserver keeps one"
     );
 
+    // A vote by reaction: Ben clicks 👍 under the bot's answer to a proposal, and the bot
+    // answers the click. The outbox announces the proposal in the room too.
+    let proposed = hs.send_text(&ana, &room, "!propose Paint the door").await;
+    let opened = hs
+        .answer(&ana, &room, &bot_account.user_id, &proposed)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let proposal: i64 = scenario::number_after(&opened, "Proposal ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no proposal number in {opened:?}"));
+    let answer_event = hs
+        .messages(&ana, &room)
+        .await
+        .into_iter()
+        .find(|e| {
+            e["sender"] == bot_account.user_id
+                && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == proposed
+        })
+        .and_then(|e| e["event_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("the bot's answer to the proposal"));
+    let click = hs
+        .call(
+            &ben,
+            reqwest::Method::PUT,
+            &format!(
+                "/rooms/{}/send/m.reaction/r{}",
+                enc(&room),
+                rand::random::<u64>()
+            ),
+            Some(json!({"m.relates_to": {"rel_type": "m.annotation",
+                                         "event_id": answer_event, "key": "👍"}})),
+        )
+        .await;
+    let click = click["event_id"].as_str().unwrap_or_default().to_owned();
+    let voted = hs
+        .answer(&ben, &room, &bot_account.user_id, &click)
+        .await
+        .unwrap_or_else(|e| panic!("the click was not answered: {e}"));
+    assert!(voted.contains("You voted yes"), "{voted}");
+    let view = core
+        .proposal(&org.admin, coinsence_api::domain::ids::ProposalId(proposal))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view.votes.yes, 1, "{view:?}");
+    let started = Instant::now();
+    while !hs.messages(&ana, &room).await.iter().any(|e| {
+        e["sender"] == bot_account.user_id
+            && e["content"]["body"].as_str().is_some_and(|b| {
+                b.contains("New proposal in Scenario Commons") && b.contains("Paint the door")
+            })
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the outbox did not announce the proposal in the room"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // Restart: nothing old is answered again, not even what was typed while it was down.
     running.stop().await;
     let before = hs.bot_messages(&ana, &room, &bot_account.user_id).await;
