@@ -229,3 +229,79 @@ fn telegram_config(args: &BotsArgs) -> anyhow::Result<TelegramConfig> {
         ..TelegramConfig::new(token)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// `coinsence bots <flags>` as parsed (credentials come from flags only here).
+    fn bots(flags: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut argv = vec!["coinsence", "bots", "--database-url", "postgres://x/y"];
+        argv.extend_from_slice(flags);
+        let Command::Bots(args) = Cli::try_parse_from(argv)?.command else {
+            anyhow::bail!("not the bots command");
+        };
+        Ok(configured(&args)?.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn every_configured_platform_runs_and_every_wrong_one_is_named() {
+        let both = bots(&[
+            "--discord",
+            "--discord-token",
+            "d",
+            "--telegram",
+            "--telegram-token",
+            "t",
+        ]);
+        assert_eq!(
+            both.ok(),
+            Some(vec!["Discord".to_owned(), "Telegram".to_owned()])
+        );
+
+        let wrong = bots(&[
+            "--matrix",
+            "--discord",
+            "--telegram",
+            "--telegram-token",
+            "t",
+        ])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(wrong.contains("no bot was started"), "{wrong}");
+        assert!(
+            wrong.contains("Matrix: needs --matrix-homeserver"),
+            "{wrong}"
+        );
+        assert!(wrong.contains("Discord: needs --discord-token"), "{wrong}");
+        assert!(!wrong.contains("Telegram:"), "{wrong}");
+
+        let blank = bots(&["--telegram", "--telegram-token", "  "])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            blank.contains("Telegram: needs TELEGRAM_BOT_TOKEN"),
+            "{blank}"
+        );
+    }
+
+    #[test]
+    fn without_flags_the_platforms_with_credentials_run() {
+        let one = bots(&["--telegram-token", "t"]);
+        assert_eq!(one.ok(), Some(vec!["Telegram".to_owned()]));
+        let matrix = bots(&[
+            "--matrix-homeserver",
+            "http://127.0.0.1:1",
+            "--matrix-user",
+            "@bot:example.org",
+            "--matrix-password",
+            "p",
+        ]);
+        assert_eq!(matrix.ok(), Some(vec!["Matrix".to_owned()]));
+    }
+}
