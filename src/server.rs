@@ -13,7 +13,19 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     coinsence_api::migrate::migrate_control(&pool).await?;
     let listener = bind(args.listen).await?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
-    serve(listener, Core::new(pool), shutdown_signal()).await
+    let core = Core::new(pool.clone());
+    // Follow-up jobs go to the workers' queue once a worker has created it; until then the
+    // workers' schedules do the same work, a little later.
+    let has_jobs: Option<String> = sqlx::query_scalar("SELECT to_regclass('apalis.jobs')::text")
+        .fetch_one(&pool)
+        .await?;
+    let core = if has_jobs.is_some() {
+        core.with_follow_ups(std::sync::Arc::new(coinsence_worker::enqueue::JobFollowUps))
+    } else {
+        tracing::info!("no job queue yet (start a worker): follow-ups are left to its schedules");
+        core
+    };
+    serve(listener, core, shutdown_signal()).await
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -10,6 +10,7 @@ use coinsence_api::cluster::{Cluster, ClusterOptions};
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::{Engine, EngineConfig};
+use coinsence_worker::enqueue::JobFollowUps;
 use coinsence_worker::sinks::LogSink;
 use coinsence_worker::{SystemClock, Worker, WorkerConfig};
 use tokio::io::BufReader;
@@ -50,7 +51,9 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
     let pool = coinsence_api::cluster::connect(url, 32).await?;
     let summary = coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
     tracing::info!(orgs = summary.orgs, "migrated");
-    let core = Core::new(pool);
+    // The job tables first: the API enqueues follow-up jobs (a proposal's deadline) in them.
+    coinsence_worker::setup(&pool).await?;
+    let core = Core::new(pool).with_follow_ups(Arc::new(JobFollowUps));
     let (admin, token) = demo::ensure(&core).await?;
     let listener = server::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -25,6 +25,8 @@ pub struct Core {
     pub(crate) currency_kinds: Arc<RwLock<HashMap<(TenantId, CurrencyId), CurrencyKind>>>,
     /// Members per transaction when an issuance period is applied (see `ledger::issuance`).
     pub(crate) issuance_chunk: usize,
+    /// Where follow-up jobs go (see `domain::follow_up`); none: the schedules do it all.
+    pub(crate) follow_ups: Option<Arc<dyn crate::domain::follow_up::FollowUps>>,
 }
 
 impl Core {
@@ -48,6 +50,7 @@ impl Core {
             currencies: Arc::default(),
             currency_kinds: Arc::default(),
             issuance_chunk: crate::domain::ledger::issuance::CHUNK,
+            follow_ups: None,
         }
     }
 

@@ -5,24 +5,42 @@
 use apalis::prelude::TaskBuilder;
 use chrono::{DateTime, Utc};
 use coinsence_api::Core;
+use coinsence_api::domain::follow_up::{FollowUp, FollowUps};
 use coinsence_api::domain::tenancy::TenantStatus;
+use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
-use crate::jobs::{Envelope, Job, PerOrg};
+use crate::jobs::{CloseDue, Envelope, Job, PerOrg, RunIssuance};
 
 /// Enqueues jobs on the caller's connection or transaction; they exist once it commits.
 pub async fn enqueue<J: Job>(
     conn: &mut PgConnection,
     jobs: impl IntoIterator<Item = J>,
 ) -> anyhow::Result<usize> {
+    enqueue_at(conn, jobs, None).await
+}
+
+/// Like [`enqueue`], the jobs to run no earlier than `at` (to the next whole second).
+pub async fn enqueue_at<J: Job>(
+    conn: &mut PgConnection,
+    jobs: impl IntoIterator<Item = J>,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Result<usize> {
     let enqueued_at = Utc::now();
+    let run_at = at.map(|at| {
+        let secs = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+        u64::try_from(secs).unwrap_or(0)
+    });
     let tasks = jobs
         .into_iter()
         .map(|job| {
             let bytes = serde_json::to_vec(&Envelope { enqueued_at, job })?;
-            Ok(TaskBuilder::new(bytes)
-                .max_attempts(J::MAX_ATTEMPTS)
-                .build())
+            let task = TaskBuilder::new(bytes).max_attempts(J::MAX_ATTEMPTS);
+            Ok(match run_at {
+                Some(secs) => task.run_at_timestamp(secs),
+                None => task,
+            }
+            .build())
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let n = tasks.len();
@@ -30,6 +48,43 @@ pub async fn enqueue<J: Job>(
         apalis_postgres::queries::push_tasks(conn, J::NAME, tasks).await?;
     }
     Ok(n)
+}
+
+/// The worker's queue for the core's follow-ups ([`coinsence_api::domain::follow_up`]): a
+/// proposal's deadline becomes a `close_due` job at that moment, a new issuance policy a
+/// `issuance` job now. The job tables must exist ([`crate::setup`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobFollowUps;
+
+impl FollowUps for JobFollowUps {
+    fn enqueue<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        follow_up: FollowUp,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            // Inside a tenant transaction the search path is the org's schema alone; apalis's
+            // queries need `hstore`, which lives in `public`, for as long as they run.
+            let path: String =
+                sqlx::query_scalar("SELECT set_config('search_path', current_setting('search_path') || ', public', true)")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let org_path = path.trim_end_matches(", public").to_owned();
+            let pushed = match follow_up {
+                FollowUp::CloseProposals { tenant, at } => {
+                    enqueue_at(&mut *conn, [CloseDue { tenant }], Some(at)).await
+                }
+                FollowUp::RunIssuance { tenant } => {
+                    enqueue(&mut *conn, [RunIssuance { tenant }]).await
+                }
+            };
+            sqlx::query("SELECT set_config('search_path', $1, true)")
+                .bind(org_path)
+                .execute(&mut *conn)
+                .await?;
+            pushed.map(drop)
+        })
+    }
 }
 
 /// Turns one tick of a schedule into one `J` per active org. Every worker process runs the same

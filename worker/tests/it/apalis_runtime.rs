@@ -9,7 +9,7 @@ use chrono::Utc;
 use coinsence_api::Core;
 use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus};
 use coinsence_api::domain::governance::rules::Rules;
-use coinsence_worker::enqueue::{enqueue, fan_out};
+use coinsence_worker::enqueue::{JobFollowUps, enqueue, fan_out};
 use coinsence_worker::jobs::{CloseDue, Job, MigrateTenant};
 use coinsence_worker::{ManualClock, Worker, WorkerConfig, status};
 use serde_json::json;
@@ -315,4 +315,80 @@ async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((workers, failed), (0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_are_enqueued_with_their_change_and_run_without_the_schedules() {
+    let db = db().await;
+    coinsence_worker::setup(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let org = org(&db, "followed", 1).await;
+    let core = Core::new(db.pool.clone()).with_follow_ups(Arc::new(JobFollowUps));
+    let rules: Rules = serde_json::from_value(json!({"method": "consent", "quorum_bp": 0,
+        "voting_period_secs": 60, "proposers": "members"}))
+    .unwrap_or_else(|e| panic!("{e}"));
+    core.set_rules(&org.admin, rules)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let proposal = |amount: &str| -> NewProposal {
+        serde_json::from_value(json!({"title": "a gift",
+            "action": {"kind": "issue_to_account", "currency": "COIN", "to_member": org.members[1].0, "amount": amount}}))
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let opened = core
+        .propose(&org.admin, proposal("5.00"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A refused proposal leaves no job behind: the follow-up is part of the change.
+    assert!(
+        core.propose(&org.admin, proposal("5.001"), None)
+            .await
+            .is_err()
+    );
+    let jobs: Vec<(i64,)> = sqlx::query_as(
+        "SELECT extract(epoch FROM run_at)::bigint FROM apalis.jobs WHERE job_type = $1",
+    )
+    .bind(CloseDue::NAME)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = opened.closes_at.timestamp();
+    assert!(
+        jobs.len() == 1 && (deadline..=deadline + 1).contains(&jobs[0].0),
+        "one close job at the deadline {deadline}: {jobs:?}"
+    );
+    core.create_issuance_policy(&org.admin, policy(Some("3.00"), None, None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The deadline comes (the job is made due; the worker's clock is past it). The schedules
+    // never fire, so only the follow-ups can close the vote and pay the income.
+    sqlx::query("UPDATE apalis.jobs SET run_at = now() WHERE job_type = $1")
+        .bind(CloseDue::NAME)
+        .execute(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let clock = ManualClock::new(Utc::now() + chrono::Duration::minutes(2));
+    let (stop, stopped) = watch::channel(false);
+    let w = start(&db, &clock, config(NEVER, NEVER), &stopped).await;
+    wait_until("the follow-ups", Duration::from_secs(60), || async {
+        let closed = db
+            .core
+            .proposal(&org.admin, opened.id)
+            .await
+            .is_ok_and(|p| p.status == ProposalStatus::Passed);
+        closed && balances(&db, &org).await[1].1 == 300 + 500
+    })
+    .await;
+    let _ = stop.send(true);
+    w.await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let ticks: i64 = sqlx::query_scalar("SELECT count(*) FROM control.worker_ticks")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ticks, 0, "no schedule fired");
+    assert_verifies(&db, &org).await;
 }

@@ -17,6 +17,7 @@ use super::rules::{self, Proposers, Rules};
 use super::tally::{self, Choice, Counts, DecisionRule, Method, Outcome};
 use super::{Creation, parse_text, retrying};
 use crate::core::Core;
+use crate::domain::follow_up::FollowUp;
 use crate::domain::ids::{ProjectId, ProposalId, TenantId, UserId};
 use crate::domain::ledger::ops::IdempotencyKey;
 use crate::domain::orgs::Member;
@@ -522,6 +523,14 @@ impl Core {
             if !creation.remember(&mut tx, id.0).await? {
                 return Ok(None);
             }
+            self.follow_up(
+                &mut tx,
+                FollowUp::CloseProposals {
+                    tenant: member.tenant.id,
+                    at: closes_at,
+                },
+            )
+            .await?;
             let view = view(&mut tx, member.user.id, id).await?;
             tx.commit().await?;
             Ok(Some(view))

@@ -36,6 +36,7 @@ use utoipa::ToSchema;
 
 use super::CurrencyCode;
 use crate::core::Core;
+use crate::domain::follow_up::FollowUp;
 use crate::domain::governance::{coin_by_code, parse_amount, retrying};
 use crate::domain::ids::{CurrencyId, UserId};
 use crate::domain::money::format_minor;
@@ -435,6 +436,13 @@ impl Core {
         let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
         let (currency, spec) = resolve_policy(&mut tx, &new, now).await?;
         let id = insert_policy(&mut tx, currency, &spec, now, Some(admin.user.id)).await?;
+        self.follow_up(
+            &mut tx,
+            FollowUp::RunIssuance {
+                tenant: admin.tenant.id,
+            },
+        )
+        .await?;
         let view = views(&mut tx, Some(id))
             .await?
             .pop()
