@@ -697,6 +697,69 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         "after a restart the bot answered something old"
     );
     assert_eq!(balance(&ana).await, "86.50");
+
+    // `/link` answers privately: a notice in the room, the login in a direct message.
+    let asked = hs.send_text(&ana, &room, "!link").await;
+    let notice = hs
+        .answer(&ana, &room, &bot_account.user_id, &asked)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(notice.contains("I sent you a direct message"), "{notice}");
+    let started = Instant::now();
+    let dm = loop {
+        let sync = hs
+            .call(&ana, reqwest::Method::GET, "/sync?timeout=0", None)
+            .await;
+        if let Some(id) = sync["rooms"]["invite"]
+            .as_object()
+            .and_then(|rooms| rooms.keys().next().cloned())
+        {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no direct-message invite from the bot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    hs.call(
+        &ana,
+        reqwest::Method::POST,
+        &format!("/join/{}", enc(&dm)),
+        Some(json!({})),
+    )
+    .await;
+    // The bot's direct messages are end-to-end encrypted: what arrives is an encrypted event.
+    let started = Instant::now();
+    loop {
+        let events = hs.messages(&ana, &dm).await;
+        let encrypted = events.iter().any(|e| e["type"] == "m.room.encryption");
+        if encrypted
+            && events
+                .iter()
+                .any(|e| e["sender"] == bot_account.user_id && e["type"] == "m.room.encrypted")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no encrypted direct message from the bot: {:?}",
+            events
+                .iter()
+                .map(|e| (e["type"].clone(), e["sender"].clone()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !hs.messages(&ana, &room)
+            .await
+            .iter()
+            .any(|e| e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("Your one-time login"))),
+        "the login was shown in the room"
+    );
     running.stop().await;
 }
 
