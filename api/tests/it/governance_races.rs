@@ -59,7 +59,18 @@ async fn concurrent_votes_and_closes_count_every_vote_and_run_the_action_once() 
         for _ in 0..3 {
             let (app, tenant, round) = (app.clone(), tenant.clone(), round as u64);
             closes.push(tokio::spawn(async move {
-                // Later rounds give the votes a head start, so some settle the proposal first.
+                // A close before any vote would reject the proposal (nobody said yes), which is
+                // right but not this race: the closes start once a yes is in. Later rounds give
+                // the votes a longer head start, so some settle the proposal first.
+                let first_yes = format!("votes WHERE proposal_id = {id} AND choice = 'yes'");
+                let started = std::time::Instant::now();
+                while app.count("racing", &first_yes).await == 0 {
+                    assert!(
+                        started.elapsed() < StdDuration::from_secs(30),
+                        "no vote landed"
+                    );
+                    tokio::time::sleep(StdDuration::from_millis(1)).await;
+                }
                 let pause = rand::rng().random_range(0..12 + round * 20);
                 tokio::time::sleep(StdDuration::from_millis(pause)).await;
                 app.core
