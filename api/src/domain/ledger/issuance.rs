@@ -557,7 +557,7 @@ impl Core {
             .fetch_all(tx.conn())
             .await?;
             let chunks: Vec<Vec<i64>> = accounts
-                .chunks(self.issuance_chunk)
+                .chunks(even_chunk(accounts.len(), self.issuance_chunk))
                 .map(<[i64]>::to_vec)
                 .collect();
             let chunks = chunks
@@ -727,6 +727,15 @@ async fn settle_chunk(
     })
 }
 
+/// The chunk size that splits `n` members into a multiple of `PARALLEL` chunks of at most
+/// `max` each, as even as can be: no transaction is left to run alone at the end while the other
+/// cores idle.
+fn even_chunk(n: usize, max: usize) -> usize {
+    let max = max.max(1);
+    let chunks = n.div_ceil(max).next_multiple_of(PARALLEL).max(1);
+    n.div_ceil(chunks).max(1)
+}
+
 /// How many periods of a policy are due at `now` (for status and tests).
 pub fn due_periods(
     period: Period,
@@ -826,6 +835,20 @@ mod tests {
             start.with_timezone(&santiago).date_naive(),
             day("2026-09-06")
         );
+    }
+
+    #[test]
+    fn members_are_split_into_even_chunks_for_the_cores() {
+        assert_eq!(
+            even_chunk(100_000, 20_000),
+            16_667,
+            "6 chunks, 3 rounds of 2"
+        );
+        assert_eq!(even_chunk(40_000, 20_000), 20_000);
+        assert_eq!(even_chunk(3, 20_000), 2, "two small chunks");
+        assert_eq!(even_chunk(7, 2), 2);
+        assert_eq!(even_chunk(0, 20_000), 1);
+        assert_eq!(even_chunk(5, 0), 1, "never above the limit");
     }
 
     #[test]
