@@ -303,6 +303,16 @@ impl Core {
         Ok((user, token))
     }
 
+    /// Revokes the presented token: every later request with it is 401 (tokens are looked up
+    /// on every request, never cached).
+    pub async fn logout(&self, token: &ApiToken) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let user = user_for_token(&mut conn, token)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        revoke_token(&mut conn, user.id, token).await
+    }
+
     /// A new token for a user, e.g. for `coinsence up` to print.
     pub async fn issue_token(&self, user: UserId, label: &str) -> Result<ApiToken> {
         let mut conn = self.pool.acquire().await?;

@@ -27,6 +27,20 @@ fn bearer(parts: &Parts) -> Result<ApiToken, ApiError> {
     Ok(ApiToken::from_presented(token))
 }
 
+/// The bearer token itself (for revoking it).
+pub struct Presented(pub ApiToken);
+
+impl FromRequestParts<AppState> for Presented {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(bearer(parts)?))
+    }
+}
+
 /// Any authenticated user.
 pub struct Caller(pub User);
 

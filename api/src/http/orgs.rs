@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::{Caller, OrgMember};
+use super::auth::{Caller, OrgMember, Presented};
 use super::error::{ApiResult, AppJson, Problem};
 use crate::domain::identity::{Role, User};
 use crate::domain::orgs::{MemberInfo, NewOrg, parse_org_name};
@@ -115,6 +115,16 @@ pub async fn login(
         token: token.expose().to_owned(),
         org: None,
     }))
+}
+
+#[utoipa::path(post, path = "/v1/logout", tag = "identity",
+    responses((status = 204, description = "the token is revoked"), (status = 401, body = Problem)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Presented(token): Presented,
+) -> ApiResult<StatusCode> {
+    state.core.logout(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/v1/orgs", request_body = NewOrgBody, tag = "orgs",

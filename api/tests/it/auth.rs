@@ -51,7 +51,22 @@ async fn missing_or_bad_tokens_are_401() {
         app.get("/v1/orgs/locked", token).await.body["role"],
         "owner"
     );
-    let _ = org;
+    // Logging out revokes that token at once, and only that one.
+    let out = app
+        .call(Method::POST, "/v1/logout", Some(token), None, None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{:?}", out.body);
+    let after = app.get("/v1/orgs/locked", token).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let twice = app
+        .call(Method::POST, "/v1/logout", Some(token), None, None)
+        .await;
+    assert_eq!(twice.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/v1/orgs/locked", &org.owner_token).await.status,
+        StatusCode::OK,
+        "the signup's token still works"
+    );
 }
 
 #[tokio::test]
