@@ -11,9 +11,7 @@ use anyhow::Context;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
 use coinsence_api::domain::ledger::AccountRef;
-use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
-use coinsence_api::domain::orgs::NewOrg;
-use coinsence_api::domain::tenancy::OrgSlug;
+use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::reply::Tone;
 use coinsence_bots::{Engine, EngineConfig};
@@ -28,30 +26,7 @@ pub async fn run(args: ChatBenchArgs) -> anyhow::Result<()> {
     let (pool, _, _cluster) =
         crate::bench_worker::database(args.database_url.as_deref(), 8).await?;
     let core = Core::new(pool);
-    let slug = format!("chat-bench-{:06x}", rand::random::<u32>() & 0xff_ffff);
-    let owner = core
-        .signup(
-            &format!("owner@{slug}.bench"),
-            "bench-password".to_owned(),
-            "Bench owner",
-            Some(NewOrg {
-                slug: OrgSlug::parse(&slug)?,
-                name: "Chat bench".to_owned(),
-                open: true,
-            }),
-        )
-        .await?;
-    let admin = core.member_for_token(&owner.token, &slug).await?;
-    core.create_currency(
-        &admin,
-        NewCurrency {
-            code: "CHAT".to_owned(),
-            name: "Chat coin".to_owned(),
-            scale: 2,
-            credit_limit: None,
-        },
-    )
-    .await?;
+    let (slug, admin) = crate::bench_worker::bench_org(&core, "chat", "CHAT").await?;
     core.bind_room(
         ChatPlatform::Console,
         &console::room_for_org(&slug),

@@ -12,7 +12,7 @@ use coinsence_api::cluster::{Cluster, ClusterOptions};
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::ledger::issuance::{NewIssuancePolicy, Period};
 use coinsence_api::domain::ledger::ops::NewCurrency;
-use coinsence_api::domain::orgs::NewOrg;
+use coinsence_api::domain::orgs::{Member, NewOrg};
 use coinsence_api::domain::tenancy::OrgSlug;
 use coinsence_worker::jobs::{Job, Noop};
 use coinsence_worker::{SystemClock, Worker, WorkerConfig};
@@ -50,10 +50,14 @@ pub(crate) async fn database(
     Ok((pool, url, cluster))
 }
 
-pub async fn issuance(args: IssuanceBenchArgs) -> anyhow::Result<()> {
-    let (pool, _, _cluster) = database(args.database_url.as_deref(), 8).await?;
-    let core = Core::new(pool.clone());
-    let slug = format!("issue-{:08x}", rand::random::<u32>());
+/// A fresh open org for a benchmark, named `<prefix>-<random>`, with a scale-2 currency `code`;
+/// its slug and its owner as admin.
+pub(crate) async fn bench_org(
+    core: &Core,
+    prefix: &str,
+    code: &str,
+) -> anyhow::Result<(String, Member)> {
+    let slug = format!("{prefix}-{:08x}", rand::random::<u32>());
     let owner = core
         .signup(
             &format!("owner@{slug}.bench"),
@@ -61,7 +65,7 @@ pub async fn issuance(args: IssuanceBenchArgs) -> anyhow::Result<()> {
             "Bench owner",
             Some(NewOrg {
                 slug: OrgSlug::parse(&slug)?,
-                name: "Issuance bench".to_owned(),
+                name: format!("{prefix} bench"),
                 open: true,
             }),
         )
@@ -70,13 +74,20 @@ pub async fn issuance(args: IssuanceBenchArgs) -> anyhow::Result<()> {
     core.create_currency(
         &admin,
         NewCurrency {
-            code: "BASIC".to_owned(),
-            name: "Basic income".to_owned(),
+            code: code.to_owned(),
+            name: format!("{code} bench coin"),
             scale: 2,
             credit_limit: None,
         },
     )
     .await?;
+    Ok((slug, admin))
+}
+
+pub async fn issuance(args: IssuanceBenchArgs) -> anyhow::Result<()> {
+    let (pool, _, _cluster) = database(args.database_url.as_deref(), 8).await?;
+    let core = Core::new(pool.clone());
+    let (slug, admin) = bench_org(&core, "issue", "BASIC").await?;
     eprintln!("adding {} members ...", args.members);
     let ids: Vec<UserId> = sqlx::query_scalar(
         "INSERT INTO control.users (email, password_hash, display_name)

@@ -52,7 +52,35 @@ impl VoteButton {
     pub fn command(&self) -> String {
         format!("/vote {} {}", self.proposal, self.label())
     }
+
+    /// What the platform hands back when the button is pressed (Telegram's callback data,
+    /// Discord's custom id): `vote:<proposal>:<choice>`.
+    pub fn data(&self) -> String {
+        format!("vote:{}:{}", self.proposal, self.label())
+    }
+
+    /// The button a press's [`Self::data`] stands for; `None` for anything else.
+    pub fn from_data(data: &str) -> Option<Self> {
+        let mut parts = data.split(':');
+        if parts.next()? != "vote" {
+            return None;
+        }
+        let proposal: i64 = parts.next()?.parse().ok().filter(|n| *n > 0)?;
+        let label = parts.next()?;
+        let choice = CHOICES.into_iter().find(|c| {
+            VoteButton {
+                proposal,
+                choice: *c,
+            }
+            .label()
+                == label
+        })?;
+        parts.next().is_none().then_some(Self { proposal, choice })
+    }
 }
+
+/// Every vote choice, in the order buttons show them.
+pub const CHOICES: [Choice; 4] = [Choice::Yes, Choice::No, Choice::Abstain, Choice::Block];
 
 /// The emoji that stands for a vote choice.
 pub fn emoji_for(choice: Choice) -> &'static str {
@@ -164,18 +192,7 @@ impl Reply {
             }
         }
         if let Some(id) = self.vote_proposal() {
-            let choices: Vec<String> = self
-                .buttons
-                .iter()
-                .map(|b| {
-                    if emoji {
-                        format!("{} {}", b.emoji(), b.label())
-                    } else {
-                        b.label().to_owned()
-                    }
-                })
-                .collect();
-            out.push(format!("Vote: /vote {id} {}", choices.join(" | ")));
+            out.push(format!("Vote: /vote {id} {}", self.choices(emoji)));
         }
         out.join("\n")
     }
@@ -204,23 +221,29 @@ impl Reply {
             }
         }
         if let Some(id) = self.vote_proposal() {
-            let choices: Vec<String> = self
-                .buttons
-                .iter()
-                .map(|b| {
-                    if emoji {
-                        format!("{} {}", b.emoji(), b.label())
-                    } else {
-                        b.label().to_owned()
-                    }
-                })
-                .collect();
             out.push_str(&format!(
                 "<br>Vote: <code>/vote {id} {}</code>",
-                escape(&choices.join(" | "))
+                escape(&self.choices(emoji))
             ));
         }
         out
+    }
+
+    /// The vote buttons written out, `yes | no | ...` (with their emoji on platforms that show
+    /// reactions).
+    fn choices(&self, emoji: bool) -> String {
+        let labels: Vec<String> = self
+            .buttons
+            .iter()
+            .map(|b| {
+                if emoji {
+                    format!("{} {}", b.emoji(), b.label())
+                } else {
+                    b.label().to_owned()
+                }
+            })
+            .collect();
+        labels.join(" | ")
     }
 }
 
@@ -306,7 +329,8 @@ fn plain_spans(spans: &[Span]) -> String {
         .collect()
 }
 
-fn html_spans(spans: &[Span]) -> String {
+/// Spans as HTML (`b`, `code`), every piece of text escaped.
+pub(crate) fn html_spans(spans: &[Span]) -> String {
     spans
         .iter()
         .map(|s| match s {

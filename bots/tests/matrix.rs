@@ -305,6 +305,29 @@ impl Synapse {
         value
     }
 
+    /// Waits (at most 30 s) until `user` has joined `room`, as `who` sees it.
+    async fn wait_joined(&self, who: &Account, room: &str, user: &str) {
+        let started = Instant::now();
+        loop {
+            let members = self
+                .call(
+                    who,
+                    reqwest::Method::GET,
+                    &format!("/rooms/{}/joined_members", enc(room)),
+                    None,
+                )
+                .await;
+            if members["joined"].get(user).is_some() {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{user} did not join {room}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn send_text(&self, who: &Account, room: &str, text: &str) -> String {
         let txn = format!("t{}", rand::random::<u64>());
         let r = self
@@ -503,25 +526,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         Some(json!({})),
     )
     .await;
-    let started = Instant::now();
-    loop {
-        let members = hs
-            .call(
-                &ana,
-                reqwest::Method::GET,
-                &format!("/rooms/{}/joined_members", enc(&room)),
-                None,
-            )
-            .await;
-        if members["joined"].get(&bot_account.user_id).is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the bot did not join"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hs.wait_joined(&ana, &room, &bot_account.user_id).await;
 
     let org = scenario::setup(&core, &format!("scenario-mx-{tag:x}"))
         .await
@@ -835,25 +840,7 @@ async fn an_encrypted_room_works() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let room_id = room.room_id().to_string();
-    let started = Instant::now();
-    loop {
-        let members = hs
-            .call(
-                &ana,
-                reqwest::Method::GET,
-                &format!("/rooms/{}/joined_members", enc(&room_id)),
-                None,
-            )
-            .await;
-        if members["joined"].get(&bot_account.user_id).is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the bot did not join"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hs.wait_joined(&ana, &room_id, &bot_account.user_id).await;
     // Let Ana's client see the bot join, so her room key is shared with the bot's device.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 

@@ -11,6 +11,7 @@ use coinsence_api::domain::governance::tally::Choice;
 use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption};
 
 use crate::command::{VERBS, Verb};
+use crate::reply::{CHOICES, VoteButton};
 
 /// The value of one option, free of serenity's types (so the rendering is testable).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +108,6 @@ fn options(verb: Verb) -> &'static [Opt] {
         Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => &[],
     }
 }
-
-const CHOICES: [Choice; 4] = [Choice::Yes, Choice::No, Choice::Abstain, Choice::Block];
 
 /// Every command of the grammar as a Discord slash command, for a guild's bulk registration.
 pub fn definitions() -> Vec<CreateCommand> {
@@ -211,18 +210,9 @@ pub fn command_line(name: &str, args: &[(String, Arg)]) -> Option<String> {
     Some(line)
 }
 
-/// The custom id of a vote button: `vote:<proposal>:<choice>`.
-pub fn vote_button_id(proposal: i64, choice: Choice) -> String {
-    format!("vote:{proposal}:{choice}")
-}
-
-/// The proposal and choice a vote button stands for.
+/// The proposal and choice a vote button's custom id stands for.
 pub fn parse_vote_button(custom_id: &str) -> Option<(i64, Choice)> {
-    let rest = custom_id.strip_prefix("vote:")?;
-    let (id, choice) = rest.split_once(':')?;
-    let id: i64 = id.parse().ok().filter(|n| *n > 0)?;
-    let choice = CHOICES.into_iter().find(|c| c.to_string() == choice)?;
-    Some((id, choice))
+    VoteButton::from_data(custom_id).map(|b| (b.proposal, b.choice))
 }
 
 fn clip(text: &str, max: usize) -> String {
@@ -326,7 +316,16 @@ mod tests {
     #[test]
     fn vote_buttons_round_trip() {
         for c in CHOICES {
-            assert_eq!(parse_vote_button(&vote_button_id(7, c)), Some((7, c)));
+            assert_eq!(
+                parse_vote_button(
+                    &VoteButton {
+                        proposal: 7,
+                        choice: c
+                    }
+                    .data()
+                ),
+                Some((7, c))
+            );
         }
         assert_eq!(parse_vote_button("vote:0:yes"), None);
         assert_eq!(parse_vote_button("vote:3:maybe"), None);

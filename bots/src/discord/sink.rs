@@ -11,7 +11,6 @@ use serenity::all::{
     Http, HttpError, MessageId, Nonce, UserId,
 };
 
-use super::commands::vote_button_id;
 use crate::delivery::{Sent, Sink, SinkError};
 use crate::reply::Reply;
 
@@ -38,7 +37,7 @@ pub fn components(reply: &Reply) -> Vec<CreateActionRow> {
         .buttons
         .iter()
         .map(|b| {
-            CreateButton::new(vote_button_id(b.proposal, b.choice))
+            CreateButton::new(b.data())
                 .label(b.label())
                 .emoji(b.emoji().chars().next().unwrap_or('?'))
                 .style(match b.choice {

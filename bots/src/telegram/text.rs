@@ -6,7 +6,7 @@ use std::ops::Range;
 use coinsence_api::domain::governance::tally::Choice;
 
 use crate::command::help_lines;
-use crate::reply::{Block, Reply, Span, escape};
+use crate::reply::{Block, Reply, VoteButton, html_spans};
 
 /// Telegram refuses a message longer than this (in UTF-16 units; characters are a safe bound).
 const MAX_MESSAGE_CHARS: usize = 4096;
@@ -18,9 +18,9 @@ pub fn html(reply: &Reply) -> String {
     let mut lines = Vec::new();
     for block in &reply.blocks {
         match block {
-            Block::Line(spans) => lines.push(spans_html(spans)),
+            Block::Line(spans) => lines.push(html_spans(spans)),
             Block::List(items) => {
-                lines.extend(items.iter().map(|item| format!("• {}", spans_html(item))));
+                lines.extend(items.iter().map(|item| format!("• {}", html_spans(item))));
             }
         }
     }
@@ -40,49 +40,18 @@ pub fn html(reply: &Reply) -> String {
     out
 }
 
-fn spans_html(spans: &[Span]) -> String {
-    spans
-        .iter()
-        .map(|s| match s {
-            Span::Text(t) => escape(t),
-            Span::Strong(t) => format!("<b>{}</b>", escape(t)),
-            Span::Code(t) => format!("<code>{}</code>", escape(t)),
-            Span::Amount { value, currency } => {
-                format!("<b>{} {}</b>", escape(value), escape(currency))
-            }
-        })
-        .collect()
-}
-
 /// The inline keyboard of a reply: one row, (label, callback data) per vote button.
 pub fn vote_buttons(reply: &Reply) -> Vec<(String, String)> {
     reply
         .buttons
         .iter()
-        .map(|b| {
-            (
-                format!("{} {}", b.emoji(), b.label()),
-                format!("vote:{}:{}", b.proposal, b.label()),
-            )
-        })
+        .map(|b| (format!("{} {}", b.emoji(), b.label()), b.data()))
         .collect()
 }
 
-/// The vote a button's callback data stands for (`vote:<id>:<choice>`).
+/// The vote a button's callback data stands for.
 pub fn vote_data(data: &str) -> Option<(i64, Choice)> {
-    let mut parts = data.split(':');
-    if parts.next()? != "vote" {
-        return None;
-    }
-    let proposal = parts.next()?.parse().ok()?;
-    let choice = match parts.next()? {
-        "yes" => Choice::Yes,
-        "no" => Choice::No,
-        "abstain" => Choice::Abstain,
-        "block" => Choice::Block,
-        _ => return None,
-    };
-    parts.next().is_none().then_some((proposal, choice))
+    VoteButton::from_data(data).map(|b| (b.proposal, b.choice))
 }
 
 /// The command menu (`setMyCommands`) from the grammar's help: names are 1–32 of `a-z0-9_`,
@@ -147,6 +116,7 @@ pub fn is_user_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reply::Span;
 
     #[test]
     fn html_is_what_telegram_accepts() {
