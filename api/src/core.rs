@@ -41,7 +41,10 @@ impl Core {
             transfers: TransferQueue::new(hot.clone(), config),
             access: {
                 let pool = hot;
-                Batcher::spawn("access", 2, 256, move |lookups| {
+                // Two lookups in flight by default; `COINSENCE_ACCESS_LOOKUPS` sets another
+                // number (fewer: bigger batches, fewer queries; more: less waiting).
+                let workers = env_count("COINSENCE_ACCESS_LOOKUPS").unwrap_or(2);
+                Batcher::spawn("access", workers, 256, move |lookups| {
                     let pool = pool.clone();
                     async move { members_for_tokens(&pool, lookups).await }
                 })
@@ -60,6 +63,14 @@ impl Core {
         self.issuance_chunk = members.max(1);
         self
     }
+}
+
+/// A positive count from the environment, if set.
+pub(crate) fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
 }
 
 /// Connections for the statements every payment runs (token lookup, account locks, journal

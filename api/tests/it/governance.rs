@@ -797,6 +797,12 @@ async fn events_land_in_the_outbox_once_and_can_be_marked_delivered() {
     assert_eq!(payment.payload["amount"], "3.00");
     assert_eq!(payment.payload["currency"], "COIN");
     assert_eq!(payment.payload["from_user_id"], json!(ana_id));
+    assert_eq!(payment.payload["to_user_id"], json!(org.owner_id));
+    assert!(
+        payment.payload["transfer_id"]
+            .as_i64()
+            .is_some_and(|id| id > 0)
+    );
     assert!(pending[0].to_rooms);
 
     let ids: Vec<_> = pending.iter().take(2).map(|e| e.id).collect();

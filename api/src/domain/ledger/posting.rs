@@ -60,6 +60,10 @@ impl Book {
         }
     }
 
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
     pub fn balance(&self, id: AccountId) -> Option<i64> {
         self.accounts.get(&id).map(|a| a.balance)
     }

@@ -14,9 +14,11 @@ use std::sync::{Arc, Mutex};
 use sqlx::PgPool;
 
 use super::posting::{self, Book, Decision};
-use super::store::{self, NewEntry};
-use super::{Transfer, TransferOrder};
+use super::store::{self, NewEntry, PaymentNotice};
+use super::{AccountKind, Transfer, TransferKind, TransferOrder};
 use crate::batch::Batcher;
+use crate::domain::ids::{AccountId, CurrencyId};
+use crate::domain::money::Scale;
 use crate::domain::tenancy::{SchemaName, TenantTx};
 use crate::error::{Error, Result};
 
@@ -36,11 +38,7 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     /// `COINSENCE_TRANSFER_LANES` overrides the lanes per org (default 4).
     fn default() -> Self {
-        let lanes_per_org = std::env::var("COINSENCE_TRANSFER_LANES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(4);
+        let lanes_per_org = crate::core::env_count("COINSENCE_TRANSFER_LANES").unwrap_or(4);
         Self {
             lanes_per_org,
             max_batch: 256,
@@ -199,7 +197,7 @@ async fn post(
     earlier: Earlier,
 ) -> Result<Option<Vec<Result<Transfer>>>> {
     let stage = Stages::start();
-    let accounts = store::lock_accounts(tx, orders).await?;
+    let locked = store::lock_accounts(tx, orders).await?;
     stage.next("lock");
     let earlier = match earlier {
         Earlier::Assume => Default::default(),
@@ -208,7 +206,7 @@ async fn post(
             store::earlier_entries(tx, &keys).await?
         }
     };
-    let mut book = Book::new(accounts);
+    let mut book = Book::new(locked.accounts);
     let before = book.balances();
     let decisions = posting::decide(orders, &mut book, &earlier);
 
@@ -220,6 +218,7 @@ async fn post(
                 order,
                 from: *from,
                 to: *to,
+                notice: payment_notice(order, &book, &locked.currencies, *from, *to),
             }),
             _ => None,
         })
@@ -247,6 +246,27 @@ async fn post(
         results.push(result);
     }
     Ok(Some(results))
+}
+
+/// The notice a member gets of a payment into their account; none for other movements.
+fn payment_notice<'a>(
+    order: &TransferOrder,
+    book: &Book,
+    currencies: &'a HashMap<CurrencyId, (String, Scale)>,
+    from: AccountId,
+    to: AccountId,
+) -> Option<PaymentNotice<'a>> {
+    let receiver = book.account(to)?;
+    if order.kind != TransferKind::Payment || receiver.kind != AccountKind::Member {
+        return None;
+    }
+    let (code, scale) = currencies.get(&receiver.currency_id)?;
+    Some(PaymentNotice {
+        currency: code,
+        amount: order.amount.display(*scale),
+        from_user: book.account(from).and_then(|a| a.owner_user_id),
+        to_user: receiver.owner_user_id?,
+    })
 }
 
 /// Times the stages of a batch (`coinsence_transfer_stage_seconds{stage}`): where a slow batch

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::{Account, AccountKind, AccountRef, Currency, CurrencyCode, Transfer, TransferOrder};
 use crate::domain::ids::{AccountId, CurrencyId, TransferId, UserId};
+use crate::domain::money::Scale;
 use crate::domain::tenancy::TenantTx;
 use crate::error::{Result, on_unique};
 
@@ -110,8 +111,14 @@ pub async fn accounts(tx: &mut TenantTx, owner: Option<UserId>) -> Result<Vec<Ac
         .await?)
 }
 
+/// Accounts a batch locked, and the code and scale of their currencies (for payment notices).
+pub struct Locked {
+    pub accounts: Vec<Account>,
+    pub currencies: HashMap<CurrencyId, (String, Scale)>,
+}
+
 /// Locks, in id order (so concurrent batches cannot deadlock), every account the orders name.
-pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Vec<Account>> {
+pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Locked> {
     let mut ids = Vec::new();
     let (mut owners, mut owner_currencies) = (Vec::new(), Vec::new());
     let (mut kinds, mut kind_currencies) = (Vec::new(), Vec::new());
@@ -138,8 +145,18 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
     // The ids are computed once (an InitPlan) and the lock is taken by id alone: when a row
     // was changed by a concurrent batch, PostgreSQL re-checks only `id = ANY(..)` on its new
     // version. Locking through a join instead can silently drop such a row on that re-check.
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        account: Account,
+        code: String,
+        #[sqlx(try_from = "i16")]
+        scale: Scale,
+    }
+    // The currency comes along (a primary-key lookup per account; only the account is locked).
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ANY(ARRAY(
+        "SELECT {ACCOUNT_COLUMNS}, c.code, c.scale FROM accounts a JOIN currencies c ON c.id = a.currency_id
+         WHERE a.id = ANY(ARRAY(
             SELECT unnest($1::bigint[])
             UNION ALL
             SELECT m.id FROM accounts m JOIN unnest($2::bigint[], $3::bigint[]) AS r(owner, currency)
@@ -148,16 +165,28 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
             SELECT s.id FROM accounts s JOIN unnest($4::text[], $5::bigint[]) AS r(kind, currency)
                 ON s.kind <> 'member' AND s.kind = r.kind AND s.currency_id = r.currency
          ))
-         ORDER BY a.id FOR UPDATE"
+         ORDER BY a.id FOR UPDATE OF a"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&ids)
         .bind(&owners)
         .bind(&owner_currencies)
         .bind(&kinds)
         .bind(&kind_currencies)
         .fetch_all(tx.conn())
-        .await?)
+        .await?;
+    let mut locked = Locked {
+        accounts: Vec::with_capacity(rows.len()),
+        currencies: HashMap::new(),
+    };
+    for row in rows {
+        locked
+            .currencies
+            .entry(row.account.currency_id)
+            .or_insert((row.code, row.scale));
+        locked.accounts.push(row.account);
+    }
+    Ok(locked)
 }
 
 /// Journal entries already written under any of these keys, with their fingerprints.
@@ -191,6 +220,17 @@ pub struct NewEntry<'a> {
     pub order: &'a TransferOrder,
     pub from: AccountId,
     pub to: AccountId,
+    /// Set for a payment into a member's account: the receiver hears of it.
+    pub notice: Option<PaymentNotice<'a>>,
+}
+
+/// What the receiver of a payment is told, besides the journal entry's id and memo.
+pub struct PaymentNotice<'a> {
+    pub currency: &'a str,
+    /// In the currency's units, as members write it ("0.01").
+    pub amount: String,
+    pub from_user: Option<UserId>,
+    pub to_user: UserId,
 }
 
 /// Appends the entries in order and writes the new balances (one row update per touched
@@ -206,8 +246,12 @@ pub async fn write_entries(
         return Ok(Some(Vec::new()));
     }
     let mut cols = EntryColumns::default();
+    let mut notices = NoticeColumns::default();
     for e in entries {
         cols.push(e);
+        if let Some(n) = &e.notice {
+            notices.push(&e.order.key, n);
+        }
     }
     let ids: Vec<i64> = balances.iter().map(|(id, _)| id.0).collect();
     let values: Vec<i64> = balances.iter().map(|(_, b)| *b).collect();
@@ -223,31 +267,31 @@ pub async fn write_entries(
                                        actor, key, fingerprint, n)
              ORDER BY n
              ON CONFLICT (idempotency_key) DO NOTHING
-             RETURNING {TRANSFER_COLUMNS}
+             RETURNING {TRANSFER_COLUMNS}, idempotency_key
          ), moved AS (
              UPDATE accounts a SET balance = n.balance
              FROM unnest($10::bigint[], $11::bigint[]) AS n(id, balance) WHERE a.id = n.id
          ), told AS (
              -- Each receiving member hears of a payment, through the outbox, in this transaction.
+             -- The caller composes the notice (it has the accounts and currencies at hand), so
+             -- this needs no joins and no numeric formatting per row.
              INSERT INTO outbox (kind, payload, to_users, dedup_key)
              SELECT 'payment_received',
                     jsonb_build_object(
                         'transfer_id', w.id,
-                        'currency', c.code,
-                        'amount', round(w.amount::numeric / (10::numeric ^ c.scale), c.scale)::text,
-                        'from_user_id', f.owner_user_id,
-                        'to_user_id', t.owner_user_id,
+                        'currency', n.currency,
+                        'amount', n.amount,
+                        'from_user_id', n.from_user,
+                        'to_user_id', n.to_user,
                         'memo', w.memo),
-                    ARRAY[t.owner_user_id],
+                    ARRAY[n.to_user],
                     'transfer:' || w.id || ':received'
              FROM written w
-             JOIN accounts t ON t.id = w.to_account AND t.kind = 'member'
-             JOIN accounts f ON f.id = w.from_account
-             JOIN currencies c ON c.id = w.currency_id
-             WHERE w.kind = 'payment'
+             JOIN unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[])
+                  AS n(key, currency, amount, from_user, to_user) ON n.key = w.idempotency_key
              ON CONFLICT (dedup_key) DO NOTHING
          )
-         SELECT * FROM written"
+         SELECT {TRANSFER_COLUMNS} FROM written"
     );
     let mut written: Vec<Transfer> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&cols.currency)
@@ -261,6 +305,11 @@ pub async fn write_entries(
         .bind(&cols.fingerprint)
         .bind(&ids)
         .bind(&values)
+        .bind(&notices.key)
+        .bind(&notices.currency)
+        .bind(&notices.amount)
+        .bind(&notices.from_user)
+        .bind(&notices.to_user)
         .fetch_all(tx.conn())
         .await?;
     if written.len() != entries.len() {
@@ -294,6 +343,25 @@ impl<'a> EntryColumns<'a> {
         self.actor.push(e.order.actor.0);
         self.key.push(&e.order.key);
         self.fingerprint.push(e.order.fingerprint());
+    }
+}
+
+#[derive(Default)]
+struct NoticeColumns<'a> {
+    key: Vec<&'a str>,
+    currency: Vec<&'a str>,
+    amount: Vec<&'a str>,
+    from_user: Vec<Option<i64>>,
+    to_user: Vec<i64>,
+}
+
+impl<'a> NoticeColumns<'a> {
+    fn push(&mut self, key: &'a str, n: &'a PaymentNotice<'a>) {
+        self.key.push(key);
+        self.currency.push(n.currency);
+        self.amount.push(&n.amount);
+        self.from_user.push(n.from_user.map(|u| u.0));
+        self.to_user.push(n.to_user.0);
     }
 }
 
