@@ -6,37 +6,114 @@
 //! checked before any connects, and all the wrong ones are named at once. If one bot stops with
 //! an error, the others are stopped too and the process fails, so a supervisor restarts it
 //! whole.
+//!
+//! Each platform is a cargo feature (`matrix`, `discord`, `telegram`; all on by default). A
+//! platform this build lacks is an error when named; chosen by its settings alone it is skipped
+//! with a warning, so an environment shared with a fuller build still starts the others.
 
-use std::fmt;
+#[cfg(any(feature = "matrix", feature = "discord", feature = "telegram"))]
 use std::time::Duration;
 
 use anyhow::Context;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::ChatPlatform;
+#[cfg(feature = "discord")]
 use coinsence_bots::discord::{DiscordBot, DiscordConfig};
+#[cfg(feature = "matrix")]
 use coinsence_bots::matrix::{Credentials, MatrixBot, MatrixConfig};
+#[cfg(feature = "telegram")]
 use coinsence_bots::telegram::{TelegramBot, TelegramConfig, Webhook};
 use coinsence_bots::{Engine, EngineConfig};
+use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::cli::BotsArgs;
 use crate::server;
 
-/// One bot, configured and ready to connect.
+/// Whether this build has any bot platform.
+const ANY_PLATFORM: bool = cfg!(any(
+    feature = "matrix",
+    feature = "discord",
+    feature = "telegram"
+));
+
+/// One bot, configured and ready to connect. Without any platform feature it has no variant.
 enum Bot {
+    #[cfg(feature = "matrix")]
     Matrix(MatrixConfig),
+    #[cfg(feature = "discord")]
     Discord(DiscordConfig),
-    Telegram(TelegramConfig),
+    /// With its outbox delivery interval, which `TelegramConfig` does not hold.
+    #[cfg(feature = "telegram")]
+    Telegram(TelegramConfig, Duration),
 }
 
-impl fmt::Display for Bot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Bot {
+    // A method rather than `Display`: without platforms the match is empty, and a formatter call
+    // around it would be unreachable code.
+    fn name(&self) -> &'static str {
+        match *self {
+            #[cfg(feature = "matrix")]
             Self::Matrix(_) => "Matrix",
+            #[cfg(feature = "discord")]
             Self::Discord(_) => "Discord",
-            Self::Telegram(_) => "Telegram",
-        })
+            #[cfg(feature = "telegram")]
+            Self::Telegram(..) => "Telegram",
+        }
+    }
+
+    /// Connects with the engine made for its platform, then serves until `stopping` resolves.
+    #[cfg_attr(
+        not(any(feature = "matrix", feature = "discord", feature = "telegram")),
+        expect(
+            unused_variables,
+            reason = "a build without platforms has no bot to start"
+        )
+    )]
+    fn start(
+        self,
+        engine: impl FnOnce(ChatPlatform) -> Engine,
+        stopping: impl Future<Output = ()> + Send + 'static,
+    ) -> BoxFuture<'static, anyhow::Result<()>> {
+        match self {
+            #[cfg(feature = "matrix")]
+            Self::Matrix(config) => {
+                let engine = engine(ChatPlatform::Matrix);
+                Box::pin(async move {
+                    let bot = MatrixBot::login(&config, engine)
+                        .await
+                        .with_context(|| format!("logging in to {}", config.homeserver))?;
+                    bot.run(config.delivery_interval, stopping).await?;
+                    Ok(())
+                })
+            }
+            #[cfg(feature = "discord")]
+            Self::Discord(config) => {
+                let engine = engine(ChatPlatform::Discord);
+                Box::pin(async move {
+                    // The token is checked and the gateway looked up first: a bad token fails
+                    // here, with Discord's answer.
+                    let bot = DiscordBot::connect(config, engine)
+                        .await
+                        .context("connecting to Discord")?;
+                    bot.run(stopping).await?;
+                    Ok(())
+                })
+            }
+            #[cfg(feature = "telegram")]
+            Self::Telegram(config, delivery) => {
+                let engine = engine(ChatPlatform::Telegram);
+                Box::pin(async move {
+                    // The error never holds the token: teloxide strips it from request URLs.
+                    let bot = TelegramBot::connect(&config, engine)
+                        .await
+                        .context("connecting to the Telegram Bot API")?;
+                    bot.run(delivery, stopping).await?;
+                    Ok(())
+                })
+            }
+        }
     }
 }
 
@@ -51,10 +128,9 @@ pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
         server::shutdown_signal().await;
         let _ = on_signal.send(true);
     });
-    let delivery = Duration::from_millis(args.delivery_interval_ms.max(50));
     let mut running = JoinSet::new();
     for bot in bots {
-        let name = bot.to_string();
+        let name = bot.name();
         tracing::info!(bot = %name, "starting");
         let engine = |platform| {
             Engine::new(
@@ -69,41 +145,7 @@ pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
         let stopping = async move {
             let _ = until.wait_for(|s| *s).await;
         };
-        let task = match bot {
-            Bot::Matrix(config) => {
-                let engine = engine(ChatPlatform::Matrix);
-                Box::pin(async move {
-                    let bot = MatrixBot::login(&config, engine)
-                        .await
-                        .with_context(|| format!("logging in to {}", config.homeserver))?;
-                    bot.run(config.delivery_interval, stopping).await?;
-                    anyhow::Ok(())
-                }) as futures::future::BoxFuture<'static, anyhow::Result<()>>
-            }
-            Bot::Discord(config) => {
-                let engine = engine(ChatPlatform::Discord);
-                Box::pin(async move {
-                    // The token is checked and the gateway looked up first: a bad token fails
-                    // here, with Discord's answer.
-                    let bot = DiscordBot::connect(config, engine)
-                        .await
-                        .context("connecting to Discord")?;
-                    bot.run(stopping).await?;
-                    Ok(())
-                })
-            }
-            Bot::Telegram(config) => {
-                let engine = engine(ChatPlatform::Telegram);
-                Box::pin(async move {
-                    // The error never holds the token: teloxide strips it from request URLs.
-                    let bot = TelegramBot::connect(&config, engine)
-                        .await
-                        .context("connecting to the Telegram Bot API")?;
-                    bot.run(delivery, stopping).await?;
-                    Ok(())
-                })
-            }
-        };
+        let task = bot.start(engine, stopping);
         running.spawn(async move { (name, task.await) });
     }
     let mut failed = None;
@@ -133,21 +175,42 @@ fn configured(args: &BotsArgs) -> anyhow::Result<Vec<Bot>> {
             args.telegram_token.is_some(),
         )
     };
-    let delivery = Duration::from_millis(args.delivery_interval_ms.max(50));
+    // The chosen platforms this build lacks; each one's feature is its name in lower case.
+    let lacking: Vec<String> = [
+        (matrix && !cfg!(feature = "matrix"), "Matrix"),
+        (discord && !cfg!(feature = "discord"), "Discord"),
+        (telegram && !cfg!(feature = "telegram"), "Telegram"),
+    ]
+    .into_iter()
+    .filter_map(|(lacks, platform)| {
+        let feature = platform.to_lowercase();
+        lacks.then(|| {
+            format!("this build has no {platform} support (built without the `{feature}` feature)")
+        })
+    })
+    .collect();
+    if named && !lacking.is_empty() {
+        anyhow::bail!("{}", lacking.join("; "));
+    }
+    let checked: [Option<(&str, anyhow::Result<Bot>)>; _] = [
+        #[cfg(feature = "matrix")]
+        matrix.then(|| ("Matrix", matrix_config(args).map(Bot::Matrix))),
+        #[cfg(feature = "discord")]
+        discord.then(|| ("Discord", discord_config(args).map(Bot::Discord))),
+        #[cfg(feature = "telegram")]
+        telegram.then(|| {
+            let delivery = Duration::from_millis(args.delivery_interval_ms.max(50));
+            let bot = telegram_config(args).map(|config| Bot::Telegram(config, delivery));
+            ("Telegram", bot)
+        }),
+    ];
     let mut bots = Vec::new();
     let mut wrong = Vec::new();
-    let mut check = |platform: &str, bot: anyhow::Result<Bot>| match bot {
-        Ok(bot) => bots.push(bot),
-        Err(e) => wrong.push(format!("{platform}: {e:#}")),
-    };
-    if matrix {
-        check("Matrix", matrix_config(args).map(Bot::Matrix));
-    }
-    if discord {
-        check("Discord", discord_config(args, delivery).map(Bot::Discord));
-    }
-    if telegram {
-        check("Telegram", telegram_config(args).map(Bot::Telegram));
+    for (platform, bot) in checked.into_iter().flatten() {
+        match bot {
+            Ok(bot) => bots.push(bot),
+            Err(e) => wrong.push(format!("{platform}: {e:#}")),
+        }
     }
     if !wrong.is_empty() {
         anyhow::bail!(
@@ -156,16 +219,30 @@ fn configured(args: &BotsArgs) -> anyhow::Result<Vec<Bot>> {
         );
     }
     if bots.is_empty() {
+        // Here only platforms chosen by their settings can be lacking: named ones failed above.
+        if !lacking.is_empty() && ANY_PLATFORM {
+            anyhow::bail!("{}", lacking.join("; "));
+        }
+        if !lacking.is_empty() {
+            anyhow::bail!(
+                "this build has no bot platform (built without the `matrix`, `discord` and \
+                 `telegram` features)"
+            );
+        }
         anyhow::bail!(
             "no bot configured: pass --matrix (with --matrix-homeserver, --matrix-user and a \
              password or token), --discord (with DISCORD_BOT_TOKEN) or --telegram (with \
              TELEGRAM_BOT_TOKEN), or put those credentials in the environment"
         );
     }
+    for lacks in &lacking {
+        tracing::warn!("{lacks}; its settings are ignored");
+    }
     Ok(bots)
 }
 
 /// The Matrix settings from flags and environment; a missing one is named.
+#[cfg(feature = "matrix")]
 fn matrix_config(args: &BotsArgs) -> anyhow::Result<MatrixConfig> {
     let homeserver = args
         .matrix_homeserver
@@ -199,7 +276,8 @@ fn matrix_config(args: &BotsArgs) -> anyhow::Result<MatrixConfig> {
     })
 }
 
-fn discord_config(args: &BotsArgs, delivery: Duration) -> anyhow::Result<DiscordConfig> {
+#[cfg(feature = "discord")]
+fn discord_config(args: &BotsArgs) -> anyhow::Result<DiscordConfig> {
     let token = args
         .discord_token
         .clone()
@@ -208,10 +286,11 @@ fn discord_config(args: &BotsArgs, delivery: Duration) -> anyhow::Result<Discord
     let mut config = DiscordConfig::new(token);
     config.api_base = args.discord_api_base.clone();
     config.message_content = args.discord_message_content;
-    config.delivery_interval = delivery;
+    config.delivery_interval = Duration::from_millis(args.delivery_interval_ms.max(50));
     Ok(config)
 }
 
+#[cfg(feature = "telegram")]
 fn telegram_config(args: &BotsArgs) -> anyhow::Result<TelegramConfig> {
     let token = args
         .telegram_token
@@ -244,9 +323,13 @@ mod tests {
         let Command::Bots(args) = Cli::try_parse_from(argv)?.command else {
             anyhow::bail!("not the bots command");
         };
-        Ok(configured(&args)?.iter().map(ToString::to_string).collect())
+        Ok(configured(&args)?
+            .iter()
+            .map(|bot| bot.name().to_owned())
+            .collect())
     }
 
+    #[cfg(all(feature = "matrix", feature = "discord", feature = "telegram"))]
     #[test]
     fn every_configured_platform_runs_and_every_wrong_one_is_named() {
         let both = bots(&[
@@ -290,10 +373,16 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "telegram")]
     #[test]
     fn without_flags_the_platforms_with_credentials_run() {
         let one = bots(&["--telegram-token", "t"]);
         assert_eq!(one.ok(), Some(vec!["Telegram".to_owned()]));
+    }
+
+    #[cfg(feature = "matrix")]
+    #[test]
+    fn without_flags_matrix_runs_with_its_credentials() {
         let matrix = bots(&[
             "--matrix-homeserver",
             "http://127.0.0.1:1",
@@ -303,5 +392,48 @@ mod tests {
             "p",
         ]);
         assert_eq!(matrix.ok(), Some(vec!["Matrix".to_owned()]));
+    }
+
+    #[cfg(not(feature = "matrix"))]
+    #[test]
+    fn a_named_platform_this_build_lacks_is_refused() {
+        let named = bots(&["--matrix", "--matrix-homeserver", "http://127.0.0.1:1"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            named.contains("this build has no Matrix support (built without the `matrix` feature)"),
+            "{named}"
+        );
+    }
+
+    #[cfg(all(feature = "discord", not(feature = "telegram")))]
+    #[test]
+    fn a_lacking_platform_chosen_by_its_settings_is_skipped() {
+        let one = bots(&["--discord-token", "d", "--telegram-token", "t"]);
+        assert_eq!(one.ok(), Some(vec!["Discord".to_owned()]));
+        let none = bots(&["--telegram-token", "t"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            none.contains("this build has no Telegram support"),
+            "{none}"
+        );
+    }
+
+    #[cfg(not(any(feature = "matrix", feature = "discord", feature = "telegram")))]
+    #[test]
+    fn without_platforms_no_bot_runs() {
+        let chosen = bots(&["--telegram-token", "t"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            chosen.contains("this build has no bot platform"),
+            "{chosen}"
+        );
+        let none = bots(&[]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(none.contains("no bot configured"), "{none}");
     }
 }
