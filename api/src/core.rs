@@ -10,7 +10,7 @@ use crate::batch::Batcher;
 use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
 use crate::domain::ledger::{Currency, CurrencyCode, CurrencyKind};
-use crate::domain::orgs::{Member, members_for_tokens};
+use crate::domain::orgs::{Member, PayerMemory, members_for_tokens};
 use crate::error::Result;
 
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct Core {
     pub(crate) transfers: TransferQueue,
     /// Token and membership lookups, batched across concurrent requests.
     pub(crate) access: Batcher<(Vec<u8>, String), Result<Member>>,
+    /// Members recently resolved for payments (see [`Core::payer_for_token`]).
+    pub(crate) payers: Arc<PayerMemory>,
     /// Currencies never change once created (their scale above all), so they are cached.
     pub(crate) currencies: Arc<RwLock<HashMap<(TenantId, CurrencyCode), Currency>>>,
     /// A currency's kind never changes either; payments look it up to guard project shares.
@@ -49,6 +51,7 @@ impl Core {
                     async move { members_for_tokens(&pool, lookups).await }
                 })
             },
+            payers: Arc::default(),
             pool,
             currencies: Arc::default(),
             currency_kinds: Arc::default(),

@@ -1,16 +1,54 @@
 //! Organizations and membership: creating an org (its schema and migrations, in one
 //! transaction), joining, admitting, and resolving who is acting in which org.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use super::identity::{self, ApiToken, Email, Role, User};
 use super::ids::{TenantId, UserId};
+use super::ledger::Credential;
 use super::ledger::store as ledger_store;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
 use crate::migrate;
+
+/// A member about to pay over HTTP, with the token that vouched for them (checked again where
+/// the money moves).
+#[derive(Debug, Clone)]
+pub struct Payer {
+    pub member: Member,
+    pub credential: Credential,
+}
+
+/// Members recently resolved from (token hash, org slug), for payments only. An entry lives a
+/// minute; a full memory is emptied rather than managed, since refilling costs one lookup each.
+#[derive(Default)]
+pub(crate) struct PayerMemory(Mutex<HashMap<(Vec<u8>, String), (Member, Instant)>>);
+
+impl PayerMemory {
+    const TTL: Duration = Duration::from_secs(60);
+    const CAPACITY: usize = 100_000;
+
+    fn recall(&self, key: &(Vec<u8>, String)) -> Option<Member> {
+        let memory = self.0.lock().ok()?;
+        let (member, at) = memory.get(key)?;
+        (at.elapsed() < Self::TTL).then(|| member.clone())
+    }
+
+    fn remember(&self, key: (Vec<u8>, String), member: Member) {
+        if let Ok(mut memory) = self.0.lock() {
+            if memory.len() >= Self::CAPACITY {
+                memory.clear();
+            }
+            memory.insert(key, (member, Instant::now()));
+        }
+    }
+}
 
 /// A user acting inside one org, with their role there: the proof every org operation needs.
 #[derive(Debug, Clone)]
@@ -105,6 +143,26 @@ impl Core {
     /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
         self.access.call((token.hash(), slug.to_owned())).await?
+    }
+
+    /// Resolves a bearer token and an org slug for a payment. A pair seen in the last minute is
+    /// answered from memory without a query: the payment checks the token and the membership
+    /// again in its own transaction (`control.check_payers`), so nothing revoked meanwhile pays.
+    pub async fn payer_for_token(&self, token: &ApiToken, slug: &str) -> Result<Payer> {
+        let key = (token.hash(), slug.to_owned());
+        let member = match self.payers.recall(&key) {
+            Some(member) => member,
+            None => {
+                let member = self.member_for_token(token, slug).await?;
+                self.payers.remember(key.clone(), member.clone());
+                member
+            }
+        };
+        let credential = Credential {
+            tenant: member.tenant.id,
+            token_hash: key.0,
+        };
+        Ok(Payer { member, credential })
     }
 
     pub async fn user_for_token(&self, token: &ApiToken) -> Result<User> {

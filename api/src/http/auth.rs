@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::identity::{ApiToken, User};
-use crate::domain::orgs::Member;
+use crate::domain::orgs::{Member, Payer};
 use crate::error::Error;
 
 fn bearer(parts: &Parts) -> Result<ApiToken, ApiError> {
@@ -67,14 +67,35 @@ impl FromRequestParts<AppState> for OrgMember {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        let params = RawPathParams::from_request_parts(parts, state).await?;
-        let slug = params
-            .iter()
-            .find(|(name, _)| *name == "org")
-            .map(|(_, value)| value.to_owned())
-            .ok_or_else(|| Error::not_found("org"))?;
+        let slug = org_slug(parts, state).await?;
         Ok(Self(state.core.member_for_token(&token, &slug).await?))
     }
+}
+
+/// A member of the org in the path, about to pay (see [`crate::Core::payer_for_token`]).
+pub struct OrgPayer(pub Payer);
+
+impl FromRequestParts<AppState> for OrgPayer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        let slug = org_slug(parts, state).await?;
+        Ok(Self(state.core.payer_for_token(&token, &slug).await?))
+    }
+}
+
+/// The `{org}` path segment.
+async fn org_slug(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state).await?;
+    Ok(params
+        .iter()
+        .find(|(name, _)| *name == "org")
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| Error::not_found("org"))?)
 }
 
 impl From<axum::extract::rejection::RawPathParamsRejection> for ApiError {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::OrgMember;
+use super::auth::{OrgMember, OrgPayer};
 use super::error::{ApiError, ApiResult, AppJson, Problem};
 use crate::domain::ids::{AccountId, TransferId, UserId};
 use crate::domain::ledger::ops::{AccountView, IdempotencyKey, MoveRequest, NewCurrency, Receipt};
@@ -222,12 +222,12 @@ pub(crate) fn optional_idempotency_key(
     responses((status = 201, body = TransferDto), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn pay(
     State(state): State<AppState>,
-    OrgMember(member): OrgMember,
+    OrgPayer(payer): OrgPayer,
     headers: HeaderMap,
     AppJson(body): AppJson<MoveBody>,
 ) -> ApiResult<(StatusCode, AppJson<TransferDto>)> {
-    let key = idempotency_key(&headers, &member)?;
-    let receipt = state.core.pay(&member, body.into_request()?, key).await?;
+    let key = idempotency_key(&headers, &payer.member)?;
+    let receipt = state.core.pay_as(&payer, body.into_request()?, key).await?;
     Ok((StatusCode::CREATED, AppJson(receipt.into())))
 }
 

@@ -188,3 +188,90 @@ async fn closed_orgs_admit_by_invitation_only() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// Payments take who a token is from memory, and check it again where the money moves: a token
+/// revoked, a membership ended or an org suspended in the meantime (here straight in the
+/// database, as another server would) pays nothing, and the other payments of the same batch
+/// still go through.
+#[tokio::test]
+async fn a_remembered_payer_is_checked_again_where_the_money_moves() {
+    let app = TestApp::new().await;
+    let org = app.org("recheck").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    let (bo, bo_id) = app.member(&org, "bo").await;
+    let (cy, cy_id) = app.member(&org, "cy").await;
+    for id in [ana_id, bo_id, cy_id] {
+        app.issue(&org, id, "100").await;
+    }
+    // Each pays once, so each is remembered.
+    for (token, to) in [(&ana, bo_id), (&bo, cy_id), (&cy, ana_id)] {
+        let r = app.pay(&org, token, to, "1", &rand_key()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    let journal = || app.journal_rows("recheck");
+    let before = journal().await;
+
+    // Ana's token is revoked behind the server's back.
+    sqlx::query(
+        "UPDATE control.api_tokens SET revoked_at = now()
+         WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(ana_id)
+    .execute(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Her payment and Bo's arrive together (likely one batch); only Bo's moves money.
+    let (k1, k2) = (rand_key(), rand_key());
+    let (refused, paid) = tokio::join!(
+        app.pay(&org, &ana, bo_id, "1", &k1),
+        app.pay(&org, &bo, cy_id, "1", &k2),
+    );
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.code(), "unauthorized");
+    assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
+    assert_eq!(journal().await, before + 1);
+
+    // Bo stops being a member.
+    sqlx::query(
+        "DELETE FROM control.memberships m USING control.tenants t
+         WHERE m.tenant_id = t.id AND t.slug = 'recheck' AND m.user_id = $1",
+    )
+    .bind(bo_id)
+    .execute(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let gone = app.pay(&org, &bo, cy_id, "1", &rand_key()).await;
+    assert_eq!(gone.status, StatusCode::FORBIDDEN, "{:?}", gone.body);
+    assert_eq!(journal().await, before + 1);
+
+    // The org is suspended: Cy, remembered and still a member, pays nothing either.
+    sqlx::query("UPDATE control.tenants SET status = 'suspended' WHERE slug = 'recheck'")
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let suspended = app.pay(&org, &cy, ana_id, "1", &rand_key()).await;
+    assert_eq!(
+        suspended.status,
+        StatusCode::FORBIDDEN,
+        "{:?}",
+        suspended.body
+    );
+    assert_eq!(journal().await, before + 1);
+    sqlx::query("UPDATE control.tenants SET status = 'active' WHERE slug = 'recheck'")
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let key = rand_key();
+    let back = app.pay(&org, &cy, ana_id, "1", &key).await;
+    assert_eq!(back.status, StatusCode::CREATED, "{:?}", back.body);
+    // A refused payment wrote nothing, so its key is free; this one's key replays.
+    let again = app.pay(&org, &cy, ana_id, "1", &key).await;
+    assert_eq!(again.body["id"], back.body["id"]);
+    assert_eq!(journal().await, before + 2);
+    assert_eq!(app.verify(&org).await["ok"], true);
+}

@@ -301,6 +301,7 @@ impl Executing<'_> {
             memo: self.memo(),
             actor: self.author,
             authority,
+            credential: None,
         })
     }
 }

@@ -333,6 +333,7 @@ impl Core {
                 memo: format!("listing {id}: {}", listing.title),
                 actor: buyer,
                 authority: Authority::Owner(buyer),
+                credential: None,
             };
             if let Some(earlier) = replayed(&mut tx, &order).await? {
                 return purchase_view(&mut tx, earlier.id).await.map(Some);

@@ -235,6 +235,7 @@ fn investment_orders(
             memo: memo.clone(),
             actor,
             authority,
+            credential: None,
         },
         TransferOrder {
             key: keys.1,
@@ -246,6 +247,7 @@ fn investment_orders(
             memo,
             actor,
             authority: Authority::Issuer,
+            credential: None,
         },
     ]
 }
@@ -605,6 +607,7 @@ impl Core {
                 memo: memo.clone(),
                 actor: member.user.id,
                 authority: Authority::System,
+                credential: None,
             };
             if let Some(transfer) = replayed(&mut tx, &order).await? {
                 return Ok(Some(Receipt { transfer, currency }));
@@ -722,6 +725,7 @@ impl Core {
                             memo: memo.clone(),
                             actor: project.owner_user_id,
                             authority: Authority::System,
+                            credential: None,
                         })
                     };
                     let part = investor.key_part();

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::ids::{AccountId, CurrencyId, TransferId, UserId};
+use super::ids::{AccountId, CurrencyId, TenantId, TransferId, UserId};
 use super::money::{Amount, Scale};
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
@@ -153,6 +153,16 @@ pub struct TransferOrder {
     pub memo: String,
     pub actor: UserId,
     pub authority: Authority,
+    /// The bearer token that authorised it, when it came over HTTP: checked again inside the
+    /// transfer's own transaction (the caller may have known the member from memory).
+    pub credential: Option<Credential>,
+}
+
+/// Who vouched for an order with a bearer token, to be checked again where it is applied.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub tenant: TenantId,
+    pub token_hash: Vec<u8>,
 }
 
 impl TransferOrder {

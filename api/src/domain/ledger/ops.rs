@@ -1,13 +1,13 @@
 //! Ledger operations as members and admins call them.
 
 use super::{
-    Account, AccountRef, Authority, Currency, CurrencyCheck, CurrencyCode, Transfer, TransferKind,
-    TransferOrder, store,
+    Account, AccountRef, Authority, Credential, Currency, CurrencyCheck, CurrencyCode, Transfer,
+    TransferKind, TransferOrder, store,
 };
 use crate::core::Core;
 use crate::domain::ids::{AccountId, TransferId, UserId};
 use crate::domain::money::{Amount, Scale, format_minor};
-use crate::domain::orgs::Member;
+use crate::domain::orgs::{Member, Payer};
 use crate::domain::tenancy::TenantTx;
 use crate::error::{Error, Result};
 
@@ -163,7 +163,20 @@ impl Core {
         req: MoveRequest,
         key: IdempotencyKey,
     ) -> Result<Receipt> {
-        self.move_money(member, req, key, TransferKind::Payment)
+        self.move_money(member, req, key, TransferKind::Payment, None)
+            .await
+    }
+
+    /// A payment over HTTP: the member may come from memory ([`Core::payer_for_token`]), so
+    /// the token is checked again in the payment's own transaction.
+    pub async fn pay_as(
+        &self,
+        payer: &Payer,
+        req: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<Receipt> {
+        let credential = Some(payer.credential.clone());
+        self.move_money(&payer.member, req, key, TransferKind::Payment, credential)
             .await
     }
 
@@ -175,7 +188,7 @@ impl Core {
         key: IdempotencyKey,
     ) -> Result<Receipt> {
         admin.require_admin()?;
-        self.move_money(admin, req, key, TransferKind::Issuance)
+        self.move_money(admin, req, key, TransferKind::Issuance, None)
             .await
     }
 
@@ -185,6 +198,7 @@ impl Core {
         req: MoveRequest,
         key: IdempotencyKey,
         kind: TransferKind,
+        credential: Option<Credential>,
     ) -> Result<Receipt> {
         let currency = self.currency(member, &req.currency).await?;
         let amount = Amount::parse(&req.amount, currency.scale)
@@ -208,6 +222,7 @@ impl Core {
             memo: parse_memo(&req.memo)?,
             actor: member.user.id,
             authority,
+            credential,
         };
         let transfer = self.transfers.submit(&member.schema(), order).await;
         let outcome = match &transfer {

@@ -212,6 +212,7 @@ mod tests {
             memo: String::new(),
             actor: UserId(1),
             authority,
+            credential: None,
         }
     }
 

@@ -138,8 +138,24 @@ async fn run_with_retries(
         return results;
     }
     let err = last.unwrap_or(Error::Busy);
+    if let Some(refused) = refused_payer(&err) {
+        return vec![Err(refused)];
+    }
     tracing::error!(%schema, error = %err, "transfer batch failed");
     vec![Err(if is_transient(&err) { Error::Busy } else { err })]
+}
+
+/// A payer whose token or membership went away since the request was authorised (raised by
+/// `control.check_payers` while locking): the order is refused as the API would have refused it.
+fn refused_payer(err: &Error) -> Option<Error> {
+    let Error::Database(sqlx::Error::Database(db)) = err else {
+        return None;
+    };
+    match db.code().as_deref() {
+        Some("28000") => Some(Error::Unauthorized),
+        Some("42501") => Some(Error::forbidden("you are not a member of this org")),
+        _ => None,
+    }
 }
 
 fn is_transient(err: &Error) -> bool {

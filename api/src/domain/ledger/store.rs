@@ -122,7 +122,13 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
     let mut ids = Vec::new();
     let (mut owners, mut owner_currencies) = (Vec::new(), Vec::new());
     let (mut kinds, mut kind_currencies) = (Vec::new(), Vec::new());
+    let (mut tenant, mut token_hashes, mut payers) = (None, Vec::new(), Vec::new());
     for order in orders {
+        if let Some(credential) = &order.credential {
+            tenant = Some(credential.tenant.0);
+            token_hashes.push(credential.token_hash.as_slice());
+            payers.push(order.actor.0);
+        }
         for r in [order.from, order.to] {
             match r {
                 AccountRef::Id(id) => ids.push(id.0),
@@ -154,9 +160,11 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
         scale: Scale,
     }
     // The currency comes along (a primary-key lookup per account; only the account is locked).
+    // `check_payers` (migration control/0004) runs once, before any row is locked, and raises
+    // when a token or membership that authorised one of these orders is gone.
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS}, c.code, c.scale FROM accounts a JOIN currencies c ON c.id = a.currency_id
-         WHERE a.id = ANY(ARRAY(
+         WHERE control.check_payers($6, $7, $8) AND a.id = ANY(ARRAY(
             SELECT unnest($1::bigint[])
             UNION ALL
             SELECT m.id FROM accounts m JOIN unnest($2::bigint[], $3::bigint[]) AS r(owner, currency)
@@ -173,6 +181,9 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
         .bind(&owner_currencies)
         .bind(&kinds)
         .bind(&kind_currencies)
+        .bind(tenant)
+        .bind(&token_hashes)
+        .bind(&payers)
         .fetch_all(tx.conn())
         .await?;
     let mut locked = Locked {
