@@ -10,7 +10,7 @@ use crate::batch::Batcher;
 use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
 use crate::domain::ledger::{Currency, CurrencyCode, CurrencyKind};
-use crate::domain::orgs::{Member, PayerMemory, members_for_tokens};
+use crate::domain::orgs::{Member, PayerMemory, TokenInOrg, members_for_tokens};
 use crate::error::Result;
 
 #[derive(Clone)]
@@ -18,7 +18,7 @@ pub struct Core {
     pub pool: PgPool,
     pub(crate) transfers: TransferQueue,
     /// Token and membership lookups, batched across concurrent requests.
-    pub(crate) access: Batcher<(Vec<u8>, String), Result<Member>>,
+    pub(crate) access: Batcher<TokenInOrg, Result<Member>>,
     /// Members recently resolved for payments (see [`Core::payer_for_token`]).
     pub(crate) payers: Arc<PayerMemory>,
     /// Currencies never change once created (their scale above all), so they are cached.

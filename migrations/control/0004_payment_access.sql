@@ -1,8 +1,8 @@
 -- A payment made with a bearer token is authorised again inside its own transaction, by the
 -- statement that locks its accounts. The API may then take who a token is from memory: a token
 -- revoked, a membership ended or an org suspended since then still moves no money.
--- Raises 28000 when a token no longer stands for its user, 42501 when a payer is no longer a
--- member of an active org.
+-- Raises CSP01 when a token no longer stands for its user, CSP02 when a payer is no longer a
+-- member of an active org (codes of our own, so no other error can be taken for these).
 CREATE FUNCTION control.check_payers(p_tenant bigint, p_token_hashes bytea[], p_users bigint[])
 RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
@@ -16,7 +16,7 @@ BEGIN
             SELECT 1 FROM control.api_tokens k
             WHERE k.token_hash = p.token_hash AND k.user_id = p.user_id AND k.revoked_at IS NULL))
     THEN
-        RAISE EXCEPTION 'a payer''s token is no longer valid' USING ERRCODE = '28000';
+        RAISE EXCEPTION 'a payer''s token is no longer valid' USING ERRCODE = 'CSP01';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM control.tenants t WHERE t.id = p_tenant AND t.status = 'active')
        OR EXISTS (
@@ -25,7 +25,7 @@ BEGIN
             SELECT 1 FROM control.memberships m
             WHERE m.tenant_id = p_tenant AND m.user_id = p.user_id))
     THEN
-        RAISE EXCEPTION 'a payer is no longer a member of this org' USING ERRCODE = '42501';
+        RAISE EXCEPTION 'a payer is no longer a member of this org' USING ERRCODE = 'CSP02';
     END IF;
     RETURN true;
 END

@@ -28,19 +28,22 @@ pub struct Payer {
 /// Members recently resolved from (token hash, org slug), for payments only. An entry lives a
 /// minute; a full memory is emptied rather than managed, since refilling costs one lookup each.
 #[derive(Default)]
-pub(crate) struct PayerMemory(Mutex<HashMap<(Vec<u8>, String), (Member, Instant)>>);
+pub(crate) struct PayerMemory(Mutex<HashMap<TokenInOrg, (Member, Instant)>>);
+
+/// A token's hash and the slug of the org it is presented to.
+pub(crate) type TokenInOrg = (Vec<u8>, String);
 
 impl PayerMemory {
     const TTL: Duration = Duration::from_secs(60);
     const CAPACITY: usize = 100_000;
 
-    fn recall(&self, key: &(Vec<u8>, String)) -> Option<Member> {
+    fn recall(&self, key: &TokenInOrg) -> Option<Member> {
         let memory = self.0.lock().ok()?;
         let (member, at) = memory.get(key)?;
         (at.elapsed() < Self::TTL).then(|| member.clone())
     }
 
-    fn remember(&self, key: (Vec<u8>, String), member: Member) {
+    fn remember(&self, key: TokenInOrg, member: Member) {
         if let Ok(mut memory) = self.0.lock() {
             if memory.len() >= Self::CAPACITY {
                 memory.clear();
@@ -314,11 +317,12 @@ pub async fn create_org_in(
 }
 
 /// Resolves many (token hash, org slug) pairs in one query: every request starts with this
-/// lookup, so concurrent requests share it (see [`crate::batch`]). No caching: a revoked token
-/// or a removed member is refused from the next request on.
+/// lookup, so concurrent requests share it (see [`crate::batch`]). Nothing here is remembered:
+/// a revoked token or a removed member is refused from the next request on. (Payments remember
+/// members, see [`Core::payer_for_token`], because they check the token again themselves.)
 pub(crate) async fn members_for_tokens(
     pool: &sqlx::PgPool,
-    lookups: Vec<(Vec<u8>, String)>,
+    lookups: Vec<TokenInOrg>,
 ) -> Vec<Result<Member>> {
     #[derive(sqlx::FromRow)]
     struct Row {
