@@ -37,7 +37,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
-    /// Run the chat bots (Matrix, Telegram) and deliver the outbox to their rooms.
+    /// Run the chat bots (Matrix, Discord, Telegram) and deliver the outbox to their rooms.
     // Boxed: its many platform flags make it far larger than every other command.
     Bots(Box<BotsArgs>),
 }
