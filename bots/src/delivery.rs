@@ -106,6 +106,26 @@ pub async fn run(
     }
 }
 
+/// Runs a bot's `work` with outbox delivery to its `sink` beside it; delivery stops when the
+/// work ends, and the work's outcome is returned.
+pub async fn alongside<T>(
+    core: Core,
+    sink: Arc<dyn Sink>,
+    interval: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let (done, stop) = tokio::sync::oneshot::channel::<()>();
+    let work = async move {
+        let out = work.await;
+        let _ = done.send(());
+        out
+    };
+    let delivery = run(core, vec![sink], interval, async move {
+        let _ = stop.await;
+    });
+    tokio::join!(work, delivery).0
+}
+
 /// One round over every org that has chat on one of the sinks' platforms.
 pub async fn deliver_once(
     core: &Core,

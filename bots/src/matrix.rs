@@ -194,23 +194,16 @@ impl MatrixBot {
         self.attach_handlers();
         self.listening.send_replace(true);
         tracing::info!(user = ?self.client.user_id(), "Matrix bot is listening");
+        drop(first);
         let sink: Arc<dyn Sink> = Arc::new(self.sink());
         let core = self.engine.core().clone();
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let delivery = tokio::spawn(async move {
-            let mut rx = stop_rx;
-            crate::delivery::run(core, vec![sink], delivery_interval, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        });
-        drop(first);
-        tokio::select! {
-            () = self.sync_forever(settings) => {},
-            () = stop => {},
-        }
-        let _ = stop_tx.send(true);
-        let _ = delivery.await;
+        crate::delivery::alongside(core, sink, delivery_interval, async {
+            tokio::select! {
+                () = self.sync_forever(settings) => {},
+                () = stop => {},
+            }
+        })
+        .await;
         Ok(())
     }
 

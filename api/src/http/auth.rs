@@ -66,8 +66,7 @@ impl FromRequestParts<AppState> for OrgMember {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        let slug = org_slug(parts, state).await?;
+        let (token, slug) = token_and_org(parts, state).await?;
         Ok(Self(state.core.member_for_token(&token, &slug).await?))
     }
 }
@@ -82,20 +81,24 @@ impl FromRequestParts<AppState> for OrgPayer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)?;
-        let slug = org_slug(parts, state).await?;
+        let (token, slug) = token_and_org(parts, state).await?;
         Ok(Self(state.core.payer_for_token(&token, &slug).await?))
     }
 }
 
-/// The `{org}` path segment.
-async fn org_slug(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
+/// The bearer token and the `{org}` path segment it is presented to.
+async fn token_and_org(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(ApiToken, String), ApiError> {
+    let token = bearer(parts)?;
     let params = RawPathParams::from_request_parts(parts, state).await?;
-    Ok(params
+    let slug = params
         .iter()
         .find(|(name, _)| *name == "org")
         .map(|(_, value)| value.to_owned())
-        .ok_or_else(|| Error::not_found("org"))?)
+        .ok_or_else(|| Error::not_found("org"))?;
+    Ok((token, slug))
 }
 
 impl From<axum::extract::rejection::RawPathParamsRejection> for ApiError {

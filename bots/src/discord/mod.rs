@@ -180,25 +180,17 @@ impl DiscordBot {
         let sink: Arc<dyn Sink> = Arc::new(self.sink());
         let core = self.state.engine.core().clone();
         let interval = self.config.delivery_interval;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let delivery = tokio::spawn(async move {
-            let mut rx = stop_rx;
-            crate::delivery::run(core, vec![sink], interval, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        });
         let shards = std::sync::Arc::clone(&self.client.shard_manager);
-        let result = tokio::select! {
-            r = self.client.start() => r.map_err(DiscordError::from),
-            () = stop => {
-                shards.shutdown_all().await;
-                Ok(())
+        crate::delivery::alongside(core, sink, interval, async {
+            tokio::select! {
+                r = self.client.start() => r.map_err(DiscordError::from),
+                () = stop => {
+                    shards.shutdown_all().await;
+                    Ok(())
+                }
             }
-        };
-        let _ = stop_tx.send(true);
-        let _ = delivery.await;
-        result
+        })
+        .await
     }
 }
 

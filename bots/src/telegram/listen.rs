@@ -26,21 +26,13 @@ impl TelegramBot {
     ) -> Result<(), TelegramError> {
         let sink: Arc<dyn Sink> = Arc::new(self.sink());
         let core = self.inner.engine.core().clone();
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let delivery = tokio::spawn(async move {
-            let mut rx = stop_rx;
-            crate::delivery::run(core, vec![sink], delivery_interval, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        });
-        let result = match self.inner.webhook.clone() {
-            None => self.poll(stop).await,
-            Some(hook) => self.serve_webhook(&hook, stop).await,
-        };
-        let _ = stop_tx.send(true);
-        let _ = delivery.await;
-        result
+        crate::delivery::alongside(core, sink, delivery_interval, async {
+            match self.inner.webhook.clone() {
+                None => self.poll(stop).await,
+                Some(hook) => self.serve_webhook(&hook, stop).await,
+            }
+        })
+        .await
     }
 
     /// Long polling (after removing a webhook, which would exclude it).
