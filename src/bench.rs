@@ -393,12 +393,31 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
             size / n,
             secs / n * 1000.0
         );
-        for stage in ["begin", "lock", "post", "commit"] {
+        // Optimistic batches read, then write; batches decided under locks begin, lock, post
+        // (lock and write) and commit. Only the stages that ran are shown.
+        for stage in ["read", "write", "begin", "lock", "post", "commit"] {
             let sum = format!("coinsence_transfer_stage_seconds_sum{{stage=\"{stage}\"}}");
-            let count = format!("coinsence_transfer_stage_seconds_count{{stage=\"{stage}\"}}");
-            print!(" {stage} {:.2}", delta(&sum) / delta(&count) * 1000.0);
+            let count = delta(&format!(
+                "coinsence_transfer_stage_seconds_count{{stage=\"{stage}\"}}"
+            ));
+            if count > 0.0 {
+                print!(" {stage} {:.2}", delta(&sum) / count * 1000.0);
+            }
         }
         println!(" ms)");
+        let paths: Vec<String> = ["optimistic", "stale", "repeated key", "error"]
+            .into_iter()
+            .filter_map(|path| {
+                let n = delta(&format!(
+                    "coinsence_transfer_batches_total{{path=\"{path}\"}}"
+                ));
+                (n > 0.0).then(|| format!("{path} {n:.0}"))
+            })
+            .collect();
+        println!(
+            "optimistic tries: {} (of {n:.0} batches; the others ran under row locks)",
+            paths.join(", ")
+        );
     }
     if args.no_pgbench {
         return Ok(());

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
 
@@ -202,6 +203,72 @@ impl TenantTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+}
+
+/// A connection whose every query runs inside one org's schema: a [`TenantTx`], or a
+/// [`TenantSession`]. Code that works on either (the transfer lanes') takes this.
+pub trait TenantConn: Send {
+    fn conn(&mut self) -> &mut PgConnection;
+}
+
+impl TenantConn for TenantTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// A pooled connection whose session `search_path` is one org's schema, so that each statement
+/// on it is a transaction of its own inside that org (no `BEGIN` and `COMMIT` round trips).
+///
+/// A transfer lane holds one while it is busy. [`Self::release`] resets the path and gives the
+/// connection back; a session dropped any other way (an error, a cancelled task) closes its
+/// connection, so a pooled connection never carries an org's path to another user.
+pub struct TenantSession {
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl TenantSession {
+    pub async fn open(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
+        let mut session = Self {
+            conn: Some(pool.acquire().await?),
+        };
+        // Safe to splice: `SchemaName` can only be `control` or `org_<digits>`.
+        let set = format!("SET search_path TO {schema}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+            .execute(session.conn())
+            .await?;
+        Ok(session)
+    }
+
+    /// Gives the connection back to the pool with the server's default `search_path`.
+    pub async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if sqlx::raw_sql("RESET search_path")
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl TenantConn for TenantSession {
+    fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+            .as_deref_mut()
+            .expect("a session has its connection until it is released or dropped")
+    }
+}
+
+impl Drop for TenantSession {
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.conn {
+            conn.close_on_drop();
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod idempotency;
 mod issuance;
 mod migrations;
 mod openapi;
+mod optimistic;
 mod pledges_market;
 mod projects;
 mod walls;

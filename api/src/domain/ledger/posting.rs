@@ -114,22 +114,6 @@ impl Book {
         }
         Ok((from_id, to_id))
     }
-
-    /// The accounts whose balance changed, with their new balance.
-    pub fn changed(&self, before: &HashMap<AccountId, i64>) -> Vec<(AccountId, i64)> {
-        let mut out: Vec<_> = self
-            .accounts
-            .values()
-            .filter(|a| before.get(&a.id) != Some(&a.balance))
-            .map(|a| (a.id, a.balance))
-            .collect();
-        out.sort_unstable_by_key(|(id, _)| *id);
-        out
-    }
-
-    pub fn balances(&self) -> HashMap<AccountId, i64> {
-        self.accounts.values().map(|a| (a.id, a.balance)).collect()
-    }
 }
 
 /// Decides every order of a batch, in order. `earlier` holds journal entries already written

@@ -1,11 +1,17 @@
 //! Groups the concurrent transfers of one org into one transaction and one commit.
 //!
 //! A durable commit (WAL flush) costs far more than the few row changes of a transfer, and a
-//! hot account's row lock is held until that commit. So each org gets a lane: its writers take
-//! every order waiting at that moment (up to `max_batch`), lock the named accounts in id order,
-//! decide them in memory with [`posting::decide`], append the journal, write each touched balance
-//! once and commit. Every order still succeeds or fails on its own; none is acknowledged before
-//! the commit that holds it.
+//! hot account's row lock is held until that commit. So each org gets lanes: a lane takes
+//! every order waiting at that moment (up to `max_batch`), reads the named accounts, decides
+//! them in memory with [`posting::decide`], and appends the journal and writes each touched
+//! balance in one statement. Every order still succeeds or fails on its own; none is
+//! acknowledged before the commit that holds it.
+//!
+//! A busy lane holds a [`TenantSession`] and first tries a batch in two round trips: read the
+//! accounts without locks, then one statement that is its own transaction and writes only if
+//! every account read is still the version it read (`store::write_entries`). When a concurrent
+//! change got in (rare: lanes split orders by payer), or a key was seen before, the batch is
+//! decided again the classic way, in a transaction that locks the accounts in id order.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -14,12 +20,12 @@ use std::sync::{Arc, Mutex};
 use sqlx::PgPool;
 
 use super::posting::{self, Book, Decision};
-use super::store::{self, NewEntry, PaymentNotice};
+use super::store::{self, NewBalance, NewEntry, PaymentNotice, Read};
 use super::{AccountKind, Transfer, TransferKind, TransferOrder};
-use crate::batch::Batcher;
+use crate::batch::{BatchWorker, Batcher};
 use crate::domain::ids::{AccountId, CurrencyId};
 use crate::domain::money::Scale;
-use crate::domain::tenancy::{SchemaName, TenantTx};
+use crate::domain::tenancy::{SchemaName, TenantConn, TenantSession, TenantTx};
 use crate::error::{Error, Result};
 
 type Lane = Batcher<TransferOrder, Result<Transfer>>;
@@ -83,22 +89,92 @@ impl TransferQueue {
         }
         let lanes: Vec<Lane> = (0..self.config.lanes_per_org.max(1))
             .map(|_| {
-                let (pool, schema) = (self.pool.clone(), schema.clone());
-                Batcher::spawn("transfers", 1, self.config.max_batch, move |orders| {
-                    let (pool, schema) = (pool.clone(), schema.clone());
-                    async move {
-                        let start = std::time::Instant::now();
-                        let results = run_with_retries(&pool, &schema, &orders).await;
-                        metrics::histogram!("coinsence_transfer_batch_seconds")
-                            .record(start.elapsed().as_secs_f64());
-                        results
-                    }
-                })
+                let worker = LaneWorker {
+                    pool: self.pool.clone(),
+                    schema: schema.clone(),
+                    session: None,
+                    locked_for: 0,
+                };
+                Batcher::spawn_worker("transfers", self.config.max_batch, LINGER, worker)
             })
             .collect();
         let lanes = Arc::new(lanes);
         all.insert(schema.clone(), lanes.clone());
         Ok(lanes)
+    }
+}
+
+/// How long an idle lane keeps its session before giving the connection back to the pool.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Batches decided under locks after an optimistic batch went stale, before trying again:
+/// accounts that just changed under a batch are likely to change again.
+const LOCKED_AFTER_STALE: u32 = 8;
+
+/// One lane of one org: its batches, and the session it holds while busy.
+struct LaneWorker {
+    pool: PgPool,
+    schema: SchemaName,
+    session: Option<TenantSession>,
+    locked_for: u32,
+}
+
+impl BatchWorker<TransferOrder, Result<Transfer>> for LaneWorker {
+    async fn handle(&mut self, orders: Vec<TransferOrder>) -> Vec<Result<Transfer>> {
+        let start = std::time::Instant::now();
+        let results = match self.optimistic(&orders).await {
+            Some(results) => results,
+            None => run_with_retries(&self.pool, &self.schema, &orders).await,
+        };
+        metrics::histogram!("coinsence_transfer_batch_seconds")
+            .record(start.elapsed().as_secs_f64());
+        results
+    }
+
+    async fn rest(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.release().await;
+        }
+    }
+}
+
+impl LaneWorker {
+    /// The batch in two round trips on the lane's session; `None` when it must be decided under
+    /// locks instead (nothing was written).
+    async fn optimistic(&mut self, orders: &[TransferOrder]) -> Option<Vec<Result<Transfer>>> {
+        if self.locked_for > 0 {
+            self.locked_for -= 1;
+            return None;
+        }
+        let session = match &mut self.session {
+            Some(session) => session,
+            slot => match TenantSession::open(&self.pool, &self.schema).await {
+                Ok(session) => slot.insert(session),
+                Err(e) => {
+                    tracing::warn!(schema = %self.schema, error = %e, "no session for a transfer lane");
+                    return None;
+                }
+            },
+        };
+        let outcome = post(session, orders, Earlier::Assume, Read::Optimistic).await;
+        let path = match &outcome {
+            Ok(Some(_)) => "optimistic",
+            Ok(None) => "repeated key",
+            Err(e) if store::is_stale(e) => {
+                self.locked_for = LOCKED_AFTER_STALE;
+                "stale"
+            }
+            Err(e) => {
+                // A server-side error leaves the connection usable (each statement was its own
+                // transaction); anything else may not have, so the session is dropped (closed).
+                if !matches!(e, Error::Database(sqlx::Error::Database(_))) {
+                    self.session = None;
+                }
+                "error"
+            }
+        };
+        metrics::counter!("coinsence_transfer_batches_total", "path" => path).increment(1);
+        outcome.ok().flatten()
     }
 }
 
@@ -180,7 +256,7 @@ async fn run_batch(
     let stage = Stages::start();
     let mut tx = TenantTx::begin(pool, schema).await?;
     let stage = stage.next("begin");
-    let Some(results) = post(&mut tx, orders, earlier).await? else {
+    let Some(results) = post(&mut tx, orders, earlier, Read::Lock).await? else {
         return Ok(None);
     };
     let stage = stage.next("post");
@@ -198,7 +274,7 @@ pub async fn post_in(
     tx: &mut TenantTx,
     orders: &[TransferOrder],
 ) -> Result<Option<Vec<Result<Transfer>>>> {
-    post(tx, orders, Earlier::LookUp).await
+    post(tx, orders, Earlier::LookUp, Read::Lock).await
 }
 
 /// Whether a batch looks up entries already written under its keys before deciding.
@@ -210,22 +286,25 @@ enum Earlier {
 }
 
 async fn post(
-    tx: &mut TenantTx,
+    conn: &mut impl TenantConn,
     orders: &[TransferOrder],
     earlier: Earlier,
+    read: Read,
 ) -> Result<Option<Vec<Result<Transfer>>>> {
     let stage = Stages::start();
-    let locked = store::lock_accounts(tx, orders).await?;
-    stage.next("lock");
+    let locked = store::read_accounts(conn, orders, read).await?;
+    let stage = stage.next(match read {
+        Read::Lock => "lock",
+        Read::Optimistic => "read",
+    });
     let earlier = match earlier {
         Earlier::Assume => Default::default(),
         Earlier::LookUp => {
             let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
-            store::earlier_entries(tx, &keys).await?
+            store::earlier_entries(conn, &keys).await?
         }
     };
     let mut book = Book::new(locked.accounts);
-    let before = book.balances();
     let decisions = posting::decide(orders, &mut book, &earlier);
 
     let entries: Vec<NewEntry> = decisions
@@ -241,7 +320,23 @@ async fn post(
             _ => None,
         })
         .collect();
-    let Some(written) = store::write_entries(tx, &entries, &book.changed(&before)).await? else {
+    // Every account read, changed or not: each may have decided an order (see write_entries).
+    let balances: Vec<NewBalance> = locked
+        .versions
+        .iter()
+        .filter_map(|(&account, &version)| {
+            Some(NewBalance {
+                account,
+                balance: book.balance(account)?,
+                version,
+            })
+        })
+        .collect();
+    let written = store::write_entries(conn, &entries, &balances).await?;
+    if read == Read::Optimistic {
+        stage.next("write");
+    }
+    let Some(written) = written else {
         return Ok(None);
     };
 

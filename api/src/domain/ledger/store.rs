@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::{Account, AccountKind, AccountRef, Currency, CurrencyCode, Transfer, TransferOrder};
 use crate::domain::ids::{AccountId, CurrencyId, TransferId, UserId};
 use crate::domain::money::Scale;
-use crate::domain::tenancy::TenantTx;
+use crate::domain::tenancy::{TenantConn, TenantTx};
 use crate::error::{Result, on_unique};
 
 const ACCOUNT_COLUMNS: &str =
@@ -111,24 +111,35 @@ pub async fn accounts(tx: &mut TenantTx, owner: Option<UserId>) -> Result<Vec<Ac
         .await?)
 }
 
-/// Accounts a batch locked, and the code and scale of their currencies (for payment notices).
+/// Accounts a batch read, the version of each it read, and the code and scale of their
+/// currencies (for payment notices).
 pub struct Locked {
     pub accounts: Vec<Account>,
+    /// Each account's row version (`xmin`) as read: the write moves a balance only while the
+    /// row is still that version.
+    pub versions: HashMap<AccountId, i64>,
     pub currencies: HashMap<CurrencyId, (String, Scale)>,
 }
 
-/// Locks, in id order (so concurrent batches cannot deadlock), every account the orders name.
-pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Result<Locked> {
+/// How a batch reads its accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Locked in id order (so concurrent batches cannot deadlock) until the transaction ends.
+    Lock,
+    /// Without locks; the write then checks that nothing changed meanwhile.
+    Optimistic,
+}
+
+/// Reads every account the orders name, in id order.
+pub async fn read_accounts(
+    conn: &mut impl TenantConn,
+    orders: &[TransferOrder],
+    read: Read,
+) -> Result<Locked> {
     let mut ids = Vec::new();
     let (mut owners, mut owner_currencies) = (Vec::new(), Vec::new());
     let (mut kinds, mut kind_currencies) = (Vec::new(), Vec::new());
-    let (mut tenant, mut token_hashes, mut payers) = (None, Vec::new(), Vec::new());
     for order in orders {
-        if let Some(credential) = &order.credential {
-            tenant = Some(credential.tenant.0);
-            token_hashes.push(credential.token_hash.as_slice());
-            payers.push(order.actor.0);
-        }
         for r in [order.from, order.to] {
             match r {
                 AccountRef::Id(id) => ids.push(id.0),
@@ -155,16 +166,20 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
     struct Row {
         #[sqlx(flatten)]
         account: Account,
+        version: i64,
         code: String,
         #[sqlx(try_from = "i16")]
         scale: Scale,
     }
     // The currency comes along (a primary-key lookup per account; only the account is locked).
-    // `check_payers` (migration control/0004) runs once, before any row is locked, and raises
-    // when a token or membership that authorised one of these orders is gone.
+    let lock = match read {
+        Read::Lock => "FOR UPDATE OF a",
+        Read::Optimistic => "",
+    };
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS}, c.code, c.scale FROM accounts a JOIN currencies c ON c.id = a.currency_id
-         WHERE control.check_payers($6, $7, $8) AND a.id = ANY(ARRAY(
+        "SELECT {ACCOUNT_COLUMNS}, a.xmin::text::bigint AS version, c.code, c.scale
+         FROM accounts a JOIN currencies c ON c.id = a.currency_id
+         WHERE a.id = ANY(ARRAY(
             SELECT unnest($1::bigint[])
             UNION ALL
             SELECT m.id FROM accounts m JOIN unnest($2::bigint[], $3::bigint[]) AS r(owner, currency)
@@ -173,7 +188,7 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
             SELECT s.id FROM accounts s JOIN unnest($4::text[], $5::bigint[]) AS r(kind, currency)
                 ON s.kind <> 'member' AND s.kind = r.kind AND s.currency_id = r.currency
          ))
-         ORDER BY a.id FOR UPDATE OF a"
+         ORDER BY a.id {lock}"
     );
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&ids)
@@ -181,13 +196,11 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
         .bind(&owner_currencies)
         .bind(&kinds)
         .bind(&kind_currencies)
-        .bind(tenant)
-        .bind(&token_hashes)
-        .bind(&payers)
-        .fetch_all(tx.conn())
+        .fetch_all(conn.conn())
         .await?;
     let mut locked = Locked {
         accounts: Vec::with_capacity(rows.len()),
+        versions: HashMap::with_capacity(rows.len()),
         currencies: HashMap::new(),
     };
     for row in rows {
@@ -195,6 +208,7 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
             .currencies
             .entry(row.account.currency_id)
             .or_insert((row.code, row.scale));
+        locked.versions.insert(row.account.id, row.version);
         locked.accounts.push(row.account);
     }
     Ok(locked)
@@ -202,7 +216,7 @@ pub async fn lock_accounts(tx: &mut TenantTx, orders: &[TransferOrder]) -> Resul
 
 /// Journal entries already written under any of these keys, with their fingerprints.
 pub async fn earlier_entries(
-    tx: &mut TenantTx,
+    conn: &mut impl TenantConn,
     keys: &[&str],
 ) -> Result<HashMap<String, (Vec<u8>, Transfer)>> {
     #[derive(sqlx::FromRow)]
@@ -218,7 +232,7 @@ pub async fn earlier_entries(
     );
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(keys)
-        .fetch_all(tx.conn())
+        .fetch_all(conn.conn())
         .await?;
     Ok(rows
         .into_iter()
@@ -244,29 +258,56 @@ pub struct PaymentNotice<'a> {
     pub to_user: UserId,
 }
 
-/// Appends the entries in order and writes the new balances (one row update per touched
-/// account, however many entries touched it), in one statement. Returns `None` when another
-/// transaction committed one of these keys meanwhile: the caller must roll back and retry, and
-/// will then see that entry as a replay.
+/// An account's balance after a batch, and the row version it was decided on.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBalance {
+    pub account: AccountId,
+    pub balance: i64,
+    pub version: i64,
+}
+
+/// Appends the entries in order and writes the balances, in one statement.
+///
+/// `balances` names every account the batch read, each with the row version it read: a row
+/// that is no longer that version makes the statement raise `CSB01` ([`is_stale`]) and write
+/// nothing. Under row locks that cannot happen; on an optimistic read it means a concurrent
+/// change got in. Accounts whose balance did not change are written too, so every account a
+/// decision rested on is checked (a refusal or an overdraft test relies on it as much as a
+/// payment does). The payers' tokens and memberships are checked in the same statement
+/// (`control.check_payers`, migration control/0004).
+///
+/// Returns `None` when another transaction committed one of these keys meanwhile: the caller
+/// must roll back (if in a transaction) and retry, and will then see that entry as a replay.
 pub async fn write_entries(
-    tx: &mut TenantTx,
+    conn: &mut impl TenantConn,
     entries: &[NewEntry<'_>],
-    balances: &[(AccountId, i64)],
+    balances: &[NewBalance],
 ) -> Result<Option<Vec<Transfer>>> {
     if entries.is_empty() {
         return Ok(Some(Vec::new()));
     }
     let mut cols = EntryColumns::default();
     let mut notices = NoticeColumns::default();
+    let (mut tenant, mut token_hashes, mut payers) = (None, Vec::new(), Vec::new());
     for e in entries {
         cols.push(e);
         if let Some(n) = &e.notice {
             notices.push(&e.order.key, n);
         }
+        if let Some(credential) = &e.order.credential {
+            tenant = Some(credential.tenant.0);
+            token_hashes.push(credential.token_hash.as_slice());
+            payers.push(e.order.actor.0);
+        }
     }
-    let ids: Vec<i64> = balances.iter().map(|(id, _)| id.0).collect();
-    let values: Vec<i64> = balances.iter().map(|(_, b)| *b).collect();
-    // A data-modifying WITH runs to completion even though the result reads only `written`.
+    let mut balances = balances.to_vec();
+    // Rows are updated in id order, as the locking read takes them: no deadlock between lanes.
+    balances.sort_unstable_by_key(|b| b.account);
+    let ids: Vec<i64> = balances.iter().map(|b| b.account.0).collect();
+    let values: Vec<i64> = balances.iter().map(|b| b.balance).collect();
+    let versions: Vec<i64> = balances.iter().map(|b| b.version).collect();
+    // Data-modifying WITHs run to completion even though the result reads only `written`.
+    // The two checks are InitPlans of the final query: evaluated once, and a raise undoes all.
     let sql = format!(
         "WITH written AS (
              INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
@@ -277,11 +318,12 @@ pub async fn write_entries(
                   WITH ORDINALITY AS e(currency_id, from_account, to_account, amount, kind, memo,
                                        actor, key, fingerprint, n)
              ORDER BY n
-             ON CONFLICT (idempotency_key) DO NOTHING
              RETURNING {TRANSFER_COLUMNS}, idempotency_key
          ), moved AS (
              UPDATE accounts a SET balance = n.balance
-             FROM unnest($10::bigint[], $11::bigint[]) AS n(id, balance) WHERE a.id = n.id
+             FROM unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS n(id, balance, version)
+             WHERE a.id = n.id AND a.xmin::text::bigint = n.version
+             RETURNING a.id
          ), told AS (
              -- Each receiving member hears of a payment, through the outbox, in this transaction.
              -- The caller composes the notice (it has the accounts and currencies at hand), so
@@ -298,36 +340,53 @@ pub async fn write_entries(
                     ARRAY[n.to_user],
                     'transfer:' || w.id || ':received'
              FROM written w
-             JOIN unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[])
+             JOIN unnest($13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[])
                   AS n(key, currency, amount, from_user, to_user) ON n.key = w.idempotency_key
              ON CONFLICT (dedup_key) DO NOTHING
          )
-         SELECT {TRANSFER_COLUMNS} FROM written"
+         SELECT {TRANSFER_COLUMNS} FROM written
+         WHERE (SELECT control.check_payers($18, $19, $20))
+           AND (SELECT control.expect_moved(count(*), cardinality($10)) FROM moved)"
     );
-    let mut written: Vec<Transfer> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&cols.currency)
-        .bind(&cols.from)
-        .bind(&cols.to)
-        .bind(&cols.amount)
-        .bind(&cols.kind)
-        .bind(&cols.memo)
-        .bind(&cols.actor)
-        .bind(&cols.key)
-        .bind(&cols.fingerprint)
-        .bind(&ids)
-        .bind(&values)
-        .bind(&notices.key)
-        .bind(&notices.currency)
-        .bind(&notices.amount)
-        .bind(&notices.from_user)
-        .bind(&notices.to_user)
-        .fetch_all(tx.conn())
-        .await?;
-    if written.len() != entries.len() {
-        return Ok(None);
-    }
+    let written: std::result::Result<Vec<Transfer>, sqlx::Error> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&cols.currency)
+            .bind(&cols.from)
+            .bind(&cols.to)
+            .bind(&cols.amount)
+            .bind(&cols.kind)
+            .bind(&cols.memo)
+            .bind(&cols.actor)
+            .bind(&cols.key)
+            .bind(&cols.fingerprint)
+            .bind(&ids)
+            .bind(&values)
+            .bind(&versions)
+            .bind(&notices.key)
+            .bind(&notices.currency)
+            .bind(&notices.amount)
+            .bind(&notices.from_user)
+            .bind(&notices.to_user)
+            .bind(tenant)
+            .bind(&token_hashes)
+            .bind(&payers)
+            .fetch_all(conn.conn())
+            .await;
+    let mut written = match written {
+        Ok(written) => written,
+        Err(sqlx::Error::Database(db)) if db.constraint() == Some("transfers_idempotency_key") => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     written.sort_unstable_by_key(|t| t.id);
     Ok(Some(written))
+}
+
+/// The write found an account changed since the batch read it (`CSB01`): nothing was written.
+pub fn is_stale(err: &crate::error::Error) -> bool {
+    matches!(err, crate::error::Error::Database(sqlx::Error::Database(db))
+        if db.code().as_deref() == Some("CSB01"))
 }
 
 #[derive(Default)]
