@@ -1,8 +1,10 @@
 //! Organizations live in their own PostgreSQL schema, `org_<id>`.
 //!
 //! The schema name is derived from the tenant id, never from input, and is checked once more
-//! before it reaches SQL. Every tenant query runs on a [`TenantTx`]: a transaction that has
-//! already done `SET LOCAL search_path`. There is no other way to reach tenant tables.
+//! before it reaches SQL. Every tenant query runs on a [`TenantTx`] (a transaction that has
+//! already done `SET LOCAL search_path`) or, for the transfer lanes' self-committing statements,
+//! a [`TenantSession`] (a connection whose session `search_path` is the org's, reset or closed
+//! before anyone else can use it). There is no other way to reach tenant tables.
 
 use std::fmt;
 

@@ -249,3 +249,136 @@ async fn a_key_already_written_makes_the_optimistic_write_step_aside() {
     assert_eq!(app.journal_rows(&org.slug).await, 2);
     session.release().await;
 }
+
+/// Everyone pays one shop at once: lanes split orders by payer, so batches of both lanes credit
+/// the shop's row and optimistic batches keep going stale and are decided again under locks.
+/// Every accepted payment must land exactly once, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn everyone_paying_one_shop_at_once_lands_every_payment_once() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let org = std::sync::Arc::new(app.org("one-shop").await);
+    let shop = app.member(&org, "shop").await;
+    let mut payers = Vec::new();
+    for i in 0..24 {
+        let (token, id) = app.member(&org, &format!("p{i}")).await;
+        assert_eq!(
+            app.issue(&org, id, "10.00").await.status,
+            StatusCode::CREATED
+        );
+        payers.push(token);
+    }
+    let payers = std::sync::Arc::new(payers);
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let (app, org, payers) = (app.clone(), org.clone(), payers.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut paid, mut refused) = (0_i64, 0_i64);
+            for n in 0..150 {
+                let (payer, cents) = {
+                    use rand::Rng;
+                    let mut rng = rand::rng();
+                    (
+                        rng.random_range(0..payers.len()),
+                        rng.random_range(1..=150_i64),
+                    )
+                };
+                let amount = format!("{}.{:02}", cents / 100, cents % 100);
+                let r = app
+                    .pay(
+                        &org,
+                        &payers[payer],
+                        shop.1,
+                        &amount,
+                        &format!("s{task}-{n}"),
+                    )
+                    .await;
+                match r.status {
+                    StatusCode::CREATED => paid += cents,
+                    StatusCode::UNPROCESSABLE_ENTITY if r.code() == "insufficient_funds" => {
+                        refused += 1
+                    }
+                    other => panic!("unexpected {other}: {:?}", r.body),
+                }
+            }
+            (paid, refused)
+        }));
+    }
+    let (mut paid, mut refused) = (0, 0);
+    for t in tasks {
+        let (p, r) = t.await.unwrap_or_else(|e| panic!("{e}"));
+        paid += p;
+        refused += r;
+    }
+    assert!(
+        refused > 0,
+        "the payers must run dry, so refusals are tested too"
+    );
+    let shop_balance = app.member_balance(&org, shop.1, "COIN").await;
+    assert_eq!(shop_balance, format!("{}.{:02}", paid / 100, paid % 100));
+    assert_eq!(
+        app.journal_rows(&org.slug).await,
+        24 + (16 * 150 - refused),
+        "24 issuances and every accepted payment, once"
+    );
+    let report = app.verify(&org).await;
+    assert_eq!(report["ok"], json!(true), "{report}");
+}
+
+/// A lane's session sets its org's `search_path` on a pooled connection. Given back, the
+/// connection has the server's default path again; dropped without being given back, it is
+/// closed. Either way the next user of the pool cannot reach the org's tables unqualified.
+#[tokio::test]
+async fn a_session_never_hands_its_org_to_the_next_user_of_the_connection() {
+    let app = TestApp::new().await;
+    app.org("session-walls").await;
+    let schema = app.tenant("session-walls").await.schema();
+    // One connection, so the next checkout gets the session's connection if it is pooled.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*app.pool.connect_options()).clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut session = TenantSession::open(&pool, &schema)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (session_pid, path) = backend(session.conn()).await;
+    assert_eq!(path, schema.as_str());
+    session.release().await;
+
+    let mut conn = pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let (next_pid, path) = backend(&mut conn).await;
+    assert_eq!(
+        next_pid, session_pid,
+        "a released session's connection is pooled again"
+    );
+    assert_eq!(path, "\"$user\", public");
+    let unqualified = sqlx::query("SELECT count(*) FROM accounts")
+        .execute(&mut *conn)
+        .await;
+    assert!(
+        unqualified.is_err(),
+        "the org's tables were reachable after release"
+    );
+    drop(conn);
+
+    let mut session = TenantSession::open(&pool, &schema)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (session_pid, _) = backend(session.conn()).await;
+    drop(session);
+    let mut conn = pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let (next_pid, path) = backend(&mut conn).await;
+    assert_ne!(
+        next_pid, session_pid,
+        "a dropped session's connection must be closed"
+    );
+    assert_eq!(path, "\"$user\", public");
+}
+
+/// The backend's process id and `search_path` of a connection.
+async fn backend(conn: &mut sqlx::PgConnection) -> (i32, String) {
+    sqlx::query_as("SELECT pg_backend_pid(), current_setting('search_path')")
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,6 +1,7 @@
-//! Deciding a batch of transfers against locked accounts, in order, without touching the
-//! database: each order is applied to in-memory balances or refused with the reason. The caller
-//! writes the outcome in one transaction, so a refused order changes nothing.
+//! Deciding a batch of transfers, in order, against the accounts the batch read (locked, or
+//! checked unchanged where it writes), without touching the database: each order is applied to
+//! in-memory balances or refused with the reason. The caller writes the outcome in one
+//! transaction, so a refused order changes nothing.
 
 use std::collections::HashMap;
 
@@ -23,7 +24,7 @@ pub enum Decision {
     Refuse(Error),
 }
 
-/// Accounts of one batch, locked, with balances that move as orders are decided.
+/// Accounts of one batch, as read, with balances that move as orders are decided.
 pub struct Book {
     accounts: HashMap<AccountId, Account>,
     members: HashMap<(UserId, CurrencyId), AccountId>,

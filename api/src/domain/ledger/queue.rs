@@ -35,8 +35,8 @@ type Lane = Batcher<TransferOrder, Result<Transfer>>;
 pub struct QueueConfig {
     /// Lanes per org, each with one transaction in flight. An order goes to the lane of its
     /// paying account, so a hot account's payments queue in one lane and share its commits
-    /// instead of waiting on each other's row locks from several transactions. Batches lock
-    /// accounts in id order, so lanes never deadlock on accounts.
+    /// instead of waiting on each other's row locks from several transactions. Batches lock and
+    /// write accounts in id order, so lanes never deadlock on accounts.
     pub lanes_per_org: usize,
     pub max_batch: usize,
 }
@@ -94,6 +94,7 @@ impl TransferQueue {
                     schema: schema.clone(),
                     session: None,
                     locked_for: 0,
+                    stale_penalty: 1,
                 };
                 Batcher::spawn_worker("transfers", self.config.max_batch, LINGER, worker)
             })
@@ -107,16 +108,21 @@ impl TransferQueue {
 /// How long an idle lane keeps its session before giving the connection back to the pool.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Batches decided under locks after an optimistic batch went stale, before trying again:
-/// accounts that just changed under a batch are likely to change again.
-const LOCKED_AFTER_STALE: u32 = 8;
+/// The most batches a lane decides under locks after optimistic batches went stale, before it
+/// tries again. A stale batch costs its two round trips and is then decided under locks: where
+/// lanes meet on an account all the time (everyone paying one shop), locking at once is cheaper.
+const MAX_LOCKED_AFTER_STALE: u32 = 64;
 
 /// One lane of one org: its batches, and the session it holds while busy.
 struct LaneWorker {
     pool: PgPool,
     schema: SchemaName,
     session: Option<TenantSession>,
+    /// Batches still to decide under locks before the next optimistic try.
     locked_for: u32,
+    /// How many the next stale batch sends under locks: doubled by each stale batch, halved by
+    /// each that went through, so only a lane that keeps meeting changed rows stays locked.
+    stale_penalty: u32,
 }
 
 impl BatchWorker<TransferOrder, Result<Transfer>> for LaneWorker {
@@ -158,10 +164,14 @@ impl LaneWorker {
         };
         let outcome = post(session, orders, Earlier::Assume, Read::Optimistic).await;
         let path = match &outcome {
-            Ok(Some(_)) => "optimistic",
+            Ok(Some(_)) => {
+                self.stale_penalty = (self.stale_penalty / 2).max(1);
+                "optimistic"
+            }
             Ok(None) => "repeated key",
             Err(e) if store::is_stale(e) => {
-                self.locked_for = LOCKED_AFTER_STALE;
+                self.locked_for = self.stale_penalty;
+                self.stale_penalty = (self.stale_penalty * 2).min(MAX_LOCKED_AFTER_STALE);
                 "stale"
             }
             Err(e) => {
