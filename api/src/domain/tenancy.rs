@@ -227,49 +227,44 @@ impl TenantConn for TenantTx {
 /// connection back; a session dropped any other way (an error, a cancelled task) closes its
 /// connection, so a pooled connection never carries an org's path to another user.
 pub struct TenantSession {
-    conn: Option<PoolConnection<Postgres>>,
+    conn: PoolConnection<Postgres>,
+    /// Set once the path is back to the server's default: only then may the pool have it back.
+    reset: bool,
 }
 
 impl TenantSession {
     pub async fn open(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
         let mut session = Self {
-            conn: Some(pool.acquire().await?),
+            conn: pool.acquire().await?,
+            reset: false,
         };
         // Safe to splice: `SchemaName` can only be `control` or `org_<digits>`.
         let set = format!("SET search_path TO {schema}");
         sqlx::raw_sql(sqlx::AssertSqlSafe(set))
-            .execute(session.conn())
+            .execute(&mut *session.conn)
             .await?;
         Ok(session)
     }
 
     /// Gives the connection back to the pool with the server's default `search_path`.
     pub async fn release(mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        if sqlx::raw_sql("RESET search_path")
-            .execute(&mut *conn)
+        self.reset = sqlx::raw_sql("RESET search_path")
+            .execute(&mut *self.conn)
             .await
-            .is_err()
-        {
-            conn.close_on_drop();
-        }
+            .is_ok();
     }
 }
 
 impl TenantConn for TenantSession {
     fn conn(&mut self) -> &mut PgConnection {
-        self.conn
-            .as_deref_mut()
-            .expect("a session has its connection until it is released or dropped")
+        &mut self.conn
     }
 }
 
 impl Drop for TenantSession {
     fn drop(&mut self) {
-        if let Some(conn) = &mut self.conn {
-            conn.close_on_drop();
+        if !self.reset {
+            self.conn.close_on_drop();
         }
     }
 }
