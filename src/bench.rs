@@ -28,6 +28,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Issuance(args) => crate::bench_worker::issuance(args).await,
         BenchCommand::Jobs(args) => crate::bench_worker::jobs(args).await,
         BenchCommand::Chat(args) => crate::bench_chat::run(args).await,
+        BenchCommand::Orgs(args) => crate::bench_orgs::run(args).await,
     }
 }
 

@@ -286,6 +286,16 @@ pub enum BenchCommand {
     Jobs(JobsBenchArgs),
     /// Chat command to reply through the engine (the console path, in process).
     Chat(ChatBenchArgs),
+    /// New orgs, one after another: how long until each is ready.
+    Orgs(OrgsBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrgsBenchArgs {
+    #[arg(long, default_value_t = 100)]
+    pub orgs: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod bench;
 mod bench_chat;
+mod bench_orgs;
 mod bench_worker;
 mod bots_cmd;
 mod chat_cmd;

@@ -39,6 +39,8 @@ pub async fn serve(
     core: Core,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Orgs signed up right after a start are ready as fast as later ones.
+    core.spares.replenish(&core.pool);
     axum::serve(listener, coinsence_api::http::router(core))
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -11,6 +11,7 @@ use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
 use crate::domain::ledger::{Currency, CurrencyCode, CurrencyKind};
 use crate::domain::orgs::{Member, PayerMemory, TokenInOrg, members_for_tokens};
+use crate::domain::spare_schemas::Spares;
 use crate::error::Result;
 
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct Core {
     pub(crate) issuance_chunk: usize,
     /// Where follow-up jobs go (see `domain::follow_up`); none: the schedules do it all.
     pub(crate) follow_ups: Option<Arc<dyn crate::domain::follow_up::FollowUps>>,
+    /// Schemas prepared ahead for new orgs (see `domain::spare_schemas`).
+    pub spares: Spares,
 }
 
 impl Core {
@@ -57,7 +60,14 @@ impl Core {
             currency_kinds: Arc::default(),
             issuance_chunk: crate::domain::ledger::issuance::CHUNK,
             follow_ups: None,
+            spares: Spares::from_env(),
         }
+    }
+
+    /// Keeping another number of spare org schemas (0: none; tests that count schemas).
+    pub fn with_spare_orgs(mut self, target: usize) -> Self {
+        self.spares = Spares::new(target);
+        self
     }
 
     /// With another number of members per issuance transaction (tests make periods span

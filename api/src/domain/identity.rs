@@ -285,6 +285,7 @@ impl Core {
             Some(new) => {
                 let (tx, tenant) = create_org_in(tx, &user, new).await?;
                 tx.commit().await?;
+                self.spares.replenish(&self.pool);
                 Some(tenant)
             }
             None => {

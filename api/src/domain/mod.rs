@@ -8,5 +8,6 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod orgs;
+pub mod spare_schemas;
 pub mod tenancy;
 pub(crate) mod text_enum;

@@ -12,6 +12,7 @@ use super::identity::{self, ApiToken, Email, Role, User};
 use super::ids::{TenantId, UserId};
 use super::ledger::Credential;
 use super::ledger::store as ledger_store;
+use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
@@ -109,6 +110,7 @@ impl Core {
         let tx = self.pool.begin().await?;
         let (tx, tenant) = create_org_in(tx, owner, org).await?;
         tx.commit().await?;
+        self.spares.replenish(&self.pool);
         tracing::info!(tenant = %tenant.id, "org created");
         Ok(tenant)
     }
@@ -293,9 +295,7 @@ pub async fn create_org_in(
     .await
     .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
     let schema = SchemaName::for_tenant(id);
-    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut *tx)
-        .await?;
+    spare_schemas::take_or_create(&mut tx, &schema).await?;
     let mut tx = TenantTx::enter(tx, &schema).await?;
     migrate::migrate_in(&mut tx, &migrate::TENANT).await?;
     sqlx::query(

@@ -64,7 +64,8 @@ impl fmt::Display for OrgSlug {
     }
 }
 
-/// A PostgreSQL schema this service owns: `control` or `org_<digits>`. Nothing else can be built.
+/// A PostgreSQL schema this service owns: `control`, `org_<digits>`, or `spare_<digits>` (one
+/// prepared for a future org, see `spare_schemas`). Nothing else can be built.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SchemaName(String);
 
@@ -77,12 +78,18 @@ impl SchemaName {
         Self(format!("org_{}", id.0))
     }
 
+    /// A schema prepared ahead for a future org.
+    pub fn spare(n: i64) -> Self {
+        Self(format!("spare_{}", n.unsigned_abs()))
+    }
+
     /// Re-checks a name read back from the database before it is spliced into SQL.
     pub fn parse(text: &str) -> Result<Self> {
+        let digits =
+            |d: &str| !d.is_empty() && d.len() <= 19 && d.bytes().all(|b| b.is_ascii_digit());
         let valid = text == "control"
-            || text.strip_prefix("org_").is_some_and(|d| {
-                !d.is_empty() && d.len() <= 19 && d.bytes().all(|b| b.is_ascii_digit())
-            });
+            || text.strip_prefix("org_").is_some_and(digits)
+            || text.strip_prefix("spare_").is_some_and(digits);
         if valid {
             Ok(Self(text.to_owned()))
         } else {
@@ -301,12 +308,16 @@ mod tests {
         assert_eq!(SchemaName::for_tenant(TenantId(7)).as_str(), "org_7");
         assert!(SchemaName::parse("org_7").is_ok());
         assert!(SchemaName::parse("control").is_ok());
+        assert_eq!(SchemaName::spare(3).as_str(), "spare_3");
+        assert!(SchemaName::parse("spare_3").is_ok());
         for bad in [
             "org_",
             "org_7; drop",
             "public",
             "org_x",
             "org_12345678901234567890",
+            "spare_",
+            "spare_1;drop",
         ] {
             assert!(SchemaName::parse(bad).is_err(), "{bad}");
         }

@@ -16,4 +16,5 @@ mod openapi;
 mod optimistic;
 mod pledges_market;
 mod projects;
+mod spare_schemas;
 mod walls;
