@@ -3,6 +3,8 @@
 -- is still the version that was read, and calls this with how many it moved: any fewer means a
 -- concurrent change got in between, and the whole statement (journal, balances, notices) is
 -- undone by raising CSB01. The lane then decides the batch again under row locks.
+-- `control.check_payers` (0004) is now called by that same writing statement, on either path,
+-- rather than by the statement that locks the accounts.
 CREATE FUNCTION control.expect_moved(p_moved bigint, p_expected bigint)
 RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$

@@ -130,8 +130,8 @@ impl BatchWorker<TransferOrder, Result<Transfer>> for LaneWorker {
     async fn handle(&mut self, orders: Vec<TransferOrder>) -> Vec<Result<Transfer>> {
         let start = std::time::Instant::now();
         let results = match self.optimistic(&orders).await {
-            Some(results) => results,
-            None => run_with_retries(&self.pool, &self.schema, &orders).await,
+            Ok(results) => results,
+            Err(earlier) => run_with_retries(&self.pool, &self.schema, &orders, earlier).await,
         };
         metrics::histogram!("coinsence_transfer_batch_seconds")
             .record(start.elapsed().as_secs_f64());
@@ -146,12 +146,15 @@ impl BatchWorker<TransferOrder, Result<Transfer>> for LaneWorker {
 }
 
 impl LaneWorker {
-    /// The batch in two round trips on the lane's session; `None` when it must be decided under
-    /// locks instead (nothing was written).
-    async fn optimistic(&mut self, orders: &[TransferOrder]) -> Option<Vec<Result<Transfer>>> {
+    /// The batch in two round trips on the lane's session. `Err`: it must be decided under locks
+    /// instead (nothing was written), looking up earlier entries first if a key was seen before.
+    async fn optimistic(
+        &mut self,
+        orders: &[TransferOrder],
+    ) -> std::result::Result<Vec<Result<Transfer>>, Earlier> {
         if self.locked_for > 0 {
             self.locked_for -= 1;
-            return None;
+            return Err(Earlier::Assume);
         }
         let session = match &mut self.session {
             Some(session) => session,
@@ -159,7 +162,7 @@ impl LaneWorker {
                 Ok(session) => slot.insert(session),
                 Err(e) => {
                     tracing::warn!(schema = %self.schema, error = %e, "no session for a transfer lane");
-                    return None;
+                    return Err(Earlier::Assume);
                 }
             },
         };
@@ -185,7 +188,11 @@ impl LaneWorker {
             }
         };
         metrics::counter!("coinsence_transfer_batches_total", "path" => path).increment(1);
-        outcome.ok().flatten()
+        match outcome {
+            Ok(Some(results)) => Ok(results),
+            Ok(None) => Err(Earlier::LookUp),
+            Err(_) => Err(Earlier::Assume),
+        }
     }
 }
 
@@ -195,12 +202,12 @@ async fn run_with_retries(
     pool: &PgPool,
     schema: &SchemaName,
     orders: &[TransferOrder],
+    mut earlier: Earlier,
 ) -> Vec<Result<Transfer>> {
     const ATTEMPTS: usize = 8;
     let mut last = None;
-    // Replays are rare: the first attempt skips looking up earlier entries and lets the
+    // Replays are rare: a first attempt may skip looking up earlier entries and let the
     // journal's unique key catch a repeated key, after which the batch is redone with the lookup.
-    let mut earlier = Earlier::Assume;
     for _ in 0..ATTEMPTS {
         match run_batch(pool, schema, orders, earlier).await {
             Ok(Some(results)) => return results,
@@ -221,7 +228,8 @@ async fn run_with_retries(
     if orders.len() > 1 {
         let mut results = Vec::with_capacity(orders.len());
         for order in orders {
-            let one = Box::pin(run_with_retries(pool, schema, std::slice::from_ref(order))).await;
+            let alone = std::slice::from_ref(order);
+            let one = Box::pin(run_with_retries(pool, schema, alone, earlier)).await;
             results.extend(one);
         }
         return results;
@@ -235,7 +243,7 @@ async fn run_with_retries(
 }
 
 /// A payer whose token or membership went away since the request was authorised (raised by
-/// `control.check_payers` while locking): the order is refused as the API would have refused it.
+/// `control.check_payers` in the write): the order is refused as the API would have refused it.
 fn refused_payer(err: &Error) -> Option<Error> {
     let Error::Database(sqlx::Error::Database(db)) = err else {
         return None;
