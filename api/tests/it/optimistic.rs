@@ -111,6 +111,26 @@ fn decided<'a>(read: &Locked, orders: &'a [TransferOrder]) -> (Vec<NewEntry<'a>>
     (entries, balances)
 }
 
+/// The accounts `orders` name, read without locks.
+async fn read_unlocked(session: &mut TenantSession, orders: &[TransferOrder]) -> Locked {
+    store::read_accounts(session, orders, Read::Optimistic)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Writing what was decided fails as stale (and so writes nothing).
+async fn assert_stale(
+    session: &mut TenantSession,
+    entries: &[NewEntry<'_>],
+    balances: &[NewBalance],
+) {
+    let err = store::write_entries(session, entries, balances)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a stale batch was written"));
+    assert!(store::is_stale(&err), "{err}");
+}
+
 #[tokio::test]
 async fn a_batch_whose_payer_changed_since_it_read_writes_nothing() {
     let Setup {
@@ -123,29 +143,21 @@ async fn a_batch_whose_payer_changed_since_it_read_writes_nothing() {
         cy,
     } = setup("optimistic-payer").await;
     let orders = [order(currency, ana.1, bo.1, 10_00, &rand_key())];
-    let read = store::read_accounts(&mut session, &orders, Read::Optimistic)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let read = read_unlocked(&mut session, &orders).await;
     let (entries, balances) = decided(&read, &orders);
 
     // Meanwhile Ana pays Cy 5.00 through the API: her row is no longer the version read.
     let r = app.pay(&org, &ana.0, cy.1, "5.00", &rand_key()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
 
-    let err = store::write_entries(&mut session, &entries, &balances)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("a stale batch was written"));
-    assert!(store::is_stale(&err), "{err}");
+    assert_stale(&mut session, &entries, &balances).await;
     // Nothing of the stale batch landed: the issuance and the payment to Cy only.
     assert_eq!(app.journal_rows(&org.slug).await, 2);
     assert_eq!(app.member_balance(&org, ana.1, "COIN").await, "95.00");
     assert_eq!(app.member_balance(&org, bo.1, "COIN").await, "0.00");
 
     // Decided again on what is there now, the same batch goes through.
-    let read = store::read_accounts(&mut session, &orders, Read::Optimistic)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let read = read_unlocked(&mut session, &orders).await;
     let (entries, balances) = decided(&read, &orders);
     let written = store::write_entries(&mut session, &entries, &balances)
         .await
@@ -175,9 +187,7 @@ async fn a_batch_is_checked_on_every_account_it_read_not_only_those_it_changed()
         order(currency, ana.1, bo.1, 30_00, &rand_key()),
         order(currency, bo.1, ana.1, 30_00, &rand_key()),
     ];
-    let read = store::read_accounts(&mut session, &orders, Read::Optimistic)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let read = read_unlocked(&mut session, &orders).await;
     let (entries, balances) = decided(&read, &orders);
     assert!(
         balances.iter().all(|b| read
@@ -199,11 +209,7 @@ async fn a_batch_is_checked_on_every_account_it_read_not_only_those_it_changed()
         StatusCode::CREATED
     );
 
-    let err = store::write_entries(&mut session, &entries, &balances)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("a stale batch was written"));
-    assert!(store::is_stale(&err), "{err}");
+    assert_stale(&mut session, &entries, &balances).await;
     assert_eq!(app.journal_rows(&org.slug).await, 3);
     assert_eq!(app.verify(&org).await["ok"], json!(true));
     session.release().await;
@@ -230,9 +236,7 @@ async fn a_key_already_written_makes_the_optimistic_write_step_aside() {
     // As the API stores it: scoped to the payer.
     let stored = IdempotencyKey::http(UserId(ana.1), &key).unwrap_or_else(|e| panic!("{e}"));
     let orders = [order(currency, ana.1, bo.1, 10_00, stored.as_str())];
-    let read = store::read_accounts(&mut session, &orders, Read::Optimistic)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let read = read_unlocked(&mut session, &orders).await;
     let (entries, balances) = decided(&read, &orders);
 
     let written = store::write_entries(&mut session, &entries, &balances)
