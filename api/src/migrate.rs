@@ -131,8 +131,9 @@ pub struct Summary {
     pub failed: usize,
 }
 
-/// Migrates the control plane, then every org schema in id order. A failed org is reported and
-/// skipped (the next run retries it); `progress` is called after each org.
+/// Migrates the control plane, then every org schema in id order, then the spare schemas. A
+/// failed org is reported and skipped (the next run retries it); `progress` is called after
+/// each org.
 pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(usize, usize)) -> Result<Summary> {
     migrate_control(pool).await?;
     let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM control.tenants ORDER BY id")
@@ -153,6 +154,13 @@ pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(usize, usize)) 
             }
         }
         progress(done + 1, summary.orgs);
+    }
+    match crate::domain::spare_schemas::migrate(pool).await {
+        Ok(n) if n > 0 => tracing::info!(spares = n, "spare org schemas migrated"),
+        Ok(_) => {}
+        // A spare that cannot be migrated fails the creation that takes it, loudly; orgs
+        // already migrated are not held back by it.
+        Err(e) => tracing::error!(error = %e, "migrating spare org schemas failed"),
     }
     Ok(summary)
 }

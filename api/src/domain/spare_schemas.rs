@@ -96,6 +96,41 @@ async fn prepare_one(pool: &PgPool, target: usize) -> Result<bool> {
     Ok(true)
 }
 
+/// Brings every spare to the latest migration, as `migrate` does every org, so that a release's
+/// new migrations are applied at deploy time and not by the first signup after it. A spare that
+/// an org's creation is taking at that moment is skipped (its creation migrates it). Returns how
+/// many spares it migrated.
+pub async fn migrate(pool: &PgPool) -> Result<usize> {
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM control.spare_schemas ORDER BY name")
+            .fetch_all(pool)
+            .await?;
+    let mut migrated = 0;
+    for (name,) in names {
+        let schema = SchemaName::parse(&name)?;
+        let mut tx = pool.begin().await?;
+        let held: Option<(String,)> = sqlx::query_as(
+            "SELECT name FROM control.spare_schemas WHERE name = $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(schema.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            continue;
+        }
+        let mut tx = TenantTx::enter(tx, &schema).await?;
+        if migrate::migrate_in(&mut tx, &migrate::TENANT)
+            .await?
+            .newly_applied
+            > 0
+        {
+            migrated += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(migrated)
+}
+
 /// Makes `schema` (a new org's) exist in the caller's transaction: a spare renamed, or a new
 /// empty schema when there is none. The caller then migrates it (a no-op for an up-to-date
 /// spare). Concurrent creations take different spares (`SKIP LOCKED`); a rolled-back creation

@@ -167,3 +167,33 @@ async fn creating_an_org_prepares_the_next_spare_in_the_background() {
     eprintln!("an org on a spare was ready in {:?}", started.elapsed());
     assert!(spares(&app.pool).await.0 <= 2);
 }
+
+/// `migrate` brings spares up to date like orgs, and passes over one that an org's creation
+/// holds at that moment instead of waiting for it or migrating it under the creation's feet.
+#[tokio::test]
+async fn migrate_passes_over_a_spare_being_taken() {
+    let app = TestApp::new().await;
+    assert_eq!(spare_schemas::top_up(&app.pool, 2).await.ok(), Some(2));
+    assert_eq!(
+        spare_schemas::migrate(&app.pool).await.ok(),
+        Some(0),
+        "both are up to date"
+    );
+
+    // A creation holds one spare's row (as `take_or_create` does until it commits).
+    let mut taking = app.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let (held,): (String,) =
+        sqlx::query_as("SELECT name FROM control.spare_schemas ORDER BY name LIMIT 1 FOR UPDATE")
+            .fetch_one(&mut *taking)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    let migrated = tokio::time::timeout(
+        Duration::from_secs(10),
+        migrate::migrate_all(&app.pool, |_, _| {}),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("migrate waited on {held}, which a creation holds"));
+    assert!(migrated.is_ok(), "{migrated:?}");
+    taking.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spares(&app.pool).await, (2, 2));
+}
