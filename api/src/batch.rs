@@ -36,6 +36,11 @@ pub trait BatchWorker<T, R>: Send + 'static {
     fn rest(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Called after each batch, once its answers are sent.
+    fn answered(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// A stateless worker: a function of the batch.
@@ -128,5 +133,6 @@ async fn work<T, R, W: BatchWorker<T, R>>(
             // A caller that went away (a dropped request) needs no answer.
             let _ = reply.send(answer);
         }
+        worker.answered().await;
     }
 }

@@ -386,3 +386,53 @@ async fn backend(conn: &mut sqlx::PgConnection) -> (i32, String) {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Lanes hold a connection while their org keeps paying. With more busy orgs than connections,
+/// every org must still get its payments through in the same stretch of time: a lane gives its
+/// connection back when the pool has none to spare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_busy_orgs_than_connections_all_get_paid() {
+    let base = TestApp::new().await;
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .acquire_timeout(std::time::Duration::from_secs(60))
+        .connect_with((*base.pool.connect_options()).clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let core = coinsence_api::Core::new(small.clone()).with_spare_orgs(0);
+    let app = std::sync::Arc::new(TestApp {
+        router: coinsence_api::http::router(core.clone()),
+        core,
+        pool: small,
+    });
+    let mut payers = Vec::new();
+    for i in 0..6 {
+        let org = app.org(&format!("busy-{i}")).await;
+        let (token, id) = app.member(&org, "payer").await;
+        assert_eq!(
+            app.issue(&org, id, "1000.00").await.status,
+            StatusCode::CREATED
+        );
+        payers.push((org, token));
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut tasks = Vec::new();
+    for (org, token) in payers {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut paid = 0;
+            while std::time::Instant::now() < until {
+                let r = app
+                    .pay(&org, &token, org.owner_id, "0.01", &rand_key())
+                    .await;
+                assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+                paid += 1;
+            }
+            (org.slug, paid)
+        }));
+    }
+    for t in tasks {
+        let (slug, paid) = t.await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(paid >= 10, "{slug} got only {paid} payments through in 3 s");
+    }
+}

@@ -143,6 +143,16 @@ impl BatchWorker<TransferOrder, Result<Transfer>> for LaneWorker {
             session.release().await;
         }
     }
+
+    /// A busy lane would otherwise keep its connection for as long as its org keeps paying.
+    /// When the pool is at its size with none idle, other orgs' lanes (and token lookups) may be
+    /// waiting for one, so the lane gives it back after each batch and queues for it again.
+    async fn answered(&mut self) {
+        let full = self.pool.size() >= self.pool.options().get_max_connections();
+        if full && self.pool.num_idle() == 0 {
+            self.rest().await;
+        }
+    }
 }
 
 impl LaneWorker {
