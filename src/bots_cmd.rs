@@ -329,6 +329,11 @@ mod tests {
             .collect())
     }
 
+    /// Why `coinsence bots <flags>` refuses to start ("" if it starts).
+    fn refusal(flags: &[&str]) -> String {
+        bots(flags).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
     #[cfg(all(feature = "matrix", feature = "discord", feature = "telegram"))]
     #[test]
     fn every_configured_platform_runs_and_every_wrong_one_is_named() {
@@ -345,16 +350,13 @@ mod tests {
             Some(vec!["Discord".to_owned(), "Telegram".to_owned()])
         );
 
-        let wrong = bots(&[
+        let wrong = refusal(&[
             "--matrix",
             "--discord",
             "--telegram",
             "--telegram-token",
             "t",
-        ])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        ]);
         assert!(wrong.contains("no bot was started"), "{wrong}");
         assert!(
             wrong.contains("Matrix: needs --matrix-homeserver"),
@@ -363,10 +365,7 @@ mod tests {
         assert!(wrong.contains("Discord: needs --discord-token"), "{wrong}");
         assert!(!wrong.contains("Telegram:"), "{wrong}");
 
-        let blank = bots(&["--telegram", "--telegram-token", "  "])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let blank = refusal(&["--telegram", "--telegram-token", "  "]);
         assert!(
             blank.contains("Telegram: needs TELEGRAM_BOT_TOKEN"),
             "{blank}"
@@ -397,10 +396,7 @@ mod tests {
     #[cfg(not(feature = "matrix"))]
     #[test]
     fn a_named_platform_this_build_lacks_is_refused() {
-        let named = bots(&["--matrix", "--matrix-homeserver", "http://127.0.0.1:1"])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let named = refusal(&["--matrix", "--matrix-homeserver", "http://127.0.0.1:1"]);
         assert!(
             named.contains("this build has no Matrix support (built without the `matrix` feature)"),
             "{named}"
@@ -412,10 +408,7 @@ mod tests {
     fn a_lacking_platform_chosen_by_its_settings_is_skipped() {
         let one = bots(&["--discord-token", "d", "--telegram-token", "t"]);
         assert_eq!(one.ok(), Some(vec!["Discord".to_owned()]));
-        let none = bots(&["--telegram-token", "t"])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let none = refusal(&["--telegram-token", "t"]);
         assert!(
             none.contains("this build has no Telegram support"),
             "{none}"
@@ -425,15 +418,12 @@ mod tests {
     #[cfg(not(any(feature = "matrix", feature = "discord", feature = "telegram")))]
     #[test]
     fn without_platforms_no_bot_runs() {
-        let chosen = bots(&["--telegram-token", "t"])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let chosen = refusal(&["--telegram-token", "t"]);
         assert!(
             chosen.contains("this build has no bot platform"),
             "{chosen}"
         );
-        let none = bots(&[]).err().map(|e| e.to_string()).unwrap_or_default();
+        let none = refusal(&[]);
         assert!(none.contains("no bot configured"), "{none}");
     }
 }

@@ -80,10 +80,12 @@ impl Core {
 
 /// A positive count from the environment, if set.
 pub(crate) fn env_count(name: &str) -> Option<usize> {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
+    env_number(name).filter(|n| *n > 0)
+}
+
+/// A number from the environment, if set (0 included).
+pub(crate) fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 /// Connections for the statements every payment runs (token lookup, account locks, journal

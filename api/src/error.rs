@@ -95,6 +95,20 @@ impl Error {
     pub fn is_internal(&self) -> bool {
         matches!(self, Self::Database(_) | Self::Internal(_))
     }
+
+    /// The SQLSTATE PostgreSQL raised, if this is an error it raised.
+    pub fn sqlstate(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Self::Database(sqlx::Error::Database(db)) => db.code(),
+            _ => None,
+        }
+    }
+
+    /// A deadlock or serialization failure: the transaction was rolled back and may simply run
+    /// again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.sqlstate().as_deref(), Some("40P01" | "40001"))
+    }
 }
 
 /// Maps a unique-violation on a known constraint to [`Error::Taken`]; other errors pass through.

@@ -25,11 +25,7 @@ pub struct Spares {
 impl Spares {
     /// `COINSENCE_SPARE_ORGS` spares (default 2; 0 turns them off).
     pub fn from_env() -> Self {
-        let target = std::env::var("COINSENCE_SPARE_ORGS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2);
-        Self::new(target)
+        Self::new(crate::core::env_number("COINSENCE_SPARE_ORGS").unwrap_or(2))
     }
 
     pub fn new(target: usize) -> Self {

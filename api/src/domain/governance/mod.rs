@@ -89,16 +89,6 @@ pub(crate) async fn replayed(tx: &mut TenantTx, order: &TransferOrder) -> Result
     }
 }
 
-/// Serialization failures and deadlocks: the whole operation may simply run again.
-fn is_transient(err: &Error) -> bool {
-    match err {
-        Error::Database(sqlx::Error::Database(db)) => {
-            matches!(db.code().as_deref(), Some("40P01" | "40001"))
-        }
-        _ => false,
-    }
-}
-
 /// Runs an operation (one transaction) until it completes: `Ok(None)` or a transient database
 /// error means it was rolled back and is tried again.
 pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T>
@@ -111,7 +101,7 @@ where
         match op().await {
             Ok(Some(done)) => return Ok(done),
             Ok(None) => continue,
-            Err(e) if is_transient(&e) => continue,
+            Err(e) if e.is_transient() => continue,
             Err(e) => return Err(e),
         }
     }

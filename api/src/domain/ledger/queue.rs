@@ -191,7 +191,7 @@ impl LaneWorker {
             Err(e) => {
                 // A server-side error leaves the connection usable (each statement was its own
                 // transaction); anything else may not have, so the session is dropped (closed).
-                if !matches!(e, Error::Database(sqlx::Error::Database(_))) {
+                if e.sqlstate().is_none() {
                     self.session = None;
                 }
                 "error"
@@ -225,7 +225,7 @@ async fn run_with_retries(
                 earlier = Earlier::LookUp;
                 continue;
             }
-            Err(e) if is_transient(&e) => {
+            Err(e) if e.is_transient() => {
                 last = Some(e);
                 continue;
             }
@@ -249,28 +249,16 @@ async fn run_with_retries(
         return vec![Err(refused)];
     }
     tracing::error!(%schema, error = %err, "transfer batch failed");
-    vec![Err(if is_transient(&err) { Error::Busy } else { err })]
+    vec![Err(if err.is_transient() { Error::Busy } else { err })]
 }
 
 /// A payer whose token or membership went away since the request was authorised (raised by
 /// `control.check_payers` in the write): the order is refused as the API would have refused it.
 fn refused_payer(err: &Error) -> Option<Error> {
-    let Error::Database(sqlx::Error::Database(db)) = err else {
-        return None;
-    };
-    match db.code().as_deref() {
+    match err.sqlstate().as_deref() {
         Some("CSP01") => Some(Error::Unauthorized),
         Some("CSP02") => Some(Error::forbidden("you are not a member of this org")),
         _ => None,
-    }
-}
-
-fn is_transient(err: &Error) -> bool {
-    match err {
-        Error::Database(sqlx::Error::Database(db)) => {
-            matches!(db.code().as_deref(), Some("40P01" | "40001"))
-        }
-        _ => false,
     }
 }
 

@@ -283,6 +283,8 @@ pub async fn write_entries(
     entries: &[NewEntry<'_>],
     balances: &[NewBalance],
 ) -> Result<Option<Vec<Transfer>>> {
+    // A batch that refused every order changed nothing: like any read-only transaction, its
+    // answers stand as of its read, so there is nothing to check.
     if entries.is_empty() {
         return Ok(Some(Vec::new()));
     }
@@ -385,8 +387,7 @@ pub async fn write_entries(
 
 /// The write found an account changed since the batch read it (`CSB01`): nothing was written.
 pub fn is_stale(err: &crate::error::Error) -> bool {
-    matches!(err, crate::error::Error::Database(sqlx::Error::Database(db))
-        if db.code().as_deref() == Some("CSB01"))
+    err.sqlstate().as_deref() == Some("CSB01")
 }
 
 #[derive(Default)]
