@@ -38,6 +38,13 @@ pub enum Error {
     SameAccount,
     #[error("the service is busy, try again")]
     Busy,
+    /// One caller (an address, an account) asked too often: try again after the given seconds.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The service cannot take the request now (load shed, database restarting): nothing was
+    /// done; try again after the given seconds.
+    #[error("the service is unavailable; try again in {retry_after_secs} s")]
+    Unavailable { retry_after_secs: u64 },
     /// The request is well formed but the state of what it acts on does not allow it (voting
     /// has closed, the listing is closed, the project is no longer raising, they already are a
     /// member): a conflict, not bad input.
@@ -86,6 +93,8 @@ impl Error {
             Self::CurrencyMismatch => "currency_mismatch",
             Self::SameAccount => "same_account",
             Self::Busy => "busy",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable { .. } => "unavailable",
             Self::Conflict(_) => "conflict",
             Self::Database(_) | Self::Internal(_) => "internal",
         }

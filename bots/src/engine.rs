@@ -821,7 +821,12 @@ pub fn sentence(e: &Error) -> String {
         }
         Error::CurrencyMismatch => "Those accounts are in different currencies.".to_owned(),
         Error::SameAccount => "You cannot pay yourself.".to_owned(),
-        Error::Busy => "Busy right now; nothing was changed. Please try again.".to_owned(),
+        Error::Busy | Error::Unavailable { .. } => {
+            "Busy right now; nothing was changed. Please try again.".to_owned()
+        }
+        Error::RateLimited { retry_after_secs } => format!(
+            "Too many requests; nothing was changed. Please try again in {retry_after_secs} s."
+        ),
         Error::Database(_) | Error::Internal(_) => {
             tracing::error!(error = %e, "chat command failed");
             "Something went wrong on our side; nothing was changed. Please try again.".to_owned()

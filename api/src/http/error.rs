@@ -35,6 +35,8 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     field: Option<String>,
+    /// Sent as `Retry-After` (seconds) with 429 and 503.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -44,6 +46,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             field: None,
+            retry_after: None,
         }
     }
 }
@@ -62,7 +65,8 @@ impl From<Error> for ApiError {
             | Error::CeilingExceeded
             | Error::CurrencyMismatch
             | Error::SameAccount => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Busy | Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if err.is_internal() {
@@ -70,6 +74,13 @@ impl From<Error> for ApiError {
         }
         let field = match &err {
             Error::Invalid { field, .. } => Some(field.to_string()),
+            _ => None,
+        };
+        let retry_after = match &err {
+            Error::Busy => Some(1),
+            Error::RateLimited { retry_after_secs } | Error::Unavailable { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         let detail = if err.is_internal() {
@@ -82,6 +93,7 @@ impl From<Error> for ApiError {
             code: err.code(),
             detail,
             field,
+            retry_after,
         }
     }
 }
@@ -101,6 +113,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
