@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod client_addr;
 pub mod error;
 pub mod feed;
 pub mod governance;
