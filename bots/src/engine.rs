@@ -686,7 +686,7 @@ impl Engine {
     async fn market(&self, member: &Member) -> Said<Reply> {
         let open = self
             .core
-            .listings(member, Some(ListingStatus::Open))
+            .listings(member, Some(ListingStatus::Open), None, 20)
             .await
             .map_err(|e| refusal(&e))?;
         if open.is_empty() {

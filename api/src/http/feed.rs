@@ -11,7 +11,7 @@ use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::optional_idempotency_key;
 use crate::domain::governance::feed::{CommentView, NewPost, Platform, PostView, Thread};
-use crate::domain::ids::PostId;
+use crate::domain::ids::{CommentId, PostId};
 use crate::error::Error;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,6 +86,35 @@ pub async fn get_post(
     AppPath((_, id)): AppPath<(String, PostId)>,
 ) -> ApiResult<AppJson<Thread>> {
     Ok(AppJson(state.core.thread(&member, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CommentQuery {
+    /// Only comments newer than this id (the last id of the previous page, or a thread's
+    /// `next_after`).
+    pub after: Option<CommentId>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/posts/{id}/comments", tag = "feed",
+    params(("org" = String, Path), ("id" = i64, Path), CommentQuery),
+    responses((status = 200, body = Vec<CommentView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_comments(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppPath((_, id)): AppPath<(String, PostId)>,
+    query: Result<Query<CommentQuery>, QueryRejection>,
+) -> ApiResult<AppJson<Vec<CommentView>>> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "use 1 to 200").into());
+    }
+    Ok(AppJson(
+        state.core.comments(&member, id, q.after, limit).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/posts/{id}/comments", request_body = PostBody, tag = "feed",

@@ -159,13 +159,28 @@ pub async fn pledge(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/orgs/{org}/pledges", tag = "governance", params(("org" = String, Path)),
-    responses((status = 200, body = Vec<PledgeView>)))]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PledgeQuery {
+    /// Only pledges older than this id (the last id of the previous page).
+    pub before: Option<PledgeId>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/pledges", tag = "governance", params(("org" = String, Path), PledgeQuery),
+    responses((status = 200, body = Vec<PledgeView>), (status = 400, body = Problem)))]
 pub async fn list_pledges(
     State(state): State<AppState>,
     OrgMember(member): OrgMember,
+    query: Result<Query<PledgeQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<PledgeView>>> {
-    Ok(AppJson(state.core.pledges(&member).await?))
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "use 1 to 200").into());
+    }
+    Ok(AppJson(state.core.pledges(&member, q.before, limit).await?))
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/pledges/{id}", tag = "governance",

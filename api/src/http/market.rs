@@ -12,6 +12,7 @@ use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::{idempotency_key, optional_idempotency_key};
 use crate::domain::governance::market::{ListingStatus, ListingView, NewListing, PurchaseView};
 use crate::domain::ids::ListingId;
+use crate::error::Error;
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/listings", request_body = NewListing, tag = "market",
     params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
@@ -38,6 +39,10 @@ pub async fn create_listing(
 pub struct ListingQuery {
     /// Default `open`.
     pub status: Option<ListingStatus>,
+    /// Only listings older than this id (the last id of the previous page).
+    pub before: Option<ListingId>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/listings", tag = "market", params(("org" = String, Path), ListingQuery),
@@ -49,7 +54,16 @@ pub async fn list_listings(
 ) -> ApiResult<AppJson<Vec<ListingView>>> {
     let Query(q) = query?;
     let status = q.status.unwrap_or(ListingStatus::Open);
-    Ok(AppJson(state.core.listings(&member, Some(status)).await?))
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "use 1 to 200").into());
+    }
+    Ok(AppJson(
+        state
+            .core
+            .listings(&member, Some(status), q.before, limit)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/listings/{id}", tag = "market",

@@ -44,7 +44,7 @@ pub struct AppState {
         projects::create_project, projects::list_projects, projects::get_project, projects::invest,
         projects::pay_from_project,
         market::create_listing, market::list_listings, market::get_listing, market::buy, market::close_listing,
-        feed::create_post, feed::list_posts, feed::get_post, feed::comment,
+        feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
     ),
     components(schemas(error::Problem)),
@@ -157,7 +157,10 @@ pub fn router(core: Core) -> Router {
             post(feed::create_post).get(feed::list_posts),
         )
         .route("/orgs/{org}/posts/{id}", get(feed::get_post))
-        .route("/orgs/{org}/posts/{id}/comments", post(feed::comment))
+        .route(
+            "/orgs/{org}/posts/{id}/comments",
+            post(feed::comment).get(feed::list_comments),
+        )
         .route(
             "/orgs/{org}/chat/connect-codes",
             post(chat::create_connect_code),

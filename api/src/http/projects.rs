@@ -1,9 +1,10 @@
 //! Projects: raising money for shares, investing, and spending once funded.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::OrgMember;
@@ -36,13 +37,28 @@ pub async fn create_project(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/orgs/{org}/projects", tag = "projects", params(("org" = String, Path)),
-    responses((status = 200, body = Vec<ProjectView>)))]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectQuery {
+    /// Only projects older than this id (the last id of the previous page).
+    pub before: Option<ProjectId>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/projects", tag = "projects", params(("org" = String, Path), ProjectQuery),
+    responses((status = 200, body = Vec<ProjectView>), (status = 400, body = Problem)))]
 pub async fn list_projects(
     State(state): State<AppState>,
     OrgMember(member): OrgMember,
+    query: Result<Query<ProjectQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<ProjectView>>> {
-    Ok(AppJson(state.core.projects(&member).await?))
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "use 1 to 200").into());
+    }
+    Ok(AppJson(state.core.projects(&member, q.before, limit).await?))
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/projects/{id}", tag = "projects",

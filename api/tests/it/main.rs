@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod issuance;
 mod migrations;
+mod money_trust;
 mod openapi;
 mod optimistic;
 mod pledges_market;

@@ -170,6 +170,12 @@ pub(crate) async fn prepare(
                     "issue to a member, the fund or a project, not to the issuance account",
                 ));
             }
+            if account.closed {
+                return Err(Error::invalid(
+                    "to_account",
+                    "that account belongs to someone who is no longer a member of this org",
+                ));
+            }
             Action::IssueToAccount {
                 currency: currency.code,
                 account_id: account.id,
@@ -463,6 +469,8 @@ pub(crate) async fn execute(
                 .bind(user_id)
                 .execute(tx.conn())
                 .await?;
+            // Their accounts keep what is in them but take no new money.
+            ledger_store::close_member(tx, *user_id).await?;
         }
         Action::SetRole { user_id, role } => {
             let current = lock_membership(tx, p.tenant, *user_id).await?;

@@ -57,12 +57,18 @@ pub struct CommentView {
     pub created_at: DateTime<Utc>,
 }
 
-/// A post with all its comments, oldest comment first.
+/// A post with its first comments, oldest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Thread {
     pub post: PostView,
+    /// The first [`THREAD_COMMENTS`] comments.
     pub comments: Vec<CommentView>,
+    /// When the post has more comments: pass as `after` to its comments list for the next page.
+    pub next_after: Option<CommentId>,
 }
+
+/// How many comments a thread shows at once; the rest are paged.
+pub const THREAD_COMMENTS: i64 = 200;
 
 const BODY_MAX: usize = 5_000;
 
@@ -93,6 +99,26 @@ async fn one_post(tx: &mut TenantTx, id: PostId) -> Result<PostView> {
         .ok_or_else(|| Error::not_found("post"))
 }
 
+/// A post's comments oldest first, those after `after`, at most `limit`.
+async fn comments(
+    tx: &mut TenantTx,
+    post: PostId,
+    after: Option<CommentId>,
+    limit: i64,
+) -> Result<Vec<CommentView>> {
+    Ok(sqlx::query_as(
+        "SELECT c.id, c.post_id, c.author_user_id, m.display_name AS author_name, c.body, c.platform, c.created_at
+         FROM comments c JOIN members m ON m.user_id = c.author_user_id
+         WHERE c.post_id = $1 AND ($2::bigint IS NULL OR c.id > $2)
+         ORDER BY c.id LIMIT $3",
+    )
+    .bind(post)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
 async fn one_comment(tx: &mut TenantTx, id: CommentId) -> Result<CommentView> {
     sqlx::query_as(
         "SELECT c.id, c.post_id, c.author_user_id, m.display_name AS author_name, c.body, c.platform, c.created_at
@@ -102,6 +128,13 @@ async fn one_comment(tx: &mut TenantTx, id: CommentId) -> Result<CommentView> {
     .fetch_optional(tx.conn())
     .await?
     .ok_or_else(|| Error::not_found("comment"))
+}
+
+/// The cursor of the next page, when this one is full.
+fn next_after(page: &[CommentView], limit: i64) -> Option<CommentId> {
+    (i64::try_from(page.len()).ok() == Some(limit))
+        .then(|| page.last().map(|c| c.id))
+        .flatten()
 }
 
 impl Core {
@@ -118,7 +151,7 @@ impl Core {
         let (new, creation, body) = (&new, &creation, &body);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.earlier(&mut tx).await? {
+            if let Some(id) = creation.take(&mut tx).await? {
                 return one_post(&mut tx, PostId(id)).await.map(Some);
             }
             let (id,): (PostId,) =
@@ -145,9 +178,7 @@ impl Core {
                 },
             )
             .await?;
-            if !creation.remember(&mut tx, id.0).await? {
-                return Ok(None);
-            }
+            creation.remember(&mut tx, id.0).await?;
             let view = one_post(&mut tx, id).await?;
             tx.commit().await?;
             Ok(Some(view))
@@ -172,15 +203,26 @@ impl Core {
             .await?
             .pop()
             .ok_or_else(|| Error::not_found("post"))?;
-        let comments = sqlx::query_as(
-            "SELECT c.id, c.post_id, c.author_user_id, m.display_name AS author_name, c.body, c.platform, c.created_at
-             FROM comments c JOIN members m ON m.user_id = c.author_user_id
-             WHERE c.post_id = $1 ORDER BY c.id",
-        )
-        .bind(id)
-        .fetch_all(tx.conn())
-        .await?;
-        Ok(Thread { post, comments })
+        let comments = comments(&mut tx, id, None, THREAD_COMMENTS).await?;
+        let next_after = next_after(&comments, THREAD_COMMENTS);
+        Ok(Thread {
+            post,
+            comments,
+            next_after,
+        })
+    }
+
+    /// A post's comments, oldest first, paged by `after` (the last id of the previous page).
+    pub async fn comments(
+        &self,
+        member: &Member,
+        post: PostId,
+        after: Option<CommentId>,
+        limit: i64,
+    ) -> Result<Vec<CommentView>> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        one_post(&mut tx, post).await?;
+        comments(&mut tx, post, after, limit.clamp(1, 200)).await
     }
 
     /// A member comments on a post. With a key, a retry answers the first comment.
@@ -196,7 +238,7 @@ impl Core {
         let (new, creation, body) = (&new, &creation, &body);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.earlier(&mut tx).await? {
+            if let Some(id) = creation.take(&mut tx).await? {
                 return one_comment(&mut tx, CommentId(id)).await.map(Some);
             }
             let exists: Option<(i64,)> = sqlx::query_as("SELECT 1::bigint FROM posts WHERE id = $1")
@@ -215,9 +257,7 @@ impl Core {
             .bind(new.platform.as_str())
             .fetch_one(tx.conn())
             .await?;
-            if !creation.remember(&mut tx, id.0).await? {
-                return Ok(None);
-            }
+            creation.remember(&mut tx, id.0).await?;
             let view = one_comment(&mut tx, id).await?;
             tx.commit().await?;
             Ok(Some(view))

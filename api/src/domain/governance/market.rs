@@ -93,10 +93,13 @@ struct ListingRow {
     status: String,
 }
 
+/// Listings newest first: one (`only`), or a page of those older than `before`.
 async fn views(
     tx: &mut TenantTx,
     only: Option<ListingId>,
     status: Option<ListingStatus>,
+    before: Option<ListingId>,
+    limit: i64,
 ) -> Result<Vec<ListingView>> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -120,10 +123,13 @@ async fn views(
                 (SELECT count(*) FROM purchases p WHERE p.listing_id = l.id) AS purchases
          FROM listings l JOIN members m ON m.user_id = l.owner_user_id
          WHERE ($1::bigint IS NULL OR l.id = $1) AND ($2::text IS NULL OR l.status = $2)
-         ORDER BY l.id DESC LIMIT 500",
+           AND ($3::bigint IS NULL OR l.id < $3)
+         ORDER BY l.id DESC LIMIT $4",
     )
     .bind(only)
     .bind(status.map(ListingStatus::as_str))
+    .bind(before)
+    .bind(limit)
     .fetch_all(tx.conn())
     .await?;
     let currencies = currency_map(tx).await?;
@@ -152,7 +158,7 @@ async fn views(
 }
 
 async fn one(tx: &mut TenantTx, id: ListingId) -> Result<ListingView> {
-    views(tx, Some(id), None)
+    views(tx, Some(id), None, None, 1)
         .await?
         .pop()
         .ok_or_else(|| Error::not_found("listing"))
@@ -208,7 +214,7 @@ impl Core {
         let (new, creation, title, description) = (&new, &creation, &title, &description);
         retrying(move || async move {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        if let Some(id) = creation.earlier(&mut tx).await? {
+        if let Some(id) = creation.take(&mut tx).await? {
             return one(&mut tx, ListingId(id)).await.map(Some);
         }
         let currency = coin_by_code(&mut tx, &new.currency).await?;
@@ -258,9 +264,7 @@ impl Core {
         .bind(new.pledge_id)
         .fetch_one(tx.conn())
         .await?;
-        if !creation.remember(&mut tx, id.0).await? {
-            return Ok(None);
-        }
+        creation.remember(&mut tx, id.0).await?;
         let view = one(&mut tx, id).await?;
         tx.commit().await?;
         Ok(Some(view))
@@ -268,14 +272,17 @@ impl Core {
         .await
     }
 
-    /// Listings, newest first, optionally only those with a status.
+    /// Listings, newest first, optionally only those with a status, paged by `before` (the
+    /// last id of the previous page).
     pub async fn listings(
         &self,
         member: &Member,
         status: Option<ListingStatus>,
+        before: Option<ListingId>,
+        limit: i64,
     ) -> Result<Vec<ListingView>> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        views(&mut tx, None, status).await
+        views(&mut tx, None, status, before, limit.clamp(1, 200)).await
     }
 
     pub async fn listing(&self, member: &Member, id: ListingId) -> Result<ListingView> {

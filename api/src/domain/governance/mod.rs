@@ -162,44 +162,59 @@ impl<'a> Creation<'a> {
         }
     }
 
-    /// The id an earlier identical request created, if any.
-    pub async fn earlier(&self, tx: &mut TenantTx) -> Result<Option<i64>> {
+    /// Takes the request's key, first thing in the creating transaction: `Some(id)` is what an
+    /// earlier identical request created (answer that), `None` means this request now holds the
+    /// key. A concurrent request with the same key waits on the key's row until this one commits
+    /// (then finds its id) or rolls back (then takes the key itself), so it never trips over what
+    /// this one is creating (a unique code, a title) and answers 409 instead of the first answer.
+    pub async fn take(&self, tx: &mut TenantTx) -> Result<Option<i64>> {
         let Some(key) = self.key else {
             return Ok(None);
         };
-        let found: Option<(String, Vec<u8>, i64)> = sqlx::query_as(
+        let taken = sqlx::query(
+            "INSERT INTO requests (idempotency_key, resource, fingerprint) VALUES ($1, $2, $3)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(key.as_str())
+        .bind(self.resource)
+        .bind(&self.fingerprint)
+        .execute(tx.conn())
+        .await?;
+        if taken.rows_affected() == 1 {
+            return Ok(None);
+        }
+        // A statement of its own: its snapshot sees the row the insert waited for.
+        let found: Option<(String, Vec<u8>, Option<i64>)> = sqlx::query_as(
             "SELECT resource, fingerprint, resource_id FROM requests WHERE idempotency_key = $1",
         )
         .bind(key.as_str())
         .fetch_optional(tx.conn())
         .await?;
         match found {
-            Some((resource, fingerprint, id))
+            Some((resource, fingerprint, Some(id)))
                 if resource == self.resource && fingerprint == self.fingerprint =>
             {
                 Ok(Some(id))
             }
-            Some(_) => Err(Error::IdempotencyConflict),
-            None => Ok(None),
+            Some((_, _, Some(_))) => Err(Error::IdempotencyConflict),
+            // Every holder fills in the id before it commits.
+            _ => Err(Error::Internal(anyhow::anyhow!(
+                "request key {} committed without what it created",
+                key.as_str()
+            ))),
         }
     }
 
-    /// Records what this request created. `false`: a concurrent request with the same key won;
-    /// roll back and retry (the retry finds it as `earlier`).
-    pub async fn remember(&self, tx: &mut TenantTx, id: i64) -> Result<bool> {
+    /// Records what this request created, under the key [`Creation::take`] took.
+    pub async fn remember(&self, tx: &mut TenantTx, id: i64) -> Result<()> {
         let Some(key) = self.key else {
-            return Ok(true);
+            return Ok(());
         };
-        let done = sqlx::query(
-            "INSERT INTO requests (idempotency_key, resource, fingerprint, resource_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(key.as_str())
-        .bind(self.resource)
-        .bind(&self.fingerprint)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        sqlx::query("UPDATE requests SET resource_id = $2 WHERE idempotency_key = $1")
+            .bind(key.as_str())
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
     }
 }

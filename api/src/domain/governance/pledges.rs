@@ -72,7 +72,13 @@ pub struct PledgeSummary {
     pub outstanding: String,
 }
 
-async fn views(tx: &mut TenantTx, only: Option<PledgeId>) -> Result<Vec<PledgeView>> {
+/// Pledges newest first: one (`only`), or a page of those older than `before`.
+async fn views(
+    tx: &mut TenantTx,
+    only: Option<PledgeId>,
+    before: Option<PledgeId>,
+    limit: i64,
+) -> Result<Vec<PledgeView>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         id: PledgeId,
@@ -91,10 +97,12 @@ async fn views(tx: &mut TenantTx, only: Option<PledgeId>) -> Result<Vec<PledgeVi
         "SELECT p.id, p.user_id, m.display_name AS member_name, p.currency_id, p.amount, p.description,
                 p.status, p.issued, p.redeemed, p.proposal_id, p.created_at
          FROM pledges p JOIN members m ON m.user_id = p.user_id
-         WHERE $1::bigint IS NULL OR p.id = $1
-         ORDER BY p.id DESC LIMIT 500",
+         WHERE ($1::bigint IS NULL OR p.id = $1) AND ($2::bigint IS NULL OR p.id < $2)
+         ORDER BY p.id DESC LIMIT $3",
     )
     .bind(only)
+    .bind(before)
+    .bind(limit)
     .fetch_all(tx.conn())
     .await?;
     let currencies = currency_map(tx).await?;
@@ -122,7 +130,7 @@ async fn views(tx: &mut TenantTx, only: Option<PledgeId>) -> Result<Vec<PledgeVi
 }
 
 async fn one(tx: &mut TenantTx, id: PledgeId) -> Result<PledgeView> {
-    views(tx, Some(id))
+    views(tx, Some(id), None, 1)
         .await?
         .pop()
         .ok_or_else(|| Error::not_found("pledge"))
@@ -142,7 +150,7 @@ impl Core {
         let (new, creation, description) = (&new, &creation, &description);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.earlier(&mut tx).await? {
+            if let Some(id) = creation.take(&mut tx).await? {
                 return one(&mut tx, PledgeId(id)).await.map(Some);
             }
             let currency = coin_by_code(&mut tx, &new.currency).await?;
@@ -178,9 +186,7 @@ impl Core {
             .bind(proposal)
             .execute(tx.conn())
             .await?;
-            if !creation.remember(&mut tx, id.0).await? {
-                return Ok(None);
-            }
+            creation.remember(&mut tx, id.0).await?;
             let view = one(&mut tx, id).await?;
             tx.commit().await?;
             Ok(Some(view))
@@ -188,15 +194,20 @@ impl Core {
         .await
     }
 
-    /// Every pledge of the org, newest first.
-    pub async fn pledges(&self, member: &Member) -> Result<Vec<PledgeView>> {
+    /// The org's pledges, newest first, paged by `before` (the last id of the previous page).
+    pub async fn pledges(
+        &self,
+        member: &Member,
+        before: Option<PledgeId>,
+        limit: i64,
+    ) -> Result<Vec<PledgeView>> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        views(&mut tx, None).await
+        views(&mut tx, None, before, limit.clamp(1, 200)).await
     }
 
     pub async fn pledge_by_id(&self, member: &Member, id: PledgeId) -> Result<PledgeView> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        views(&mut tx, Some(id))
+        views(&mut tx, Some(id), None, 1)
             .await?
             .pop()
             .ok_or_else(|| Error::not_found("pledge"))

@@ -265,6 +265,10 @@ pub(crate) async fn invest_in(
     proposal: Option<ProposalId>,
 ) -> Result<Option<InvestmentId>> {
     let shares = shares_for(project, amount)?;
+    let raised = project
+        .raised
+        .checked_add(amount.minor())
+        .ok_or_else(|| Error::invalid("amount", "the project cannot take that much more"))?;
     let orders = investment_orders(project, investor, amount, shares, keys, actor);
     let Some(transfers) = post_all(tx, &orders).await? else {
         return Ok(None);
@@ -284,9 +288,10 @@ pub(crate) async fn invest_in(
     .bind(proposal)
     .fetch_one(tx.conn())
     .await?;
-    sqlx::query("UPDATE projects SET raised = raised + $2 WHERE id = $1")
+    // The project is locked (see the callers), so its `raised` as read is current.
+    sqlx::query("UPDATE projects SET raised = $2 WHERE id = $1")
         .bind(project.id)
-        .bind(amount.minor())
+        .bind(raised)
         .execute(tx.conn())
         .await?;
     Ok(Some(id))
@@ -350,7 +355,13 @@ fn rate_scale() -> Result<Scale> {
     Scale::new(6).map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
 }
 
-async fn project_views(tx: &mut TenantTx, only: Option<ProjectId>) -> Result<Vec<ProjectView>> {
+/// Projects newest first: one (`only`), or a page of those older than `before`.
+async fn project_views(
+    tx: &mut TenantTx,
+    only: Option<ProjectId>,
+    before: Option<ProjectId>,
+    limit: i64,
+) -> Result<Vec<ProjectView>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         id: ProjectId,
@@ -377,10 +388,12 @@ async fn project_views(tx: &mut TenantTx, only: Option<ProjectId>) -> Result<Vec
                 p.account_id, p.settled_at, p.created_at,
                 (SELECT count(DISTINCT coalesce(i.investor_user_id, 0)) FROM investments i WHERE i.project_id = p.id) AS investors
          FROM projects p JOIN members m ON m.user_id = p.owner_user_id
-         WHERE $1::bigint IS NULL OR p.id = $1
-         ORDER BY p.id DESC LIMIT 200",
+         WHERE ($1::bigint IS NULL OR p.id = $1) AND ($2::bigint IS NULL OR p.id < $2)
+         ORDER BY p.id DESC LIMIT $3",
     )
     .bind(only)
+    .bind(before)
+    .bind(limit)
     .fetch_all(tx.conn())
     .await?;
     let currencies = currency_map(tx).await?;
@@ -418,7 +431,7 @@ async fn project_views(tx: &mut TenantTx, only: Option<ProjectId>) -> Result<Vec
 }
 
 async fn one_project(tx: &mut TenantTx, id: ProjectId) -> Result<ProjectView> {
-    project_views(tx, Some(id))
+    project_views(tx, Some(id), None, 1)
         .await?
         .pop()
         .ok_or_else(|| Error::not_found("project"))
@@ -460,7 +473,7 @@ impl Core {
             (&title, &description, &share_code, &share_name);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.earlier(&mut tx).await? {
+            if let Some(id) = creation.take(&mut tx).await? {
                 return one_project(&mut tx, ProjectId(id)).await.map(Some);
             }
             if new.deadline <= Utc::now() {
@@ -498,9 +511,7 @@ impl Core {
             .bind(new.deadline)
             .fetch_one(tx.conn())
             .await?;
-            if !creation.remember(&mut tx, id.0).await? {
-                return Ok(None);
-            }
+            creation.remember(&mut tx, id.0).await?;
             let view = one_project(&mut tx, id).await?;
             tx.commit().await?;
             Ok(Some(view))
@@ -508,14 +519,20 @@ impl Core {
         .await
     }
 
-    pub async fn projects(&self, member: &Member) -> Result<Vec<ProjectView>> {
+    /// Projects, newest first, paged by `before` (the last id of the previous page).
+    pub async fn projects(
+        &self,
+        member: &Member,
+        before: Option<ProjectId>,
+        limit: i64,
+    ) -> Result<Vec<ProjectView>> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        project_views(&mut tx, None).await
+        project_views(&mut tx, None, before, limit.clamp(1, 200)).await
     }
 
     pub async fn project(&self, member: &Member, id: ProjectId) -> Result<ProjectView> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        project_views(&mut tx, Some(id))
+        project_views(&mut tx, Some(id), None, 1)
             .await?
             .pop()
             .ok_or_else(|| Error::not_found("project"))

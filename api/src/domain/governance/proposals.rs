@@ -496,7 +496,7 @@ impl Core {
         retrying(move || async move {
             let now = Utc::now();
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.earlier(&mut tx).await? {
+            if let Some(id) = creation.take(&mut tx).await? {
                 return view(&mut tx, member.user.id, ProposalId(id))
                     .await
                     .map(Some);
@@ -520,9 +520,7 @@ impl Core {
                 closes_at,
             };
             let id = open_in(&mut tx, &rules, &opening).await?;
-            if !creation.remember(&mut tx, id.0).await? {
-                return Ok(None);
-            }
+            creation.remember(&mut tx, id.0).await?;
             self.follow_up(
                 &mut tx,
                 FollowUp::CloseProposals {

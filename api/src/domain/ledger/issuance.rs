@@ -48,6 +48,8 @@ use crate::error::{Error, Result};
 /// Members per transaction when a period is applied, and how many such transactions run at once:
 /// a period of a large org is spread over the database's cores.
 pub(crate) const CHUNK: usize = 20_000;
+/// How far ahead a policy may start (10 years).
+const MAX_START_AHEAD_DAYS: i64 = 3_653;
 const PARALLEL: usize = 2;
 
 text_enum!(
@@ -297,6 +299,17 @@ pub(crate) async fn resolve_policy(
             "a policy may start at most 31 days in the past",
         ));
     }
+    // Periods are computed in local dates: a start near the end of chrono's calendar would
+    // overflow in a time zone ahead of UTC.
+    if new
+        .starts_at
+        .is_some_and(|at| at > now + Duration::days(MAX_START_AHEAD_DAYS))
+    {
+        return Err(Error::invalid(
+            "starts_at",
+            "a policy may start at most 10 years from now",
+        ));
+    }
     let currency = coin_by_code(tx, &new.currency).await?;
     let income = match (&new.fixed_amount, &new.top_up_to) {
         (Some(a), None) => Some((
@@ -312,6 +325,21 @@ pub(crate) async fn resolve_policy(
             ));
         }
     };
+    if let Some((kind, amount)) = income
+        && amount.minor() > super::MAX_LIMIT
+    {
+        let field = match kind {
+            Income::Fixed => "fixed_amount",
+            Income::TopUp => "top_up_to",
+        };
+        return Err(Error::invalid(
+            field,
+            format!(
+                "use at most {}",
+                format_minor(super::MAX_LIMIT, currency.scale)
+            ),
+        ));
+    }
     if income.is_none() && demurrage_bp == 0 {
         return Err(Error::invalid(
             "fixed_amount",
@@ -633,9 +661,10 @@ impl Core {
 /// (a top-up counts the balance after the fee) — journal rows for both, and every balance
 /// written once with its net change (members, the fund, the issuance account). Fees are rounded
 /// down, so nobody pays more than the rate and a balance never crosses zero; an income never
-/// takes a member over their ceiling (it is cut to fit); a balance that would overflow fails the
-/// statement, and with it the period, changing nothing. The journal's keys make a re-run write
-/// only what is missing.
+/// takes a member over their ceiling (it is cut to fit). A member whose income or balance would
+/// not fit in an `i64` gets nothing this period (logged and counted), so one extreme account
+/// cannot fail the period for everyone. The journal's keys make a re-run write only what is
+/// missing.
 async fn settle_chunk(
     tx: &mut TenantTx,
     policy: &Policy,
@@ -653,7 +682,7 @@ async fn settle_chunk(
         Some((Income::TopUp, _)) => format!("top-up to target, period from {period}"),
         _ => format!("basic income, period from {period}"),
     };
-    let row: (i64, i64, i64, i64) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
         "WITH issuer AS (
              SELECT id FROM accounts WHERE currency_id = $1 AND kind = 'issuance'
          ), fund AS (
@@ -666,7 +695,7 @@ async fn settle_chunk(
              FROM accounts a
              WHERE a.id = ANY($3) AND a.currency_id = $1 AND a.kind = 'member'
          ), due AS (
-             SELECT m.id, m.fee,
+             SELECT m.id, m.fee, m.balance - m.fee AS after_fee,
                     CASE WHEN $4::text IS NULL THEN 0
                          WHEN m.ceiling IS NULL THEN w.want
                          ELSE least(w.want, m.ceiling::numeric - (m.balance - m.fee)) END AS income
@@ -681,7 +710,8 @@ async fn settle_chunk(
              FROM due d CROSS JOIN fund WHERE d.fee > 0
              UNION ALL
              SELECT 1, d.id, issuer.id, d.id, d.income::bigint, 'issuance', $8, $9 || d.id
-             FROM due d CROSS JOIN issuer WHERE d.income > 0
+             FROM due d CROSS JOIN issuer
+             WHERE d.income > 0 AND d.income <= $10::bigint AND d.after_fee + d.income <= $10::bigint
          ), written AS (
              INSERT INTO transfers (currency_id, from_account, to_account, amount, kind, memo,
                                     actor_user_id, idempotency_key, fingerprint)
@@ -704,7 +734,9 @@ async fn settle_chunk(
          SELECT count(*) FILTER (WHERE kind = 'issuance'),
                 coalesce(sum(amount) FILTER (WHERE kind = 'issuance'), 0)::bigint,
                 count(*) FILTER (WHERE kind = 'demurrage'),
-                coalesce(sum(amount) FILTER (WHERE kind = 'demurrage'), 0)::bigint
+                coalesce(sum(amount) FILTER (WHERE kind = 'demurrage'), 0)::bigint,
+                (SELECT count(*) FROM due d
+                  WHERE d.income > 0 AND (d.income > $10::bigint OR d.after_fee + d.income > $10::bigint))
          FROM written",
     )
     .bind(policy.currency)
@@ -716,8 +748,15 @@ async fn settle_chunk(
     .bind(&fee_keys)
     .bind(&income_memo)
     .bind(&income_keys)
+    .bind(i64::MAX)
     .fetch_one(tx.conn())
     .await?;
+    if row.4 > 0 {
+        // Only reachable with limits set before they were capped (`MAX_LIMIT`).
+        tracing::warn!(policy = policy.id, %period, members = row.4,
+            "members skipped by scheduled issuance: their balance would overflow");
+        metrics::counter!("coinsence_issuance_skipped_total").increment(row.4.unsigned_abs());
+    }
     Ok(IssuanceSummary {
         periods: 0,
         issued_count: row.0,

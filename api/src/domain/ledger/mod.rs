@@ -24,6 +24,12 @@ use super::money::{Amount, Scale};
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
 
+/// The most a limit may be, in minor units: a credit limit, or a scheduled issuance's amount or
+/// top-up target (10^15; ten trillion at scale 2). Balances are `i64` (about 9.2 * 10^18), so a
+/// balance between floor and target, plus or minus any one such amount, always fits: arithmetic
+/// on limits cannot overflow, and an overflow can only come from amounts the ledger refuses.
+pub const MAX_LIMIT: i64 = 1_000_000_000_000_000;
+
 /// 2–8 capital ASCII letters, unique within an org.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
@@ -118,6 +124,8 @@ pub struct Account {
     pub balance: i64,
     pub floor: Option<i64>,
     pub ceiling: Option<i64>,
+    /// A removed member's account: it keeps its balance but takes no new money.
+    pub closed: bool,
 }
 
 /// Names an account of the order's currency without knowing its id.

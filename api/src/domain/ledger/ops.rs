@@ -104,6 +104,15 @@ impl Core {
                 .map_err(|e| Error::invalid("credit_limit", e.to_string()))?
                 .minor(),
         };
+        if credit_limit > super::MAX_LIMIT {
+            return Err(Error::invalid(
+                "credit_limit",
+                format!(
+                    "a credit limit may be at most {}",
+                    format_minor(super::MAX_LIMIT, scale)
+                ),
+            ));
+        }
         let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
         let currency =
             store::insert_currency(&mut tx, &code, name, scale.into(), credit_limit).await?;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{Account, AccountKind, AccountRef, Authority, Transfer, TransferOrder};
+use super::{Account, AccountKind, AccountRef, Authority, Transfer, TransferKind, TransferOrder};
 use crate::domain::ids::{AccountId, CurrencyId, UserId};
 use crate::error::Error;
 
@@ -96,6 +96,7 @@ impl Book {
             }
             _ => {}
         }
+        may_receive(to, order.kind)?;
         let amount = order.amount.minor();
         let new_from = from
             .balance
@@ -114,6 +115,28 @@ impl Book {
             a.balance = new_to;
         }
         Ok((from_id, to_id))
+    }
+}
+
+/// Money goes only where it can be used: a current member's account, or one of the org's own
+/// accounts through its own operation. A removed member's account is closed (except to a refund
+/// of what they invested: it was their money). A plain payment into a project's account would be
+/// stuck there (a project refunds only investments), and into the issuance account it would
+/// destroy the money; the community fund takes payments (donations).
+fn may_receive(to: &Account, kind: TransferKind) -> Result<(), Error> {
+    match to.kind {
+        AccountKind::Member if to.closed && kind != TransferKind::Refund => Err(Error::forbidden(
+            "the receiving account belongs to someone who is no longer a member of this org; nothing was moved",
+        )),
+        AccountKind::Project if kind == TransferKind::Payment => Err(Error::invalid(
+            "to_account",
+            "a project's account takes money only by investing in the project; nothing was paid",
+        )),
+        AccountKind::Issuance if kind == TransferKind::Payment => Err(Error::invalid(
+            "to_account",
+            "a payment to the issuance account would destroy the money; nothing was paid",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -157,7 +180,6 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ledger::TransferKind;
     use crate::domain::money::Amount;
 
     const C: CurrencyId = CurrencyId(1);
@@ -177,6 +199,7 @@ mod tests {
             balance,
             floor,
             ceiling: None,
+            closed: false,
         }
     }
 

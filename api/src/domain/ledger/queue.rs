@@ -10,8 +10,9 @@
 //! A busy lane holds a [`TenantSession`] and first tries a batch in two round trips: read the
 //! accounts without locks, then one statement that is its own transaction and writes only if
 //! every account read is still the version it read (`store::write_entries`). When a concurrent
-//! change got in (rare: lanes split orders by payer), or a key was seen before, the batch is
-//! decided again the classic way, in a transaction that locks the accounts in id order.
+//! change got in (rare: lanes split orders by payer), a key was seen before, or an order was
+//! refused (it may be the retry of one that applied, which must get the first answer), the batch
+//! is decided again the classic way, in a transaction that locks the accounts in id order.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -262,8 +263,8 @@ fn refused_payer(err: &Error) -> Option<Error> {
     }
 }
 
-/// One transaction for the whole batch. `Ok(None)`: a concurrent duplicate key won the race;
-/// nothing was written, try again.
+/// One transaction for the whole batch. `Ok(None)`: a concurrent duplicate key won the race, or
+/// an order was refused without the keys looked up; nothing was written, try again with them.
 async fn run_batch(
     pool: &PgPool,
     schema: &SchemaName,
@@ -297,7 +298,8 @@ pub async fn post_in(
 /// Whether a batch looks up entries already written under its keys before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Earlier {
-    /// Assume none: a repeated key then makes the write return `None`.
+    /// Assume none: a repeated key then makes the write return `None`, and so does any refusal
+    /// (it may be a retry of an order that applied) before anything is written.
     Assume,
     LookUp,
 }
@@ -314,6 +316,7 @@ async fn post(
         Read::Lock => "lock",
         Read::Optimistic => "read",
     });
+    let assume = earlier == Earlier::Assume;
     let earlier = match earlier {
         Earlier::Assume => Default::default(),
         Earlier::LookUp => {
@@ -323,6 +326,13 @@ async fn post(
     };
     let mut book = Book::new(locked.accounts);
     let decisions = posting::decide(orders, &mut book, &earlier);
+    // A refusal stands only once the keys were looked up: the order may be the retry of one that
+    // applied (and took the balance it now lacks), which must get the first answer. Nothing is
+    // written when every order is refused, so the journal's unique key cannot catch that retry.
+    // Refusals are rare, so deciding such a batch again with the lookup costs little.
+    if assume && decisions.iter().any(|d| matches!(d, Decision::Refuse(_))) {
+        return Ok(None);
+    }
 
     let entries: Vec<NewEntry> = decisions
         .iter()

@@ -8,8 +8,8 @@ use crate::domain::money::Scale;
 use crate::domain::tenancy::{TenantConn, TenantTx};
 use crate::error::{Result, on_unique};
 
-const ACCOUNT_COLUMNS: &str =
-    "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, a.ceiling";
+const ACCOUNT_COLUMNS: &str = "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, \
+     a.ceiling, a.closed_at IS NOT NULL AS closed";
 const TRANSFER_COLUMNS: &str =
     "id, currency_id, from_account, to_account, amount, kind, memo, actor_user_id, created_at";
 
@@ -38,9 +38,10 @@ pub async fn insert_currency(
     .bind(currency.id)
     .execute(tx.conn())
     .await?;
+    // A removed member's account opens closed, like their others.
     sqlx::query(
-        "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
-         SELECT $1, 'member', user_id, -$2 FROM members",
+        "INSERT INTO accounts (currency_id, kind, owner_user_id, floor, closed_at)
+         SELECT $1, 'member', user_id, -$2, removed_at FROM members",
     )
     .bind(currency.id)
     .bind(default_credit_limit)
@@ -57,10 +58,12 @@ pub async fn currencies(tx: &mut TenantTx) -> Result<Vec<Currency>> {
     .await?)
 }
 
-/// Adds a member of this org (idempotent) with an account in every currency.
+/// Adds a member of this org (idempotent) with an account in every currency. A member who
+/// was removed and is admitted again gets their accounts back open, balances as they were.
 pub async fn insert_member(tx: &mut TenantTx, user: UserId, display_name: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO members (user_id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO members (user_id, display_name) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET removed_at = NULL WHERE members.removed_at IS NOT NULL",
     )
     .bind(user)
     .bind(display_name)
@@ -69,7 +72,8 @@ pub async fn insert_member(tx: &mut TenantTx, user: UserId, display_name: &str) 
     sqlx::query(
         "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
          SELECT c.id, 'member', $1, -c.default_credit_limit FROM currencies c
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (owner_user_id, currency_id) WHERE kind = 'member'
+         DO UPDATE SET closed_at = NULL WHERE accounts.closed_at IS NOT NULL",
     )
     .bind(user)
     .execute(tx.conn())
@@ -82,7 +86,7 @@ pub async fn insert_members(tx: &mut TenantTx, users: &[i64]) -> Result<()> {
     sqlx::query(
         "INSERT INTO members (user_id, display_name)
          SELECT u.id, u.display_name FROM control.users u WHERE u.id = ANY($1)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (user_id) DO UPDATE SET removed_at = NULL WHERE members.removed_at IS NOT NULL",
     )
     .bind(users)
     .execute(tx.conn())
@@ -91,9 +95,27 @@ pub async fn insert_members(tx: &mut TenantTx, users: &[i64]) -> Result<()> {
         "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
          SELECT c.id, 'member', m.user_id, -c.default_credit_limit
          FROM currencies c CROSS JOIN members m WHERE m.user_id = ANY($1)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (owner_user_id, currency_id) WHERE kind = 'member'
+         DO UPDATE SET closed_at = NULL WHERE accounts.closed_at IS NOT NULL",
     )
     .bind(users)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Marks a member removed and closes their accounts (inside the removal's transaction): they
+/// keep their balances but take no new money. Changing the account rows also makes any transfer
+/// batch that read them before the removal go stale and decide again (see `write_entries`).
+pub async fn close_member(tx: &mut TenantTx, user: UserId) -> Result<()> {
+    sqlx::query("UPDATE members SET removed_at = now() WHERE user_id = $1")
+        .bind(user)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "UPDATE accounts SET closed_at = now() WHERE owner_user_id = $1 AND kind = 'member'",
+    )
+    .bind(user)
     .execute(tx.conn())
     .await?;
     Ok(())
