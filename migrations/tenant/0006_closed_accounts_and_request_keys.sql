@@ -11,14 +11,19 @@ ALTER TABLE accounts ADD CONSTRAINT accounts_closed_member CHECK (closed_at IS N
 -- The member row says so too, so that a currency created later opens their account closed.
 ALTER TABLE members ADD COLUMN removed_at timestamptz;
 
--- Members removed before this migration (no membership left in the control plane).
-UPDATE members mb SET removed_at = now()
-WHERE current_schema() ~ '^org_[0-9]+$'
-  AND NOT EXISTS (
-      SELECT 1 FROM control.memberships m
-      WHERE m.tenant_id = substring(current_schema() FROM 5)::bigint
-        AND m.user_id = mb.user_id
-  );
+-- Members removed before this migration (no membership left in the control plane). A spare
+-- schema (not yet an org's) has no members, and no tenant id in its name.
+DO $$
+BEGIN
+    IF current_schema() ~ '^org_[0-9]+$' THEN
+        UPDATE members mb SET removed_at = now()
+        WHERE NOT EXISTS (
+            SELECT 1 FROM control.memberships m
+            WHERE m.tenant_id = substring(current_schema() FROM 5)::bigint
+              AND m.user_id = mb.user_id
+        );
+    END IF;
+END $$;
 UPDATE accounts a SET closed_at = mb.removed_at
 FROM members mb
 WHERE a.kind = 'member' AND a.owner_user_id = mb.user_id AND mb.removed_at IS NOT NULL;

@@ -54,6 +54,7 @@ pub async fn create_post(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Only posts older than this id (the last id of the previous page).
@@ -89,6 +90,7 @@ pub async fn get_post(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CommentQuery {
     /// Only comments newer than this id (the last id of the previous page, or a thread's

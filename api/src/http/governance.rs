@@ -64,6 +64,7 @@ pub async fn propose(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalQuery {
     pub status: Option<ProposalStatus>,
@@ -160,6 +161,7 @@ pub async fn pledge(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PledgeQuery {
     /// Only pledges older than this id (the last id of the previous page).

@@ -35,6 +35,7 @@ pub async fn create_listing(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListingQuery {
     /// Default `open`.

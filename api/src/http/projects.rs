@@ -38,6 +38,7 @@ pub async fn create_project(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectQuery {
     /// Only projects older than this id (the last id of the previous page).
@@ -58,7 +59,9 @@ pub async fn list_projects(
     if !(1..=200).contains(&limit) {
         return Err(Error::invalid("limit", "use 1 to 200").into());
     }
-    Ok(AppJson(state.core.projects(&member, q.before, limit).await?))
+    Ok(AppJson(
+        state.core.projects(&member, q.before, limit).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/projects/{id}", tag = "projects",

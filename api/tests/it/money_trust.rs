@@ -31,7 +31,13 @@ async fn exec_in(app: &TestApp, slug: &str, sql: &str) {
     tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn issue_with_key(app: &TestApp, org: &Org, to_member: i64, amount: &str, key: &str) -> Response {
+async fn issue_with_key(
+    app: &TestApp,
+    org: &Org,
+    to_member: i64,
+    amount: &str,
+    key: &str,
+) -> Response {
     app.call(
         Method::POST,
         &format!("/v1/orgs/{}/issuance", org.slug),
@@ -91,7 +97,10 @@ async fn a_retried_payment_that_emptied_the_account_gets_the_first_answer() {
     // Whatever the balance is now.
     app.issue(&org, ana_id, "3").await;
     let later = app.pay(&org, &ana, bo_id, "10", "all-of-it").await;
-    assert_eq!((later.status, &later.body), (StatusCode::CREATED, &first.body));
+    assert_eq!(
+        (later.status, &later.body),
+        (StatusCode::CREATED, &first.body)
+    );
     assert_eq!(app.balance(&org, &ana, ana_id).await, "3.00");
     assert_eq!(app.journal_rows("retried").await, 3);
     assert_eq!(app.verify(&org).await["ok"], json!(true));
@@ -111,9 +120,16 @@ async fn a_retried_issuance_that_filled_the_account_to_its_ceiling_gets_the_firs
     let first = issue_with_key(&app, &org, ana_id, "10", "fill-up").await;
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
     let again = issue_with_key(&app, &org, ana_id, "10", "fill-up").await;
-    assert_eq!((again.status, &again.body), (StatusCode::CREATED, &first.body));
+    assert_eq!(
+        (again.status, &again.body),
+        (StatusCode::CREATED, &first.body)
+    );
     let other = issue_with_key(&app, &org, ana_id, "10", "more").await;
-    assert_eq!(other.code(), "ceiling_exceeded", "a new issuance is refused");
+    assert_eq!(
+        other.code(),
+        "ceiling_exceeded",
+        "a new issuance is refused"
+    );
     assert_eq!(app.journal_rows("ceiled").await, 1);
 }
 
@@ -146,11 +162,21 @@ async fn a_storm_of_one_payment_lands_once_and_answers_alike() {
     let first = storm().await;
     let (status, body) = first[0].clone();
     assert_eq!(status, StatusCode::CREATED, "{body:?}");
-    assert!(first.iter().all(|a| *a == (status, body.clone())), "{first:?}");
+    assert!(
+        first.iter().all(|a| *a == (status, body.clone())),
+        "{first:?}"
+    );
     app.issue(&org, ana_id, "4").await;
     let second = storm().await;
-    assert!(second.iter().all(|a| *a == (status, body.clone())), "{second:?}");
-    assert_eq!(app.journal_rows("storm").await, 3, "two issuances, one payment");
+    assert!(
+        second.iter().all(|a| *a == (status, body.clone())),
+        "{second:?}"
+    );
+    assert_eq!(
+        app.journal_rows("storm").await,
+        3,
+        "two issuances, one payment"
+    );
     assert_eq!(app.balance(&org, &ana, ana_id).await, "4.00");
 }
 
@@ -185,14 +211,22 @@ async fn concurrent_retries_of_one_project_creation_answer_the_one_project() {
     ids.dedup();
     assert_eq!(ids.len(), 1, "every retry answers the one project: {ids:?}");
     assert_eq!(app.count("oneproj", "projects").await, 1);
-    assert_eq!(app.count("oneproj", "currencies").await, 2, "COIN and one share");
+    assert_eq!(
+        app.count("oneproj", "currencies").await,
+        2,
+        "COIN and one share"
+    );
 }
 
 /// Majority without quorum, one hour to vote (set while the org is young).
 async fn quick_rules(app: &TestApp, org: &Org) {
     let rules = json!({"method": "majority", "quorum_bp": 0, "voting_period_secs": 3600, "proposers": "members"});
     let set = app
-        .put(&format!("/v1/orgs/{}/rules", org.slug), &org.owner_token, rules)
+        .put(
+            &format!("/v1/orgs/{}/rules", org.slug),
+            &org.owner_token,
+            rules,
+        )
         .await;
     assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
 }
@@ -211,7 +245,8 @@ async fn remove(app: &TestApp, org: &Org, voter: &str, user: i64) {
     let id = p.body["id"].as_i64().unwrap_or_default();
     app.vote(&org.slug, &org.owner_token, id, "yes").await;
     app.vote(&org.slug, voter, id, "yes").await;
-    app.close_due_in(&org.slug, chrono::Duration::hours(2)).await;
+    app.close_due_in(&org.slug, chrono::Duration::hours(2))
+        .await;
     assert_eq!(app.proposal(&org.slug, voter, id).await["status"], "passed");
 }
 
@@ -248,7 +283,10 @@ async fn money_never_reaches_a_removed_member() {
     assert_eq!(app.member_balance(&org, bo_id, "COIN").await, "2.00");
     // A payment that reached them before they left still answers the same on a retry.
     let retry = app.pay(&org, &ana, bo_id, "2", "before-removal").await;
-    assert_eq!((retry.status, &retry.body), (StatusCode::CREATED, &before.body));
+    assert_eq!(
+        (retry.status, &retry.body),
+        (StatusCode::CREATED, &before.body)
+    );
     // Others are paid as before.
     let to_cy = app.pay(&org, &ana, cy_id, "1", "k3").await;
     assert_eq!(to_cy.status, StatusCode::CREATED, "{:?}", to_cy.body);
@@ -276,8 +314,20 @@ async fn a_plain_payment_into_a_project_or_the_issuance_account_is_refused() {
     let fund = app.system_account(&org, "fund", "COIN").await;
     let rows = app.journal_rows("stuck").await;
 
-    let into_project = pay_to(&app, &org, &ana, json!({"to_account": project_account}), "p1").await;
-    assert_eq!(into_project.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", into_project.body);
+    let into_project = pay_to(
+        &app,
+        &org,
+        &ana,
+        json!({"to_account": project_account}),
+        "p1",
+    )
+    .await;
+    assert_eq!(
+        into_project.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        into_project.body
+    );
     assert!(
         into_project.body["detail"]
             .as_str()
@@ -286,7 +336,12 @@ async fn a_plain_payment_into_a_project_or_the_issuance_account_is_refused() {
         into_project.body
     );
     let into_issuance = pay_to(&app, &org, &ana, json!({"to_account": issuance}), "p2").await;
-    assert_eq!(into_issuance.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", into_issuance.body);
+    assert_eq!(
+        into_issuance.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        into_issuance.body
+    );
     assert!(
         into_issuance.body["detail"]
             .as_str()
@@ -328,7 +383,12 @@ async fn limits_and_dates_that_would_overflow_are_refused_at_input() {
             json!({"code": "BIG", "name": "Big", "scale": 2, "credit_limit": "10000000000000"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "the bound itself is allowed: {:?}", r.body);
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "the bound itself is allowed: {:?}",
+        r.body
+    );
 
     let policies = "/v1/orgs/bounds/issuance-policies";
     for (body, field) in [
@@ -431,7 +491,11 @@ async fn an_investment_that_would_overflow_what_a_project_raised_is_refused() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    assert_eq!(app.journal_rows("raised").await, rows, "nothing was written");
+    assert_eq!(
+        app.journal_rows("raised").await,
+        rows,
+        "nothing was written"
+    );
     assert_eq!(app.balance(&org, &ana, ana_id).await, "100.00");
 }
 
@@ -508,8 +572,21 @@ async fn projects_listings_and_pledges_are_paged_by_cursor() {
         expected.dedup();
         assert_eq!(ids.len(), 5, "{path}: every row once: {ids:?}");
         assert_eq!(ids, expected, "{path}: newest first, none twice");
-        let bad = app.get(&format!("{path}{}limit=0", if path.contains('?') { '&' } else { '?' }), t).await;
-        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", bad.body);
+        let bad = app
+            .get(
+                &format!(
+                    "{path}{}limit=0",
+                    if path.contains('?') { '&' } else { '?' }
+                ),
+                t,
+            )
+            .await;
+        assert_eq!(
+            bad.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {:?}",
+            bad.body
+        );
     }
 }
 
@@ -535,7 +612,11 @@ async fn comments_are_paged_by_cursor() {
     }
     let thread = app.get(&format!("/v1/orgs/talky/posts/{id}"), t).await;
     assert_eq!(thread.body["comments"].as_array().map(Vec::len), Some(5));
-    assert_eq!(thread.body["next_after"], Value::Null, "one page holds them all");
+    assert_eq!(
+        thread.body["next_after"],
+        Value::Null,
+        "one page holds them all"
+    );
 
     let mut seen: Vec<i64> = Vec::new();
     let mut after: Option<i64> = None;
@@ -560,7 +641,11 @@ async fn comments_are_paged_by_cursor() {
     let mut expected = seen.clone();
     expected.sort_unstable();
     expected.dedup();
-    assert_eq!((seen.len(), &seen), (5, &expected), "oldest first, each once");
+    assert_eq!(
+        (seen.len(), &seen),
+        (5, &expected),
+        "oldest first, each once"
+    );
     let missing = app.get("/v1/orgs/talky/posts/999999/comments", t).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

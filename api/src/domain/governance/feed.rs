@@ -61,7 +61,7 @@ pub struct CommentView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Thread {
     pub post: PostView,
-    /// The first [`THREAD_COMMENTS`] comments.
+    /// The first 200 comments (`THREAD_COMMENTS`).
     pub comments: Vec<CommentView>,
     /// When the post has more comments: pass as `after` to its comments list for the next page.
     pub next_after: Option<CommentId>,
