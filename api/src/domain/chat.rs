@@ -84,14 +84,14 @@ impl ChatIdentity {
 }
 
 /// A display name from a platform, made to fit `users.display_name` (1–100 characters).
+/// The platform's name is not the person's input to us, so what a name may not have is dropped
+/// rather than refused (direction overrides included: they would let it pass for another).
 fn fit_display_name(name: &str, fallback: &str) -> String {
-    let clean: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
-    let clean = clean.trim();
-    if clean.is_empty() {
-        fallback.chars().take(100).collect()
-    } else {
-        clean.to_owned()
-    }
+    [name, fallback]
+        .into_iter()
+        .map(|n| super::text::fit_line(n, 100))
+        .find(|n| !n.is_empty())
+        .unwrap_or_else(|| "chat member".to_owned())
 }
 
 /// Who speaks in a room, and as what, resolved in one round trip.

@@ -50,6 +50,7 @@ impl Email {
         let text = text.trim().to_lowercase();
         let valid = text.len() <= 254
             && !text.chars().any(char::is_whitespace)
+            && !super::text::has_refused_line_char(&text)
             && text.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && domain.contains('.')
@@ -69,13 +70,9 @@ impl Email {
     }
 }
 
-/// A display name: 1–100 characters once trimmed.
+/// A display name: one line of 1–100 visible characters once trimmed.
 pub fn parse_display_name(text: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 100 {
-        return Err(Error::invalid("display_name", "use 1 to 100 characters"));
-    }
-    Ok(text.to_owned())
+    super::text::line("display_name", text, 1, 100)
 }
 
 /// A password: at least 8 characters, at most 1024 bytes (so hashing stays cheap to refuse).

@@ -11,3 +11,14 @@ pub mod orgs;
 pub mod spare_schemas;
 pub mod tenancy;
 pub(crate) mod text_enum;
+pub mod text;
+
+/// How many inputs each property test of a parser tries: `COINSENCE_FUZZ_CASES`, or a number
+/// small enough for CI (a dedicated run sets a million).
+#[cfg(test)]
+pub(crate) fn fuzz_cases() -> u32 {
+    std::env::var("COINSENCE_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000)
+}

@@ -200,16 +200,102 @@ mod tests {
         assert_eq!(format_minor(i64::MIN, s(6)), "-9223372036854.775808");
     }
 
+    /// The parser's rules written the slow, obvious way (in u128, checked): what `Amount::parse`
+    /// must answer for every input.
+    fn reference(text: &str, places: u8) -> Result<i64, MoneyError> {
+        let text = text.trim();
+        if text.starts_with('-') {
+            return Err(MoneyError::NotPositive);
+        }
+        let text = text.strip_prefix('+').unwrap_or(text);
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if !digits(whole) || !digits(fraction) || (whole.is_empty() && fraction.is_empty()) {
+            return Err(MoneyError::Malformed);
+        }
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > usize::from(places) {
+            return Err(MoneyError::TooManyDecimals(places));
+        }
+        let padded = format!("{whole}{fraction:0<width$}", width = usize::from(places));
+        let mut value: u128 = 0;
+        for c in padded.chars() {
+            let digit = u128::from(c.to_digit(10).unwrap_or(0));
+            value = match value.checked_mul(10).and_then(|v| v.checked_add(digit)) {
+                Some(v) => v,
+                None => return Err(MoneyError::TooLarge),
+            };
+        }
+        match i64::try_from(value) {
+            Ok(0) => Err(MoneyError::NotPositive),
+            Ok(minor) => Ok(minor),
+            Err(_) => Err(MoneyError::TooLarge),
+        }
+    }
+
+    /// Text shaped like amounts and near misses: digits (sometimes dozens), points, signs,
+    /// spaces of every kind, letters, and any character at all.
+    fn amount_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            4 => "[0-9]{1,3}",
+            1 => "[0-9]{15,45}",
+            2 => Just(".".to_owned()),
+            1 => prop::sample::select(vec!["+", "-", " ", "\t", "\u{a0}", "\u{3000}", "0", "00", "e", ",", "٣", "１"])
+                .prop_map(str::to_owned),
+            1 => any::<char>().prop_map(String::from),
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+    }
+
+    fn minor_amounts() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            1_i64..=1_000_000,
+            1_i64..=i64::MAX,
+            (i64::MAX - 1_000)..=i64::MAX,
+            (0_u32..19).prop_map(|p| 10_i64.pow(p)),
+        ]
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::domain::fuzz_cases()))]
+
         #[test]
-        fn display_then_parse_round_trips(minor in 1_i64..=i64::MAX, places in 0_u8..=6) {
+        fn display_then_parse_round_trips(minor in minor_amounts(), places in 0_u8..=6) {
             let amount = Amount::from_minor(minor).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let shown = amount.display(s(places));
             prop_assert_eq!(Amount::parse(&shown, s(places)), Ok(amount));
+            // However it is dressed: spaces around, a plus, trailing zeros.
+            let point = if places == 0 { "." } else { "" };
+            let dressed = format!("  +{shown}{point}000 ");
+            prop_assert_eq!(Amount::parse(&dressed, s(places)), Ok(amount));
         }
 
         #[test]
-        fn parse_never_panics(text in ".{0,40}", places in 0_u8..=6) {
+        fn more_decimals_than_the_scale_are_refused_never_rounded(
+            minor in minor_amounts(),
+            places in 0_u8..=6,
+            extra in 1_u8..=9,
+        ) {
+            let amount = Amount::from_minor(minor).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let point = if places == 0 { "." } else { "" };
+            let longer = format!("{}{point}{extra}", amount.display(s(places)));
+            prop_assert_eq!(
+                Amount::parse(&longer, s(places)),
+                Err(MoneyError::TooManyDecimals(places))
+            );
+        }
+
+        #[test]
+        fn parse_agrees_with_the_reference(text in amount_like(), places in 0_u8..=6) {
+            let got = Amount::parse(&text, s(places)).map(Amount::minor);
+            prop_assert_eq!(&got, &reference(&text, places), "{:?}", text);
+            if let Ok(minor) = got {
+                prop_assert!(minor > 0);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics(text in any::<String>(), places in 0_u8..=6) {
             let _ = Amount::parse(&text, s(places));
         }
     }

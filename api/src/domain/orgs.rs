@@ -93,11 +93,7 @@ pub struct NewOrg {
 }
 
 pub fn parse_org_name(text: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > 200 {
-        return Err(Error::invalid("name", "use 1 to 200 characters"));
-    }
-    Ok(text.to_owned())
+    super::text::line("name", text, 1, 200)
 }
 
 const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at";
@@ -147,7 +143,9 @@ impl Core {
     /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
     /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
-        self.access.call((token.hash(), slug.to_owned())).await?
+        // A slug that cannot be one (a NUL from a path's `%00`) never reaches the shared lookup.
+        let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
+        self.access.call((token.hash(), slug.as_str().to_owned())).await?
     }
 
     /// Resolves a bearer token and an org slug for a payment. A pair seen in the last minute is

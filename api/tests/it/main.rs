@@ -18,4 +18,5 @@ mod optimistic;
 mod pledges_market;
 mod projects;
 mod spare_schemas;
+mod text_input;
 mod walls;

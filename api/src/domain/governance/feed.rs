@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
-use super::{Creation, parse_text, retrying};
+use super::{Creation, retrying};
+use crate::domain::text;
 use crate::core::Core;
 use crate::domain::ids::{CommentId, PostId, UserId};
 use crate::domain::ledger::ops::IdempotencyKey;
@@ -146,7 +147,7 @@ impl Core {
         new: NewPost,
         key: Option<IdempotencyKey>,
     ) -> Result<PostView> {
-        let body = parse_text("body", &new.body, 1, BODY_MAX)?;
+        let body = text::body("body", &new.body, 1, BODY_MAX)?;
         let creation = Creation::new(key.as_ref(), "post", &new);
         let (new, creation, body) = (&new, &creation, &body);
         retrying(move || async move {
@@ -233,7 +234,7 @@ impl Core {
         new: NewPost,
         key: Option<IdempotencyKey>,
     ) -> Result<CommentView> {
-        let body = parse_text("body", &new.body, 1, BODY_MAX)?;
+        let body = text::body("body", &new.body, 1, BODY_MAX)?;
         let creation = Creation::new(key.as_ref(), "comment", &(post, &new));
         let (new, creation, body) = (&new, &creation, &body);
         retrying(move || async move {

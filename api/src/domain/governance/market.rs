@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
 use super::{
-    Creation, coin_by_code, currency_map, parse_amount, parse_text, post_all, replayed, retrying,
+    Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying,
 };
 use crate::core::Core;
 use crate::domain::ids::{CurrencyId, ListingId, PledgeId, PurchaseId, TransferId, UserId};
@@ -18,6 +18,7 @@ use crate::domain::ledger::{AccountRef, Authority, CurrencyCode, TransferKind, T
 use crate::domain::money::{Amount, format_minor};
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::TenantTx;
+use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 
@@ -208,8 +209,8 @@ impl Core {
         new: NewListing,
         key: Option<IdempotencyKey>,
     ) -> Result<ListingView> {
-        let title = parse_text("title", &new.title, 1, 200)?;
-        let description = parse_text("description", &new.description, 0, 5_000)?;
+        let title = text::line("title", &new.title, 1, 200)?;
+        let description = text::body("description", &new.description, 0, 5_000)?;
         let creation = Creation::new(key.as_ref(), "listing", &new);
         let (new, creation, title, description) = (&new, &creation, &title, &description);
         retrying(move || async move {

@@ -37,26 +37,6 @@ use super::money::{Amount, Scale};
 use super::tenancy::TenantTx;
 use crate::error::{Error, Result};
 
-/// A trimmed text of `min..=max` characters.
-pub(crate) fn parse_text(
-    field: &'static str,
-    text: &str,
-    min: usize,
-    max: usize,
-) -> Result<String> {
-    let text = text.trim();
-    let n = text.chars().count();
-    if n < min || n > max {
-        let reason = if min == 0 {
-            format!("use at most {max} characters")
-        } else {
-            format!("use {min} to {max} characters")
-        };
-        return Err(Error::invalid(field, reason));
-    }
-    Ok(text.to_owned())
-}
-
 /// A positive amount in a currency's scale, as a field error when it is not one.
 pub(crate) fn parse_amount(field: &'static str, text: &str, scale: Scale) -> Result<Amount> {
     Amount::parse(text, scale).map_err(|e| Error::invalid(field, e.to_string()))

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::actions::Action;
 use super::proposals::open_for_pledge;
-use super::{Creation, coin_by_code, currency_map, parse_amount, parse_text, retrying};
+use super::{Creation, coin_by_code, currency_map, parse_amount, retrying};
+use crate::domain::text;
 use crate::core::Core;
 use crate::domain::ids::{CurrencyId, PledgeId, ProposalId, UserId};
 use crate::domain::ledger::CurrencyCode;
@@ -145,7 +146,7 @@ impl Core {
         new: NewPledge,
         key: Option<IdempotencyKey>,
     ) -> Result<PledgeView> {
-        let description = parse_text("description", &new.description, 1, 500)?;
+        let description = text::body("description", &new.description, 1, 500)?;
         let creation = Creation::new(key.as_ref(), "pledge", &new);
         let (new, creation, description) = (&new, &creation, &description);
         retrying(move || async move {

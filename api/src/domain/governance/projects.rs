@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
 use super::{
-    Creation, coin_by_code, currency_map, parse_amount, parse_text, post_all, replayed, retrying,
+    Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying,
 };
 use crate::core::Core;
 use crate::domain::ids::{
@@ -28,6 +28,7 @@ use crate::domain::ledger::{
 use crate::domain::money::{Amount, Scale, format_minor};
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx};
+use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 
@@ -455,13 +456,13 @@ impl Core {
         new: NewProject,
         key: Option<IdempotencyKey>,
     ) -> Result<ProjectView> {
-        let title = parse_text("title", &new.title, 1, 200)?;
-        let description = parse_text("description", &new.description, 0, 10_000)?;
+        let title = text::line("title", &new.title, 1, 200)?;
+        let description = text::body("description", &new.description, 0, 10_000)?;
         let share_code = CurrencyCode::parse(&new.share_code).map_err(|_| {
             Error::invalid("share_code", "a currency code is 2 to 8 capital letters")
         })?;
         let share_name = match new.share_name.as_deref() {
-            Some(name) => parse_text("share_name", name, 1, 100)?,
+            Some(name) => text::line("share_name", name, 1, 100)?,
             None => format!("{} shares", title.chars().take(90).collect::<String>()),
         };
         let rate = Amount::parse(&new.rate, rate_scale()?).map_err(|e| {
@@ -602,7 +603,7 @@ impl Core {
         payment: ProjectPayment,
         key: IdempotencyKey,
     ) -> Result<Receipt> {
-        let memo = &parse_text("memo", &payment.memo, 0, 500)?;
+        let memo = &text::line("memo", &payment.memo, 0, 500)?;
         let (payment, key) = (&payment, &key);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;

@@ -15,7 +15,8 @@ use super::actions::{self, Action, ActionRequest, Executing};
 use super::outbox::{self, EventKind, NewEvent};
 use super::rules::{self, Proposers, Rules};
 use super::tally::{self, Choice, Counts, DecisionRule, Method, Outcome};
-use super::{Creation, parse_text, retrying};
+use super::{Creation, retrying};
+use crate::domain::text;
 use crate::core::Core;
 use crate::domain::follow_up::FollowUp;
 use crate::domain::ids::{ProjectId, ProposalId, TenantId, UserId};
@@ -489,8 +490,8 @@ impl Core {
         new: NewProposal,
         key: Option<IdempotencyKey>,
     ) -> Result<ProposalView> {
-        let title = parse_text("title", &new.title, 1, 200)?;
-        let description = parse_text("description", &new.description, 0, 10_000)?;
+        let title = text::line("title", &new.title, 1, 200)?;
+        let description = text::body("description", &new.description, 0, 10_000)?;
         let creation = Creation::new(key.as_ref(), "proposal", &new);
         let (new, creation, title, description) = (&new, &creation, &title, &description);
         retrying(move || async move {

@@ -9,6 +9,7 @@ use crate::domain::ids::{AccountId, TransferId, UserId};
 use crate::domain::money::{Amount, Scale, format_minor};
 use crate::domain::orgs::{Member, Payer};
 use crate::domain::tenancy::TenantTx;
+use crate::domain::text;
 use crate::error::{Error, Result};
 
 /// A client-chosen idempotency key, namespaced by where it came from so two sources can never
@@ -79,21 +80,14 @@ pub struct NewCurrency {
 const MEMO_MAX: usize = 500;
 
 fn parse_memo(memo: &str) -> Result<String> {
-    let memo = memo.trim();
-    if memo.chars().count() > MEMO_MAX {
-        return Err(Error::invalid("memo", "use at most 500 characters"));
-    }
-    Ok(memo.to_owned())
+    text::line("memo", memo, 0, MEMO_MAX)
 }
 
 impl Core {
     pub async fn create_currency(&self, admin: &Member, new: NewCurrency) -> Result<Currency> {
         admin.require_admin()?;
         let code = CurrencyCode::parse(&new.code)?;
-        let name = new.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(Error::invalid("name", "use 1 to 100 characters"));
-        }
+        let name = &text::line("name", &new.name, 1, 100)?;
         let scale = i16::try_from(new.scale)
             .ok()
             .and_then(|s| Scale::try_from(s).ok())
