@@ -609,6 +609,7 @@ impl Core {
             }
             let view = view(&mut tx, member.user.id, id).await?;
             tx.commit().await?;
+            self.forget_payers_of(member.tenant.id, &p.action);
             Ok(Some(view))
         })
         .await
@@ -630,6 +631,7 @@ impl Core {
                 return Ok(None);
             }
             tx.commit().await?;
+            self.forget_payers_of(tenant.id, &p.action);
             Ok(Some(true))
         })
         .await
