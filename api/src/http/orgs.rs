@@ -122,6 +122,7 @@ pub async fn login(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutQuery {
     /// Revoke every token of the caller, not only this one (log out everywhere).
