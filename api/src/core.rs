@@ -7,10 +7,10 @@ use std::sync::{Arc, RwLock};
 use sqlx::PgPool;
 
 use crate::batch::Batcher;
+use crate::domain::identity::TokenTerms;
 use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
 use crate::domain::ledger::{Currency, CurrencyCode, CurrencyKind};
-use crate::domain::identity::TokenTerms;
 use crate::domain::orgs::{Member, OrgCaps, PayerMemory, TokenInOrg, members_for_tokens};
 use crate::domain::spare_schemas::Spares;
 use crate::error::Result;

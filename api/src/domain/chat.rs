@@ -799,7 +799,10 @@ async fn ensure_chat_user_in(
     display_name: &str,
 ) -> Result<User> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("chat identity {}:{}", who.platform, who.platform_user_id))
+        .bind(format!(
+            "chat identity {}:{}",
+            who.platform, who.platform_user_id
+        ))
         .execute(&mut *conn)
         .await?;
     // Read after the lock: a transaction that held it and created them has committed.
@@ -850,7 +853,10 @@ mod tests {
         let who = ChatIdentity::new(ChatPlatform::Matrix, "@ana:example.org").ok();
         let email = who.as_ref().map(ChatIdentity::placeholder_email);
         let parsed = email.as_deref().map(identity::Email::parse);
-        assert!(matches!(parsed, Some(Ok(ref e)) if e.is_reserved()), "{email:?}");
+        assert!(
+            matches!(parsed, Some(Ok(ref e)) if e.is_reserved()),
+            "{email:?}"
+        );
         assert_ne!(email, who.map(|w| w.placeholder_email()));
         assert_eq!(fit_display_name("  ", "@x:y"), "@x:y");
         assert_eq!(fit_display_name(&"a".repeat(300), "x").len(), 100);

@@ -159,13 +159,25 @@ impl OrgCaps {
         };
         if self.per_person > 0 {
             let key = format!("new orgs of user {}", owner.id);
-            cap_in(tx, &key, "created_by = $1::bigint", &owner.id.0.to_string(), self.per_person)
-                .await?;
+            cap_in(
+                tx,
+                &key,
+                "created_by = $1::bigint",
+                &owner.id.0.to_string(),
+                self.per_person,
+            )
+            .await?;
         }
         if let (Some(addr), true) = (from, self.per_address > 0) {
             let key = format!("new orgs from {addr}");
-            cap_in(tx, &key, "created_from = $1::inet", &addr.to_string(), self.per_address)
-                .await?;
+            cap_in(
+                tx,
+                &key,
+                "created_from = $1::inet",
+                &addr.to_string(),
+                self.per_address,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -374,7 +386,10 @@ impl Core {
         {
             Ok(_) => answer,
             // The write's own refusal of a member who left says it as well as the lookup would.
-            Err(e) if !matches!(e, Error::Unauthorized) && matches!(answer, Err(Error::Forbidden(_))) => {
+            Err(e)
+                if !matches!(e, Error::Unauthorized)
+                    && matches!(answer, Err(Error::Forbidden(_))) =>
+            {
                 answer
             }
             Err(e) => Err(e),
@@ -583,7 +598,13 @@ pub(crate) async fn members_for_tokens(
                 .collect();
         }
     };
-    touch_stale(pool, terms, &hashes, &rows.iter().map(|r| (r.n, r.stale)).collect::<Vec<_>>()).await;
+    touch_stale(
+        pool,
+        terms,
+        &hashes,
+        &rows.iter().map(|r| (r.n, r.stale)).collect::<Vec<_>>(),
+    )
+    .await;
     let mut out: Vec<Result<Member>> = hashes.iter().map(|_| Err(Error::Unauthorized)).collect();
     for row in rows {
         let Some(slot) = usize::try_from(row.n - 1).ok().and_then(|i| out.get_mut(i)) else {
@@ -626,11 +647,21 @@ pub(crate) async fn members_for_tokens(
 }
 
 /// Records the use of the tokens among `rows` (ordinal, stale) whose last record is old.
-async fn touch_stale(pool: &sqlx::PgPool, terms: TokenTerms, hashes: &[Vec<u8>], rows: &[(i64, bool)]) {
+async fn touch_stale(
+    pool: &sqlx::PgPool,
+    terms: TokenTerms,
+    hashes: &[Vec<u8>],
+    rows: &[(i64, bool)],
+) {
     let mut stale: Vec<Vec<u8>> = rows
         .iter()
         .filter(|(_, stale)| *stale)
-        .filter_map(|(n, _)| usize::try_from(n - 1).ok().and_then(|i| hashes.get(i)).cloned())
+        .filter_map(|(n, _)| {
+            usize::try_from(n - 1)
+                .ok()
+                .and_then(|i| hashes.get(i))
+                .cloned()
+        })
         .collect();
     if stale.is_empty() {
         return;

@@ -57,7 +57,12 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
         "x@anything.invalid",
     ] {
         let r = signup(&app, email).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{email}: {:?}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email}: {:?}",
+            r.body
+        );
         assert_eq!(r.body["field"], "email", "{email}");
     }
     // Nor may an admin add anyone by such an address.
@@ -68,7 +73,12 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
             json!({"email": address}),
         )
         .await;
-    assert_eq!(added.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", added.body);
+    assert_eq!(
+        added.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        added.body
+    );
     assert_eq!(added.body["field"], "email");
 
     // An account holding that address anyway (made before signups were refused) gains nothing:
@@ -86,11 +96,18 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
     assert!(admitted);
     assert_ne!(ana.id, UserId(mallory));
     assert_ne!(ana.email, address);
-    assert!(ana.email.ends_with("@chat.coinsence.invalid"), "{}", ana.email);
+    assert!(
+        ana.email.ends_with("@chat.coinsence.invalid"),
+        "{}",
+        ana.email
+    );
     assert_eq!(ok(app.core.chat_user(&victim, "Ana").await).id, ana.id);
 
     // Payments meant for her reach her.
-    assert_eq!(app.issue(&org, org.owner_id, "10").await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.issue(&org, org.owner_id, "10").await.status,
+        StatusCode::CREATED
+    );
     let paid = app
         .pay(&org, &org.owner_token, ana.id.0, "4", &rand_key())
         .await;
@@ -146,7 +163,12 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
     let app = TestApp::new().await;
     app.org("mentions").await;
     let tenant = ok(app.core.tenant("mentions").await);
-    let person = |n: i64| ok(ChatIdentity::new(ChatPlatform::Matrix, &format!("@p{n}:hs")));
+    let person = |n: i64| {
+        ok(ChatIdentity::new(
+            ChatPlatform::Matrix,
+            &format!("@p{n}:hs"),
+        ))
+    };
     for n in 0..MENTION_ADMISSIONS_PER_HOUR {
         let (_, admitted) = ok(app.core.chat_payee(&tenant, "!busy", &person(n), "P").await);
         assert!(admitted);
@@ -170,7 +192,10 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
     // Members already admitted are still paid there; another room has its own count.
     let (_, again) = ok(app.core.chat_payee(&tenant, "!busy", &person(0), "P").await);
     assert!(!again);
-    let (_, elsewhere) = ok(app.core.chat_payee(&tenant, "!quiet", &person(999), "P").await);
+    let (_, elsewhere) = ok(app
+        .core
+        .chat_payee(&tenant, "!quiet", &person(999), "P")
+        .await);
     assert!(elsewhere);
 }
 
@@ -179,20 +204,18 @@ async fn a_connect_code_does_not_name_the_org_a_room_is_bound_to() {
     let app = TestApp::new().await;
     app.org("secret-club").await;
     app.org("other").await;
-    let first = ok(
-        app.core
-            .create_connect_code_for(&ok(OrgSlug::parse("secret-club")))
-            .await,
-    );
+    let first = ok(app
+        .core
+        .create_connect_code_for(&ok(OrgSlug::parse("secret-club")))
+        .await);
     ok(app
         .core
         .connect_room(ChatPlatform::Matrix, "!r:hs", &first.code, None)
         .await);
-    let second = ok(
-        app.core
-            .create_connect_code_for(&ok(OrgSlug::parse("other")))
-            .await,
-    );
+    let second = ok(app
+        .core
+        .create_connect_code_for(&ok(OrgSlug::parse("other")))
+        .await);
     match app
         .core
         .connect_room(ChatPlatform::Matrix, "!r:hs", &second.code, None)
@@ -213,22 +236,35 @@ async fn a_person_creates_at_most_five_orgs_a_day() {
     let (token, _) = app.user("founder").await;
     for n in 0..5 {
         let r = app
-            .post("/v1/orgs", &token, json!({"slug": format!("mine-{n}"), "name": "n"}))
+            .post(
+                "/v1/orgs",
+                &token,
+                json!({"slug": format!("mine-{n}"), "name": "n"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{n}: {:?}", r.body);
     }
     let sixth = app
         .post("/v1/orgs", &token, json!({"slug": "mine-5", "name": "n"}))
         .await;
-    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", sixth.body);
+    assert_eq!(
+        sixth.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        sixth.body
+    );
     assert_eq!(sixth.code(), "rate_limited");
-    let (made,): (i64,) = sqlx::query_as("SELECT count(*) FROM control.tenants WHERE slug = 'mine-5'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (made,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM control.tenants WHERE slug = 'mine-5'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(made, 0);
     // The operator is not capped.
-    let user = ok(app.core.user_for_token(&ApiToken::from_presented(&token)).await);
+    let user = ok(app
+        .core
+        .user_for_token(&ApiToken::from_presented(&token))
+        .await);
     let org = NewOrg {
         slug: ok(OrgSlug::parse("mine-5")),
         name: "n".into(),
@@ -276,11 +312,20 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
             )
         }
     };
-    assert_eq!(status(signup(0, [203, 0, 113, 7])).await.0, StatusCode::CREATED);
-    assert_eq!(status(signup(1, [203, 0, 113, 7])).await.0, StatusCode::CREATED);
+    assert_eq!(
+        status(signup(0, [203, 0, 113, 7])).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        status(signup(1, [203, 0, 113, 7])).await.0,
+        StatusCode::CREATED
+    );
     let (third, retry) = status(signup(2, [203, 0, 113, 7])).await;
     assert_eq!(third, StatusCode::TOO_MANY_REQUESTS);
-    assert!(retry.is_some_and(|s| s > 86_000 && s <= 86_400), "{retry:?}");
+    assert!(
+        retry.is_some_and(|s| s > 86_000 && s <= 86_400),
+        "{retry:?}"
+    );
     // Nothing of the refused signup stayed, not even the user.
     let (users,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM control.users WHERE email = 'owner2@example.org'")
@@ -288,5 +333,8 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(users, 0);
-    assert_eq!(status(signup(3, [198, 51, 100, 1])).await.0, StatusCode::CREATED);
+    assert_eq!(
+        status(signup(3, [198, 51, 100, 1])).await.0,
+        StatusCode::CREATED
+    );
 }

@@ -105,14 +105,16 @@ async fn use_extends_a_token_at_most_once_a_day() {
     let app = TestApp::new().await;
     let org = app.org("sliding").await;
     let read_back = || async {
-        let row: (Option<chrono::DateTime<chrono::Utc>>, chrono::DateTime<chrono::Utc>) =
-            sqlx::query_as(
-                "SELECT last_used_at, expires_at FROM control.api_tokens WHERE user_id = $1",
-            )
-            .bind(org.owner_id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let row: (
+            Option<chrono::DateTime<chrono::Utc>>,
+            chrono::DateTime<chrono::Utc>,
+        ) = sqlx::query_as(
+            "SELECT last_used_at, expires_at FROM control.api_tokens WHERE user_id = $1",
+        )
+        .bind(org.owner_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         row
     };
     // Used two days ago, expiring in an hour.
@@ -198,11 +200,7 @@ async fn people_list_and_revoke_their_own_tokens_only() {
         StatusCode::OK
     );
     assert_eq!(
-        tokens(&app, &stranger)
-            .await
-            .body
-            .as_array()
-            .map(Vec::len),
+        tokens(&app, &stranger).await.body.as_array().map(Vec::len),
         Some(1)
     );
 
