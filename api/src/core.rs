@@ -7,10 +7,11 @@ use std::sync::{Arc, RwLock};
 use sqlx::PgPool;
 
 use crate::batch::Batcher;
+use crate::domain::identity::TokenTerms;
 use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
 use crate::domain::ledger::{Currency, CurrencyCode, CurrencyKind};
-use crate::domain::orgs::{Member, PayerMemory, TokenInOrg, members_for_tokens};
+use crate::domain::orgs::{Member, OrgCaps, PayerMemory, TokenInOrg, members_for_tokens};
 use crate::domain::spare_schemas::Spares;
 use crate::error::Result;
 
@@ -22,6 +23,10 @@ pub struct Core {
     pub(crate) access: Batcher<TokenInOrg, Result<Member>>,
     /// Members recently resolved for payments (see [`Core::payer_for_token`]).
     pub(crate) payers: Arc<PayerMemory>,
+    /// How long tokens live (see [`TokenTerms`]).
+    pub(crate) tokens: TokenTerms,
+    /// How many orgs a person and an address may create a day (see [`OrgCaps`]).
+    pub(crate) org_caps: OrgCaps,
     /// Currencies never change once created (their scale above all), so they are cached.
     pub(crate) currencies: Arc<RwLock<HashMap<(TenantId, CurrencyCode), Currency>>>,
     /// A currency's kind never changes either; payments look it up to guard project shares.
@@ -42,6 +47,7 @@ impl Core {
 
     pub fn with_queue(pool: PgPool, config: QueueConfig) -> Self {
         let hot = hot_path_pool(&pool);
+        let tokens = TokenTerms::from_env();
         Self {
             transfers: TransferQueue::new(hot.clone(), config),
             access: {
@@ -51,10 +57,12 @@ impl Core {
                 let workers = env_count("COINSENCE_ACCESS_LOOKUPS").unwrap_or(2);
                 Batcher::spawn("access", workers, 256, move |lookups| {
                     let pool = pool.clone();
-                    async move { members_for_tokens(&pool, lookups).await }
+                    async move { members_for_tokens(&pool, tokens, lookups).await }
                 })
             },
             payers: Arc::default(),
+            tokens,
+            org_caps: OrgCaps::from_env(),
             pool,
             currencies: Arc::default(),
             currency_kinds: Arc::default(),
@@ -67,6 +75,12 @@ impl Core {
     /// Keeping another number of spare org schemas (0: none; tests that count schemas).
     pub fn with_spare_orgs(mut self, target: usize) -> Self {
         self.spares = Spares::new(target);
+        self
+    }
+
+    /// With other caps on new orgs per person and address and day.
+    pub fn with_org_caps(mut self, caps: OrgCaps) -> Self {
+        self.org_caps = caps;
         self
     }
 

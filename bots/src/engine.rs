@@ -393,7 +393,7 @@ impl Engine {
         let key = self.key(msg)?;
         let (payee, new_member) = self
             .core
-            .chat_payee(&member.tenant, &who, &to.display)
+            .chat_payee(&member.tenant, &msg.room, &who, &to.display)
             .await
             .map_err(|e| match e {
                 Error::NotFound(_) => Reply::error(format!(

@@ -70,15 +70,15 @@ impl ChatIdentity {
         })
     }
 
-    /// The placeholder address of a user who arrived from chat. `.invalid` is reserved (RFC 2606):
-    /// it can never be a real mailbox, and it is derived from the identity, so two bots creating
-    /// the same person at once create one user.
+    /// The placeholder address of a user who arrived from chat: under `.invalid` (RFC 2606, a
+    /// mailbox nobody can have, and refused at signup) and random, so nobody can predict it.
+    /// The identity is found by (platform, id), never by this address.
     fn placeholder_email(&self) -> String {
-        let digest = Sha256::digest(self.platform_user_id.as_bytes());
+        let random: [u8; 16] = rand::random();
         format!(
             "{}.{}@chat.coinsence.invalid",
             self.platform,
-            hex::encode(&digest[..10])
+            hex::encode(random)
         )
     }
 }
@@ -280,12 +280,11 @@ impl Core {
         .fetch_optional(&mut *tx)
         .await?;
         match bound {
+            // Whoever holds this org's code need not be in the other org: its name stays unsaid.
             Some((other,)) if other != tenant.id => {
-                let current = tenant_by_id(&mut tx, other).await?;
-                return Err(Error::conflict(format!(
-                    "this room is already connected to {}",
-                    current.name
-                )));
+                return Err(Error::conflict(
+                    "this room is already connected to another community",
+                ));
             }
             Some(_) => {}
             None => {
@@ -343,8 +342,10 @@ impl Core {
         Ok(())
     }
 
-    /// Ties a chat identity to an existing user (the operator's demo set-up; later the portal's
-    /// "link your chat account"). An identity already tied to someone keeps its user.
+    /// Ties a chat identity to an existing user: for the operator's demo set-up only, where the
+    /// operator vouches for both. A person links their chat identity to a login only through
+    /// the one-time code of `/link` ([`Core::create_login_link`]). An identity already tied to
+    /// someone keeps its user.
     pub async fn link_chat_identity(&self, who: &ChatIdentity, user: UserId) -> Result<UserId> {
         let (linked,): (UserId,) = sqlx::query_as(
             "INSERT INTO control.chat_identities (platform, platform_user_id, user_id)
@@ -446,7 +447,13 @@ impl Core {
     /// The user behind a chat identity, created (without a password) the first time.
     pub async fn chat_user(&self, who: &ChatIdentity, display_name: &str) -> Result<User> {
         let mut conn = self.pool.acquire().await?;
-        ensure_chat_user(&mut conn, who, display_name).await
+        if let Some(user) = find_chat_user(&mut conn, who).await? {
+            return Ok(user);
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let user = ensure_chat_user_in(&mut tx, who, display_name).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// The speaker as a member of `tenant`: seen before, or created now, and admitted if the org
@@ -480,10 +487,13 @@ impl Core {
 
     /// Someone mentioned in a room, as a member who can be paid. A person the bot has never seen
     /// gets a user and, in an open org, an account on the spot; in a closed org only members can
-    /// be paid. Returns the user and whether they were admitted just now.
+    /// be paid. An open org admits at most [`MENTION_ADMISSIONS_PER_HOUR`] people by mention per
+    /// room and hour, so one room cannot fill it with people nobody invited. Returns the user
+    /// and whether they were admitted just now.
     pub async fn chat_payee(
         &self,
         tenant: &Tenant,
+        room_id: &str,
         who: &ChatIdentity,
         display_name: &str,
     ) -> Result<(User, bool)> {
@@ -500,30 +510,44 @@ impl Core {
         .bind(tenant.id)
         .fetch_optional(&mut *conn)
         .await?;
-        let known = match found {
-            Some((id, email, display_name, role)) => {
-                let user = User {
-                    id,
-                    email,
-                    display_name,
-                };
-                if role.is_some() {
-                    return Ok((user, false));
-                }
-                Some(user)
-            }
-            None => None,
-        };
+        drop(conn);
+        if let Some((id, email, display_name, Some(_))) = found {
+            let user = User {
+                id,
+                email,
+                display_name,
+            };
+            return Ok((user, false));
+        }
         if !tenant.open {
             return Err(Error::not_found("member"));
         }
-        let user = match known {
-            Some(user) => user,
-            None => ensure_chat_user(&mut conn, who, display_name).await?,
-        };
-        drop(conn);
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+        // Counted under a lock per room, before anyone is created, so concurrent mentions
+        // cannot slip past the cap together.
+        mention_admissions_left(tx.conn(), who.platform, room_id).await?;
+        // Found or created under the identity's lock, which also orders concurrent admissions
+        // of the same person (from several rooms) one after the other.
+        let user = ensure_chat_user_in(tx.conn(), who, display_name).await?;
+        // Admitted meanwhile (a concurrent mention in another room, or they spoke).
+        if identity::role_in(tx.conn(), tenant.id, user.id)
+            .await?
+            .is_some()
+        {
+            tx.commit().await?;
+            return Ok((user, false));
+        }
         admit_in(&mut tx, tenant.id, &user, Role::Member).await?;
+        sqlx::query(
+            "INSERT INTO control.chat_mention_admissions (platform, room_id, tenant_id, user_id)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(who.platform.as_str())
+        .bind(room_id)
+        .bind(tenant.id)
+        .bind(user.id)
+        .execute(tx.conn())
+        .await?;
         tx.commit().await?;
         Ok((user, true))
     }
@@ -576,7 +600,7 @@ impl Core {
         .fetch_optional(&mut *tx)
         .await?;
         let user = user.ok_or(Error::Unauthorized)?;
-        let token = identity::issue_token(&mut tx, user.id, "login link").await?;
+        let token = identity::issue_token(&mut tx, user.id, "login link", self.tokens).await?;
         tx.commit().await?;
         Ok((user, token))
     }
@@ -734,37 +758,76 @@ async fn find_chat_user(conn: &mut PgConnection, who: &ChatIdentity) -> Result<O
     .await?)
 }
 
-/// Creates the user and identity if they are new; two callers at once end with one user,
-/// because the placeholder email is derived from the identity.
-async fn ensure_chat_user(
+/// How many people an open org admits per room and hour because they were paid by mention.
+pub const MENTION_ADMISSIONS_PER_HOUR: i64 = 20;
+
+/// Refuses when a room's mentions admitted [`MENTION_ADMISSIONS_PER_HOUR`] people in the last
+/// hour. Takes a lock per room held until the caller's transaction ends.
+async fn mention_admissions_left(
+    conn: &mut PgConnection,
+    platform: ChatPlatform,
+    room_id: &str,
+) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("mention admissions {platform}:{room_id}"))
+        .execute(&mut *conn)
+        .await?;
+    let (admitted,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM control.chat_mention_admissions
+         WHERE platform = $1 AND room_id = $2 AND created_at > now() - interval '1 hour'",
+    )
+    .bind(platform.as_str())
+    .bind(room_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if admitted >= MENTION_ADMISSIONS_PER_HOUR {
+        return Err(Error::forbidden(format!(
+            "this room already added {MENTION_ADMISSIONS_PER_HOUR} new members by mention in \
+             the last hour; they can join by speaking here, or try again later"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates the user and identity if they are new, inside the caller's transaction. The identity
+/// is found by (platform, id) only, never through an email address. A lock per identity, held
+/// until the transaction ends, makes concurrent first sightings (two bots, two rooms) wait for
+/// each other, so they end with one user.
+async fn ensure_chat_user_in(
     conn: &mut PgConnection,
     who: &ChatIdentity,
     display_name: &str,
 ) -> Result<User> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!(
+            "chat identity {}:{}",
+            who.platform, who.platform_user_id
+        ))
+        .execute(&mut *conn)
+        .await?;
+    // Read after the lock: a transaction that held it and created them has committed.
     if let Some(user) = find_chat_user(conn, who).await? {
         return Ok(user);
     }
     let name = fit_display_name(display_name, &who.platform_user_id);
-    // The statement's own CTEs see no rows the others insert, so the user comes from `u`, which
-    // returns the row whether it inserted it or found it.
-    Ok(sqlx::query_as(
-        "WITH u AS (
-             INSERT INTO control.users (email, password_hash, display_name) VALUES ($3, NULL, $4)
-             ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email
-             RETURNING id, email, display_name
-         ), i AS (
-             INSERT INTO control.chat_identities (platform, platform_user_id, user_id)
-             SELECT $1, $2, id FROM u
-             ON CONFLICT (platform, platform_user_id) DO NOTHING
-         )
-         SELECT id, email, display_name FROM u",
+    let user: User = sqlx::query_as(
+        "INSERT INTO control.users (email, password_hash, display_name) VALUES ($1, NULL, $2)
+         RETURNING id, email, display_name",
+    )
+    .bind(who.placeholder_email())
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO control.chat_identities (platform, platform_user_id, user_id)
+         VALUES ($1, $2, $3)",
     )
     .bind(who.platform.as_str())
     .bind(&who.platform_user_id)
-    .bind(who.placeholder_email())
-    .bind(name)
-    .fetch_one(conn)
-    .await?)
+    .bind(user.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(user)
 }
 
 #[cfg(test)]
@@ -786,15 +849,15 @@ mod tests {
     }
 
     #[test]
-    fn placeholder_emails_are_valid_and_stable() {
+    fn placeholder_emails_are_valid_reserved_and_unpredictable() {
         let who = ChatIdentity::new(ChatPlatform::Matrix, "@ana:example.org").ok();
         let email = who.as_ref().map(ChatIdentity::placeholder_email);
+        let parsed = email.as_deref().map(identity::Email::parse);
         assert!(
-            email
-                .as_deref()
-                .is_some_and(|e| identity::Email::parse(e).is_ok())
+            matches!(parsed, Some(Ok(ref e)) if e.is_reserved()),
+            "{email:?}"
         );
-        assert_eq!(email, who.map(|w| w.placeholder_email()));
+        assert_ne!(email, who.map(|w| w.placeholder_email()));
         assert_eq!(fit_display_name("  ", "@x:y"), "@x:y");
         assert_eq!(fit_display_name(&"a".repeat(300), "x").len(), 100);
     }

@@ -4,6 +4,9 @@
 //! never lets anyone in. A token belongs to a user and works in every org the user belongs to,
 //! with the role the user has there.
 
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
@@ -12,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
-use super::ids::{TenantId, UserId};
-use super::orgs::{NewOrg, create_org_in};
+use chrono::{DateTime, Utc};
+
+use super::ids::{TenantId, TokenId, UserId};
+use super::orgs::{AskedBy, NewOrg, create_org_in};
 use super::tenancy::Tenant;
 use super::text_enum::text_enum;
 use crate::core::Core;
@@ -68,6 +73,24 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Addresses under `.invalid` (RFC 2606) can never be a mailbox; chat members get theirs
+    /// there. Nobody may sign up with one or be added by one.
+    pub fn is_reserved(&self) -> bool {
+        self.0.ends_with(".invalid")
+    }
+
+    /// The address, unless it is reserved: for signing up and adding members.
+    pub fn parse_deliverable(text: &str) -> Result<Self> {
+        let email = Self::parse(text)?;
+        if email.is_reserved() {
+            return Err(Error::invalid(
+                "email",
+                "that address is reserved; use an address that receives mail",
+            ));
+        }
+        Ok(email)
+    }
 }
 
 /// A display name: one line of 1–100 visible characters once trimmed.
@@ -107,6 +130,28 @@ pub async fn verify_password(password: String, phc: String) -> Result<bool> {
     })
     .await
     .map_err(|e| Error::Internal(e.into()))?
+}
+
+/// Runs a password check that cannot succeed, costing what a real one costs: an unknown email
+/// (or one without a password) then takes as long to refuse as a wrong password, so the
+/// answer's timing does not tell which emails have an account.
+async fn check_against_nothing(password: String) -> Result<()> {
+    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    tokio::task::spawn_blocking(move || {
+        let dummy = DUMMY.get_or_init(|| {
+            // The same parameters as every stored hash (Argon2::default), made once.
+            let salt = SaltString::encode_b64(b"coinsence: none.").ok()?;
+            Argon2::default()
+                .hash_password(b"no password is this one", &salt)
+                .ok()
+                .map(|h| h.to_string())
+        });
+        if let Some(parsed) = dummy.as_deref().and_then(|d| PasswordHash::new(d).ok()) {
+            let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
+        }
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -170,42 +215,147 @@ pub async fn create_user(
     .map_err(|e| on_unique(e, "users_email_key", "email"))
 }
 
-pub async fn issue_token(conn: &mut PgConnection, user: UserId, label: &str) -> Result<ApiToken> {
-    let token = ApiToken::generate();
-    sqlx::query("INSERT INTO control.api_tokens (user_id, token_hash, label) VALUES ($1, $2, $3)")
-        .bind(user)
-        .bind(token.hash())
-        .bind(label)
-        .execute(conn)
-        .await?;
-    Ok(token)
+/// How long a token lives unused. Use extends it, but the extension is written at most every
+/// [`TokenTerms::refresh_after`], so the lookup every request makes stays a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTerms {
+    pub ttl: std::time::Duration,
 }
 
-pub async fn revoke_token(conn: &mut PgConnection, user: UserId, token: &ApiToken) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE control.api_tokens SET revoked_at = now()
-         WHERE user_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
+impl TokenTerms {
+    pub const DEFAULT_DAYS: u64 = 30;
+
+    /// `COINSENCE_TOKEN_TTL_DAYS` (default 30).
+    pub fn from_env() -> Self {
+        let days = crate::core::env_count("COINSENCE_TOKEN_TTL_DAYS")
+            .and_then(|d| u64::try_from(d).ok())
+            .unwrap_or(Self::DEFAULT_DAYS);
+        Self::new(std::time::Duration::from_secs(days.saturating_mul(86_400)))
+    }
+
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl: ttl.max(std::time::Duration::from_secs(60)),
+        }
+    }
+
+    /// A day, or half the term if that is shorter (a short term must still slide).
+    pub fn refresh_after(&self) -> std::time::Duration {
+        (self.ttl / 2).min(std::time::Duration::from_secs(86_400))
+    }
+
+    pub(crate) fn ttl_secs(&self) -> f64 {
+        self.ttl.as_secs_f64()
+    }
+
+    pub(crate) fn refresh_secs(&self) -> f64 {
+        self.refresh_after().as_secs_f64()
+    }
+}
+
+impl Default for TokenTerms {
+    fn default() -> Self {
+        Self::new(std::time::Duration::from_secs(Self::DEFAULT_DAYS * 86_400))
+    }
+}
+
+pub async fn issue_token(
+    conn: &mut PgConnection,
+    user: UserId,
+    label: &str,
+    terms: TokenTerms,
+) -> Result<ApiToken> {
+    let token = ApiToken::generate();
+    sqlx::query(
+        "INSERT INTO control.api_tokens (user_id, token_hash, label, expires_at)
+         VALUES ($1, $2, $3, now() + $4::float8 * interval '1 second')",
     )
     .bind(user)
     .bind(token.hash())
+    .bind(label)
+    .bind(terms.ttl_secs())
     .execute(conn)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found("token"));
-    }
-    Ok(())
+    Ok(token)
 }
 
-/// The user a token belongs to, unless it is unknown or revoked.
-pub async fn user_for_token(conn: &mut PgConnection, token: &ApiToken) -> Result<Option<User>> {
-    Ok(sqlx::query_as(
-        "SELECT u.id, u.email, u.display_name
-         FROM control.api_tokens t JOIN control.users u ON u.id = t.user_id
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+/// Revokes the presented token. Returns whether it was live.
+pub async fn revoke_token(conn: &mut PgConnection, token: &ApiToken) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE control.api_tokens SET revoked_at = now()
+         WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
     )
     .bind(token.hash())
-    .fetch_optional(conn)
-    .await?)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The user a token belongs to, unless it is unknown, revoked or expired. Records the use
+/// (extending the expiry) when the last record is older than the terms' refresh interval.
+pub async fn user_for_token(
+    conn: &mut PgConnection,
+    token: &ApiToken,
+    terms: TokenTerms,
+) -> Result<Option<User>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: UserId,
+        email: String,
+        display_name: String,
+        stale: bool,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT u.id, u.email, u.display_name,
+                coalesce(t.last_used_at, t.created_at) < now() - $2::float8 * interval '1 second'
+                    AS stale
+         FROM control.api_tokens t JOIN control.users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()",
+    )
+    .bind(token.hash())
+    .bind(terms.refresh_secs())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if row.stale {
+        touch_tokens(conn, &[token.hash()], terms).await;
+    }
+    Ok(Some(User {
+        id: row.id,
+        email: row.email,
+        display_name: row.display_name,
+    }))
+}
+
+/// Records that tokens were used and extends them. A failure is logged, not passed on: the
+/// request the token was presented with is valid either way.
+pub(crate) async fn touch_tokens(conn: &mut PgConnection, hashes: &[Vec<u8>], terms: TokenTerms) {
+    let done = sqlx::query(
+        "UPDATE control.api_tokens
+         SET last_used_at = now(), expires_at = now() + $2::float8 * interval '1 second'
+         WHERE token_hash = ANY($1) AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(hashes)
+    .bind(terms.ttl_secs())
+    .execute(conn)
+    .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "recording token use failed");
+    }
+}
+
+/// One of a person's tokens as they see it in their list (never the secret).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    /// How it was made: `signup`, `login`, `login link`, ...
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    /// When it was last seen in use (recorded at most once a day).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    /// The token this request was made with.
+    pub current: bool,
 }
 
 /// Checks an email and password; the same error for an unknown email and a wrong password.
@@ -219,6 +369,7 @@ pub async fn authenticate(conn: &mut PgConnection, email: &str, password: String
     .fetch_optional(conn)
     .await?;
     let Some((id, email, display_name, Some(phc))) = row else {
+        check_against_nothing(password).await?;
         return Err(Error::Unauthorized);
     };
     if verify_password(password, phc).await? {
@@ -263,7 +414,9 @@ pub struct SignedUp {
 }
 
 impl Core {
-    /// Creates a user (and optionally their org) and a first token, all or nothing.
+    /// Creates a user (and optionally their org) and a first token, all or nothing. For the
+    /// operator and in-process callers: the daily cap on new orgs does not apply (see
+    /// [`Core::signup_from`] for people signing up over the API).
     pub async fn signup(
         &self,
         email: &str,
@@ -271,16 +424,43 @@ impl Core {
         display_name: &str,
         org: Option<NewOrg>,
     ) -> Result<SignedUp> {
-        let email = Email::parse(email)?;
+        self.sign_up(email, password, display_name, org, AskedBy::Operator)
+            .await
+    }
+
+    /// A person signing up over the API from `from` (when known): an org they ask for counts
+    /// towards the daily cap on new orgs per address.
+    pub async fn signup_from(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+        from: Option<IpAddr>,
+    ) -> Result<SignedUp> {
+        self.sign_up(email, password, display_name, org, AskedBy::Person(from))
+            .await
+    }
+
+    async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+        asked_by: AskedBy,
+    ) -> Result<SignedUp> {
+        let email = Email::parse_deliverable(email)?;
         let display_name = parse_display_name(display_name)?;
         check_password_rules(&password)?;
         let hash = hash_password(password).await?;
         let mut tx = self.pool.begin().await?;
         let user = create_user(&mut tx, &email, &hash, &display_name).await?;
-        let token = issue_token(&mut tx, user.id, "signup").await?;
+        let token = issue_token(&mut tx, user.id, "signup", self.tokens).await?;
         let org = match org {
             Some(new) => {
-                let (tx, tenant) = create_org_in(tx, &user, new).await?;
+                self.org_caps.check(&mut tx, &user, asked_by).await?;
+                let (tx, tenant) = create_org_in(tx, &user, new, asked_by.address()).await?;
                 tx.commit().await?;
                 self.spares.replenish(&self.pool);
                 Some(tenant)
@@ -297,24 +477,76 @@ impl Core {
     pub async fn login(&self, email: &str, password: String) -> Result<(User, ApiToken)> {
         let mut conn = self.pool.acquire().await?;
         let user = authenticate(&mut conn, email, password).await?;
-        let token = issue_token(&mut conn, user.id, "login").await?;
+        let token = issue_token(&mut conn, user.id, "login", self.tokens).await?;
         Ok((user, token))
     }
 
-    /// Revokes the presented token: every later request with it is 401 (tokens are looked up
-    /// on every request, never cached).
-    pub async fn logout(&self, token: &ApiToken) -> Result<()> {
+    /// Revokes the presented token, or with `everywhere` every token of its owner: every later
+    /// request with them is 401, payments included (their remembered payers are forgotten).
+    pub async fn logout(&self, token: &ApiToken, everywhere: bool) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
-        let user = user_for_token(&mut conn, token)
+        let user = user_for_token(&mut conn, token, self.tokens)
             .await?
             .ok_or(Error::Unauthorized)?;
-        revoke_token(&mut conn, user.id, token).await
+        if everywhere {
+            sqlx::query(
+                "UPDATE control.api_tokens SET revoked_at = now()
+                 WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(user.id)
+            .execute(&mut *conn)
+            .await?;
+            self.payers.forget_user(user.id);
+        } else {
+            revoke_token(&mut conn, token).await?;
+            self.payers.forget_token(&token.hash());
+        }
+        Ok(())
+    }
+
+    /// The live tokens of the presented token's owner, newest first.
+    pub async fn tokens(&self, token: &ApiToken) -> Result<Vec<TokenInfo>> {
+        let mut conn = self.pool.acquire().await?;
+        let user = user_for_token(&mut conn, token, self.tokens)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        Ok(sqlx::query_as(
+            "SELECT id, label, created_at, last_used_at, expires_at, token_hash = $2 AS current
+             FROM control.api_tokens
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+             ORDER BY created_at DESC, id DESC",
+        )
+        .bind(user.id)
+        .bind(token.hash())
+        .fetch_all(&mut *conn)
+        .await?)
+    }
+
+    /// Revokes one of the presented token's owner's tokens by id. Another person's token, or
+    /// one already revoked or expired, is not found.
+    pub async fn revoke_token(&self, token: &ApiToken, id: TokenId) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let user = user_for_token(&mut conn, token, self.tokens)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        let revoked: Option<(Vec<u8>,)> = sqlx::query_as(
+            "UPDATE control.api_tokens SET revoked_at = now()
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+             RETURNING token_hash",
+        )
+        .bind(id)
+        .bind(user.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (hash,) = revoked.ok_or_else(|| Error::not_found("token"))?;
+        self.payers.forget_token(&hash);
+        Ok(())
     }
 
     /// A new token for a user, e.g. for `coinsence up` to print.
     pub async fn issue_token(&self, user: UserId, label: &str) -> Result<ApiToken> {
         let mut conn = self.pool.acquire().await?;
-        issue_token(&mut conn, user, label).await
+        issue_token(&mut conn, user, label, self.tokens).await
     }
 }
 

@@ -31,6 +31,10 @@ id_type!(
     UserId
 );
 id_type!(
+    /// A person's API token (never the secret itself).
+    TokenId
+);
+id_type!(
     /// A currency of one org.
     CurrencyId
 );

@@ -2,15 +2,18 @@
 //! transaction), joining, admitting, and resolving who is acting in which org.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
-use super::identity::{self, ApiToken, Email, Role, User};
+use super::identity::{self, ApiToken, Email, Role, TokenTerms, User};
 use super::ids::{TenantId, UserId};
 use super::ledger::Credential;
+use super::ledger::ops::{IdempotencyKey, MoveRequest, Receipt};
 use super::ledger::store as ledger_store;
 use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
@@ -24,12 +27,21 @@ use crate::migrate;
 pub struct Payer {
     pub member: Member,
     pub credential: Credential,
+    /// Taken from memory rather than looked up for this request: an answer the payment's write
+    /// did not check (a refusal, a replay) must have the token checked first.
+    pub remembered: bool,
 }
 
 /// Members recently resolved from (token hash, org slug), for payments only. An entry lives a
 /// minute; a full memory is emptied rather than managed, since refilling costs one lookup each.
+/// Revoking a token, logging out and leaving an org forget the entries they concern.
 #[derive(Default)]
-pub(crate) struct PayerMemory(Mutex<HashMap<TokenInOrg, (Member, Instant)>>);
+pub(crate) struct PayerMemory {
+    entries: Mutex<HashMap<TokenInOrg, (Member, Instant)>>,
+    /// Counts the forgettings: a lookup that began before one must not be remembered after it
+    /// (it may have seen the token or membership just revoked).
+    forgets: AtomicU64,
+}
 
 /// A token's hash and the slug of the org it is presented to.
 pub(crate) type TokenInOrg = (Vec<u8>, String);
@@ -39,19 +51,164 @@ impl PayerMemory {
     const CAPACITY: usize = 100_000;
 
     fn recall(&self, key: &TokenInOrg) -> Option<Member> {
-        let memory = self.0.lock().ok()?;
+        let memory = self.entries.lock().ok()?;
         let (member, at) = memory.get(key)?;
         (at.elapsed() < Self::TTL).then(|| member.clone())
     }
 
-    fn remember(&self, key: TokenInOrg, member: Member) {
-        if let Ok(mut memory) = self.0.lock() {
+    /// What to pass to [`Self::remember`], taken before the lookup starts.
+    fn epoch(&self) -> u64 {
+        self.forgets.load(Ordering::Acquire)
+    }
+
+    fn remember(&self, key: TokenInOrg, member: Member, epoch: u64) {
+        if let Ok(mut memory) = self.entries.lock() {
+            if self.forgets.load(Ordering::Acquire) != epoch {
+                return;
+            }
             if memory.len() >= Self::CAPACITY {
                 memory.clear();
             }
             memory.insert(key, (member, Instant::now()));
         }
     }
+
+    fn forget(&self, gone: impl Fn(&TokenInOrg, &Member) -> bool) {
+        // A poisoned lock still holds the entries: forget them all the same.
+        let mut memory = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.forgets.fetch_add(1, Ordering::AcqRel);
+        memory.retain(|key, (member, _)| !gone(key, member));
+    }
+
+    pub(crate) fn forget_token(&self, hash: &[u8]) {
+        self.forget(|(h, _), _| h.as_slice() == hash);
+    }
+
+    pub(crate) fn forget_user(&self, user: UserId) {
+        self.forget(|_, m| m.user.id == user);
+    }
+
+    pub(crate) fn forget_member(&self, tenant: TenantId, user: UserId) {
+        self.forget(|_, m| m.tenant.id == tenant && m.user.id == user);
+    }
+}
+
+/// Who asks for a new org: a person over the API (capped per day, counted by person and by the
+/// address they came from, when known) or the operator (not capped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskedBy {
+    Operator,
+    Person(Option<IpAddr>),
+}
+
+impl AskedBy {
+    pub(crate) fn address(self) -> Option<IpAddr> {
+        match self {
+            Self::Operator => None,
+            Self::Person(from) => from,
+        }
+    }
+}
+
+/// How many orgs one person, and one address, may create a day over the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgCaps {
+    /// 0: no cap.
+    pub per_person: u32,
+    /// 0: no cap.
+    pub per_address: u32,
+}
+
+impl Default for OrgCaps {
+    fn default() -> Self {
+        Self {
+            per_person: 5,
+            per_address: 20,
+        }
+    }
+}
+
+impl OrgCaps {
+    /// `COINSENCE_ORGS_PER_PERSON_PER_DAY` (default 5) and `COINSENCE_ORGS_PER_ADDRESS_PER_DAY`
+    /// (default 20); 0 lifts a cap.
+    pub fn from_env() -> Self {
+        let read = |name: &str, default: u32| {
+            crate::core::env_number(name)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(default)
+        };
+        let default = Self::default();
+        Self {
+            per_person: read("COINSENCE_ORGS_PER_PERSON_PER_DAY", default.per_person),
+            per_address: read("COINSENCE_ORGS_PER_ADDRESS_PER_DAY", default.per_address),
+        }
+    }
+
+    /// Refuses a new org when the person or the address already created their day's worth.
+    /// Takes a transaction lock per person and per address (in that order, always), so
+    /// concurrent requests are counted one after the other and cannot slip past the cap
+    /// together; the locks are held until the new org is committed.
+    pub(crate) async fn check(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        owner: &User,
+        asked_by: AskedBy,
+    ) -> Result<()> {
+        let AskedBy::Person(from) = asked_by else {
+            return Ok(());
+        };
+        if self.per_person > 0 {
+            let key = format!("new orgs of user {}", owner.id);
+            cap_in(
+                tx,
+                &key,
+                "created_by = $1::bigint",
+                &owner.id.0.to_string(),
+                self.per_person,
+            )
+            .await?;
+        }
+        if let (Some(addr), true) = (from, self.per_address > 0) {
+            let key = format!("new orgs from {addr}");
+            cap_in(
+                tx,
+                &key,
+                "created_from = $1::inet",
+                &addr.to_string(),
+                self.per_address,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Locks `key` for the transaction and counts the orgs created in the last day that match
+/// `filter`; refuses with the time until the oldest of them leaves the window.
+async fn cap_in(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &str,
+    filter: &'static str,
+    value: &str,
+    cap: u32,
+) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!(
+        "SELECT count(*), ceil(extract(epoch FROM min(created_at) + interval '1 day' - now()))::bigint
+         FROM control.tenants WHERE {filter} AND created_at > now() - interval '1 day'"
+    );
+    let (count, wait): (i64, Option<i64>) = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_one(&mut **tx)
+        .await?;
+    if count >= i64::from(cap) {
+        let retry_after_secs = wait.and_then(|w| u64::try_from(w).ok()).unwrap_or(1).max(1);
+        return Err(Error::RateLimited { retry_after_secs });
+    }
+    Ok(())
 }
 
 /// A user acting inside one org, with their role there: the proof every org operation needs.
@@ -100,11 +257,29 @@ const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_
 
 impl Core {
     /// Creates the org, its schema at the latest migration, and makes `owner` its owner, all in
-    /// one transaction: either the org is there and ready, or nothing is.
+    /// one transaction: either the org is there and ready, or nothing is. For the operator: not
+    /// capped (see [`Core::create_org_from`]).
     #[tracing::instrument(skip(self, owner), fields(slug = %org.slug))]
     pub async fn create_org(&self, owner: &User, org: NewOrg) -> Result<Tenant> {
-        let tx = self.pool.begin().await?;
-        let (tx, tenant) = create_org_in(tx, owner, org).await?;
+        self.new_org(owner, org, AskedBy::Operator).await
+    }
+
+    /// A person asks for a new org over the API, from `from` (when known): refused with
+    /// [`Error::RateLimited`] once they, or their address, created the day's cap ([`OrgCaps`]).
+    #[tracing::instrument(skip(self, owner), fields(slug = %org.slug))]
+    pub async fn create_org_from(
+        &self,
+        owner: &User,
+        org: NewOrg,
+        from: Option<IpAddr>,
+    ) -> Result<Tenant> {
+        self.new_org(owner, org, AskedBy::Person(from)).await
+    }
+
+    async fn new_org(&self, owner: &User, org: NewOrg, asked_by: AskedBy) -> Result<Tenant> {
+        let mut tx = self.pool.begin().await?;
+        self.org_caps.check(&mut tx, owner, asked_by).await?;
+        let (tx, tenant) = create_org_in(tx, owner, org, asked_by.address()).await?;
         tx.commit().await?;
         self.spares.replenish(&self.pool);
         tracing::info!(tenant = %tenant.id, "org created");
@@ -151,26 +326,77 @@ impl Core {
     /// Resolves a bearer token and an org slug for a payment. A pair seen in the last minute is
     /// answered from memory without a query: the payment checks the token and the membership
     /// again in its own transaction (`control.check_payers`), so nothing revoked meanwhile pays.
+    /// Answers the write does not check are confirmed by [`Core::pay_with_token`].
     pub async fn payer_for_token(&self, token: &ApiToken, slug: &str) -> Result<Payer> {
         let key = (token.hash(), slug.to_owned());
-        let member = match self.payers.recall(&key) {
-            Some(member) => member,
+        let (member, remembered) = match self.payers.recall(&key) {
+            Some(member) => (member, true),
             None => {
+                let epoch = self.payers.epoch();
                 let member = self.member_for_token(token, slug).await?;
-                self.payers.remember(key.clone(), member.clone());
-                member
+                self.payers.remember(key.clone(), member.clone(), epoch);
+                (member, false)
             }
         };
         let credential = Credential {
             tenant: member.tenant.id,
             token_hash: key.0,
         };
-        Ok(Payer { member, credential })
+        Ok(Payer {
+            member,
+            credential,
+            remembered,
+        })
+    }
+
+    /// A payment over HTTP by a payer from [`Core::payer_for_token`]. A payment applied now was
+    /// authorised by its own write; any other answer (a refusal, decided without writing, or a
+    /// replay of an earlier key) is given only after the token and membership are looked up
+    /// again, so a revoked token gets 401 there too, in every process.
+    ///
+    /// "Applied now" is told by the entry's time: the journal stamps it with the database's
+    /// clock when the batch is written, after this call began. A database clock behind this
+    /// one only costs a needless lookup.
+    pub async fn pay_with_token(
+        &self,
+        payer: &Payer,
+        req: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<Receipt> {
+        let started = chrono::Utc::now();
+        let answer = self.pay_as(payer, req, key).await;
+        if !payer.remembered {
+            return answer;
+        }
+        let checked_by_write = match &answer {
+            Ok(receipt) => receipt.transfer.created_at > started,
+            Err(Error::Unauthorized) => true,
+            Err(_) => false,
+        };
+        if checked_by_write {
+            return answer;
+        }
+        let slug = payer.member.tenant.slug.to_string();
+        match self
+            .access
+            .call((payer.credential.token_hash.clone(), slug))
+            .await?
+        {
+            Ok(_) => answer,
+            // The write's own refusal of a member who left says it as well as the lookup would.
+            Err(e)
+                if !matches!(e, Error::Unauthorized)
+                    && matches!(answer, Err(Error::Forbidden(_))) =>
+            {
+                answer
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn user_for_token(&self, token: &ApiToken) -> Result<User> {
         let mut conn = self.pool.acquire().await?;
-        identity::user_for_token(&mut conn, token)
+        identity::user_for_token(&mut conn, token, self.tokens)
             .await?
             .ok_or(Error::Unauthorized)
     }
@@ -201,7 +427,7 @@ impl Core {
         if role == Role::Owner && admin.role != Role::Owner {
             return Err(Error::forbidden("only an owner can add an owner"));
         }
-        let email = Email::parse(email)?;
+        let email = Email::parse_deliverable(email)?;
         let user = {
             let mut conn = self.pool.acquire().await?;
             identity::find_user_by_email(&mut conn, &email).await?
@@ -282,13 +508,17 @@ pub async fn create_org_in(
     mut tx: Transaction<'static, Postgres>,
     owner: &User,
     org: NewOrg,
+    from: Option<IpAddr>,
 ) -> Result<(TenantTx, Tenant)> {
     let (id,): (TenantId,) = sqlx::query_as(
-        "INSERT INTO control.tenants (slug, name, open) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO control.tenants (slug, name, open, created_by, created_from)
+         VALUES ($1, $2, $3, $4, $5::inet) RETURNING id",
     )
     .bind(org.slug.as_str())
     .bind(&org.name)
     .bind(org.open)
+    .bind(owner.id)
+    .bind(from.map(|a| a.to_string()))
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
@@ -320,11 +550,13 @@ pub async fn create_org_in(
 /// members, see [`Core::payer_for_token`], because they check the token again themselves.)
 pub(crate) async fn members_for_tokens(
     pool: &sqlx::PgPool,
+    terms: TokenTerms,
     lookups: Vec<TokenInOrg>,
 ) -> Vec<Result<Member>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         n: i64,
+        stale: bool,
         user_id: UserId,
         email: String,
         display_name: String,
@@ -339,15 +571,19 @@ pub(crate) async fn members_for_tokens(
     let (hashes, slugs): (Vec<Vec<u8>>, Vec<String>) = lookups.into_iter().unzip();
     let rows: Vec<Row> = match sqlx::query_as(
         "SELECT r.n, u.id AS user_id, u.email, u.display_name, m.role,
-                t.id, t.slug, t.name, t.status, t.open, t.created_at
+                t.id, t.slug, t.name, t.status, t.open, t.created_at,
+                coalesce(k.last_used_at, k.created_at) < now() - $3::float8 * interval '1 second'
+                    AS stale
          FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS r(hash, slug, n)
-         JOIN control.api_tokens k ON k.token_hash = r.hash AND k.revoked_at IS NULL
+         JOIN control.api_tokens k
+           ON k.token_hash = r.hash AND k.revoked_at IS NULL AND k.expires_at > now()
          JOIN control.users u ON u.id = k.user_id
          LEFT JOIN control.tenants t ON t.slug = r.slug AND t.status = 'active'
          LEFT JOIN control.memberships m ON m.tenant_id = t.id AND m.user_id = u.id",
     )
     .bind(&hashes)
     .bind(&slugs)
+    .bind(terms.refresh_secs())
     .fetch_all(pool)
     .await
     {
@@ -360,6 +596,13 @@ pub(crate) async fn members_for_tokens(
                 .collect();
         }
     };
+    touch_stale(
+        pool,
+        terms,
+        &hashes,
+        &rows.iter().map(|r| (r.n, r.stale)).collect::<Vec<_>>(),
+    )
+    .await;
     let mut out: Vec<Result<Member>> = hashes.iter().map(|_| Err(Error::Unauthorized)).collect();
     for row in rows {
         let Some(slot) = usize::try_from(row.n - 1).ok().and_then(|i| out.get_mut(i)) else {
@@ -399,4 +642,32 @@ pub(crate) async fn members_for_tokens(
         })();
     }
     out
+}
+
+/// Records the use of the tokens among `rows` (ordinal, stale) whose last record is old.
+async fn touch_stale(
+    pool: &sqlx::PgPool,
+    terms: TokenTerms,
+    hashes: &[Vec<u8>],
+    rows: &[(i64, bool)],
+) {
+    let mut stale: Vec<Vec<u8>> = rows
+        .iter()
+        .filter(|(_, stale)| *stale)
+        .filter_map(|(n, _)| {
+            usize::try_from(n - 1)
+                .ok()
+                .and_then(|i| hashes.get(i))
+                .cloned()
+        })
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    stale.sort_unstable();
+    stale.dedup();
+    match pool.acquire().await {
+        Ok(mut conn) => identity::touch_tokens(&mut conn, &stale, terms).await,
+        Err(e) => tracing::warn!(error = %e, "recording token use failed"),
+    }
 }

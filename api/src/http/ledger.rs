@@ -227,7 +227,10 @@ pub async fn pay(
     AppJson(body): AppJson<MoveBody>,
 ) -> ApiResult<(StatusCode, AppJson<TransferDto>)> {
     let key = idempotency_key(&headers, &payer.member)?;
-    let receipt = state.core.pay_as(&payer, body.into_request()?, key).await?;
+    let receipt = state
+        .core
+        .pay_with_token(&payer, body.into_request()?, key)
+        .await?;
     Ok((StatusCode::CREATED, AppJson(receipt.into())))
 }
 

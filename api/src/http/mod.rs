@@ -33,7 +33,7 @@ pub struct AppState {
 #[openapi(
     info(title = "Coinsence API", description = "Community currencies and their governance."),
     paths(
-        orgs::signup, orgs::login, orgs::logout, orgs::create_org, orgs::get_org, orgs::join, orgs::add_member,
+        orgs::signup, orgs::login, orgs::logout, orgs::list_tokens, orgs::revoke_token, orgs::create_org, orgs::get_org, orgs::join, orgs::add_member,
         orgs::list_members, ledger::create_currency, ledger::list_currencies, ledger::list_accounts,
         ledger::pay, ledger::issue, ledger::history, ledger::verify,
         issuance::create_policy, issuance::list_policies, issuance::end_policy, issuance::list_seals,
@@ -73,6 +73,8 @@ pub fn router(core: Core) -> Router {
         .route("/signup", post(orgs::signup))
         .route("/login", post(orgs::login))
         .route("/logout", post(orgs::logout))
+        .route("/tokens", get(orgs::list_tokens))
+        .route("/tokens/{id}", delete(orgs::revoke_token))
         .route("/login/link", post(chat::redeem_login_link))
         .route("/openapi.json", get(ops::openapi))
         .route("/orgs", post(orgs::create_org))

@@ -1,6 +1,6 @@
 //! Signing up, logging in, orgs and their members.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,8 +8,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::{Caller, OrgMember, Presented};
-use super::error::{ApiResult, AppJson, Problem};
-use crate::domain::identity::{Role, User};
+use super::client_addr::ClientAddr;
+use super::error::{ApiResult, AppJson, AppPath, Problem};
+use crate::domain::identity::{Role, TokenInfo, User};
+use crate::domain::ids::TokenId;
 use crate::domain::orgs::{MemberInfo, NewOrg, parse_org_name};
 use crate::domain::tenancy::{OrgSlug, Tenant};
 
@@ -76,15 +78,17 @@ pub struct SessionView {
 }
 
 #[utoipa::path(post, path = "/v1/signup", request_body = SignupBody, tag = "identity",
-    responses((status = 201, body = SessionView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = SessionView), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, description = "too many new orgs from this address today", body = Problem)))]
 pub async fn signup(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     AppJson(body): AppJson<SignupBody>,
 ) -> ApiResult<(StatusCode, AppJson<SessionView>)> {
     let org = body.org.map(NewOrgBody::parse).transpose()?;
     let done = state
         .core
-        .signup(&body.email, body.password, &body.display_name, org)
+        .signup_from(&body.email, body.password, &body.display_name, org, from)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -117,24 +121,62 @@ pub async fn login(
     }))
 }
 
-#[utoipa::path(post, path = "/v1/logout", tag = "identity",
-    responses((status = 204, description = "the token is revoked"), (status = 401, body = Problem)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutQuery {
+    /// Revoke every token of the caller, not only this one (log out everywhere).
+    pub all: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/v1/logout", tag = "identity", params(LogoutQuery),
+    responses((status = 204, description = "the token (with `all=true`: every token of its owner) is revoked"),
+        (status = 401, body = Problem)))]
 pub async fn logout(
     State(state): State<AppState>,
     Presented(token): Presented,
+    query: Result<Query<LogoutQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<StatusCode> {
-    state.core.logout(&token).await?;
+    let Query(q) = query?;
+    state.core.logout(&token, q.all.unwrap_or(false)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/tokens", tag = "identity",
+    responses((status = 200, description = "The caller's live tokens, newest first (never the secrets)", body = Vec<TokenInfo>),
+        (status = 401, body = Problem)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Presented(token): Presented,
+) -> ApiResult<AppJson<Vec<TokenInfo>>> {
+    Ok(AppJson(state.core.tokens(&token).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "identity", params(("id" = i64, Path)),
+    responses((status = 204, description = "the token is revoked"), (status = 401, body = Problem),
+        (status = 404, description = "no live token of the caller's with that id", body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Presented(token): Presented,
+    AppPath(id): AppPath<TokenId>,
+) -> ApiResult<StatusCode> {
+    state.core.revoke_token(&token, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/v1/orgs", request_body = NewOrgBody, tag = "orgs",
-    responses((status = 201, body = OrgView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = OrgView), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, description = "too many new orgs by this person or from this address today", body = Problem)))]
 pub async fn create_org(
     State(state): State<AppState>,
     Caller(user): Caller,
+    ClientAddr(from): ClientAddr,
     AppJson(body): AppJson<NewOrgBody>,
 ) -> ApiResult<(StatusCode, AppJson<OrgView>)> {
-    let tenant = state.core.create_org(&user, body.parse()?).await?;
+    let tenant = state
+        .core
+        .create_org_from(&user, body.parse()?, from)
+        .await?;
     Ok((
         StatusCode::CREATED,
         AppJson(OrgView::new(tenant, Some(Role::Owner))),

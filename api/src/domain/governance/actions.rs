@@ -12,6 +12,7 @@ use super::projects::{self, Investor};
 use super::proposals::ProposalKind;
 use super::rules::Rules;
 use super::{coin_by_code, parse_amount, post_all};
+use crate::core::Core;
 use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
@@ -231,7 +232,7 @@ pub(crate) async fn prepare(
             }
         }
         ActionRequest::AdmitMember { email } => {
-            let email = Email::parse(&email)?;
+            let email = Email::parse_deliverable(&email)?;
             let user = identity::find_user_by_email(tx.conn(), &email).await?;
             if identity::role_in(tx.conn(), tenant, user.id)
                 .await?
@@ -535,4 +536,14 @@ async fn keep_an_owner(tx: &mut TenantTx, tenant: TenantId) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+impl Core {
+    /// After a proposal that removed someone (or changed their role) closed: payments must not
+    /// take them from memory as they were (see [`crate::domain::orgs::PayerMemory`]).
+    pub(crate) fn forget_payers_of(&self, tenant: TenantId, action: &Action) {
+        if let Action::RemoveMember { user_id } | Action::SetRole { user_id, .. } = action {
+            self.payers.forget_member(tenant, *user_id);
+        }
+    }
 }

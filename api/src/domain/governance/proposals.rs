@@ -608,6 +608,7 @@ impl Core {
             }
             let view = view(&mut tx, member.user.id, id).await?;
             tx.commit().await?;
+            self.forget_payers_of(member.tenant.id, &p.action);
             Ok(Some(view))
         })
         .await
@@ -629,6 +630,7 @@ impl Core {
                 return Ok(None);
             }
             tx.commit().await?;
+            self.forget_payers_of(tenant.id, &p.action);
             Ok(Some(true))
         })
         .await
