@@ -147,7 +147,10 @@ impl Core {
     /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
     /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
-        self.access.call((token.hash(), slug.to_owned())).await?
+        // Checked before it joins a batch: a malformed slug (a NUL byte, say) names no org, and
+        // must not reach the query other callers share.
+        let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
+        self.access.call((token.hash(), slug.into())).await?
     }
 
     /// Resolves a bearer token and an org slug for a payment. A pair seen in the last minute is
@@ -324,6 +327,44 @@ pub(crate) async fn members_for_tokens(
     pool: &sqlx::PgPool,
     lookups: Vec<TokenInOrg>,
 ) -> Vec<Result<Member>> {
+    let err = match lookup_members(pool, &lookups).await {
+        Ok(members) => return members,
+        Err(err) => err,
+    };
+    // The database is down or out of connections: every lookup would fail alike.
+    if lookups.len() == 1 || err.is_unavailable() {
+        return lookups.iter().map(|_| Err(batch_failed(&err))).collect();
+    }
+    // Something in one lookup broke the shared query: each is looked up alone, so only the
+    // one at fault fails.
+    tracing::warn!(error = %err.for_log(), lookups = lookups.len(), "token lookup batch failed; looking each up alone");
+    let mut out = Vec::with_capacity(lookups.len());
+    for lookup in lookups {
+        let one = std::slice::from_ref(&lookup);
+        match lookup_members(pool, one).await {
+            Ok(found) => out.extend(found),
+            Err(err) => out.push(Err(batch_failed(&err))),
+        }
+    }
+    out
+}
+
+/// The error a lookup gets when its query failed (each caller gets its own).
+fn batch_failed(err: &Error) -> Error {
+    if err.is_unavailable() {
+        Error::Unavailable {
+            retry_after_secs: 1,
+        }
+    } else {
+        Error::Internal(anyhow::anyhow!("token lookup failed: {}", err.for_log()))
+    }
+}
+
+/// One query for all `lookups`, answering one result per lookup, in order.
+async fn lookup_members(
+    pool: &sqlx::PgPool,
+    lookups: &[TokenInOrg],
+) -> Result<Vec<Result<Member>>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         n: i64,
@@ -338,8 +379,9 @@ pub(crate) async fn members_for_tokens(
         open: Option<bool>,
         created_at: Option<chrono::DateTime<chrono::Utc>>,
     }
-    let (hashes, slugs): (Vec<Vec<u8>>, Vec<String>) = lookups.into_iter().unzip();
-    let rows: Vec<Row> = match sqlx::query_as(
+    let hashes: Vec<&[u8]> = lookups.iter().map(|(hash, _)| hash.as_slice()).collect();
+    let slugs: Vec<&str> = lookups.iter().map(|(_, slug)| slug.as_str()).collect();
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT r.n, u.id AS user_id, u.email, u.display_name, m.role,
                 t.id, t.slug, t.name, t.status, t.open, t.created_at
          FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS r(hash, slug, n)
@@ -351,17 +393,7 @@ pub(crate) async fn members_for_tokens(
     .bind(&hashes)
     .bind(&slugs)
     .fetch_all(pool)
-    .await
-    {
-        Ok(rows) => rows,
-        Err(e) => {
-            let e = std::sync::Arc::new(e);
-            return hashes
-                .iter()
-                .map(|_| Err(Error::Internal(anyhow::anyhow!("token lookup failed: {e}"))))
-                .collect();
-        }
-    };
+    .await?;
     let mut out: Vec<Result<Member>> = hashes.iter().map(|_| Err(Error::Unauthorized)).collect();
     for row in rows {
         let Some(slot) = usize::try_from(row.n - 1).ok().and_then(|i| out.get_mut(i)) else {
@@ -400,5 +432,5 @@ pub(crate) async fn members_for_tokens(
             Ok(Member { tenant, user, role })
         })();
     }
-    out
+    Ok(out)
 }

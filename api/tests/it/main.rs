@@ -11,6 +11,7 @@ mod governance_races;
 mod helpers;
 mod idempotency;
 mod issuance;
+mod limits;
 mod migrations;
 mod openapi;
 mod optimistic;
