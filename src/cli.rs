@@ -362,4 +362,8 @@ pub struct PayBenchArgs {
     /// Skip the pgbench side.
     #[arg(long)]
     pub no_pgbench: bool,
+    /// Then offer twice the rate just sustained, at a steady pace whatever the answers, and
+    /// report what was accepted, what was shed (503) and how fast each was answered.
+    #[arg(long)]
+    pub overload: bool,
 }
