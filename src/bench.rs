@@ -68,10 +68,10 @@ async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
     })
 }
 
-struct Seeded {
-    slug: String,
+pub(crate) struct Seeded {
+    pub(crate) slug: String,
     /// (token, user id) per account holder.
-    people: Vec<(String, i64)>,
+    pub(crate) people: Vec<(String, i64)>,
 }
 
 /// An org with `n` members, each holding 1,000,000.00 BENCH.
@@ -418,6 +418,23 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
         println!(
             "optimistic tries: {} (of {n:.0} batches; the others ran under row locks)",
             paths.join(", ")
+        );
+    }
+    if args.overload {
+        let offered = rate * 2.0;
+        eprintln!("overload: offering {offered:.0} payments/s for {} s ...", args.seconds);
+        let o = crate::bench_overload::run(&t.base, &seeded, offered, &args).await?;
+        let secs = o.elapsed.as_secs_f64();
+        let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "overload:  offered {:.0}/s; accepted {:.0}/s (p50 {:.1} ms, p99 {:.1} ms); shed {:.0}/s with 503 (p99 {:.1} ms); {} other failures",
+            o.sent as f64 / secs,
+            o.accepted.len() as f64 / secs,
+            ms(&o.accepted, 0.5),
+            ms(&o.accepted, 0.99),
+            o.shed.len() as f64 / secs,
+            ms(&o.shed, 0.99),
+            o.failed
         );
     }
     if args.no_pgbench {

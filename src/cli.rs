@@ -222,6 +222,19 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "COINSENCE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve `/metrics` on this address instead of on the public listener.
+    #[arg(long, env = "COINSENCE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection is kept).
+    #[arg(long, env = "COINSENCE_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds without a byte moving on a connection before it is closed.
+    #[arg(long, env = "COINSENCE_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Open connections at most (more wait to be accepted); lowered to fit the file limit.
+    #[arg(long, env = "COINSENCE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -349,4 +362,8 @@ pub struct PayBenchArgs {
     /// Skip the pgbench side.
     #[arg(long)]
     pub no_pgbench: bool,
+    /// Then offer twice the rate just sustained, at a steady pace whatever the answers, and
+    /// report what was accepted, what was shed (503) and how fast each was answered.
+    #[arg(long)]
+    pub overload: bool,
 }

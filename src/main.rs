@@ -4,6 +4,7 @@ mod audit_cmd;
 mod bench;
 mod bench_chat;
 mod bench_orgs;
+mod bench_overload;
 mod bench_worker;
 mod bots_cmd;
 mod chat_cmd;

@@ -1,14 +1,21 @@
 //! Serving the API until Ctrl-C (or SIGTERM).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use coinsence_api::Core;
+use coinsence_api::http::serve::ServeConfig;
+use coinsence_api::http::{HttpConfig, metrics_router, router_with};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 
+/// File descriptors kept for the pool's connections, the log and the like.
+const FDS_RESERVED: u64 = 256;
+
 pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
+    let fds = raise_file_limit();
     let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let listener = bind(args.listen).await?;
@@ -25,7 +32,45 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("no job queue yet (start a worker): follow-ups are left to its schedules");
         core
     };
-    serve(listener, core, shutdown_signal()).await
+    let mut max_connections = args.max_connections;
+    if let Some(fds) = fds {
+        let fit = usize::try_from(fds.saturating_sub(FDS_RESERVED)).unwrap_or(usize::MAX);
+        if fit < max_connections {
+            tracing::warn!(
+                fds,
+                "the file limit allows {fit} connections, not {max_connections}"
+            );
+            max_connections = fit.max(1);
+        }
+    }
+    let config = ServeConfig {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        max_connections,
+    };
+    let mut http = HttpConfig::from_env();
+    if let Some(addr) = args.metrics_listen {
+        let metrics = bind(addr).await?;
+        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+        http.public_metrics = false;
+        tokio::spawn(async move { axum::serve(metrics, metrics_router()).await });
+    }
+    serve_with(listener, core, http, config, shutdown_signal()).await
+}
+
+/// Raises the open-file soft limit to the hard limit (each connection takes one); the limit
+/// now in force, if known.
+pub fn raise_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            tracing::debug!(limit, "open-file limit");
+            Some(limit)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            None
+        }
+    }
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -34,16 +79,33 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}; pass --listen with a free address"))
 }
 
+/// Serves with the default limits (`coinsence up`, the benchmarks).
 pub async fn serve(
     listener: TcpListener,
     core: Core,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    raise_file_limit();
+    serve_with(
+        listener,
+        core,
+        HttpConfig::from_env(),
+        ServeConfig::default(),
+        shutdown,
+    )
+    .await
+}
+
+pub async fn serve_with(
+    listener: TcpListener,
+    core: Core,
+    http: HttpConfig,
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     // Orgs signed up right after a start are ready as fast as later ones.
     core.spares.replenish(&core.pool);
-    axum::serve(listener, coinsence_api::http::router(core))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    coinsence_api::http::serve::serve(listener, router_with(core, http), config, shutdown).await?;
     Ok(())
 }
 

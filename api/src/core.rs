@@ -48,6 +48,7 @@ impl Core {
     pub fn with_queue(pool: PgPool, config: QueueConfig) -> Self {
         let hot = hot_path_pool(&pool);
         let tokens = TokenTerms::from_env();
+        let limits = config.limits;
         Self {
             transfers: TransferQueue::new(hot.clone(), config),
             access: {
@@ -55,7 +56,7 @@ impl Core {
                 // Two lookups in flight by default; `COINSENCE_ACCESS_LOOKUPS` sets another
                 // number (fewer: bigger batches, fewer queries; more: less waiting).
                 let workers = env_count("COINSENCE_ACCESS_LOOKUPS").unwrap_or(2);
-                Batcher::spawn("access", workers, 256, move |lookups| {
+                Batcher::spawn("access", workers, 256, limits, move |lookups| {
                     let pool = pool.clone();
                     async move { members_for_tokens(&pool, tokens, lookups).await }
                 })
@@ -115,6 +116,7 @@ fn hot_path_pool(pool: &PgPool) -> PgPool {
         .options([("plan_cache_mode", "force_generic_plan")]);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(pool.options().get_max_connections())
+        .acquire_timeout(pool.options().get_acquire_timeout())
         .test_before_acquire(false)
         .connect_lazy_with(options)
 }

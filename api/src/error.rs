@@ -118,6 +118,58 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self.sqlstate().as_deref(), Some("40P01" | "40001"))
     }
+
+    /// The database could not be reached or is restarting (connection refused or reset, no
+    /// connection free in time, `57P01 admin_shutdown`, `57P03 cannot_connect_now`, ...): the
+    /// request did not happen and may be tried again shortly, so it is answered 503, not 500.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            // Class 08: connection exceptions; 57P0x: the server is shutting down, crashed or
+            // starting; 53300: too many connections.
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("08")
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
+        }
+    }
+
+    /// This error as it may be logged: for a database error its SQLSTATE, constraint and message
+    /// only, never PostgreSQL's DETAIL (it quotes the row's values: people's emails).
+    pub fn for_log(&self) -> ForLog<'_> {
+        ForLog(self)
+    }
+}
+
+/// See [`Error::for_log`].
+pub struct ForLog<'a>(&'a Error);
+
+impl std::fmt::Display for ForLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Error::Database(sqlx::Error::Database(db)) => {
+                write!(f, "database error")?;
+                if let Some(code) = db.code() {
+                    write!(f, " {code}")?;
+                }
+                if let Some(constraint) = db.constraint() {
+                    write!(f, " on {constraint}")?;
+                }
+                write!(f, ": {}", db.message())
+            }
+            Error::Database(other) => write!(f, "database: {other}"),
+            Error::Internal(err) => write!(f, "{err:#}"),
+            other => write!(f, "{other}"),
+        }
+    }
 }
 
 /// Maps a unique-violation on a known constraint to [`Error::Taken`]; other errors pass through.

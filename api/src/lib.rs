@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod core;
 pub mod domain;
 pub mod error;
+pub mod hashing;
 pub mod http;
 pub mod migrate;
 

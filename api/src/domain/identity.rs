@@ -108,7 +108,10 @@ pub fn check_password_rules(password: &str) -> Result<()> {
 
 /// Hashing is deliberately slow: run it off the async threads.
 pub async fn hash_password(password: String) -> Result<String> {
+    // Held by the hashing itself, so a caller that goes away does not free its turn early.
+    let turn = crate::hashing::turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let salt = SaltString::encode_b64(&random_bytes::<16>())
             .map_err(|e| Error::Internal(anyhow::anyhow!("salt: {e}")))?;
         Argon2::default()
@@ -121,7 +124,10 @@ pub async fn hash_password(password: String) -> Result<String> {
 }
 
 pub async fn verify_password(password: String, phc: String) -> Result<bool> {
+    // Held by the hashing itself, so a caller that goes away does not free its turn early.
+    let turn = crate::hashing::turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let parsed = PasswordHash::new(&phc)
             .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;
         Ok(Argon2::default()

@@ -318,9 +318,10 @@ impl Core {
     /// Resolves a bearer token and an org slug into a [`Member`] in one round trip.
     /// Unknown or revoked token: 401. Unknown org: 404. Not a member: 403.
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
-        // A slug that cannot be one (a NUL from a path's `%00`) never reaches the shared lookup.
+        // Checked before it joins a batch: a malformed slug (a NUL byte, say) names no org, and
+        // must not reach the query other callers share.
         let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
-        self.access.call((token.hash(), slug.as_str().to_owned())).await?
+        self.access.call((token.hash(), slug.into())).await?
     }
 
     /// Resolves a bearer token and an org slug for a payment. A pair seen in the last minute is
@@ -553,6 +554,45 @@ pub(crate) async fn members_for_tokens(
     terms: TokenTerms,
     lookups: Vec<TokenInOrg>,
 ) -> Vec<Result<Member>> {
+    let err = match lookup_members(pool, terms, &lookups).await {
+        Ok(members) => return members,
+        Err(err) => err,
+    };
+    // The database is down or out of connections: every lookup would fail alike.
+    if lookups.len() == 1 || err.is_unavailable() {
+        return lookups.iter().map(|_| Err(batch_failed(&err))).collect();
+    }
+    // Something in one lookup broke the shared query: each is looked up alone, so only the
+    // one at fault fails.
+    tracing::warn!(error = %err.for_log(), lookups = lookups.len(), "token lookup batch failed; looking each up alone");
+    let mut out = Vec::with_capacity(lookups.len());
+    for lookup in lookups {
+        let one = std::slice::from_ref(&lookup);
+        match lookup_members(pool, terms, one).await {
+            Ok(found) => out.extend(found),
+            Err(err) => out.push(Err(batch_failed(&err))),
+        }
+    }
+    out
+}
+
+/// The error a lookup gets when its query failed (each caller gets its own).
+fn batch_failed(err: &Error) -> Error {
+    if err.is_unavailable() {
+        Error::Unavailable {
+            retry_after_secs: 1,
+        }
+    } else {
+        Error::Internal(anyhow::anyhow!("token lookup failed: {}", err.for_log()))
+    }
+}
+
+/// One query for all `lookups`, answering one result per lookup, in order.
+async fn lookup_members(
+    pool: &sqlx::PgPool,
+    terms: TokenTerms,
+    lookups: &[TokenInOrg],
+) -> Result<Vec<Result<Member>>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         n: i64,
@@ -568,8 +608,9 @@ pub(crate) async fn members_for_tokens(
         open: Option<bool>,
         created_at: Option<chrono::DateTime<chrono::Utc>>,
     }
-    let (hashes, slugs): (Vec<Vec<u8>>, Vec<String>) = lookups.into_iter().unzip();
-    let rows: Vec<Row> = match sqlx::query_as(
+    let hashes: Vec<&[u8]> = lookups.iter().map(|(hash, _)| hash.as_slice()).collect();
+    let slugs: Vec<&str> = lookups.iter().map(|(_, slug)| slug.as_str()).collect();
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT r.n, u.id AS user_id, u.email, u.display_name, m.role,
                 t.id, t.slug, t.name, t.status, t.open, t.created_at,
                 coalesce(k.last_used_at, k.created_at) < now() - $3::float8 * interval '1 second'
@@ -585,17 +626,7 @@ pub(crate) async fn members_for_tokens(
     .bind(&slugs)
     .bind(terms.refresh_secs())
     .fetch_all(pool)
-    .await
-    {
-        Ok(rows) => rows,
-        Err(e) => {
-            let e = std::sync::Arc::new(e);
-            return hashes
-                .iter()
-                .map(|_| Err(Error::Internal(anyhow::anyhow!("token lookup failed: {e}"))))
-                .collect();
-        }
-    };
+    .await?;
     touch_stale(
         pool,
         terms,
@@ -641,14 +672,14 @@ pub(crate) async fn members_for_tokens(
             Ok(Member { tenant, user, role })
         })();
     }
-    out
+    Ok(out)
 }
 
 /// Records the use of the tokens among `rows` (ordinal, stale) whose last record is old.
 async fn touch_stale(
     pool: &sqlx::PgPool,
     terms: TokenTerms,
-    hashes: &[Vec<u8>],
+    hashes: &[&[u8]],
     rows: &[(i64, bool)],
 ) {
     let mut stale: Vec<Vec<u8>> = rows
@@ -658,7 +689,7 @@ async fn touch_stale(
             usize::try_from(n - 1)
                 .ok()
                 .and_then(|i| hashes.get(i))
-                .cloned()
+                .map(|h| h.to_vec())
         })
         .collect();
     if stale.is_empty() {

@@ -69,8 +69,15 @@ impl From<Error> for ApiError {
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        if err.is_unavailable() {
+            // The database is restarting or out of connections: nothing happened, try again.
+            tracing::warn!(error = %err.for_log(), "database unavailable");
+            return Self::from(Error::Unavailable {
+                retry_after_secs: 1,
+            });
+        }
         if err.is_internal() {
-            tracing::error!(error = ?err, "internal error");
+            tracing::error!(error = %err.for_log(), "internal error");
         }
         let field = match &err {
             Error::Invalid { field, .. } => Some(field.to_string()),

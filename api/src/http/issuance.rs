@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
+use super::replays::Replay;
 use crate::domain::ledger::issuance::{IssuancePolicyView, NewIssuancePolicy};
 use crate::domain::ledger::seal::{Seal, SealAudit};
 
@@ -62,6 +63,14 @@ pub async fn list_seals(
 pub async fn verify_seals(
     State(state): State<AppState>,
     OrgMember(member): OrgMember,
-) -> ApiResult<AppJson<SealAudit>> {
-    Ok(AppJson(state.core.audit_seals(&member.tenant).await?))
+) -> ApiResult<axum::response::Response> {
+    // A full replay: shared, cached for members and limited (see `replays`).
+    let fresh = member.role.is_admin();
+    let audit = state
+        .replays
+        .run(Replay::Seals, member.tenant.id, fresh, || {
+            state.core.audit_seals(&member.tenant)
+        })
+        .await?;
+    Ok(audit)
 }

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{OrgMember, OrgPayer};
 use super::error::{ApiError, ApiResult, AppJson, Problem};
+use super::replays::Replay;
 use crate::domain::ids::{AccountId, TransferId, UserId};
 use crate::domain::ledger::ops::{AccountView, IdempotencyKey, MoveRequest, NewCurrency, Receipt};
 use crate::domain::ledger::{AccountKind, AccountRef, Currency, CurrencyCheck, TransferKind};
@@ -303,10 +304,18 @@ pub struct VerifyReport {
 pub async fn verify(
     State(state): State<AppState>,
     OrgMember(member): OrgMember,
-) -> ApiResult<AppJson<VerifyReport>> {
-    let currencies = state.core.verify_ledger(&member).await?;
-    Ok(AppJson(VerifyReport {
-        ok: currencies.iter().all(|c| c.ok),
-        currencies,
-    }))
+) -> ApiResult<axum::response::Response> {
+    // A full replay: shared, cached for members and limited (see `replays`).
+    let fresh = member.role.is_admin();
+    let report = state
+        .replays
+        .run(Replay::Ledger, member.tenant.id, fresh, || async {
+            let currencies = state.core.verify_ledger(&member).await?;
+            Ok(VerifyReport {
+                ok: currencies.iter().all(|c| c.ok),
+                currencies,
+            })
+        })
+        .await?;
+    Ok(report)
 }

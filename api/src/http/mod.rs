@@ -2,6 +2,7 @@
 //! One file per area; handlers only translate between HTTP and [`Core`] operations.
 
 pub mod auth;
+pub mod body;
 pub mod chat;
 pub mod client_addr;
 pub mod error;
@@ -9,17 +10,26 @@ pub mod feed;
 pub mod governance;
 pub mod issuance;
 pub mod ledger;
+pub mod limits;
 pub mod market;
 pub mod ops;
 pub mod orgs;
 pub mod projects;
+pub mod replays;
+pub mod serve;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 
 use crate::Core;
+use limits::{LimitConfig, Limits};
+use replays::Replays;
 
 /// Request bodies above this are refused with 413 before they are parsed.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -27,6 +37,26 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
+    pub limits: Arc<Limits>,
+    pub replays: Arc<Replays>,
+}
+
+/// How the router is put together.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    pub limits: LimitConfig,
+    /// Whether `/metrics` is on this router (false: it is served on its own listener, see
+    /// [`metrics_router`]).
+    pub public_metrics: bool,
+}
+
+impl HttpConfig {
+    pub fn from_env() -> Self {
+        Self {
+            limits: LimitConfig::from_env(),
+            public_metrics: true,
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -67,15 +97,31 @@ impl utoipa::Modify for BearerAuth {
 }
 
 pub fn router(core: Core) -> Router {
+    router_with(core, HttpConfig::from_env())
+}
+
+pub fn router_with(core: Core, config: HttpConfig) -> Router {
     // Install the recorder before the first request is counted.
     let _ = ops::prometheus();
-    let v1 = Router::new()
+    let state = AppState {
+        core,
+        limits: Arc::new(Limits::new(config.limits)),
+        replays: Arc::new(Replays::from_env()),
+    };
+    // The routes that hash a password or redeem a code, limited per address.
+    let sign_in = Router::new()
         .route("/signup", post(orgs::signup))
         .route("/login", post(orgs::login))
-        .route("/logout", post(orgs::logout))
         .route("/tokens", get(orgs::list_tokens))
         .route("/tokens/{id}", delete(orgs::revoke_token))
         .route("/login/link", post(chat::redeem_login_link))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_address,
+        ));
+    let v1 = Router::new()
+        .merge(sign_in)
+        .route("/logout", post(orgs::logout))
         .route("/openapi.json", get(ops::openapi))
         .route("/orgs", post(orgs::create_org))
         .route("/orgs/{org}", get(orgs::get_org))
@@ -167,14 +213,48 @@ pub fn router(core: Core) -> Router {
             "/orgs/{org}/chat/connect-codes",
             post(chat::create_connect_code),
         );
-    Router::new()
+    let mut app = Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz));
+    if config.public_metrics {
+        app = app.route("/metrics", get(ops::metrics));
+    }
+    let app = app
         .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .method_not_allowed_fallback(error::method_not_allowed);
+    with_common_layers(app).with_state(state)
+}
+
+/// What every route gets: a panic answers 500, requests are counted, bodies are limited and
+/// what a handler left unread is drained (see [`body`]).
+pub fn with_common_layers<S: Clone + Send + Sync + 'static>(app: Router<S>) -> Router<S> {
+    app.layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(AppState { core })
+        .layer(axum::middleware::from_fn(body::finish_body))
+}
+
+/// `/metrics` alone, for a listener of its own (`coinsence serve --metrics-listen`).
+pub fn metrics_router() -> Router {
+    let _ = ops::prometheus();
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(error::not_found)
+}
+
+/// A handler that panicked answers 500 like any internal error, and the connection stays.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a handler panicked");
+    error::ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "something went wrong on our side; it has been logged",
+    )
+    .into_response()
 }

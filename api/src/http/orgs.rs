@@ -14,6 +14,7 @@ use crate::domain::identity::{Role, TokenInfo, User};
 use crate::domain::ids::TokenId;
 use crate::domain::orgs::{MemberInfo, NewOrg, parse_org_name};
 use crate::domain::tenancy::{OrgSlug, Tenant};
+use crate::error::Error;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +114,17 @@ pub async fn login(
     State(state): State<AppState>,
     AppJson(body): AppJson<LoginBody>,
 ) -> ApiResult<AppJson<SessionView>> {
-    let (user, token) = state.core.login(&body.email, body.password).await?;
+    // A locked account answers 429 before any password is looked at, whoever asks.
+    state.limits.check_login(&body.email)?;
+    let (user, token) = match state.core.login(&body.email, body.password).await {
+        Ok(session) => session,
+        Err(Error::Unauthorized) => {
+            state.limits.login_failed(&body.email);
+            return Err(Error::Unauthorized.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.limits.login_succeeded(&body.email);
     Ok(AppJson(SessionView {
         user,
         token: token.expose().to_owned(),

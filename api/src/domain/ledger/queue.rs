@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use super::posting::{self, Book, Decision};
 use super::store::{self, NewBalance, NewEntry, PaymentNotice, Read};
 use super::{AccountKind, Transfer, TransferKind, TransferOrder};
-use crate::batch::{BatchWorker, Batcher};
+use crate::batch::{BatchWorker, Batcher, QueueLimits};
 use crate::domain::ids::{AccountId, CurrencyId};
 use crate::domain::money::Scale;
 use crate::domain::tenancy::{SchemaName, TenantConn, TenantSession, TenantTx};
@@ -40,6 +40,8 @@ pub struct QueueConfig {
     /// write accounts in id order, so lanes never deadlock on accounts.
     pub lanes_per_org: usize,
     pub max_batch: usize,
+    /// How many orders may wait in a lane, and for how long, before they are shed with 503.
+    pub limits: QueueLimits,
 }
 
 impl Default for QueueConfig {
@@ -52,6 +54,7 @@ impl Default for QueueConfig {
         Self {
             lanes_per_org,
             max_batch: 256,
+            limits: QueueLimits::from_env(),
         }
     }
 }
@@ -98,7 +101,13 @@ impl TransferQueue {
                     locked_for: 0,
                     stale_penalty: 1,
                 };
-                Batcher::spawn_worker("transfers", self.config.max_batch, LINGER, worker)
+                Batcher::spawn_worker(
+                    "transfers",
+                    self.config.max_batch,
+                    LINGER,
+                    self.config.limits,
+                    worker,
+                )
             })
             .collect();
         let lanes = Arc::new(lanes);
