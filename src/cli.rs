@@ -35,6 +35,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+    /// A crash test of the whole service: load, kills and restarts, then every promise checked.
+    Chaos(ChaosArgs),
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
     /// Run the chat bots (Matrix, Discord, Telegram) and deliver the outbox to their rooms.
@@ -349,4 +351,26 @@ pub struct PayBenchArgs {
     /// Skip the pgbench side.
     #[arg(long)]
     pub no_pgbench: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Clients paying at once.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// How long the load runs; the faults come at 1/4, 1/2 and 3/4 of it.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Funded member accounts the clients pay between.
+    #[arg(long, default_value_t = 40)]
+    pub accounts: usize,
+    /// Which runs (comma separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "payments")]
+    pub scenario: Vec<ChaosScenario>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChaosScenario {
+    /// Random payments with keys; the server killed twice, PostgreSQL restarted once.
+    Payments,
 }

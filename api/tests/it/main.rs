@@ -16,5 +16,7 @@ mod openapi;
 mod optimistic;
 mod pledges_market;
 mod projects;
+mod replay_storm;
 mod spare_schemas;
 mod walls;
+mod walls_every_route;
