@@ -25,12 +25,13 @@ use coinsence_api::domain::identity::ApiToken;
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
+use coinsence_api::domain::orgs::Member;
 use coinsence_api::domain::tenancy::Tenant;
 use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::cli::{ChaosArgs, ChaosScenario};
+use crate::cli::{ChaosArgs, ChaosChild, ChaosScenario};
 
 /// Every member starts with this much (minor units of a scale-2 currency): 100.00.
 const FUNDING: i64 = 10_000;
@@ -40,6 +41,9 @@ const MAX_PAYMENT: i64 = 10_000;
 const CURRENCY: &str = "CHAOS";
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
+    if let Some(step) = args.child {
+        return child_step(step, args).await;
+    }
     if args.clients == 0 || args.accounts < 2 {
         bail!("need at least 1 client and 2 accounts");
     }
@@ -47,6 +51,8 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     for scenario in &args.scenario {
         let result = match scenario {
             ChaosScenario::Payments => payments(&args).await,
+            ChaosScenario::Issuance => issuance().await,
+            ChaosScenario::Votes => votes().await,
         };
         match result {
             Ok(()) => println!("chaos {scenario:?}: ok"),
@@ -203,6 +209,31 @@ struct Seeded {
 }
 
 async fn seed(core: &Core, n: usize) -> anyhow::Result<Seeded> {
+    let (slug, admin, admin_token) = seed_org(core).await?;
+    let people = add_people(core, &admin, &slug, n).await?;
+    for (_, id) in &people {
+        core.issue(
+            &admin,
+            MoveRequest {
+                currency: CURRENCY.to_owned(),
+                to: AccountRef::Member(UserId(*id)),
+                amount: format_cents(FUNDING),
+                memo: "chaos funding".to_owned(),
+            },
+            IdempotencyKey::http(admin.user.id, &format!("fund-{id}"))?,
+        )
+        .await?;
+    }
+    Ok(Seeded {
+        tenant: core.tenant(&slug).await?,
+        slug,
+        admin_token,
+        people,
+    })
+}
+
+/// A new open org with the currency, its admin and a token for the admin.
+async fn seed_org(core: &Core) -> anyhow::Result<(String, Member, String)> {
     let (slug, admin) = crate::bench_worker::bench_org(core, "chaos", CURRENCY).await?;
     let admin_token = ApiToken::generate();
     sqlx::query(
@@ -212,6 +243,16 @@ async fn seed(core: &Core, n: usize) -> anyhow::Result<Seeded> {
     .bind(admin_token.hash())
     .execute(&core.pool)
     .await?;
+    Ok((slug, admin, admin_token.expose().to_owned()))
+}
+
+/// `n` new members with a token each: (token, user id), by ascending id.
+async fn add_people(
+    core: &Core,
+    admin: &Member,
+    slug: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(String, i64)>> {
     // People and tokens straight into the control plane (a password hash each would take long
     // and test nothing here).
     let tokens: Vec<ApiToken> = (0..n).map(|_| ApiToken::generate()).collect();
@@ -227,38 +268,20 @@ async fn seed(core: &Core, n: usize) -> anyhow::Result<Seeded> {
          JOIN unnest($3::bytea[]) WITH ORDINALITY AS h(hash, n) ON h.n = numbered.n
          RETURNING user_id",
     )
-    .bind(&slug)
+    .bind(slug)
     .bind(i64::try_from(n)?)
     .bind(&hashes)
     .fetch_all(&core.pool)
     .await?;
+    // Token i belongs to the i-th inserted user (ids ascend with the series).
     ids.sort_unstable();
     let users: Vec<UserId> = ids.iter().copied().map(UserId).collect();
-    core.admit_members(&admin, &users).await?;
-    for id in &ids {
-        core.issue(
-            &admin,
-            MoveRequest {
-                currency: CURRENCY.to_owned(),
-                to: AccountRef::Member(UserId(*id)),
-                amount: format_cents(FUNDING),
-                memo: "chaos funding".to_owned(),
-            },
-            IdempotencyKey::http(admin.user.id, &format!("fund-{id}"))?,
-        )
-        .await?;
-    }
-    let people = tokens
+    core.admit_members(admin, &users).await?;
+    Ok(tokens
         .iter()
         .zip(ids)
         .map(|(t, id)| (t.expose().to_owned(), id))
-        .collect();
-    Ok(Seeded {
-        tenant: core.tenant(&slug).await?,
-        slug,
-        admin_token: admin_token.expose().to_owned(),
-        people,
-    })
+        .collect())
 }
 
 fn format_cents(minor: i64) -> String {
@@ -702,15 +725,11 @@ async fn check_payments(
     Ok(violations)
 }
 
-/// The books as a whole: sums, floors, replay, and the seals.
-async fn check_books(
-    core: &Core,
-    http: &reqwest::Client,
-    base: &str,
-    seeded: &Seeded,
-) -> anyhow::Result<Vec<String>> {
+/// The books read directly: balances sum to zero per currency, none below its floor, each the
+/// sum of its journal entries; then the whole seal chain audited after sealing what is left.
+async fn books_in_sql(core: &Core, tenant: &Tenant) -> anyhow::Result<Vec<String>> {
     let mut violations = Vec::new();
-    let schema = seeded.tenant.schema();
+    let schema = tenant.schema();
     let sums: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT c.code, sum(a.balance)::bigint FROM {s}.accounts a JOIN {s}.currencies c ON c.id = a.currency_id
          GROUP BY c.code HAVING sum(a.balance) <> 0",
@@ -748,6 +767,32 @@ async fn check_books(
             ));
         }
     }
+    // Seal what the run left unsealed, then audit the whole chain.
+    core.seal_journal(tenant, Utc::now()).await?;
+    let audit = core.audit_seals(tenant).await?;
+    println!(
+        "  seals: {} over {} entries, {} unsealed",
+        audit.seals, audit.sealed_entries, audit.unsealed_entries
+    );
+    if !audit.ok || audit.first_mismatch.is_some() {
+        violations.push(format!(
+            "the seal audit fails: {:?}",
+            audit
+                .first_mismatch
+                .map(|m| format!("seal {}: {}", m.seq, m.reason))
+        ));
+    }
+    Ok(violations)
+}
+
+/// The books as a whole: [`books_in_sql`], and the API's own checks (ledger and seals).
+async fn check_books(
+    core: &Core,
+    http: &reqwest::Client,
+    base: &str,
+    seeded: &Seeded,
+) -> anyhow::Result<Vec<String>> {
+    let mut violations = books_in_sql(core, &seeded.tenant).await?;
     let verify = get_json(
         http,
         base,
@@ -760,21 +805,6 @@ async fn check_books(
         Ok(v) if v["ok"] == true => {}
         Ok(v) => violations.push(format!("ledger/verify does not pass: {v}")),
         Err(e) => violations.push(format!("ledger/verify: {e:#}")),
-    }
-    // Seal what the load left unsealed, then audit the whole chain (in process and over HTTP).
-    core.seal_journal(&seeded.tenant, Utc::now()).await?;
-    let audit = core.audit_seals(&seeded.tenant).await?;
-    println!(
-        "  seals: {} over {} entries, {} unsealed",
-        audit.seals, audit.sealed_entries, audit.unsealed_entries
-    );
-    if !audit.ok || audit.first_mismatch.is_some() {
-        violations.push(format!(
-            "the seal audit fails: {:?}",
-            audit
-                .first_mismatch
-                .map(|m| format!("seal {}: {}", m.seq, m.reason))
-        ));
     }
     match get_json(
         http,
@@ -810,4 +840,296 @@ async fn get_json(
         bail!("{status}: {body}");
     }
     Ok(body)
+}
+
+/// Issuance members: enough for several chunks per period, so a kill lands inside a period.
+const ISSUANCE_MEMBERS: usize = 3_000;
+/// Members per issuance transaction in the killed runner (the service's default is 20,000).
+const ISSUANCE_CHUNK: usize = 250;
+/// Weekly periods due when the runner first starts.
+const ISSUANCE_WEEKS: i64 = 4;
+/// Proposals due when the closer first starts.
+const PROPOSALS: usize = 240;
+
+/// The child side: one worker step, run to its end (or until it is killed).
+async fn child_step(step: ChaosChild, args: ChaosArgs) -> anyhow::Result<()> {
+    let (Some(url), Some(org)) = (args.database_url, args.org) else {
+        bail!("--child needs --database-url and --org");
+    };
+    let pool = coinsence_api::cluster::connect(&url, 8).await?;
+    let core = Core::new(pool).with_issuance_chunk(ISSUANCE_CHUNK);
+    let tenant = core.tenant(&org).await?;
+    match step {
+        ChaosChild::Issuance => {
+            let done = core.run_scheduled_issuance(&tenant, Utc::now()).await?;
+            println!("{} periods, {} incomes", done.periods, done.issued_count);
+        }
+        ChaosChild::CloseDue => {
+            let done = core
+                .close_due(&tenant, Utc::now() + chrono::Duration::days(1))
+                .await?;
+            println!("{} closed, {} errors", done.proposals_closed, done.errors);
+            if done.errors > 0 {
+                bail!("{} proposals could not be closed", done.errors);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a worker step in child processes the way crashes would: killed (SIGKILL) after 0.3 s and
+/// after 0.8 s, cut off by an immediate PostgreSQL restart, then run to its end, then once more
+/// (which must find nothing left to do). Returns what happened, for the report.
+async fn crash_a_step(
+    db: &Database,
+    step: &str,
+    org: &str,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let exe = std::env::current_exe()?;
+    let spawn = || {
+        Command::new(&exe)
+            .args([
+                "chaos",
+                "--child",
+                step,
+                "--database-url",
+                &db.url,
+                "--org",
+                org,
+            ])
+            .env("COINSENCE_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    let mut log = Vec::new();
+    for after in [300u64, 800] {
+        let mut child = spawn()?;
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        if child.try_wait()?.is_some() {
+            log.push(format!(
+                "run finished before its kill at {after} ms (a weaker test)"
+            ));
+        } else {
+            child.kill()?;
+            log.push(format!("run killed (SIGKILL) after {after} ms"));
+        }
+        child.wait()?;
+    }
+    let child = spawn()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cluster = db.cluster.clone();
+    tokio::task::spawn_blocking(move || cluster.restart_immediate()).await??;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    log.push(format!(
+        "run cut off by an immediate PostgreSQL restart after 500 ms (it exited with {})",
+        out.status
+    ));
+    let mut outputs = Vec::new();
+    for what in ["run to its end", "run once more"] {
+        let child = spawn()?;
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() {
+            bail!(
+                "the {what} failed ({}): {said} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        log.push(format!("{what}: {said}"));
+        outputs.push(said);
+    }
+    Ok((log, outputs))
+}
+
+fn report(name: &str, log: &[String], violations: &[String]) -> anyhow::Result<()> {
+    for line in log {
+        println!("  {line}");
+    }
+    if violations.is_empty() {
+        return Ok(());
+    }
+    for v in violations {
+        println!("  VIOLATION: {v}");
+    }
+    bail!("{name}: {} violations", violations.len())
+}
+
+/// Scheduled issuance killed mid-period: every member paid exactly once per period.
+async fn issuance() -> anyhow::Result<()> {
+    let db = database("issuance").await?;
+    let pool = coinsence_api::cluster::connect(&db.url, 4).await?;
+    let core = Core::new(pool.clone());
+    eprintln!(
+        "chaos issuance: {ISSUANCE_MEMBERS} members, {ISSUANCE_WEEKS} weekly periods due ..."
+    );
+    let (slug, admin, _) = seed_org(&core).await?;
+    add_people(&core, &admin, &slug, ISSUANCE_MEMBERS).await?;
+    let policy: coinsence_api::domain::ledger::issuance::NewIssuancePolicy =
+        serde_json::from_value(serde_json::json!({
+            "currency": CURRENCY, "period": "weekly", "time_zone": "UTC", "fixed_amount": "1.00",
+            "starts_at": Utc::now() - chrono::Duration::weeks(ISSUANCE_WEEKS),
+        }))?;
+    let policy = core.create_issuance_policy(&admin, policy).await?;
+    let tenant = core.tenant(&slug).await?;
+    pool.close().await;
+
+    let (log, outputs) = crash_a_step(&db, "issuance", &slug).await?;
+    let pool = coinsence_api::cluster::connect(&db.url, 4).await?;
+    let core = Core::new(pool.clone());
+    let mut violations = Vec::new();
+    if !outputs[1].starts_with("0 periods") {
+        violations.push(format!(
+            "a run after the end still found work: {}",
+            outputs[1]
+        ));
+    }
+    let s = tenant.schema();
+    let (runs,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}.issuance_runs WHERE policy_id = $1",
+        s.as_str()
+    )))
+    .bind(policy.id)
+    .fetch_one(&pool)
+    .await?;
+    if runs < ISSUANCE_WEEKS {
+        violations.push(format!(
+            "only {runs} periods ran of the {ISSUANCE_WEEKS}+ due"
+        ));
+    }
+    // Every member account: how many incomes it got, and in how many distinct periods.
+    let wrong: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.id, count(t.id), count(DISTINCT split_part(t.idempotency_key, ':', 3))
+         FROM {s}.accounts a
+         LEFT JOIN {s}.transfers t ON t.to_account = a.id AND t.kind = 'issuance'
+                                    AND t.idempotency_key LIKE 'issuance:' || $1 || ':%'
+         WHERE a.kind = 'member'
+         GROUP BY a.id
+         HAVING count(t.id) <> $2 OR count(DISTINCT split_part(t.idempotency_key, ':', 3)) <> $2",
+        s = s.as_str()
+    )))
+    .bind(policy.id.to_string())
+    .bind(runs)
+    .fetch_all(&pool)
+    .await?;
+    for (account, incomes, periods) in wrong.iter().take(10) {
+        violations.push(format!(
+            "member account {account} got {incomes} incomes in {periods} periods, not one in each of {runs}"
+        ));
+    }
+    if wrong.len() > 10 {
+        violations.push(format!("... {} member accounts in all", wrong.len()));
+    }
+    let (members,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}.accounts WHERE kind = 'member'",
+        s.as_str()
+    )))
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "  {members} member accounts, {runs} periods, {} accounts paid wrongly",
+        wrong.len()
+    );
+    violations.extend(books_in_sql(&core, &tenant).await?);
+    pool.close().await;
+    report("issuance", &log, &violations)
+}
+
+/// Due proposals closed by a closer that is killed mid-run: each passed proposal's action runs
+/// exactly once, a rejected one never.
+async fn votes() -> anyhow::Result<()> {
+    use coinsence_api::domain::governance::proposals::NewProposal;
+    use coinsence_api::domain::governance::rules::Rules;
+    use coinsence_api::domain::governance::tally::Choice;
+    use coinsence_api::domain::identity::ApiToken;
+    use coinsence_api::domain::ids::ProposalId;
+
+    let db = database("votes").await?;
+    let pool = coinsence_api::cluster::connect(&db.url, 8).await?;
+    let core = Core::new(pool.clone());
+    eprintln!("chaos votes: {PROPOSALS} due proposals ...");
+    let (slug, admin, _) = seed_org(&core).await?;
+    // Consent: a proposal passes at its deadline unless someone objects.
+    let rules: Rules = serde_json::from_value(serde_json::json!(
+        {"method": "consent", "quorum_bp": 0, "voting_period_secs": 60, "proposers": "members"}
+    ))?;
+    core.set_rules(&admin, rules).await?;
+    let people = add_people(&core, &admin, &slug, 2).await?;
+    let blocker = core
+        .member_for_token(&ApiToken::from_presented(&people[1].0), &slug)
+        .await?;
+    let receiver = people[0].1;
+    let mut expected: Vec<(i64, bool, i64)> = Vec::new();
+    for i in 0..PROPOSALS {
+        let amount = 100 + i64::try_from(i)?;
+        let proposal: NewProposal = serde_json::from_value(serde_json::json!({
+            "title": format!("chaos {i}"),
+            "action": {"kind": "issue_to_account", "currency": CURRENCY, "to_member": receiver,
+                       "amount": format_cents(amount)},
+        }))?;
+        let opened = core.propose(&admin, proposal, None).await?;
+        let blocked = i % 3 == 2;
+        if blocked {
+            core.vote(&blocker, opened.id, Choice::Block).await?;
+        }
+        let ProposalId(id) = opened.id;
+        expected.push((id, !blocked, amount));
+    }
+    let tenant = core.tenant(&slug).await?;
+    pool.close().await;
+
+    let (log, outputs) = crash_a_step(&db, "close-due", &slug).await?;
+    let pool = coinsence_api::cluster::connect(&db.url, 4).await?;
+    let core = Core::new(pool.clone());
+    let mut violations = Vec::new();
+    if !outputs[1].starts_with("0 closed") {
+        violations.push(format!(
+            "a run after the end still found work: {}",
+            outputs[1]
+        ));
+    }
+    let s = tenant.schema();
+    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.id, p.status, count(t.id), coalesce(sum(t.amount), 0)::bigint
+         FROM {s}.proposals p
+         LEFT JOIN {s}.transfers t ON t.idempotency_key LIKE 'proposal:' || p.id || ':%'
+         GROUP BY p.id, p.status",
+        s = s.as_str()
+    )))
+    .fetch_all(&pool)
+    .await?;
+    let found: HashMap<i64, (String, i64, i64)> = rows
+        .into_iter()
+        .map(|(id, status, n, sum)| (id, (status, n, sum)))
+        .collect();
+    let (mut passed, mut rejected) = (0, 0);
+    for (id, passes, amount) in &expected {
+        let Some((status, n, sum)) = found.get(id) else {
+            violations.push(format!("proposal {id} is gone"));
+            continue;
+        };
+        let want = if *passes { "passed" } else { "rejected" };
+        if status != want {
+            violations.push(format!("proposal {id} is {status}, not {want}"));
+        }
+        if *passes {
+            passed += 1;
+            if *n != 1 || sum != amount {
+                violations.push(format!(
+                    "passed proposal {id} moved money {n} times ({sum}), not once ({amount})"
+                ));
+            }
+        } else {
+            rejected += 1;
+            if *n != 0 {
+                violations.push(format!("rejected proposal {id} moved money {n} times"));
+            }
+        }
+    }
+    println!("  {PROPOSALS} proposals: {passed} to pass, {rejected} blocked");
+    violations.extend(books_in_sql(&core, &tenant).await?);
+    pool.close().await;
+    report("votes", &log, &violations)
 }

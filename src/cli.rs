@@ -365,12 +365,36 @@ pub struct ChaosArgs {
     #[arg(long, default_value_t = 40)]
     pub accounts: usize,
     /// Which runs (comma separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "payments")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "payments,issuance,votes"
+    )]
     pub scenario: Vec<ChaosScenario>,
+    /// Internal: the one step a child process runs (and is killed in), instead of a scenario.
+    #[arg(long, value_enum, hide = true, requires_all = ["database_url", "org"])]
+    pub child: Option<ChaosChild>,
+    #[arg(long, hide = true)]
+    pub database_url: Option<String>,
+    #[arg(long, hide = true)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChaosChild {
+    /// The worker's scheduled issuance for one org, in small chunks.
+    Issuance,
+    /// The worker's closing of due proposals for one org, a day ahead.
+    CloseDue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ChaosScenario {
     /// Random payments with keys; the server killed twice, PostgreSQL restarted once.
     Payments,
+    /// Weeks of scheduled issuance for thousands of members, its runner killed mid-period.
+    Issuance,
+    /// Hundreds of due proposals that issue money, their closer killed mid-run.
+    Votes,
 }
