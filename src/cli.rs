@@ -35,6 +35,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+    /// A crash test of the whole service: load, kills and restarts, then every promise checked.
+    Chaos(ChaosArgs),
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
     /// Run the chat bots (Matrix, Discord, Telegram) and deliver the outbox to their rooms.
@@ -366,4 +368,50 @@ pub struct PayBenchArgs {
     /// report what was accepted, what was shed (503) and how fast each was answered.
     #[arg(long)]
     pub overload: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Clients paying at once.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// How long the load runs; the faults come at 1/4, 1/2 and 3/4 of it.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Funded member accounts the clients pay between.
+    #[arg(long, default_value_t = 40)]
+    pub accounts: usize,
+    /// Which runs (comma separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "payments,issuance,votes"
+    )]
+    pub scenario: Vec<ChaosScenario>,
+    /// Internal: the one step a child process runs (and is killed in), instead of a scenario.
+    #[arg(long, value_enum, hide = true, requires_all = ["database_url", "org"])]
+    pub child: Option<ChaosChild>,
+    #[arg(long, hide = true)]
+    pub database_url: Option<String>,
+    #[arg(long, hide = true)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChaosChild {
+    /// The worker's scheduled issuance for one org, in small chunks.
+    Issuance,
+    /// The worker's closing of due proposals for one org, a day ahead.
+    CloseDue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChaosScenario {
+    /// Random payments with keys; the server killed twice, PostgreSQL restarted once.
+    Payments,
+    /// Weeks of scheduled issuance for thousands of members, its runner killed mid-period.
+    Issuance,
+    /// Hundreds of due proposals that issue money, their closer killed mid-run.
+    Votes,
 }

@@ -7,6 +7,7 @@ mod bench_orgs;
 mod bench_overload;
 mod bench_worker;
 mod bots_cmd;
+mod chaos;
 mod chat_cmd;
 mod cli;
 mod demo;
@@ -45,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Worker(args) => worker_cmd::run(args).await,
         cli::Command::Audit(args) => audit_cmd::run(args).await,
         cli::Command::Bench(args) => bench::run(args).await,
+        cli::Command::Chaos(args) => chaos::run(args).await,
         cli::Command::Chat(args) => chat_cmd::run(args).await,
         cli::Command::Bots(args) => bots_cmd::run(*args).await,
     }

@@ -94,25 +94,24 @@ impl Cluster {
             // A previous run was killed: pg_ctl tells a stale pid file from a live server.
             let _ = cluster.pg_ctl(&["stop", "-m", "fast", "-w"]);
         }
-        cluster
-            .pg_ctl(&[
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-l",
-                &cluster.dir.join("postgres.log").to_string_lossy(),
-            ])
-            .with_context(|| {
-                format!(
-                    "starting PostgreSQL; see {}",
-                    dir.join("postgres.log").display()
-                )
-            })?;
+        cluster.start_server()?;
         if options.remove_on_exit {
             cluster.watchdog()?;
         }
         Ok(cluster)
+    }
+
+    fn start_server(&self) -> anyhow::Result<()> {
+        let log = self.dir.join("postgres.log");
+        self.pg_ctl(&["start", "-w", "-t", "60", "-l", &log.to_string_lossy()])
+            .with_context(|| format!("starting PostgreSQL; see {}", log.display()))
+    }
+
+    /// Stops the server as a crash would (`pg_ctl stop -m immediate`: no checkpoint, every
+    /// session cut) and starts it again, which replays the WAL. For crash tests.
+    pub fn restart_immediate(&self) -> anyhow::Result<()> {
+        self.pg_ctl(&["stop", "-m", "immediate", "-w"])?;
+        self.start_server()
     }
 
     fn data(&self) -> PathBuf {

@@ -464,6 +464,91 @@ async fn a_redelivered_event_acts_once() {
     );
 }
 
+/// The same chat event delivered 50 times at once (a platform redelivering under load).
+async fn storm_event(w: &World, who: &str, event: &str, text: &str) -> Vec<String> {
+    futures::future::join_all((0..50).map(|_| w.say_as(w.msg(who, Some(event)), text)))
+        .await
+        .iter()
+        .map(Reply::plain)
+        .collect()
+}
+
+/// Every reply is `first`; otherwise the distinct replies, with how many got each.
+fn all_alike(replies: &[String], first: &str, what: &str) {
+    let mut distinct: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in replies {
+        *distinct.entry(r.as_str()).or_default() += 1;
+    }
+    assert!(
+        distinct.len() == 1 && distinct.contains_key(first),
+        "{what}: the {} replies are not all {first:?}: {distinct:#?}",
+        replies.len()
+    );
+}
+
+/// A payment event stormed, then stormed again after the payer spent what was left: one
+/// payment, and every reply is the receipt.
+#[tokio::test]
+async fn a_stormed_payment_event_pays_once_and_always_answers_the_receipt() {
+    let w = world(true).await;
+    w.fund("Ana", "20").await;
+    w.ok("Ben", "/balance").await;
+    let paid = storm_event(&w, "Ana", "$storm-pay", "/pay @ben 15 for tea").await;
+    let receipt = paid
+        .iter()
+        .find(|r| r.contains("Paid 15.00 COIN to Ben"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no reply says the payment was made: {paid:?}"));
+    all_alike(&paid, &receipt, "the payment at once");
+    assert!(w.ok("Ana", "/balance").await.contains("5.00 COIN"));
+    // Ana spends the rest: the same payment sent fresh would now be refused.
+    w.ok("Ana", "/pay @ben 5").await;
+    let again = storm_event(&w, "Ana", "$storm-pay", "/pay @ben 15 for tea").await;
+    all_alike(&again, &receipt, "the payment after the balance changed");
+    assert!(w.ok("Ben", "/balance").await.contains("20.00 COIN"));
+    let journal = w
+        .core
+        .history(&w.admin, None, None, 200)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        journal.len(),
+        3,
+        "the funding, the stormed payment once and Ana's rest"
+    );
+}
+
+#[tokio::test]
+async fn a_stormed_pledge_event_pledges_once() {
+    let w = world(true).await;
+    let pledged = storm_event(&w, "Ben", "$storm-pledge", "/pledge 3 for soup").await;
+    all_alike(&pledged, &pledged[0], "the pledge at once");
+    w.ok("Ana", "/pledge 2 for bread").await;
+    let again = storm_event(&w, "Ben", "$storm-pledge", "/pledge 3 for soup").await;
+    all_alike(&again, &pledged[0], "the pledge again");
+    let pledges = w
+        .core
+        .pledges(&w.admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pledges.len(), 2, "Ben's pledge once and Ana's");
+}
+
+#[tokio::test]
+async fn a_stormed_post_event_posts_once() {
+    let w = world(true).await;
+    let posted = storm_event(&w, "Ben", "$storm-post", "/post once in a storm").await;
+    all_alike(&posted, &posted[0], "the post at once");
+    w.ok("Ana", "/post another").await;
+    let again = storm_event(&w, "Ben", "$storm-post", "/post once in a storm").await;
+    all_alike(&again, &posted[0], "the post again");
+    assert_eq!(
+        w.core.feed(&w.admin, None, 10).await.map(|f| f.len()).ok(),
+        Some(2),
+        "Ben's post once and Ana's"
+    );
+}
+
 /// The console side of the shared scenario.
 struct ConsoleDriver {
     engine: Engine,

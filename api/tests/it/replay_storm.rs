@@ -1,0 +1,490 @@
+//! Replay storms: for every route that takes an Idempotency-Key, the same request 50 times at
+//! once, then 50 times again after the state it depends on changed (the payer's balance spent,
+//! the listing closed, ...). One effect, and every answer is the first answer, status and body:
+//! a client that retries must learn what happened to its first request, whatever happened since.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use chrono::Duration;
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+use crate::helpers::{Org, Response, TestApp};
+
+const STORM: usize = 50;
+
+/// One request, as the storm sends it.
+struct Req<'a> {
+    method: Method,
+    path: String,
+    token: &'a str,
+    body: Option<Value>,
+    key: &'a str,
+}
+
+/// The same request `STORM` times at once; every answer must be the same successful one.
+async fn storm(app: &TestApp, req: &Req<'_>) -> (StatusCode, Value) {
+    let answers = send_all(app, req).await;
+    let first = &answers[0];
+    assert!(
+        first.status.is_success(),
+        "{} {}: the storm's first answer is {} {}",
+        req.method,
+        req.path,
+        first.status,
+        first.body
+    );
+    expect_all(req, &answers, first.status, &first.body, "at once");
+    (first.status, first.body.clone())
+}
+
+/// The same request again after the state changed: still the first answer, every time.
+async fn storm_again(app: &TestApp, req: &Req<'_>, first: &(StatusCode, Value)) {
+    let answers = send_all(app, req).await;
+    expect_all(req, &answers, first.0, &first.1, "after the state changed");
+}
+
+async fn send_all(app: &TestApp, req: &Req<'_>) -> Vec<Response> {
+    join_all((0..STORM).map(|_| {
+        app.call(
+            req.method.clone(),
+            &req.path,
+            Some(req.token),
+            req.body.clone(),
+            Some(req.key),
+        )
+    }))
+    .await
+}
+
+fn expect_all(req: &Req<'_>, answers: &[Response], status: StatusCode, body: &Value, when: &str) {
+    let differing: Vec<String> = answers
+        .iter()
+        .filter(|r| r.status != status || &r.body != body)
+        .map(|r| format!("{} {}", r.status, r.body))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{} {} ({when}): {} of {} answers differ from the first answer {status} {body}; e.g. {}",
+        req.method,
+        req.path,
+        differing.len(),
+        answers.len(),
+        differing[0]
+    );
+}
+
+/// Journal rows written under a caller's HTTP key.
+async fn journal_rows_with_key(app: &TestApp, slug: &str, user: i64, key: &str) -> i64 {
+    app.count(
+        slug,
+        &format!("transfers WHERE idempotency_key = 'http:{user}:{key}'"),
+    )
+    .await
+}
+
+/// Spends everything a member holds in COIN (to the org's owner), so that a fresh copy of any
+/// request that needs money would be refused.
+async fn drain(app: &TestApp, org: &Org, token: &str, user: i64) {
+    let balance = app.balance(org, token, user).await;
+    if balance != "0.00" {
+        let r = app
+            .pay(
+                org,
+                token,
+                org.owner_id,
+                &balance,
+                &crate::helpers::rand_key(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "draining: {:?}", r.body);
+    }
+    assert_eq!(app.balance(org, token, user).await, "0.00");
+}
+
+fn project_body(share_code: &str, goal: &str) -> Value {
+    json!({"title": format!("Project {share_code}"), "currency": "COIN", "goal": goal,
+           "deadline": (chrono::Utc::now() + Duration::hours(1)).to_rfc3339(),
+           "share_code": share_code, "rate": "1"})
+}
+
+#[tokio::test]
+async fn a_payment_storm_pays_once_and_answers_the_payment() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-pay").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    let (_, bo_id) = app.member(&org, "bo").await;
+    app.issue(&org, ana_id, "20").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-pay/transfers".into(),
+        token: &ana,
+        body: Some(
+            json!({"currency": "COIN", "to_member": bo_id, "amount": "15", "memo": "storm"}),
+        ),
+        key: "pay-storm",
+    };
+    let first = storm(&app, &req).await;
+    assert_eq!(app.balance(&org, &ana, ana_id).await, "5.00");
+    // Ana now holds less than the payment: a new payment of 15 would be refused.
+    drain(&app, &org, &ana, ana_id).await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(
+        journal_rows_with_key(&app, "storm-pay", ana_id, "pay-storm").await,
+        1
+    );
+    assert_eq!(app.member_balance(&org, bo_id, "COIN").await, "15.00");
+}
+
+#[tokio::test]
+async fn an_issuance_storm_issues_once_and_answers_the_issuance() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-issue").await;
+    let (bo, bo_id) = app.member(&org, "bo").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-issue/issuance".into(),
+        token: &org.owner_token,
+        body: Some(json!({"currency": "COIN", "to_member": bo_id, "amount": "12"})),
+        key: "issue-storm",
+    };
+    let first = storm(&app, &req).await;
+    drain(&app, &org, &bo, bo_id).await;
+    app.issue(&org, bo_id, "1").await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(
+        journal_rows_with_key(&app, "storm-issue", org.owner_id, "issue-storm").await,
+        1
+    );
+    assert_eq!(app.balance(&org, &bo, bo_id).await, "1.00");
+}
+
+#[tokio::test]
+async fn a_proposal_storm_opens_one_proposal() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-prop").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-prop/proposals".into(),
+        token: &ana,
+        body: Some(json!({"title": "Storm", "action": {"kind": "free_text"}})),
+        key: "prop-storm",
+    };
+    let first = storm(&app, &req).await;
+    let id = first.1["id"].as_i64().unwrap_or_default();
+    // Votes change the proposal after it was created.
+    let v = app.vote("storm-prop", &org.owner_token, id, "yes").await;
+    assert_eq!(v.status, StatusCode::OK, "{:?}", v.body);
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-prop", "proposals").await, 1);
+}
+
+#[tokio::test]
+async fn a_pledge_storm_makes_one_pledge() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-pledge").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-pledge/pledges".into(),
+        token: &ana,
+        body: Some(json!({"currency": "COIN", "amount": "3", "description": "soup"})),
+        key: "pledge-storm",
+    };
+    let first = storm(&app, &req).await;
+    app.vote("storm-pledge", &org.owner_token, 1, "yes").await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-pledge", "pledges").await, 1);
+    assert_eq!(app.count("storm-pledge", "proposals").await, 1);
+}
+
+#[tokio::test]
+async fn a_project_storm_creates_one_project_and_one_share_currency() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-proj").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    app.issue(&org, ana_id, "10").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-proj/projects".into(),
+        token: &ana,
+        body: Some(project_body("STORM", "100")),
+        key: "proj-storm",
+    };
+    let first = storm(&app, &req).await;
+    let id = first.1["id"].as_i64().unwrap_or_default();
+    let inv = app
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/storm-proj/projects/{id}/investments"),
+            Some(&ana),
+            Some(json!({"amount": "4"})),
+            Some("inv"),
+        )
+        .await;
+    assert_eq!(inv.status, StatusCode::CREATED, "{:?}", inv.body);
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-proj", "projects").await, 1);
+    assert_eq!(
+        app.count("storm-proj", "currencies WHERE code = 'STORM'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_investment_storm_invests_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-inv").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    app.issue(&org, ana_id, "30").await;
+    let created = app
+        .post(
+            "/v1/orgs/storm-inv/projects",
+            &org.owner_token,
+            project_body("INV", "100"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_i64().unwrap_or_default();
+    let req = Req {
+        method: Method::POST,
+        path: format!("/v1/orgs/storm-inv/projects/{id}/investments"),
+        token: &ana,
+        body: Some(json!({"amount": "25"})),
+        key: "inv-storm",
+    };
+    let first = storm(&app, &req).await;
+    drain(&app, &org, &ana, ana_id).await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-inv", "investments").await, 1);
+    assert_eq!(app.member_balance(&org, ana_id, "INV").await, "25.00");
+}
+
+#[tokio::test]
+async fn a_project_payment_storm_pays_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-pp").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    let (_, bo_id) = app.member(&org, "bo").await;
+    app.issue(&org, ana_id, "10").await;
+    let created = app
+        .post(
+            "/v1/orgs/storm-pp/projects",
+            &org.owner_token,
+            project_body("PP", "10"),
+        )
+        .await;
+    let id = created.body["id"].as_i64().unwrap_or_default();
+    let inv = app
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/storm-pp/projects/{id}/investments"),
+            Some(&ana),
+            Some(json!({"amount": "10"})),
+            Some("inv"),
+        )
+        .await;
+    assert_eq!(inv.status, StatusCode::CREATED, "{:?}", inv.body);
+    app.close_due_in("storm-pp", Duration::hours(2)).await;
+    let req = Req {
+        method: Method::POST,
+        path: format!("/v1/orgs/storm-pp/projects/{id}/payments"),
+        token: &org.owner_token,
+        body: Some(json!({"to_member": bo_id, "amount": "7", "memo": "tools"})),
+        key: "pp-storm",
+    };
+    let first = storm(&app, &req).await;
+    // The project's account now holds 3: too little for a new payment of 7.
+    let rest = app
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/storm-pp/projects/{id}/payments"),
+            Some(&org.owner_token),
+            Some(json!({"to_member": bo_id, "amount": "3"})),
+            Some("pp-rest"),
+        )
+        .await;
+    assert_eq!(rest.status, StatusCode::CREATED, "{:?}", rest.body);
+    storm_again(&app, &req, &first).await;
+    assert_eq!(
+        journal_rows_with_key(&app, "storm-pp", org.owner_id, "pp-storm").await,
+        1
+    );
+    assert_eq!(app.member_balance(&org, bo_id, "COIN").await, "10.00");
+}
+
+#[tokio::test]
+async fn a_listing_storm_lists_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-list").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-list/listings".into(),
+        token: &ana,
+        body: Some(json!({"kind": "offer", "title": "Bread", "price": "2", "currency": "COIN"})),
+        key: "list-storm",
+    };
+    let first = storm(&app, &req).await;
+    let id = first.1["id"].as_i64().unwrap_or_default();
+    let closed = app
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/storm-list/listings/{id}/close"),
+            Some(&ana),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{:?}", closed.body);
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-list", "listings").await, 1);
+}
+
+#[tokio::test]
+async fn a_purchase_storm_buys_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-buy").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let (bo, bo_id) = app.member(&org, "bo").await;
+    app.issue(&org, bo_id, "10").await;
+    let listing = app
+        .post(
+            "/v1/orgs/storm-buy/listings",
+            &ana,
+            json!({"kind": "offer", "title": "Bread", "price": "8", "currency": "COIN"}),
+        )
+        .await;
+    let id = listing.body["id"].as_i64().unwrap_or_default();
+    let req = Req {
+        method: Method::POST,
+        path: format!("/v1/orgs/storm-buy/listings/{id}/purchases"),
+        token: &bo,
+        body: None,
+        key: "buy-storm",
+    };
+    let first = storm(&app, &req).await;
+    // Bo's money is gone and the listing closed: a new purchase would be refused twice over.
+    drain(&app, &org, &bo, bo_id).await;
+    app.call(
+        Method::POST,
+        &format!("/v1/orgs/storm-buy/listings/{id}/close"),
+        Some(&ana),
+        None,
+        None,
+    )
+    .await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-buy", "purchases").await, 1);
+    assert_eq!(
+        journal_rows_with_key(&app, "storm-buy", bo_id, "buy-storm").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_post_storm_posts_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-post").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-post/posts".into(),
+        token: &ana,
+        body: Some(json!({"body": "hello storm"})),
+        key: "post-storm",
+    };
+    let first = storm(&app, &req).await;
+    let id = first.1["id"].as_i64().unwrap_or_default();
+    app.post(
+        &format!("/v1/orgs/storm-post/posts/{id}/comments"),
+        &org.owner_token,
+        json!({"body": "welcome"}),
+    )
+    .await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-post", "posts").await, 1);
+}
+
+#[tokio::test]
+async fn a_comment_storm_comments_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-comm").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let post = app
+        .post("/v1/orgs/storm-comm/posts", &ana, json!({"body": "hello"}))
+        .await;
+    let id = post.body["id"].as_i64().unwrap_or_default();
+    let req = Req {
+        method: Method::POST,
+        path: format!("/v1/orgs/storm-comm/posts/{id}/comments"),
+        token: &ana,
+        body: Some(json!({"body": "me too"})),
+        key: "comment-storm",
+    };
+    let first = storm(&app, &req).await;
+    app.post(
+        &format!("/v1/orgs/storm-comm/posts/{id}/comments"),
+        &org.owner_token,
+        json!({"body": "and me"}),
+    )
+    .await;
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-comm", "comments").await, 2);
+}
+
+/// The routes the storms above cover, as the OpenAPI document names them.
+const STORMED: &[(&str, &str)] = &[
+    ("post", "/v1/orgs/{org}/transfers"),
+    ("post", "/v1/orgs/{org}/issuance"),
+    ("post", "/v1/orgs/{org}/proposals"),
+    ("post", "/v1/orgs/{org}/pledges"),
+    ("post", "/v1/orgs/{org}/projects"),
+    ("post", "/v1/orgs/{org}/projects/{id}/investments"),
+    ("post", "/v1/orgs/{org}/projects/{id}/payments"),
+    ("post", "/v1/orgs/{org}/listings"),
+    ("post", "/v1/orgs/{org}/listings/{id}/purchases"),
+    ("post", "/v1/orgs/{org}/posts"),
+    ("post", "/v1/orgs/{org}/posts/{id}/comments"),
+];
+
+/// A new route that takes an Idempotency-Key fails here until it gets its storm.
+#[test]
+fn every_route_with_an_idempotency_key_has_a_storm() {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(coinsence_api::http::ApiDoc::openapi())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut keyed = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let takes_key = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    p["in"] == "header"
+                        && p["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+                })
+            });
+            if takes_key {
+                keyed.insert((method.clone(), path.clone()));
+            }
+        }
+    }
+    let stormed: BTreeSet<(String, String)> = STORMED
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let missing: Vec<_> = keyed.difference(&stormed).collect();
+    assert!(
+        missing.is_empty(),
+        "routes that take an Idempotency-Key but have no replay storm in replay_storm.rs: {missing:?}"
+    );
+    let stale: Vec<_> = stormed.difference(&keyed).collect();
+    assert!(
+        stale.is_empty(),
+        "storms for routes the OpenAPI document no longer lists with an Idempotency-Key: {stale:?}"
+    );
+}
