@@ -578,10 +578,17 @@ mod tests {
     #[test]
     fn reserved_addresses_parse_but_are_not_deliverable() {
         for reserved in ["matrix.ab12@chat.coinsence.invalid", "X@Y.INVALID"] {
-            assert!(Email::parse(reserved).is_ok_and(|e| e.is_reserved()), "{reserved}");
+            assert!(
+                Email::parse(reserved).is_ok_and(|e| e.is_reserved()),
+                "{reserved}"
+            );
             assert!(Email::parse_deliverable(reserved).is_err(), "{reserved}");
         }
-        for fine in ["ana@example.org", "ana@invalid.example.org", "ana@x.notinvalid"] {
+        for fine in [
+            "ana@example.org",
+            "ana@invalid.example.org",
+            "ana@x.notinvalid",
+        ] {
             assert!(Email::parse_deliverable(fine).is_ok(), "{fine}");
         }
     }
