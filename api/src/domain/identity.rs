@@ -10,12 +10,11 @@ use std::sync::OnceLock;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
-
-use chrono::{DateTime, Utc};
 
 use super::ids::{TenantId, TokenId, UserId};
 use super::orgs::{AskedBy, NewOrg, create_org_in};
@@ -577,6 +576,32 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reserved_addresses_parse_but_are_not_deliverable() {
+        for reserved in ["matrix.ab12@chat.coinsence.invalid", "X@Y.INVALID"] {
+            assert!(
+                Email::parse(reserved).is_ok_and(|e| e.is_reserved()),
+                "{reserved}"
+            );
+            assert!(Email::parse_deliverable(reserved).is_err(), "{reserved}");
+        }
+        for fine in [
+            "ana@example.org",
+            "ana@invalid.example.org",
+            "ana@x.notinvalid",
+        ] {
+            assert!(Email::parse_deliverable(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn token_terms_slide_at_most_daily() {
+        let month = TokenTerms::default();
+        assert_eq!(month.refresh_after().as_secs(), 86_400);
+        let hour = TokenTerms::new(std::time::Duration::from_secs(3_600));
+        assert_eq!(hour.refresh_after().as_secs(), 1_800);
     }
 
     #[test]
