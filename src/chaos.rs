@@ -583,13 +583,34 @@ async fn payments(args: &ChaosArgs) -> anyhow::Result<()> {
         for v in &violations {
             println!("  VIOLATION: {v}");
         }
-        bail!(
-            "{} violations (server log: {})",
-            violations.len(),
-            server.log.display()
-        );
+        // The cluster's directory, and the log with it, goes away with this process.
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        println!("  the server logged {} errors; the first:", errors.len());
+        for line in errors.iter().take(5) {
+            println!("    {}", without_colours(line));
+        }
+        bail!("{} violations", violations.len());
     }
     Ok(())
+}
+
+/// A log line without its terminal colour codes (`ESC [ ... m`).
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One journal row, as the checks need it.
