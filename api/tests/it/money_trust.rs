@@ -305,6 +305,55 @@ async fn money_never_reaches_a_removed_member() {
     // Others are paid as before.
     let to_cy = app.pay(&org, &ana, cy_id, "1", "k3").await;
     assert_eq!(to_cy.status, StatusCode::CREATED, "{:?}", to_cy.body);
+
+    // A currency created after they left opens their account in it closed too.
+    let c = app
+        .post(
+            "/v1/orgs/gone/currencies",
+            &org.owner_token,
+            json!({"code": "LATE", "name": "Late", "scale": 0}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+    let late = app
+        .call(
+            Method::POST,
+            "/v1/orgs/gone/issuance",
+            Some(&org.owner_token),
+            Some(json!({"currency": "LATE", "to_member": bo_id, "amount": "1"})),
+            Some("late-1"),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::FORBIDDEN, "{:?}", late.body);
+
+    // Admitted again, they find their account open with what was in it.
+    let p = app
+        .propose(
+            "gone",
+            &org.owner_token,
+            "welcome back",
+            json!({"kind": "admit_member", "email": "bo.gone@example.org"}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{:?}", p.body);
+    let id = p.body["id"].as_i64().unwrap_or_default();
+    app.vote("gone", &org.owner_token, id, "yes").await;
+    app.vote("gone", &ana, id, "yes").await;
+    app.close_due_in("gone", chrono::Duration::hours(2)).await;
+    assert_eq!(app.proposal("gone", &ana, id).await["status"], "passed");
+    let again = app.pay(&org, &ana, bo_id, "1", "k4").await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    assert_eq!(app.member_balance(&org, bo_id, "COIN").await, "3.00");
+    let late = app
+        .call(
+            Method::POST,
+            "/v1/orgs/gone/issuance",
+            Some(&org.owner_token),
+            Some(json!({"currency": "LATE", "to_member": bo_id, "amount": "1"})),
+            Some("late-2"),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CREATED, "{:?}", late.body);
     assert_eq!(app.verify(&org).await["ok"], json!(true));
 }
 
