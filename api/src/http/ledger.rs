@@ -220,7 +220,7 @@ pub(crate) fn optional_idempotency_key(
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/transfers", request_body = MoveBody, tag = "ledger",
     params(("org" = String, Path), ("Idempotency-Key" = String, Header, description = "A retry with the same key and body returns the first result")),
-    responses((status = 201, body = TransferDto), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = TransferDto), (status = 403, body = Problem, description = "The receiver is no longer a member"), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn pay(
     State(state): State<AppState>,
     OrgPayer(payer): OrgPayer,
@@ -251,6 +251,7 @@ pub async fn issue(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Only entries touching this account.

@@ -309,6 +309,69 @@ mod tests {
     }
 
     #[test]
+    fn money_goes_only_where_it_can_be_used() {
+        let mut closed = account(4, AccountKind::Member, Some(3), 0, Some(0));
+        closed.closed = true;
+        let accounts = || {
+            vec![
+                account(1, AccountKind::Issuance, None, -100, None),
+                account(2, AccountKind::Member, Some(1), 100, Some(0)),
+                closed.clone(),
+                account(5, AccountKind::Project, None, 0, Some(0)),
+                account(6, AccountKind::Fund, None, 0, Some(0)),
+            ]
+        };
+        let me = Authority::Owner(UserId(1));
+        let pay = |key: &str, to: i64, kind: TransferKind| TransferOrder {
+            kind,
+            authority: if kind == TransferKind::Payment {
+                me
+            } else {
+                Authority::System
+            },
+            ..order(
+                key,
+                AccountRef::Member(UserId(1)),
+                AccountRef::Id(AccountId(to)),
+                1,
+                me,
+            )
+        };
+        let orders = [
+            pay("closed", 4, TransferKind::Payment),
+            pay("refund", 4, TransferKind::Refund),
+            pay("project", 5, TransferKind::Payment),
+            pay("invest", 5, TransferKind::Investment),
+            pay("issuance", 1, TransferKind::Payment),
+            pay("cancel", 1, TransferKind::Cancellation),
+            pay("donation", 6, TransferKind::Payment),
+        ];
+        let d = decide(&orders, &mut Book::new(accounts()), &HashMap::new());
+        assert!(
+            matches!(d[0], Decision::Refuse(Error::Forbidden(_))),
+            "closed"
+        );
+        assert!(
+            matches!(d[1], Decision::Apply { .. }),
+            "a refund to a closed account"
+        );
+        assert!(
+            matches!(d[2], Decision::Refuse(Error::Invalid { .. })),
+            "into a project"
+        );
+        assert!(matches!(d[3], Decision::Apply { .. }), "an investment");
+        assert!(
+            matches!(d[4], Decision::Refuse(Error::Invalid { .. })),
+            "into issuance"
+        );
+        assert!(matches!(d[5], Decision::Apply { .. }), "a cancellation");
+        assert!(
+            matches!(d[6], Decision::Apply { .. }),
+            "a donation to the fund"
+        );
+    }
+
+    #[test]
     fn the_issuance_account_has_no_floor_but_cannot_overflow() {
         let mut b = Book::new(vec![
             account(1, AccountKind::Issuance, None, i64::MIN + 10, None),
