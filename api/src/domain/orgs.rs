@@ -145,7 +145,9 @@ impl Core {
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
         // A slug that cannot be one (a NUL from a path's `%00`) never reaches the shared lookup.
         let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
-        self.access.call((token.hash(), slug.as_str().to_owned())).await?
+        self.access
+            .call((token.hash(), slug.as_str().to_owned()))
+            .await?
     }
 
     /// Resolves a bearer token and an org slug for a payment. A pair seen in the last minute is
