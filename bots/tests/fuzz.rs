@@ -104,11 +104,13 @@ fn amount_text() -> impl Strategy<Value = String> {
         prop::option::of("[0-9]{0,8}"),
         any::<bool>(),
     )
-        .prop_map(|(whole, d, fraction, in_fraction)| match (fraction, in_fraction) {
-            (Some(f), true) => format!("{whole}.{f}{d}"),
-            (Some(f), false) => format!("{whole}{d}.{f}"),
-            (None, _) => format!("{whole}{d}"),
-        })
+        .prop_map(
+            |(whole, d, fraction, in_fraction)| match (fraction, in_fraction) {
+                (Some(f), true) => format!("{whole}.{f}{d}"),
+                (Some(f), false) => format!("{whole}{d}.{f}"),
+                (None, _) => format!("{whole}{d}"),
+            },
+        )
 }
 
 fn currency() -> impl Strategy<Value = Option<String>> {
@@ -214,9 +216,8 @@ fn well_formed(cmd: &Command) -> Result<(), String> {
     let amount_ok = |a: &AmountText| AmountText::parse(a.as_str()).as_ref() == Some(a);
     let text_ok = |t: &str| t == t.trim();
     let currency_ok = |c: &Option<String>| {
-        c.as_ref().is_none_or(|c| {
-            (2..=8).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_uppercase())
-        })
+        c.as_ref()
+            .is_none_or(|c| (2..=8).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_uppercase()))
     };
     let ok = match cmd {
         Command::Pay {

@@ -10,8 +10,8 @@ pub mod money;
 pub mod orgs;
 pub mod spare_schemas;
 pub mod tenancy;
-pub(crate) mod text_enum;
 pub mod text;
+pub(crate) mod text_enum;
 
 /// How many inputs each property test of a parser tries: `COINSENCE_FUZZ_CASES`, or a number
 /// small enough for CI (a dedicated run sets a million).

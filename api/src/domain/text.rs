@@ -144,7 +144,10 @@ fn check_length(field: &'static str, text: &str, min: usize, max: usize) -> Resu
 /// One line of visible text (a name, a title, a memo), trimmed, of `min..=max` characters.
 pub fn line(field: &'static str, text: &str, min: usize, max: usize) -> Result<String> {
     let text = text.trim();
-    if let Some((c, what)) = text.chars().find_map(|c| refused_in_line(c).map(|w| (c, w))) {
+    if let Some((c, what)) = text
+        .chars()
+        .find_map(|c| refused_in_line(c).map(|w| (c, w)))
+    {
         return Err(refusal(
             field,
             c,
@@ -161,7 +164,10 @@ pub fn line(field: &'static str, text: &str, min: usize, max: usize) -> Result<S
 pub fn body(field: &'static str, text: &str, min: usize, max: usize) -> Result<String> {
     let normalized = normalize_line_breaks(text);
     let text = normalized.trim();
-    if let Some((c, what)) = text.chars().find_map(|c| refused_in_body(c).map(|w| (c, w))) {
+    if let Some((c, what)) = text
+        .chars()
+        .find_map(|c| refused_in_body(c).map(|w| (c, w)))
+    {
         return Err(refusal(
             field,
             c,
@@ -263,7 +269,10 @@ mod tests {
             assert_eq!(line("name", input, 1, 100).ok().as_deref(), Some(want));
         }
         assert!(line("name", "   ", 1, 100).is_err());
-        assert!(line("name", "\u{3000}", 1, 100).is_err(), "ideographic space");
+        assert!(
+            line("name", "\u{3000}", 1, 100).is_err(),
+            "ideographic space"
+        );
         assert_eq!(line("memo", "", 0, 500).ok().as_deref(), Some(""));
         assert!(line("name", &"é".repeat(100), 1, 100).is_ok(), "characters");
         assert!(line("name", &"é".repeat(101), 1, 100).is_err());
@@ -279,7 +288,13 @@ mod tests {
         );
         assert!(body("body", "שלום \u{200f}world\u{200e}", 1, 100).is_ok());
         assert!(body("body", "👨\u{200d}👩\u{200d}👧 family", 1, 100).is_ok());
-        for bad in ["a\0b", "a\u{1b}[31mred", "\u{202e}txt.exe", "a\u{2067}b", "a\u{fff9}b"] {
+        for bad in [
+            "a\0b",
+            "a\u{1b}[31mred",
+            "\u{202e}txt.exe",
+            "a\u{2067}b",
+            "a\u{fff9}b",
+        ] {
             assert_eq!(
                 field_of(body("body", bad, 1, 100)).as_deref(),
                 Some("body"),
@@ -303,7 +318,10 @@ mod tests {
         assert_eq!(fit_line(" \u{202e}Ana\0 B\u{200b}o ", 100), "Ana Bo");
         assert_eq!(fit_line("\u{202e}\u{200b}", 100), "");
         assert_eq!(fit_line(&"a".repeat(300), 100).chars().count(), 100);
-        assert_eq!(fit_line(&format!("{} b", "a".repeat(99)), 100), "a".repeat(99));
+        assert_eq!(
+            fit_line(&format!("{} b", "a".repeat(99)), 100),
+            "a".repeat(99)
+        );
     }
 
     /// Any text, weighted towards the characters the parser cares about.
@@ -311,9 +329,27 @@ mod tests {
         let interesting = prop_oneof![
             any::<char>(),
             prop::sample::select(vec![
-                '\0', '\n', '\r', '\t', ' ', '\u{85}', '\u{a0}', '\u{2028}', '\u{2029}',
-                '\u{202e}', '\u{2066}', '\u{200b}', '\u{200d}', '\u{200f}', '\u{feff}',
-                '\u{3000}', '\u{fffe}', '\u{e0041}', 'a', 'é', '文',
+                '\0',
+                '\n',
+                '\r',
+                '\t',
+                ' ',
+                '\u{85}',
+                '\u{a0}',
+                '\u{2028}',
+                '\u{2029}',
+                '\u{202e}',
+                '\u{2066}',
+                '\u{200b}',
+                '\u{200d}',
+                '\u{200f}',
+                '\u{feff}',
+                '\u{3000}',
+                '\u{fffe}',
+                '\u{e0041}',
+                'a',
+                'é',
+                '文',
             ]),
         ];
         prop::collection::vec(interesting, 0..40).prop_map(|v| v.into_iter().collect())

@@ -44,12 +44,11 @@ async fn written(app: &TestApp, org: &Org) -> Vec<(String, i64)> {
         "control.memberships",
         "control.api_tokens",
     ] {
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table}"
-        )))
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{table}: {e}"));
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&app.pool)
+                .await
+                .unwrap_or_else(|e| panic!("{table}: {e}"));
         counts.push((table.to_owned(), n));
     }
     for table in [
@@ -80,8 +79,11 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
     let (loner, _) = app.user("loner").await;
     app.issue(&org, ana_id, "100").await;
     // Leaked so that every case's closure can own a copy of `project`.
-    let deadline: &'static str =
-        Box::leak((chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339().into_boxed_str());
+    let deadline: &'static str = Box::leak(
+        (chrono::Utc::now() + chrono::Duration::days(3))
+            .to_rfc3339()
+            .into_boxed_str(),
+    );
     let project = move |title: &str, description: &str, share_name: &str, code: &str, cur: &str| {
         json!({"title": title, "description": description, "share_name": share_name,
                "share_code": code, "currency": cur, "goal": "50", "rate": "1",
@@ -108,15 +110,9 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
     };
     let owner = Some(org.owner_token.as_str());
     let member = Some(ana.as_str());
-    let pay = move |cur: &str, memo: &str| {
-        json!({"currency": cur, "to_member": bo_id, "amount": "1", "memo": memo})
-    };
-    let proposal = |title: &str, description: &str| {
-        json!({"title": title, "description": description, "action": {"kind": "free_text"}})
-    };
-    let pledge = |cur: &str, description: &str| {
-        json!({"currency": cur, "amount": "1", "description": description})
-    };
+    let pay = move |cur: &str, memo: &str| json!({"currency": cur, "to_member": bo_id, "amount": "1", "memo": memo});
+    let proposal = |title: &str, description: &str| json!({"title": title, "description": description, "action": {"kind": "free_text"}});
+    let pledge = |cur: &str, description: &str| json!({"currency": cur, "amount": "1", "description": description});
     let listing = |title: &str, description: &str, cur: &str| {
         json!({"kind": "offer", "title": title, "description": description, "price": "1",
                "currency": cur})
@@ -134,30 +130,58 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
         case("/v1/signup", None, false, "name", move |s| {
             signup("x@example.org", "X", "new-org", s)
         }),
-        case("/v1/orgs", Some(loner.as_str()), false, "slug", |s| {
-            json!({"slug": s, "name": "New"})
-        }),
-        case("/v1/orgs", Some(loner.as_str()), false, "name", |s| {
-            json!({"slug": "new-org", "name": s})
-        }),
-        case("/v1/orgs/texts/members", owner, false, "email", |s| {
-            json!({"email": format!("loner{s}@example.org")})
-        }),
-        case("/v1/orgs/texts/currencies", owner, false, "currency", |s| {
-            json!({"code": s, "name": "Hours", "scale": 0})
-        }),
-        case("/v1/orgs/texts/currencies", owner, false, "name", |s| {
-            json!({"code": "HOUR", "name": s, "scale": 0})
-        }),
-        case("/v1/orgs/texts/transfers", member, true, "currency", move |s| {
-            pay(s, "")
-        }),
+        case(
+            "/v1/orgs",
+            Some(loner.as_str()),
+            false,
+            "slug",
+            |s| json!({"slug": s, "name": "New"}),
+        ),
+        case(
+            "/v1/orgs",
+            Some(loner.as_str()),
+            false,
+            "name",
+            |s| json!({"slug": "new-org", "name": s}),
+        ),
+        case(
+            "/v1/orgs/texts/members",
+            owner,
+            false,
+            "email",
+            |s| json!({"email": format!("loner{s}@example.org")}),
+        ),
+        case(
+            "/v1/orgs/texts/currencies",
+            owner,
+            false,
+            "currency",
+            |s| json!({"code": s, "name": "Hours", "scale": 0}),
+        ),
+        case(
+            "/v1/orgs/texts/currencies",
+            owner,
+            false,
+            "name",
+            |s| json!({"code": "HOUR", "name": s, "scale": 0}),
+        ),
+        case(
+            "/v1/orgs/texts/transfers",
+            member,
+            true,
+            "currency",
+            move |s| pay(s, ""),
+        ),
         case("/v1/orgs/texts/transfers", member, true, "memo", move |s| {
             pay("COIN", s)
         }),
-        case("/v1/orgs/texts/issuance", owner, true, "currency", move |s| {
-            pay(s, "")
-        }),
+        case(
+            "/v1/orgs/texts/issuance",
+            owner,
+            true,
+            "currency",
+            move |s| pay(s, ""),
+        ),
         case("/v1/orgs/texts/issuance", owner, true, "memo", move |s| {
             pay("COIN", s)
         }),
@@ -175,9 +199,13 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
             "time_zone",
             |s| json!({"currency": "COIN", "period": "weekly", "fixed_amount": "1", "time_zone": s}),
         ),
-        case("/v1/orgs/texts/proposals", member, false, "title", move |s| {
-            proposal(s, "")
-        }),
+        case(
+            "/v1/orgs/texts/proposals",
+            member,
+            false,
+            "title",
+            move |s| proposal(s, ""),
+        ),
         case(
             "/v1/orgs/texts/proposals",
             member,
@@ -185,33 +213,69 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
             "description",
             move |s| proposal("A title", s),
         ),
-        case("/v1/orgs/texts/proposals", member, false, "email", |s| {
-            json!({"title": "Admit", "action": {"kind": "admit_member", "email": format!("loner{s}@example.org")}})
-        }),
-        case("/v1/orgs/texts/proposals", member, false, "currency", move |s| {
-            json!({"title": "Issue", "action": {"kind": "issue_to_account", "currency": s, "to_member": bo_id, "amount": "1"}})
-        }),
-        case("/v1/orgs/texts/pledges", member, false, "currency", move |s| {
-            pledge(s, "work")
-        }),
-        case("/v1/orgs/texts/pledges", member, false, "description", move |s| {
-            pledge("COIN", s)
-        }),
-        case("/v1/orgs/texts/projects", member, false, "title", move |s| {
-            project(s, "", "Shares", "SHARE", "COIN")
-        }),
-        case("/v1/orgs/texts/projects", member, false, "description", move |s| {
-            project("Title", s, "Shares", "SHARE", "COIN")
-        }),
-        case("/v1/orgs/texts/projects", member, false, "share_name", move |s| {
-            project("Title", "", s, "SHARE", "COIN")
-        }),
-        case("/v1/orgs/texts/projects", member, false, "share_code", move |s| {
-            project("Title", "", "Shares", s, "COIN")
-        }),
-        case("/v1/orgs/texts/projects", member, false, "currency", move |s| {
-            project("Title", "", "Shares", "SHARE", s)
-        }),
+        case(
+            "/v1/orgs/texts/proposals",
+            member,
+            false,
+            "email",
+            |s| json!({"title": "Admit", "action": {"kind": "admit_member", "email": format!("loner{s}@example.org")}}),
+        ),
+        case(
+            "/v1/orgs/texts/proposals",
+            member,
+            false,
+            "currency",
+            move |s| json!({"title": "Issue", "action": {"kind": "issue_to_account", "currency": s, "to_member": bo_id, "amount": "1"}}),
+        ),
+        case(
+            "/v1/orgs/texts/pledges",
+            member,
+            false,
+            "currency",
+            move |s| pledge(s, "work"),
+        ),
+        case(
+            "/v1/orgs/texts/pledges",
+            member,
+            false,
+            "description",
+            move |s| pledge("COIN", s),
+        ),
+        case(
+            "/v1/orgs/texts/projects",
+            member,
+            false,
+            "title",
+            move |s| project(s, "", "Shares", "SHARE", "COIN"),
+        ),
+        case(
+            "/v1/orgs/texts/projects",
+            member,
+            false,
+            "description",
+            move |s| project("Title", s, "Shares", "SHARE", "COIN"),
+        ),
+        case(
+            "/v1/orgs/texts/projects",
+            member,
+            false,
+            "share_name",
+            move |s| project("Title", "", s, "SHARE", "COIN"),
+        ),
+        case(
+            "/v1/orgs/texts/projects",
+            member,
+            false,
+            "share_code",
+            move |s| project("Title", "", "Shares", s, "COIN"),
+        ),
+        case(
+            "/v1/orgs/texts/projects",
+            member,
+            false,
+            "currency",
+            move |s| project("Title", "", "Shares", "SHARE", s),
+        ),
         case(
             &format!("/v1/orgs/texts/projects/{project_id}/payments"),
             member,
@@ -219,18 +283,34 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
             "memo",
             move |s| json!({"to_member": bo_id, "amount": "1", "memo": s}),
         ),
-        case("/v1/orgs/texts/listings", member, false, "title", move |s| {
-            listing(s, "", "COIN")
-        }),
-        case("/v1/orgs/texts/listings", member, false, "description", move |s| {
-            listing("Title", s, "COIN")
-        }),
-        case("/v1/orgs/texts/listings", member, false, "currency", move |s| {
-            listing("Title", "", s)
-        }),
-        case("/v1/orgs/texts/posts", member, false, "body", |s| {
-            json!({"body": s})
-        }),
+        case(
+            "/v1/orgs/texts/listings",
+            member,
+            false,
+            "title",
+            move |s| listing(s, "", "COIN"),
+        ),
+        case(
+            "/v1/orgs/texts/listings",
+            member,
+            false,
+            "description",
+            move |s| listing("Title", s, "COIN"),
+        ),
+        case(
+            "/v1/orgs/texts/listings",
+            member,
+            false,
+            "currency",
+            move |s| listing("Title", "", s),
+        ),
+        case(
+            "/v1/orgs/texts/posts",
+            member,
+            false,
+            "body",
+            |s| json!({"body": s}),
+        ),
         case(
             &format!("/v1/orgs/texts/posts/{post_id}/comments"),
             member,
@@ -256,7 +336,11 @@ async fn control_and_invisible_characters_are_field_errors_on_every_route() {
                 .await;
             assert_eq!(
                 (r.status, r.code(), r.body["field"].as_str()),
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", Some(c.field)),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_input",
+                    Some(c.field)
+                ),
                 "POST {} {body}: {:?}",
                 c.path,
                 r.body
@@ -298,6 +382,28 @@ async fn logins_with_control_characters_are_refused_not_errors() {
             r.body
         );
     }
+    // A password is hashed, never stored as text: any character may be in it.
+    let odd = "correct\u{0}horse\u{202e}";
+    let signed = app
+        .call(
+            Method::POST,
+            "/v1/signup",
+            None,
+            Some(json!({"email": "odd@example.org", "password": odd, "display_name": "Odd"})),
+            None,
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{:?}", signed.body);
+    let login = app
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "odd@example.org", "password": odd})),
+            None,
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
     let link = app
         .call(
             Method::POST,

@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
 use super::{Creation, retrying};
-use crate::domain::text;
 use crate::core::Core;
 use crate::domain::ids::{CommentId, PostId, UserId};
 use crate::domain::ledger::ops::IdempotencyKey;
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::TenantTx;
+use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 

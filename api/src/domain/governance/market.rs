@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
-use super::{
-    Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying,
-};
+use super::{Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying};
 use crate::core::Core;
 use crate::domain::ids::{CurrencyId, ListingId, PledgeId, PurchaseId, TransferId, UserId};
 use crate::domain::ledger::ops::IdempotencyKey;

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use super::actions::Action;
 use super::proposals::open_for_pledge;
 use super::{Creation, coin_by_code, currency_map, parse_amount, retrying};
-use crate::domain::text;
 use crate::core::Core;
 use crate::domain::ids::{CurrencyId, PledgeId, ProposalId, UserId};
 use crate::domain::ledger::CurrencyCode;
@@ -18,6 +17,7 @@ use crate::domain::ledger::ops::IdempotencyKey;
 use crate::domain::money::format_minor;
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::TenantTx;
+use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 

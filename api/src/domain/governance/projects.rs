@@ -13,9 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
-use super::{
-    Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying,
-};
+use super::{Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying};
 use crate::core::Core;
 use crate::domain::ids::{
     AccountId, CurrencyId, InvestmentId, ProjectId, ProposalId, TransferId, UserId,

@@ -16,13 +16,13 @@ use super::outbox::{self, EventKind, NewEvent};
 use super::rules::{self, Proposers, Rules};
 use super::tally::{self, Choice, Counts, DecisionRule, Method, Outcome};
 use super::{Creation, retrying};
-use crate::domain::text;
 use crate::core::Core;
 use crate::domain::follow_up::FollowUp;
 use crate::domain::ids::{ProjectId, ProposalId, TenantId, UserId};
 use crate::domain::ledger::ops::IdempotencyKey;
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx};
+use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 
