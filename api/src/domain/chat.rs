@@ -19,6 +19,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use super::governance::feed::Platform;
 use super::identity::{self, ApiToken, Role, User};
 use super::ids::{OutboxId, TenantId, UserId};
+use super::ledger::ops::IdempotencyKey;
 use super::ledger::{Currency, CurrencyKind, store as ledger_store};
 use super::orgs::{Member, admit_in};
 use super::tenancy::{OrgSlug, Tenant, TenantTx};
@@ -483,6 +484,33 @@ impl Core {
             user,
             role,
         })
+    }
+
+    /// Whom the payment already made under this event's key paid, if it paid the person
+    /// mentioned. A redelivered payment asks this before the payee is looked up (and perhaps
+    /// admitted), so it is answered with its receipt even if the payee has left the org since,
+    /// and a replay admits no one.
+    pub async fn chat_paid(
+        &self,
+        payer: &Member,
+        key: &IdempotencyKey,
+        payee: &ChatIdentity,
+    ) -> Result<Option<User>> {
+        let mut tx = TenantTx::begin(&self.pool, &payer.schema()).await?;
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.email, u.display_name FROM transfers t
+             JOIN accounts a ON a.id = t.to_account
+             JOIN control.chat_identities i ON i.user_id = a.owner_user_id
+             JOIN control.users u ON u.id = i.user_id
+             WHERE t.idempotency_key = $1 AND t.actor_user_id = $2
+               AND i.platform = $3 AND i.platform_user_id = $4",
+        )
+        .bind(key.as_str())
+        .bind(payer.user.id)
+        .bind(payee.platform.as_str())
+        .bind(&payee.platform_user_id)
+        .fetch_optional(tx.conn())
+        .await?)
     }
 
     /// Someone mentioned in a room, as a member who can be paid. A person the bot has never seen
