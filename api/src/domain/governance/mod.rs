@@ -172,29 +172,40 @@ impl<'a> Creation<'a> {
         if taken.rows_affected() == 1 {
             return Ok(None);
         }
+        #[derive(sqlx::FromRow)]
+        struct Earlier {
+            resource: String,
+            fingerprint: Vec<u8>,
+            resource_id: Option<i64>,
+            response: Option<String>,
+        }
         // A statement of its own: its snapshot sees the row the insert waited for.
-        let found: Option<(String, Vec<u8>, Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT resource, fingerprint, resource_id, response::text FROM requests
+        let found: Option<Earlier> = sqlx::query_as(
+            "SELECT resource, fingerprint, resource_id, response::text AS response FROM requests
              WHERE idempotency_key = $1",
         )
         .bind(key.as_str())
         .fetch_optional(tx.conn())
         .await?;
         match found {
-            Some((resource, fingerprint, Some(id), response))
-                if resource == self.resource && fingerprint == self.fingerprint =>
-            {
-                match response {
-                    Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
-                        Error::Internal(anyhow::anyhow!(
-                            "the first answer to request key {} does not read back: {e}",
-                            key.as_str()
-                        ))
-                    }),
-                    None => reread(tx, id).await.map(Some),
-                }
-            }
-            Some((_, _, Some(_), _)) => Err(Error::IdempotencyConflict),
+            Some(Earlier {
+                resource,
+                fingerprint,
+                resource_id: Some(id),
+                response,
+            }) if resource == self.resource && fingerprint == self.fingerprint => match response {
+                Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!(
+                        "the first answer to request key {} does not read back: {e}",
+                        key.as_str()
+                    ))
+                }),
+                None => reread(tx, id).await.map(Some),
+            },
+            Some(Earlier {
+                resource_id: Some(_),
+                ..
+            }) => Err(Error::IdempotencyConflict),
             // Every holder fills in the id before it commits.
             _ => Err(Error::Internal(anyhow::anyhow!(
                 "request key {} committed without what it created",
