@@ -398,10 +398,10 @@ impl Engine {
             .await
             .map_err(|e| refusal(&e))?;
         let (payee, new_member) = match earlier {
-            Some(payee) => (payee, false),
+            Some(paid) => paid,
             None => self
                 .core
-                .chat_payee(&member.tenant, &msg.room, &who, &to.display)
+                .chat_payee(&member.tenant, &msg.room, &who, &to.display, &key)
                 .await
                 .map_err(|e| match e {
                     Error::NotFound(_) => Reply::error(format!(
