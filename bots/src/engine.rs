@@ -391,17 +391,26 @@ impl Engine {
             return Err(Reply::error("You cannot pay yourself."));
         }
         let key = self.key(msg)?;
-        let (payee, new_member) = self
+        // A redelivered payment is answered from the journal, whoever the payee is now.
+        let earlier = self
             .core
-            .chat_payee(&member.tenant, &msg.room, &who, &to.display)
+            .chat_paid(member, &key, &who)
             .await
-            .map_err(|e| match e {
-                Error::NotFound(_) => Reply::error(format!(
-                    "{} is not a member of {}, so they cannot be paid here. Nothing was paid.",
-                    to.display, member.tenant.name
-                )),
-                e => refusal(&e),
-            })?;
+            .map_err(|e| refusal(&e))?;
+        let (payee, new_member) = match earlier {
+            Some(paid) => paid,
+            None => self
+                .core
+                .chat_payee(&member.tenant, &msg.room, &who, &to.display, &key)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound(_) => Reply::error(format!(
+                        "{} is not a member of {}, so they cannot be paid here. Nothing was paid.",
+                        to.display, member.tenant.name
+                    )),
+                    e => refusal(&e),
+                })?,
+        };
         let request = MoveRequest {
             currency: currency.code.as_str().to_owned(),
             to: AccountRef::Member(payee.id),

@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::Utc;
 use coinsence_api::Core;
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, ChatTarget};
+use coinsence_api::domain::governance::ActionRequest;
 use coinsence_api::domain::governance::projects::NewProject;
+use coinsence_api::domain::governance::proposals::NewProposal;
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
 use coinsence_api::domain::orgs::{Member, NewOrg};
@@ -446,7 +448,13 @@ async fn a_redelivered_event_acts_once() {
     let again = w
         .say_as(w.msg("Ana", Some("$event-1")), "/pay @ben 5 for tea")
         .await;
-    assert_eq!(first.plain().lines().next(), again.plain().lines().next());
+    // Ben was admitted by the first delivery: the redelivery says so too.
+    assert!(
+        first.plain().contains("had no account"),
+        "{}",
+        first.plain()
+    );
+    assert_eq!(first.plain(), again.plain());
     assert!(w.ok("Ana", "/balance").await.contains("15.00 COIN"));
     let pledge1 = w
         .say_as(w.msg("Ben", Some("$event-2")), "/pledge 3 for soup")
@@ -462,6 +470,68 @@ async fn a_redelivered_event_acts_once() {
         w.core.feed(&w.admin, None, 10).await.map(|f| f.len()).ok(),
         Some(1)
     );
+}
+
+/// A payment redelivered after its payee was removed from a closed org answers the receipt it
+/// answered first (not "not a member"): the journal is asked before the payee is looked up.
+#[tokio::test]
+async fn a_payment_redelivered_after_its_payee_left_answers_the_receipt() {
+    let w = world(false).await;
+    let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap_or_else(|e| panic!("{e}"));
+    w.core
+        .link_chat_identity(&owner, w.admin.user.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.core
+        .issue(
+            &w.admin,
+            MoveRequest {
+                currency: "COIN".into(),
+                to: AccountRef::Member(w.admin.user.id),
+                amount: "10".into(),
+                memo: String::new(),
+            },
+            IdempotencyKey::scoped("test", "fund", "owner").unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ben = w.user("Ben").await;
+    w.core
+        .admit_members(&w.admin, &[ben.id])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pay = w.msg("Owner", Some("$pay-before-leaving"));
+    let first = w.say_as(pay.clone(), "/pay @ben 4 for tea").await;
+    assert_eq!(first.tone, Tone::Ok, "{}", first.plain());
+
+    let bye = w
+        .core
+        .propose(
+            &w.admin,
+            NewProposal {
+                title: "Ben leaves".into(),
+                description: String::new(),
+                closes_at: None,
+                action: ActionRequest::RemoveMember { user_id: ben.id },
+            },
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.ok("Owner", &format!("/vote {} yes", bye.id)).await;
+    w.ok("Ben", &format!("/vote {} yes", bye.id)).await;
+    w.core
+        .close_due(&w.admin.tenant, Utc::now() + chrono::Duration::days(100))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fresh = w.refused("Owner", "/pay @ben 1").await;
+    assert!(fresh.contains("not a member"), "{fresh}");
+
+    let before = w.ledger().await;
+    let again = w.say_as(pay, "/pay @ben 4 for tea").await;
+    assert_eq!(again.tone, Tone::Ok, "{}", again.plain());
+    assert_eq!(again.plain(), first.plain());
+    assert_eq!(w.ledger().await, before);
 }
 
 /// The same chat event delivered 50 times at once (a platform redelivering under load).
@@ -528,7 +598,7 @@ async fn a_stormed_pledge_event_pledges_once() {
     all_alike(&again, &pledged[0], "the pledge again");
     let pledges = w
         .core
-        .pledges(&w.admin)
+        .pledges(&w.admin, None, 200)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pledges.len(), 2, "Ben's pledge once and Ana's");

@@ -19,6 +19,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use super::governance::feed::Platform;
 use super::identity::{self, ApiToken, Role, User};
 use super::ids::{OutboxId, TenantId, UserId};
+use super::ledger::ops::IdempotencyKey;
 use super::ledger::{Currency, CurrencyKind, store as ledger_store};
 use super::orgs::{Member, admit_in};
 use super::tenancy::{OrgSlug, Tenant, TenantTx};
@@ -485,17 +486,58 @@ impl Core {
         })
     }
 
+    /// Whom the payment already made under this event's key paid, if it paid the person
+    /// mentioned, and whether that payment admitted them (as [`Core::chat_payee`] answers). A
+    /// redelivered payment asks this before the payee is looked up (and perhaps admitted), so
+    /// it is answered with its receipt even if the payee has left the org since, and a replay
+    /// admits no one.
+    pub async fn chat_paid(
+        &self,
+        payer: &Member,
+        key: &IdempotencyKey,
+        payee: &ChatIdentity,
+    ) -> Result<Option<(User, bool)>> {
+        #[derive(sqlx::FromRow)]
+        struct Paid {
+            #[sqlx(flatten)]
+            user: User,
+            admitted: bool,
+        }
+        let mut tx = TenantTx::begin(&self.pool, &payer.schema()).await?;
+        let paid: Option<Paid> = sqlx::query_as(
+            "SELECT u.id, u.email, u.display_name,
+                    EXISTS (SELECT 1 FROM requests r
+                            WHERE r.idempotency_key = t.idempotency_key
+                              AND r.resource = 'mention_admission' AND r.resource_id = u.id) AS admitted
+             FROM transfers t
+             JOIN accounts a ON a.id = t.to_account
+             JOIN control.chat_identities i ON i.user_id = a.owner_user_id
+             JOIN control.users u ON u.id = i.user_id
+             WHERE t.idempotency_key = $1 AND t.actor_user_id = $2
+               AND i.platform = $3 AND i.platform_user_id = $4",
+        )
+        .bind(key.as_str())
+        .bind(payer.user.id)
+        .bind(payee.platform.as_str())
+        .bind(&payee.platform_user_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        Ok(paid.map(|p| (p.user, p.admitted)))
+    }
+
     /// Someone mentioned in a room, as a member who can be paid. A person the bot has never seen
     /// gets a user and, in an open org, an account on the spot; in a closed org only members can
     /// be paid. An open org admits at most [`MENTION_ADMISSIONS_PER_HOUR`] people by mention per
     /// room and hour, so one room cannot fill it with people nobody invited. Returns the user
-    /// and whether they were admitted just now.
+    /// and whether they were admitted just now, which is kept under the payment's `key` so that
+    /// its redelivery answers the same ([`Core::chat_paid`]).
     pub async fn chat_payee(
         &self,
         tenant: &Tenant,
         room_id: &str,
         who: &ChatIdentity,
         display_name: &str,
+        key: &IdempotencyKey,
     ) -> Result<(User, bool)> {
         let mut conn = self.pool.acquire().await?;
         // Who they are and whether they are a member here, in one round trip.
@@ -545,6 +587,15 @@ impl Core {
         .bind(who.platform.as_str())
         .bind(room_id)
         .bind(tenant.id)
+        .bind(user.id)
+        .execute(tx.conn())
+        .await?;
+        // Under the payment's key: a creation never holds it (one event is one command).
+        sqlx::query(
+            "INSERT INTO requests (idempotency_key, resource, fingerprint, resource_id)
+             VALUES ($1, 'mention_admission', '', $2) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(key.as_str())
         .bind(user.id)
         .execute(tx.conn())
         .await?;

@@ -10,6 +10,7 @@ use axum::http::{Method, Request, StatusCode};
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, MENTION_ADMISSIONS_PER_HOUR};
 use coinsence_api::domain::identity::ApiToken;
 use coinsence_api::domain::ids::UserId;
+use coinsence_api::domain::ledger::ops::IdempotencyKey;
 use coinsence_api::domain::orgs::{NewOrg, OrgCaps};
 use coinsence_api::domain::tenancy::OrgSlug;
 use coinsence_api::error::Error;
@@ -92,7 +93,10 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     let tenant = ok(app.core.tenant("claims").await);
-    let (ana, admitted) = ok(app.core.chat_payee(&tenant, "!room", &victim, "Ana").await);
+    let (ana, admitted) = ok(app
+        .core
+        .chat_payee(&tenant, "!room", &victim, "Ana", &event())
+        .await);
     assert!(admitted);
     assert_ne!(ana.id, UserId(mallory));
     assert_ne!(ana.email, address);
@@ -136,7 +140,7 @@ async fn concurrent_first_sightings_make_one_user() {
                 core.chat_user(&who, "Bea").await.map(|u| u.id)
             } else {
                 let room = format!("room-{}", i % 3);
-                core.chat_payee(&tenant, &room, &who, "Bea")
+                core.chat_payee(&tenant, &room, &who, "Bea", &event())
                     .await
                     .map(|(u, _)| u.id)
             }
@@ -170,12 +174,15 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
         ))
     };
     for n in 0..MENTION_ADMISSIONS_PER_HOUR {
-        let (_, admitted) = ok(app.core.chat_payee(&tenant, "!busy", &person(n), "P").await);
+        let (_, admitted) = ok(app
+            .core
+            .chat_payee(&tenant, "!busy", &person(n), "P", &event())
+            .await);
         assert!(admitted);
     }
     let refused = app
         .core
-        .chat_payee(&tenant, "!busy", &person(999), "P")
+        .chat_payee(&tenant, "!busy", &person(999), "P", &event())
         .await;
     match refused {
         Err(Error::Forbidden(why)) => assert!(why.contains("by mention"), "{why}"),
@@ -190,11 +197,14 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(known, 0);
     // Members already admitted are still paid there; another room has its own count.
-    let (_, again) = ok(app.core.chat_payee(&tenant, "!busy", &person(0), "P").await);
+    let (_, again) = ok(app
+        .core
+        .chat_payee(&tenant, "!busy", &person(0), "P", &event())
+        .await);
     assert!(!again);
     let (_, elsewhere) = ok(app
         .core
-        .chat_payee(&tenant, "!quiet", &person(999), "P")
+        .chat_payee(&tenant, "!quiet", &person(999), "P", &event())
         .await);
     assert!(elsewhere);
 }
@@ -337,4 +347,10 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
         status(signup(3, [198, 51, 100, 1])).await.0,
         StatusCode::CREATED
     );
+}
+
+/// A chat payment's key, as the engine makes one from the platform's event id.
+fn event() -> IdempotencyKey {
+    IdempotencyKey::scoped("matrix", "!room", &crate::helpers::rand_key())
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -436,6 +436,45 @@ async fn a_comment_storm_comments_once() {
     assert_eq!(app.count("storm-comm", "comments").await, 2);
 }
 
+/// A key taken before first answers were kept (migration 0007) has none: its replay still
+/// answers the resource it created, as it is now, never a refusal or a second creation.
+#[tokio::test]
+async fn a_creation_keyed_before_answers_were_kept_replays_the_resource() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-old").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-old/listings".into(),
+        token: &ana,
+        body: Some(json!({"kind": "need", "title": "Ladder", "price": "1", "currency": "COIN"})),
+        key: "old-key",
+    };
+    let first = storm(&app, &req).await;
+    let id = first.1["id"].as_i64().unwrap_or_default();
+    let forgotten = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE org_{}.requests SET response = NULL WHERE response IS NOT NULL",
+        app.tenant("storm-old").await.id
+    )))
+    .execute(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forgotten.rows_affected(), 1);
+    let closed = app
+        .call(
+            Method::POST,
+            &format!("/v1/orgs/storm-old/listings/{id}/close"),
+            Some(&ana),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{:?}", closed.body);
+    // The listing as it is now, with the status of the first answer.
+    storm_again(&app, &req, &(first.0, closed.body.clone())).await;
+    assert_eq!(app.count("storm-old", "listings").await, 1);
+}
+
 /// The routes the storms above cover, as the OpenAPI document names them.
 const STORMED: &[(&str, &str)] = &[
     ("post", "/v1/orgs/{org}/transfers"),

@@ -102,6 +102,7 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
         ("get", "/v1/orgs/{org}/posts") => scoped(None),
         ("post", "/v1/orgs/{org}/posts") => scoped(Some(json!({"body": "wall"}))),
         ("get", "/v1/orgs/{org}/posts/{id}") => scoped(None),
+        ("get", "/v1/orgs/{org}/posts/{id}/comments") => scoped(None),
         ("post", "/v1/orgs/{org}/posts/{id}/comments") => scoped(Some(json!({"body": "wall"}))),
         ("post", "/v1/orgs/{org}/chat/connect-codes") => scoped(None),
         _ => None,

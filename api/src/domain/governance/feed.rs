@@ -2,7 +2,7 @@
 //! portal can show everything and the chat side can echo a post to the org's other rooms.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
@@ -34,7 +34,7 @@ pub struct NewPost {
     pub platform: Platform,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct PostView {
     pub id: PostId,
     pub author_user_id: UserId,
@@ -46,7 +46,7 @@ pub struct PostView {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct CommentView {
     pub id: CommentId,
     pub post_id: PostId,
@@ -152,8 +152,9 @@ impl Core {
         let (new, creation, body) = (&new, &creation, &body);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.take(&mut tx).await? {
-                return one_post(&mut tx, PostId(id)).await.map(Some);
+            let reread = async |tx: &mut TenantTx, id| one_post(tx, PostId(id)).await;
+            if let Some(first) = creation.take(&mut tx, reread).await? {
+                return Ok(Some(first));
             }
             let (id,): (PostId,) =
                 sqlx::query_as("INSERT INTO posts (author_user_id, body, platform) VALUES ($1, $2, $3) RETURNING id")
@@ -179,8 +180,8 @@ impl Core {
                 },
             )
             .await?;
-            creation.remember(&mut tx, id.0).await?;
             let view = one_post(&mut tx, id).await?;
+            creation.remember(&mut tx, id.0, &view).await?;
             tx.commit().await?;
             Ok(Some(view))
         })
@@ -239,8 +240,9 @@ impl Core {
         let (new, creation, body) = (&new, &creation, &body);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.take(&mut tx).await? {
-                return one_comment(&mut tx, CommentId(id)).await.map(Some);
+            let reread = async |tx: &mut TenantTx, id| one_comment(tx, CommentId(id)).await;
+            if let Some(first) = creation.take(&mut tx, reread).await? {
+                return Ok(Some(first));
             }
             let exists: Option<(i64,)> = sqlx::query_as("SELECT 1::bigint FROM posts WHERE id = $1")
                 .bind(post)
@@ -258,8 +260,8 @@ impl Core {
             .bind(new.platform.as_str())
             .fetch_one(tx.conn())
             .await?;
-            creation.remember(&mut tx, id.0).await?;
             let view = one_comment(&mut tx, id).await?;
+            creation.remember(&mut tx, id.0, &view).await?;
             tx.commit().await?;
             Ok(Some(view))
         })

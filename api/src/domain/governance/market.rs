@@ -51,7 +51,7 @@ pub struct NewListing {
     pub pledge_id: Option<PledgeId>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListingView {
     pub id: ListingId,
     pub kind: ListingKind,
@@ -213,8 +213,9 @@ impl Core {
         let (new, creation, title, description) = (&new, &creation, &title, &description);
         retrying(move || async move {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        if let Some(id) = creation.take(&mut tx).await? {
-            return one(&mut tx, ListingId(id)).await.map(Some);
+        let reread = async |tx: &mut TenantTx, id| one(tx, ListingId(id)).await;
+        if let Some(first) = creation.take(&mut tx, reread).await? {
+            return Ok(Some(first));
         }
         let currency = coin_by_code(&mut tx, &new.currency).await?;
         let price = parse_amount("price", &new.price, currency.scale)?;
@@ -263,8 +264,8 @@ impl Core {
         .bind(new.pledge_id)
         .fetch_one(tx.conn())
         .await?;
-        creation.remember(&mut tx, id.0).await?;
         let view = one(&mut tx, id).await?;
+        creation.remember(&mut tx, id.0, &view).await?;
         tx.commit().await?;
         Ok(Some(view))
         })

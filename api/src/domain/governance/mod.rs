@@ -27,6 +27,8 @@ pub mod tally;
 use std::collections::HashMap;
 use std::fmt::Debug;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::ids::CurrencyId;
@@ -120,7 +122,8 @@ pub(crate) async fn coin_by_code(tx: &mut TenantTx, code: &str) -> Result<Curren
 }
 
 /// The idempotency of a creation (a proposal, pledge, project, listing, post or comment): a
-/// retry with the same key answers what the first attempt created, and the same key with other
+/// retry with the same key answers exactly what the first attempt answered (kept with the key,
+/// so a tally, a status or a count that changed since does not show), and the same key with other
 /// input is a conflict. Money movements are made idempotent by the journal's own keys instead.
 pub(crate) struct Creation<'a> {
     key: Option<&'a IdempotencyKey>,
@@ -142,12 +145,18 @@ impl<'a> Creation<'a> {
         }
     }
 
-    /// Takes the request's key, first thing in the creating transaction: `Some(id)` is what an
-    /// earlier identical request created (answer that), `None` means this request now holds the
-    /// key. A concurrent request with the same key waits on the key's row until this one commits
-    /// (then finds its id) or rolls back (then takes the key itself), so it never trips over what
-    /// this one is creating (a unique code, a title) and answers 409 instead of the first answer.
-    pub async fn take(&self, tx: &mut TenantTx) -> Result<Option<i64>> {
+    /// Takes the request's key, first thing in the creating transaction: `Some(answer)` is what
+    /// an earlier identical request answered (answer that again), `None` means this request now
+    /// holds the key. A concurrent request with the same key waits on the key's row until this
+    /// one commits (then finds its answer) or rolls back (then takes the key itself), so it never
+    /// trips over what this one is creating (a unique code, a title) and answers 409 instead of
+    /// the first answer. `reread` reads the resource by id, for keys taken before first answers
+    /// were kept.
+    pub async fn take<T: DeserializeOwned>(
+        &self,
+        tx: &mut TenantTx,
+        reread: impl AsyncFnOnce(&mut TenantTx, i64) -> Result<T>,
+    ) -> Result<Option<T>> {
         let Some(key) = self.key else {
             return Ok(None);
         };
@@ -163,20 +172,40 @@ impl<'a> Creation<'a> {
         if taken.rows_affected() == 1 {
             return Ok(None);
         }
+        #[derive(sqlx::FromRow)]
+        struct Earlier {
+            resource: String,
+            fingerprint: Vec<u8>,
+            resource_id: Option<i64>,
+            response: Option<String>,
+        }
         // A statement of its own: its snapshot sees the row the insert waited for.
-        let found: Option<(String, Vec<u8>, Option<i64>)> = sqlx::query_as(
-            "SELECT resource, fingerprint, resource_id FROM requests WHERE idempotency_key = $1",
+        let found: Option<Earlier> = sqlx::query_as(
+            "SELECT resource, fingerprint, resource_id, response::text AS response FROM requests
+             WHERE idempotency_key = $1",
         )
         .bind(key.as_str())
         .fetch_optional(tx.conn())
         .await?;
         match found {
-            Some((resource, fingerprint, Some(id)))
-                if resource == self.resource && fingerprint == self.fingerprint =>
-            {
-                Ok(Some(id))
-            }
-            Some((_, _, Some(_))) => Err(Error::IdempotencyConflict),
+            Some(Earlier {
+                resource,
+                fingerprint,
+                resource_id: Some(id),
+                response,
+            }) if resource == self.resource && fingerprint == self.fingerprint => match response {
+                Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!(
+                        "the first answer to request key {} does not read back: {e}",
+                        key.as_str()
+                    ))
+                }),
+                None => reread(tx, id).await.map(Some),
+            },
+            Some(Earlier {
+                resource_id: Some(_),
+                ..
+            }) => Err(Error::IdempotencyConflict),
             // Every holder fills in the id before it commits.
             _ => Err(Error::Internal(anyhow::anyhow!(
                 "request key {} committed without what it created",
@@ -185,16 +214,27 @@ impl<'a> Creation<'a> {
         }
     }
 
-    /// Records what this request created, under the key [`Creation::take`] took.
-    pub async fn remember(&self, tx: &mut TenantTx, id: i64) -> Result<()> {
+    /// Records what this request created and answers, under the key [`Creation::take`] took,
+    /// in the creating transaction: the answer is kept exactly when the creation commits.
+    pub async fn remember(
+        &self,
+        tx: &mut TenantTx,
+        id: i64,
+        answer: &impl Serialize,
+    ) -> Result<()> {
         let Some(key) = self.key else {
             return Ok(());
         };
-        sqlx::query("UPDATE requests SET resource_id = $2 WHERE idempotency_key = $1")
-            .bind(key.as_str())
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        let answer = serde_json::to_string(answer)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("an answer that is not JSON: {e}")))?;
+        sqlx::query(
+            "UPDATE requests SET resource_id = $2, response = $3::jsonb WHERE idempotency_key = $1",
+        )
+        .bind(key.as_str())
+        .bind(id)
+        .bind(answer)
+        .execute(tx.conn())
+        .await?;
         Ok(())
     }
 }

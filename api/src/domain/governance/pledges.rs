@@ -45,7 +45,7 @@ pub struct NewPledge {
     pub closes_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PledgeView {
     pub id: PledgeId,
     pub user_id: UserId,
@@ -151,8 +151,9 @@ impl Core {
         let (new, creation, description) = (&new, &creation, &description);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.take(&mut tx).await? {
-                return one(&mut tx, PledgeId(id)).await.map(Some);
+            let reread = async |tx: &mut TenantTx, id| one(tx, PledgeId(id)).await;
+            if let Some(first) = creation.take(&mut tx, reread).await? {
+                return Ok(Some(first));
             }
             let currency = coin_by_code(&mut tx, &new.currency).await?;
             let amount = parse_amount("amount", &new.amount, currency.scale)?;
@@ -187,8 +188,8 @@ impl Core {
             .bind(proposal)
             .execute(tx.conn())
             .await?;
-            creation.remember(&mut tx, id.0).await?;
             let view = one(&mut tx, id).await?;
+            creation.remember(&mut tx, id.0, &view).await?;
             tx.commit().await?;
             Ok(Some(view))
         })

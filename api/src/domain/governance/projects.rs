@@ -73,7 +73,7 @@ pub struct ProjectPayment {
     pub memo: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProjectView {
     pub id: ProjectId,
     pub title: String,
@@ -472,8 +472,9 @@ impl Core {
             (&title, &description, &share_code, &share_name);
         retrying(move || async move {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.take(&mut tx).await? {
-                return one_project(&mut tx, ProjectId(id)).await.map(Some);
+            let reread = async |tx: &mut TenantTx, id| one_project(tx, ProjectId(id)).await;
+            if let Some(first) = creation.take(&mut tx, reread).await? {
+                return Ok(Some(first));
             }
             if new.deadline <= Utc::now() {
                 return Err(Error::invalid("deadline", "the deadline must be in the future"));
@@ -510,8 +511,8 @@ impl Core {
             .bind(new.deadline)
             .fetch_one(tx.conn())
             .await?;
-            creation.remember(&mut tx, id.0).await?;
             let view = one_project(&mut tx, id).await?;
+            creation.remember(&mut tx, id.0, &view).await?;
             tx.commit().await?;
             Ok(Some(view))
         })

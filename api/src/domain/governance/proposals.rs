@@ -69,7 +69,7 @@ pub struct NewProposal {
     pub action: ActionRequest,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProposalView {
     pub id: ProposalId,
     pub kind: ProposalKind,
@@ -497,10 +497,10 @@ impl Core {
         retrying(move || async move {
             let now = Utc::now();
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-            if let Some(id) = creation.take(&mut tx).await? {
-                return view(&mut tx, member.user.id, ProposalId(id))
-                    .await
-                    .map(Some);
+            let reread =
+                async |tx: &mut TenantTx, id| view(tx, member.user.id, ProposalId(id)).await;
+            if let Some(first) = creation.take(&mut tx, reread).await? {
+                return Ok(Some(first));
             }
             let rules = rules::load(&mut tx).await?;
             if rules.proposers == Proposers::Admins && !member.role.is_admin() {
@@ -521,7 +521,6 @@ impl Core {
                 closes_at,
             };
             let id = open_in(&mut tx, &rules, &opening).await?;
-            creation.remember(&mut tx, id.0).await?;
             self.follow_up(
                 &mut tx,
                 FollowUp::CloseProposals {
@@ -531,6 +530,7 @@ impl Core {
             )
             .await?;
             let view = view(&mut tx, member.user.id, id).await?;
+            creation.remember(&mut tx, id.0, &view).await?;
             tx.commit().await?;
             Ok(Some(view))
         })

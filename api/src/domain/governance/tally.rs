@@ -59,7 +59,7 @@ pub struct DecisionRule {
 }
 
 /// Votes cast so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Counts {
     pub yes: i64,
     pub no: i64,
