@@ -489,3 +489,25 @@ async fn slow_clients_do_not_keep_a_normal_request_from_its_answer() {
     assert!(took < Duration::from_secs(4), "{took:?}");
     drop(slow);
 }
+
+#[tokio::test]
+async fn database_errors_are_logged_without_the_rows_values() {
+    let app = TestApp::new().await;
+    sqlx::query("CREATE TABLE people (email text CONSTRAINT people_email_key UNIQUE)")
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let insert =
+        || sqlx::query("INSERT INTO people VALUES ('ana.secret@example.org')").execute(&app.pool);
+    insert().await.unwrap_or_else(|e| panic!("{e}"));
+    let err = coinsence_api::Error::from(
+        insert()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a duplicate was taken")),
+    );
+    let logged = err.for_log().to_string();
+    assert!(logged.contains("23505"), "{logged}");
+    assert!(logged.contains("people_email_key"), "{logged}");
+    assert!(!logged.contains("ana.secret"), "{logged}");
+}
