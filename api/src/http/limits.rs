@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -242,24 +242,17 @@ pub fn max_in_flight() -> usize {
 /// Admission to the API: a bounded number of requests in flight, and a wait for a place that
 /// is short only while the service is overloaded.
 ///
-/// A burst (many requests at once on an idle service) waits a little and is served: at least
-/// one request of every interval got in without waiting. When for a whole interval every
-/// request had to wait longer than the target, the queue stands (more comes than the service
-/// does), and newcomers wait at most the target before they are shed with 503: what is taken
-/// stays fast, what is refused is refused quickly. (The idea of CoDel, applied at the door.)
+/// A burst (many requests at once on an idle service) waits a little and is served. When the
+/// recent waits for a place (a moving average over the last few dozen requests) reach half the
+/// target, more comes than the service does, and newcomers wait at most the target before they
+/// are shed with 503: what is taken stays fast, what is refused is refused quickly.
 pub struct Admission {
     slots: Semaphore,
     target: Duration,
     patience: Duration,
-    epoch: Instant,
-    /// Start of the current interval, in nanoseconds since `epoch`.
-    window_start: AtomicU64,
-    /// The shortest wait seen in the current interval, in nanoseconds.
-    window_min: AtomicU64,
-    overloaded: AtomicBool,
+    /// Moving average of the waits, in microseconds.
+    recent_wait: AtomicU64,
 }
-
-const INTERVAL: Duration = Duration::from_millis(100);
 
 impl Admission {
     pub fn new(max_in_flight: usize, target: Duration, patience: Duration) -> Self {
@@ -267,10 +260,7 @@ impl Admission {
             slots: Semaphore::new(max_in_flight.max(1)),
             target,
             patience,
-            epoch: Instant::now(),
-            window_start: AtomicU64::new(0),
-            window_min: AtomicU64::new(u64::MAX),
-            overloaded: AtomicBool::new(false),
+            recent_wait: AtomicU64::new(0),
         }
     }
 
@@ -281,7 +271,7 @@ impl Admission {
             return Ok(place);
         }
         let asked = Instant::now();
-        let patience = if self.overloaded.load(Ordering::Relaxed) {
+        let patience = if self.overloaded() {
             self.target
         } else {
             self.patience
@@ -299,26 +289,19 @@ impl Admission {
         }
     }
 
-    /// Records how long a request waited for its place (or to be shed).
+    fn overloaded(&self) -> bool {
+        let half_target = u64::try_from(self.target.as_micros() / 2).unwrap_or(u64::MAX);
+        self.recent_wait.load(Ordering::Relaxed) >= half_target
+    }
+
+    /// Moves the average 1/16 of the way to this wait (a lost update under a race only makes
+    /// the average a little less exact).
     fn observe(&self, waited: Duration) {
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let now = nanos(self.epoch.elapsed());
-        let start = self.window_start.load(Ordering::Relaxed);
-        // The interval that ended is judged by the shortest wait in it.
-        if now.saturating_sub(start) >= nanos(INTERVAL)
-            && self
-                .window_start
-                .compare_exchange(start, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let min = self.window_min.swap(u64::MAX, Ordering::Relaxed);
-            self.overloaded
-                .store(min >= nanos(self.target), Ordering::Relaxed);
-        }
-        self.window_min.fetch_min(nanos(waited), Ordering::Relaxed);
-        // A wait longer than a whole interval: nobody got in meanwhile.
-        if waited >= INTERVAL.max(self.target) {
-            self.overloaded.store(true, Ordering::Relaxed);
+        let waited = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        let recent = self.recent_wait.load(Ordering::Relaxed);
+        let next = recent - recent / 16 + waited / 16;
+        if next != recent {
+            self.recent_wait.store(next, Ordering::Relaxed);
         }
     }
 }

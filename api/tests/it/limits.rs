@@ -542,8 +542,7 @@ async fn past_the_requests_in_flight_an_overloaded_service_sheds_quickly() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     assert_eq!(r.retry_after, Some(1));
     assert!(started.elapsed() >= Duration::from_secs(1));
-    // Every request of the last interval waited: overloaded, so the next is shed within the
-    // target.
+    // The recent requests waited long: overloaded, so the next is shed within the target.
     let started = Instant::now();
     let r = post_from(
         &router,
