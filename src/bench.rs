@@ -422,7 +422,10 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
     }
     if args.overload {
         let offered = rate * 2.0;
-        eprintln!("overload: offering {offered:.0} payments/s for {} s ...", args.seconds);
+        eprintln!(
+            "overload: offering {offered:.0} payments/s for {} s ...",
+            args.seconds
+        );
         let o = crate::bench_overload::run(&t.base, &seeded, offered, &args).await?;
         let secs = o.elapsed.as_secs_f64();
         let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;

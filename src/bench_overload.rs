@@ -28,7 +28,7 @@ pub struct Overload {
 
 /// Requests in flight at most on the client side: past it the generator is what is overloaded,
 /// and the run says so by counting the rest as failed instead of sending them.
-const MAX_IN_FLIGHT: usize = 20_000;
+const MAX_IN_FLIGHT: usize = 2_000;
 
 enum Outcome {
     Accepted(u64),

@@ -359,12 +359,11 @@ mod tests {
             items
         });
         let started = std::time::Instant::now();
-        let answers =
-            futures::future::join_all((0..10).map(|i| {
-                let b = batcher.clone();
-                async move { b.call(i).await }
-            }))
-            .await;
+        let answers = futures::future::join_all((0..10).map(|i| {
+            let b = batcher.clone();
+            async move { b.call(i).await }
+        }))
+        .await;
         let shed = answers
             .iter()
             .filter(|a| matches!(a, Err(Error::Unavailable { .. })))

@@ -31,6 +31,11 @@ use crate::Core;
 use limits::{LimitConfig, Limits};
 use replays::Replays;
 
+/// Under overload, a request waits at most this long for a place before it is shed (with the
+/// time it is then worked on, answers stay near 50 ms); otherwise it may wait the patience.
+const ADMISSION_TARGET: std::time::Duration = std::time::Duration::from_millis(20);
+const ADMISSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Request bodies above this are refused with 413 before they are parsed.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -39,12 +44,16 @@ pub struct AppState {
     pub core: Core,
     pub limits: Arc<Limits>,
     pub replays: Arc<Replays>,
+    /// Requests being worked on (see [`limits::Admission`]).
+    pub admission: Arc<limits::Admission>,
 }
 
 /// How the router is put together.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpConfig {
     pub limits: LimitConfig,
+    /// Requests worked on at once; more are answered 503.
+    pub max_in_flight: usize,
     /// Whether `/metrics` is on this router (false: it is served on its own listener, see
     /// [`metrics_router`]).
     pub public_metrics: bool,
@@ -54,6 +63,7 @@ impl HttpConfig {
     pub fn from_env() -> Self {
         Self {
             limits: LimitConfig::from_env(),
+            max_in_flight: limits::max_in_flight(),
             public_metrics: true,
         }
     }
@@ -107,6 +117,11 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         core,
         limits: Arc::new(Limits::new(config.limits)),
         replays: Arc::new(Replays::from_env()),
+        admission: Arc::new(limits::Admission::new(
+            config.max_in_flight,
+            ADMISSION_TARGET,
+            ADMISSION_PATIENCE,
+        )),
     };
     // The routes that hash a password or redeem a code, limited per address.
     let sign_in = Router::new()
@@ -212,7 +227,11 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route(
             "/orgs/{org}/chat/connect-codes",
             post(chat::create_connect_code),
-        );
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::admit,
+        ));
     let mut app = Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(ops::healthz))

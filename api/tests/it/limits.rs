@@ -29,6 +29,7 @@ fn limits(per_minute: u32, failures: u32, lock_for: Duration) -> HttpConfig {
             failure_window: Duration::from_secs(600),
             lock_for,
         },
+        max_in_flight: 1000,
         public_metrics: true,
     }
 }
@@ -488,4 +489,89 @@ async fn slow_clients_do_not_keep_a_normal_request_from_its_answer() {
     assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")));
     assert!(took < Duration::from_secs(4), "{took:?}");
     drop(slow);
+}
+
+#[tokio::test]
+async fn database_errors_are_logged_without_the_rows_values() {
+    let app = TestApp::new().await;
+    sqlx::query("CREATE TABLE people (email text CONSTRAINT people_email_key UNIQUE)")
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let insert =
+        || sqlx::query("INSERT INTO people VALUES ('ana.secret@example.org')").execute(&app.pool);
+    insert().await.unwrap_or_else(|e| panic!("{e}"));
+    let err = coinsence_api::Error::from(
+        insert()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a duplicate was taken")),
+    );
+    let logged = err.for_log().to_string();
+    assert!(logged.contains("23505"), "{logged}");
+    assert!(logged.contains("people_email_key"), "{logged}");
+    assert!(!logged.contains("ana.secret"), "{logged}");
+}
+
+#[tokio::test]
+async fn past_the_requests_in_flight_an_overloaded_service_sheds_quickly() {
+    let app = TestApp::new().await;
+    let mut config = HttpConfig::from_env();
+    config.max_in_flight = 1;
+    let router = router_with(app.core.clone(), config);
+    // A request whose body never comes holds the one place.
+    let stalled = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/login")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(futures::stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let held = tokio::spawn(router.clone().oneshot(stalled));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Not overloaded yet: a newcomer waits its patience (2 s) for the place, then is shed.
+    let started = Instant::now();
+    let r = post_from(
+        &router,
+        [10, 0, 0, 9],
+        "/v1/login",
+        login("ana@example.org", "guess"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert_eq!(r.retry_after, Some(1));
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    // The recent requests waited long: overloaded, so the next is shed within the target.
+    let started = Instant::now();
+    let r = post_from(
+        &router,
+        [10, 0, 0, 9],
+        "/v1/login",
+        login("ana@example.org", "guess"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // Health answers whatever the load; once the place is free, requests are taken again.
+    let health = Request::builder()
+        .uri("/healthz")
+        .body(Body::empty())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let res = router
+        .clone()
+        .oneshot(health)
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(res.status(), StatusCode::OK);
+    held.abort();
+    let _ = held.await;
+    let r = post_from(
+        &router,
+        [10, 0, 0, 9],
+        "/v1/login",
+        login("ana@example.org", "guess"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
 }

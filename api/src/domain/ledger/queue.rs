@@ -245,6 +245,19 @@ async fn run_with_retries(
             }
         }
     }
+    // The database is down or out of connections: trying each order alone would only make
+    // every caller wait for as many timeouts.
+    if let Some(err) = last.as_ref().filter(|e| e.is_unavailable()) {
+        tracing::warn!(%schema, error = %err.for_log(), "transfer batch: database unavailable");
+        return orders
+            .iter()
+            .map(|_| {
+                Err(Error::Unavailable {
+                    retry_after_secs: 1,
+                })
+            })
+            .collect();
+    }
     if orders.len() > 1 {
         let mut results = Vec::with_capacity(orders.len());
         for order in orders {
