@@ -88,12 +88,45 @@ impl HttpConfig {
         chat::create_connect_code, chat::redeem_login_link,
     ),
     components(schemas(error::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemJson),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
 
 struct BearerAuth;
+
+/// Every error answer is served as `application/problem+json` (see [`error`]); the routes'
+/// annotations name only the `Problem` body, so the document's media type is set here, once.
+struct ProblemJson;
+
+impl utoipa::Modify for ProblemJson {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &mut operation.responses.responses {
+                    let utoipa::openapi::RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !status.starts_with(['4', '5']) {
+                        continue;
+                    }
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".to_owned(), content);
+                    }
+                }
+            }
+        }
+    }
+}
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
