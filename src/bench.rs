@@ -154,13 +154,20 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
                 let Some((_, id)) = people.get(i) else {
                     return anyhow::Ok(());
                 };
-                let r = client
-                    .post(format!("{base}/v1/orgs/{slug}/issuance"))
-                    .bearer_auth(&owner_token)
-                    .header("idempotency-key", format!("fund-{id}"))
-                    .json(&json!({"currency": "BENCH", "to_member": id, "amount": "1000000"}))
-                    .send()
-                    .await?;
+                // A server shedding load (503) is asked again: the key makes it once.
+                let r = loop {
+                    let r = client
+                        .post(format!("{base}/v1/orgs/{slug}/issuance"))
+                        .bearer_auth(&owner_token)
+                        .header("idempotency-key", format!("fund-{id}"))
+                        .json(&json!({"currency": "BENCH", "to_member": id, "amount": "1000000"}))
+                        .send()
+                        .await?;
+                    if r.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                        break r;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                };
                 if !r.status().is_success() {
                     bail!(
                         "funding account of user {id}: {} {}",

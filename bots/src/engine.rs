@@ -135,9 +135,10 @@ impl Engine {
             } => self.pledge(msg, &member, &amount, currency, work).await,
             Command::Propose { title } => self.propose(msg, &member, title).await,
             Command::Vote { proposal, choice } => {
+                let key = self.key(msg)?;
                 let view = self
                     .core
-                    .vote(&member, ProposalId(proposal), choice)
+                    .vote_keyed(&member, ProposalId(proposal), choice, key)
                     .await
                     .map_err(|e| refusal(&e))?;
                 Ok(Reply::new(Tone::Ok).line(vec![

@@ -534,6 +534,30 @@ async fn a_payment_redelivered_after_its_payee_left_answers_the_receipt() {
     assert_eq!(w.ledger().await, before);
 }
 
+/// A vote redelivered after others voted and the proposal closed answers the tally the first
+/// delivery answered, not the tally now or "voting has closed".
+#[tokio::test]
+async fn a_redelivered_vote_answers_the_first_tally() {
+    let w = world(true).await;
+    w.ok("Ana", "/balance").await;
+    w.ok("Ben", "/balance").await;
+    let opened = w.ok("Ana", "/propose Paint the door").await;
+    assert!(opened.contains("#1 "), "{opened}");
+    let vote = w.msg("Ana", Some("$vote-1"));
+    let first = w.say_as(vote.clone(), "/vote 1 yes").await;
+    assert_eq!(first.tone, Tone::Ok, "{}", first.plain());
+    w.ok("Ben", "/vote 1 no").await;
+    let again = w.say_as(vote.clone(), "/vote 1 yes").await;
+    assert_eq!(again.plain(), first.plain());
+    w.core
+        .close_due(&w.admin.tenant, Utc::now() + chrono::Duration::days(100))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.refused("Ben", "/vote 1 yes").await;
+    let closed = w.say_as(vote, "/vote 1 yes").await;
+    assert_eq!(closed.plain(), first.plain());
+}
+
 /// The same chat event delivered 50 times at once (a platform redelivering under load).
 async fn storm_event(w: &World, who: &str, event: &str, text: &str) -> Vec<String> {
     futures::future::join_all((0..50).map(|_| w.say_as(w.msg(who, Some(event)), text)))

@@ -231,12 +231,18 @@ pub async fn per_address(
     next.run(req).await
 }
 
-/// Requests the API works on at once: `COINSENCE_MAX_IN_FLIGHT`, default 16 per core (about as
-/// many as keep the payment batches full; on two cores a payment then waits some 20 ms at most
-/// behind the others at the rate they sustain).
+/// Requests the API works on at once: `COINSENCE_MAX_IN_FLIGHT`, default 16 per core and at
+/// least 32 (about as many as keep the payment batches full; on two cores a payment then waits
+/// some 20 ms at most behind the others at the rate they sustain).
 pub fn max_in_flight() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    env_count("COINSENCE_MAX_IN_FLIGHT").unwrap_or(16 * cores)
+    env_count("COINSENCE_MAX_IN_FLIGHT").unwrap_or((16 * cores).max(32))
+}
+
+/// `COINSENCE_ADMISSION_TARGET_MS`, default 15: with the time a payment is then worked on, what
+/// is taken under overload is answered within about 50 ms.
+pub fn admission_target() -> Duration {
+    Duration::from_millis(env_count("COINSENCE_ADMISSION_TARGET_MS").unwrap_or(15) as u64)
 }
 
 /// Admission to the API: a bounded number of requests in flight, and a wait for a place that

@@ -31,9 +31,7 @@ use crate::Core;
 use limits::{LimitConfig, Limits};
 use replays::Replays;
 
-/// Under overload, a request waits at most this long for a place before it is shed (with the
-/// time it is then worked on, answers stay near 50 ms); otherwise it may wait the patience.
-const ADMISSION_TARGET: std::time::Duration = std::time::Duration::from_millis(20);
+/// Without overload, a request may wait this long for a place (see [`limits::Admission`]).
 const ADMISSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Request bodies above this are refused with 413 before they are parsed.
@@ -52,8 +50,10 @@ pub struct AppState {
 #[derive(Debug, Clone, Copy)]
 pub struct HttpConfig {
     pub limits: LimitConfig,
-    /// Requests worked on at once; more are answered 503.
+    /// Requests worked on at once; more wait for a place.
     pub max_in_flight: usize,
+    /// Under overload, how long a request waits for a place before it is shed with 503.
+    pub admission_target: std::time::Duration,
     /// Whether `/metrics` is on this router (false: it is served on its own listener, see
     /// [`metrics_router`]).
     pub public_metrics: bool,
@@ -64,6 +64,7 @@ impl HttpConfig {
         Self {
             limits: LimitConfig::from_env(),
             max_in_flight: limits::max_in_flight(),
+            admission_target: limits::admission_target(),
             public_metrics: true,
         }
     }
@@ -152,7 +153,7 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         replays: Arc::new(Replays::from_env()),
         admission: Arc::new(limits::Admission::new(
             config.max_in_flight,
-            ADMISSION_TARGET,
+            config.admission_target,
             ADMISSION_PATIENCE,
         )),
     };

@@ -30,6 +30,7 @@ fn limits(per_minute: u32, failures: u32, lock_for: Duration) -> HttpConfig {
             lock_for,
         },
         max_in_flight: 1000,
+        admission_target: Duration::from_millis(20),
         public_metrics: true,
     }
 }

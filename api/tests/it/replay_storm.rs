@@ -45,15 +45,27 @@ async fn storm_again(app: &TestApp, req: &Req<'_>, first: &(StatusCode, Value)) 
     expect_all(req, &answers, first.0, &first.1, "after the state changed");
 }
 
+/// Each copy is sent as a client would: a 503 (load shed: nothing was done) is retried with the
+/// same key after a pause, until a definitive answer comes.
 async fn send_all(app: &TestApp, req: &Req<'_>) -> Vec<Response> {
-    join_all((0..STORM).map(|_| {
-        app.call(
-            req.method.clone(),
-            &req.path,
-            Some(req.token),
-            req.body.clone(),
-            Some(req.key),
-        )
+    join_all((0..STORM).map(|_| async {
+        let mut shed = 0;
+        loop {
+            let answer = app
+                .call(
+                    req.method.clone(),
+                    &req.path,
+                    Some(req.token),
+                    req.body.clone(),
+                    Some(req.key),
+                )
+                .await;
+            if answer.status != StatusCode::SERVICE_UNAVAILABLE || shed == 100 {
+                return answer;
+            }
+            shed += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }))
     .await
 }

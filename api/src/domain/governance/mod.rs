@@ -121,7 +121,8 @@ pub(crate) async fn coin_by_code(tx: &mut TenantTx, code: &str) -> Result<Curren
     }
 }
 
-/// The idempotency of a creation (a proposal, pledge, project, listing, post or comment): a
+/// The idempotency of a creation (a proposal, pledge, project, listing, post or comment, or a
+/// vote sent with a chat event's key): a
 /// retry with the same key answers exactly what the first attempt answered (kept with the key,
 /// so a tally, a status or a count that changed since does not show), and the same key with other
 /// input is a conflict. Money movements are made idempotent by the journal's own keys instead.

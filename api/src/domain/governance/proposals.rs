@@ -571,9 +571,36 @@ impl Core {
         id: ProposalId,
         choice: Choice,
     ) -> Result<ProposalView> {
+        self.cast(member, id, choice, None).await
+    }
+
+    /// A vote sent with a key (a chat event or button press): its redelivery answers what the
+    /// first delivery answered, even after later votes or the close.
+    pub async fn vote_keyed(
+        &self,
+        member: &Member,
+        id: ProposalId,
+        choice: Choice,
+        key: IdempotencyKey,
+    ) -> Result<ProposalView> {
+        self.cast(member, id, choice, Some(&key)).await
+    }
+
+    async fn cast(
+        &self,
+        member: &Member,
+        id: ProposalId,
+        choice: Choice,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<ProposalView> {
+        let creation = &Creation::new(key, "vote", &(id, choice));
         retrying(move || async move {
             let now = Utc::now();
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+            let reread = async |tx: &mut TenantTx, _| view(tx, member.user.id, id).await;
+            if let Some(first) = creation.take(&mut tx, reread).await? {
+                return Ok(Some(first));
+            }
             let p = lock(&mut tx, id).await?;
             if p.status != ProposalStatus::Open {
                 return Err(Error::conflict(format!("voting on proposal {id} has closed")));
@@ -607,6 +634,7 @@ impl Core {
                 return Ok(None);
             }
             let view = view(&mut tx, member.user.id, id).await?;
+            creation.remember(&mut tx, id.0, &view).await?;
             tx.commit().await?;
             self.forget_payers_of(member.tenant.id, &p.action);
             Ok(Some(view))
