@@ -1,7 +1,12 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use std::time::Duration;
+
 use coinsence_api::Core;
+use coinsence_api::batch::QueueLimits;
+use coinsence_api::domain::ledger::queue::QueueConfig;
+use coinsence_api::http::HttpConfig;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -37,8 +42,25 @@ impl TestApp {
         let (pool, _url) = coinsence_api::cluster::test_database()
             .await
             .unwrap_or_else(|e| panic!("test database: {e:#}"));
-        let core = Core::new(pool.clone());
-        let router = coinsence_api::http::router(core.clone());
+        // Functional tests are not load tests: on a busy test machine, shedding (503) would
+        // answer requests these tests expect decided. Shedding has its own tests (limits.rs,
+        // batch.rs), which build their own router.
+        let patient = QueueLimits {
+            capacity: 1 << 16,
+            target: Duration::from_secs(60),
+            wait: Duration::from_secs(60),
+        };
+        let core = Core::with_queue(
+            pool.clone(),
+            QueueConfig {
+                limits: patient,
+                ..QueueConfig::default()
+            },
+        );
+        let mut http = HttpConfig::from_env();
+        http.max_in_flight = 4096;
+        http.admission_target = Duration::from_secs(60);
+        let router = coinsence_api::http::router_with(core.clone(), http);
         Self { core, pool, router }
     }
 
