@@ -10,9 +10,9 @@ use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::optional_idempotency_key;
+use super::page_limit;
 use crate::domain::governance::feed::{CommentView, NewPost, Platform, PostView, Thread};
 use crate::domain::ids::{CommentId, PostId};
-use crate::error::Error;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,10 +71,7 @@ pub async fn list_posts(
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<PostView>>> {
     let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     Ok(AppJson(state.core.feed(&member, q.before, limit).await?))
 }
 
@@ -110,10 +107,7 @@ pub async fn list_comments(
     query: Result<Query<CommentQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<CommentView>>> {
     let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     Ok(AppJson(
         state.core.comments(&member, id, q.after, limit).await?,
     ))

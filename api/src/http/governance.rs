@@ -11,6 +11,7 @@ use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::optional_idempotency_key;
+use super::page_limit;
 use crate::domain::governance::pledges::{NewPledge, PledgeSummary, PledgeView};
 use crate::domain::governance::proposals::{
     CloseSummary, NewProposal, ProposalStatus, ProposalView,
@@ -18,7 +19,6 @@ use crate::domain::governance::proposals::{
 use crate::domain::governance::rules::Rules;
 use crate::domain::governance::tally::Choice;
 use crate::domain::ids::{PledgeId, ProposalId};
-use crate::error::Error;
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/rules", tag = "governance", params(("org" = String, Path)),
     responses((status = 200, body = Rules), (status = 403, body = Problem)))]
@@ -82,10 +82,7 @@ pub async fn list_proposals(
     query: Result<Query<ProposalQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<ProposalView>>> {
     let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     Ok(AppJson(
         state
             .core
@@ -178,10 +175,7 @@ pub async fn list_pledges(
     query: Result<Query<PledgeQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<PledgeView>>> {
     let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     Ok(AppJson(state.core.pledges(&member, q.before, limit).await?))
 }
 

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{OrgMember, OrgPayer};
 use super::error::{ApiError, ApiResult, AppJson, Problem};
+use super::page_limit;
 use super::replays::Replay;
 use crate::domain::ids::{AccountId, TransferId, UserId};
 use crate::domain::ledger::ops::{AccountView, IdempotencyKey, MoveRequest, NewCurrency, Receipt};
@@ -277,10 +278,7 @@ pub async fn history(
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<AppJson<HistoryPage>> {
     let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     let page = state
         .core
         .history(&member, q.account, q.before, limit)

@@ -10,9 +10,9 @@ use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::{idempotency_key, optional_idempotency_key};
+use super::page_limit;
 use crate::domain::governance::market::{ListingStatus, ListingView, NewListing, PurchaseView};
 use crate::domain::ids::ListingId;
-use crate::error::Error;
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/listings", request_body = NewListing, tag = "market",
     params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
@@ -55,10 +55,7 @@ pub async fn list_listings(
 ) -> ApiResult<AppJson<Vec<ListingView>>> {
     let Query(q) = query?;
     let status = q.status.unwrap_or(ListingStatus::Open);
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     Ok(AppJson(
         state
             .core

@@ -34,6 +34,15 @@ use replays::Replays;
 /// Without overload, a request may wait this long for a place (see [`limits::Admission`]).
 const ADMISSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The page size a list route was asked for: 1 to 200, 50 when not given.
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::Error> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(crate::error::Error::invalid("limit", "use 1 to 200"));
+    }
+    Ok(limit)
+}
+
 /// Request bodies above this are refused with 413 before they are parsed.
 pub const BODY_LIMIT: usize = 64 * 1024;
 

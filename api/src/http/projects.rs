@@ -10,6 +10,7 @@ use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::{TransferDto, idempotency_key, optional_idempotency_key};
+use super::page_limit;
 use crate::domain::governance::projects::{
     InvestmentView, NewProject, ProjectPayment, ProjectView,
 };
@@ -55,10 +56,7 @@ pub async fn list_projects(
     query: Result<Query<ProjectQuery>, QueryRejection>,
 ) -> ApiResult<AppJson<Vec<ProjectView>>> {
     let Query(q) = query?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "use 1 to 200").into());
-    }
+    let limit = page_limit(q.limit)?;
     Ok(AppJson(
         state.core.projects(&member, q.before, limit).await?,
     ))

@@ -323,8 +323,9 @@ impl TestApp {
         r.body
     }
 
-    /// `SELECT count(*) FROM <rest>` inside an org's schema, read directly (bypassing the API).
-    pub async fn count(&self, slug: &str, rest: &str) -> i64 {
+    /// A transaction inside an org's schema, bypassing the API (to read or build a state
+    /// directly).
+    pub async fn org_tx(&self, slug: &str) -> sqlx::Transaction<'static, sqlx::Postgres> {
         let (schema,): (String,) =
             sqlx::query_as("SELECT 'org_' || id FROM control.tenants WHERE slug = $1")
                 .bind(slug)
@@ -337,6 +338,12 @@ impl TestApp {
             .execute(&mut *tx)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        tx
+    }
+
+    /// `SELECT count(*) FROM <rest>` inside an org's schema, read directly (bypassing the API).
+    pub async fn count(&self, slug: &str, rest: &str) -> i64 {
+        let mut tx = self.org_tx(slug).await;
         let (n,): (i64,) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {rest}")))
                 .fetch_one(&mut *tx)

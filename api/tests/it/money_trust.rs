@@ -12,18 +12,7 @@ use crate::helpers::{Org, Response, TestApp};
 /// Runs one statement inside an org's schema, bypassing the API (to build a state the API
 /// refuses to build today, as older data may hold it).
 async fn exec_in(app: &TestApp, slug: &str, sql: &str) {
-    let (schema,): (String,) =
-        sqlx::query_as("SELECT 'org_' || id FROM control.tenants WHERE slug = $1")
-            .bind(slug)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    let mut tx = app.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("SELECT set_config('search_path', $1, true)")
-        .bind(&schema)
-        .execute(&mut *tx)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = app.org_tx(slug).await;
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(&mut *tx)
         .await

@@ -15,7 +15,7 @@ async fn pay_some(db: &TestDb, org: &Org, tag: &str, n: usize) {
                     currency: "COIN".to_owned(),
                     to: AccountRef::Member(org.members[i % org.members.len()]),
                     amount: "1.25".to_owned(),
-                    memo: format!("gift {i}\twith a tab"),
+                    memo: format!("gift {i} — für Ünïcode"),
                 },
                 IdempotencyKey::scoped("test", tag, &i.to_string())
                     .unwrap_or_else(|e| panic!("{e}")),
