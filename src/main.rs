@@ -17,13 +17,15 @@ mod server;
 mod up;
 mod worker_cmd;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -38,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
+    let result = match cli.command {
         cli::Command::Up(args) => up::run(args).await,
         cli::Command::Serve(args) => server::serve_command(args).await,
         cli::Command::Migrate(args) => migrate_cmd::run(args).await,
@@ -49,5 +51,14 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Chaos(args) => chaos::run(args).await,
         cli::Command::Chat(args) => chat_cmd::run(args).await,
         cli::Command::Bots(args) => bots_cmd::run(*args).await,
+    };
+    // An error is the operator's to read: its message and causes on one line, never a stack
+    // backtrace (which `anyhow` would print from `main` whenever RUST_BACKTRACE is set).
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
