@@ -353,28 +353,22 @@ impl Core {
     /// A payment over HTTP by a payer from [`Core::payer_for_token`]. A payment applied now was
     /// authorised by its own write; any other answer (a refusal, decided without writing, or a
     /// replay of an earlier key) is given only after the token and membership are looked up
-    /// again, so a revoked token gets 401 there too, in every process.
-    ///
-    /// "Applied now" is told by the entry's time: the journal stamps it with the database's
-    /// clock when the batch is written, after this call began. A database clock behind this
-    /// one only costs a needless lookup.
+    /// again, so a revoked token gets 401 there too, in every process. Which answer was
+    /// written now is the transfer lane's to say ([`Posted::written_now`](super::ledger::queue::Posted::written_now)), not a clock's.
     pub async fn pay_with_token(
         &self,
         payer: &Payer,
         req: MoveRequest,
         key: IdempotencyKey,
     ) -> Result<Receipt> {
-        let started = chrono::Utc::now();
         let answer = self.pay_as(payer, req, key).await;
-        if !payer.remembered {
-            return answer;
-        }
         let checked_by_write = match &answer {
-            Ok(receipt) => receipt.transfer.created_at > started,
+            Ok((_, written_now)) => *written_now,
             Err(Error::Unauthorized) => true,
             Err(_) => false,
         };
-        if checked_by_write {
+        let answer = answer.map(|(receipt, _)| receipt);
+        if !payer.remembered || checked_by_write {
             return answer;
         }
         let slug = payer.member.tenant.slug.to_string();

@@ -354,3 +354,19 @@ async fn login_takes_as_long_for_an_unknown_email() {
         "unknown email {unknown:?}, wrong password {known:?}"
     );
 }
+
+/// A replay is answered from the journal without writing, so nothing in it checks the token:
+/// the first request after a revocation elsewhere, if it is a replay, must still be 401.
+#[tokio::test]
+async fn a_replay_first_after_a_revocation_elsewhere_is_401() {
+    let app = TestApp::new().await;
+    let (org, ana, ana_id, bo_id, key) = ana_paid_once(&app, "replayfirst").await;
+    sql(
+        &app,
+        "UPDATE control.api_tokens SET revoked_at = now() WHERE user_id = $1",
+        ana_id,
+    )
+    .await;
+    let replay = app.pay(&org, &ana, bo_id, "1", &key).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "{:?}", replay.body);
+}

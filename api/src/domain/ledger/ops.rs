@@ -168,16 +168,18 @@ impl Core {
     ) -> Result<Receipt> {
         self.move_money(member, req, key, TransferKind::Payment, None)
             .await
+            .map(|(receipt, _)| receipt)
     }
 
     /// A payment over HTTP: the member may come from memory ([`Core::payer_for_token`]), so
-    /// the token is checked again in the payment's own transaction.
+    /// the token is checked again in the payment's own transaction. The flag says whether that
+    /// write happened now (false: the answer replays an earlier entry, and checked nothing).
     pub async fn pay_as(
         &self,
         payer: &Payer,
         req: MoveRequest,
         key: IdempotencyKey,
-    ) -> Result<Receipt> {
+    ) -> Result<(Receipt, bool)> {
         let credential = Some(payer.credential.clone());
         self.move_money(&payer.member, req, key, TransferKind::Payment, credential)
             .await
@@ -193,6 +195,7 @@ impl Core {
         admin.require_admin()?;
         self.move_money(admin, req, key, TransferKind::Issuance, None)
             .await
+            .map(|(receipt, _)| receipt)
     }
 
     async fn move_money(
@@ -202,7 +205,7 @@ impl Core {
         key: IdempotencyKey,
         kind: TransferKind,
         credential: Option<Credential>,
-    ) -> Result<Receipt> {
+    ) -> Result<(Receipt, bool)> {
         let currency = self.currency(member, &req.currency).await?;
         let amount = Amount::parse(&req.amount, currency.scale)
             .map_err(|e| Error::invalid("amount", e.to_string()))?;
@@ -227,16 +230,20 @@ impl Core {
             authority,
             credential,
         };
-        let transfer = self.transfers.submit(&member.schema(), order).await;
-        let outcome = match &transfer {
+        let posted = self.transfers.submit(&member.schema(), order).await;
+        let outcome = match &posted {
             Ok(_) => "applied",
             Err(e) => e.code(),
         };
         metrics::counter!("coinsence_transfers_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
-        Ok(Receipt {
-            transfer: transfer?,
-            currency,
-        })
+        let posted = posted?;
+        Ok((
+            Receipt {
+                transfer: posted.transfer,
+                currency,
+            },
+            posted.written_now,
+        ))
     }
 
     /// Journal entries, newest first. Members see those touching their own accounts; admins and

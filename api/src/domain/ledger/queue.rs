@@ -29,7 +29,16 @@ use crate::domain::money::Scale;
 use crate::domain::tenancy::{SchemaName, TenantConn, TenantSession, TenantTx};
 use crate::error::{Error, Result};
 
-type Lane = Batcher<TransferOrder, Result<Transfer>>;
+type Lane = Batcher<TransferOrder, Result<Posted>>;
+
+/// A transfer as a lane answers it.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub transfer: Transfer,
+    /// Written by this batch, whose statement checked the payer's credential
+    /// (`control.check_payers`); false for the replay of an earlier entry, which checked nothing.
+    pub written_now: bool,
+}
 
 /// How the lanes batch.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +85,7 @@ impl TransferQueue {
     }
 
     /// Applies one order (in some batch) and answers once its commit is durable.
-    pub async fn submit(&self, schema: &SchemaName, order: TransferOrder) -> Result<Transfer> {
+    pub async fn submit(&self, schema: &SchemaName, order: TransferOrder) -> Result<Posted> {
         let lanes = self.lanes(schema)?;
         let mut hasher = DefaultHasher::new();
         order.from.hash(&mut hasher);
@@ -136,8 +145,8 @@ struct LaneWorker {
     stale_penalty: u32,
 }
 
-impl BatchWorker<TransferOrder, Result<Transfer>> for LaneWorker {
-    async fn handle(&mut self, orders: Vec<TransferOrder>) -> Vec<Result<Transfer>> {
+impl BatchWorker<TransferOrder, Result<Posted>> for LaneWorker {
+    async fn handle(&mut self, orders: Vec<TransferOrder>) -> Vec<Result<Posted>> {
         let start = std::time::Instant::now();
         let results = match self.optimistic(&orders).await {
             Ok(results) => results,
@@ -171,7 +180,7 @@ impl LaneWorker {
     async fn optimistic(
         &mut self,
         orders: &[TransferOrder],
-    ) -> std::result::Result<Vec<Result<Transfer>>, Earlier> {
+    ) -> std::result::Result<Vec<Result<Posted>>, Earlier> {
         if self.locked_for > 0 {
             self.locked_for -= 1;
             return Err(Earlier::Assume);
@@ -223,7 +232,7 @@ async fn run_with_retries(
     schema: &SchemaName,
     orders: &[TransferOrder],
     mut earlier: Earlier,
-) -> Vec<Result<Transfer>> {
+) -> Vec<Result<Posted>> {
     const ATTEMPTS: usize = 8;
     let mut last = None;
     // Replays are rare: a first attempt may skip looking up earlier entries and let the
@@ -292,7 +301,7 @@ async fn run_batch(
     schema: &SchemaName,
     orders: &[TransferOrder],
     earlier: Earlier,
-) -> Result<Option<Vec<Result<Transfer>>>> {
+) -> Result<Option<Vec<Result<Posted>>>> {
     let stage = Stages::start();
     let mut tx = TenantTx::begin(pool, schema).await?;
     let stage = stage.next("begin");
@@ -314,7 +323,8 @@ pub async fn post_in(
     tx: &mut TenantTx,
     orders: &[TransferOrder],
 ) -> Result<Option<Vec<Result<Transfer>>>> {
-    post(tx, orders, Earlier::LookUp, Read::Lock).await
+    let posted = post(tx, orders, Earlier::LookUp, Read::Lock).await?;
+    Ok(posted.map(|results| results.into_iter().map(|r| r.map(|p| p.transfer)).collect()))
 }
 
 /// Whether a batch looks up entries already written under its keys before deciding.
@@ -331,7 +341,7 @@ async fn post(
     orders: &[TransferOrder],
     earlier: Earlier,
     read: Read,
-) -> Result<Option<Vec<Result<Transfer>>>> {
+) -> Result<Option<Vec<Result<Posted>>>> {
     let stage = Stages::start();
     let locked = store::read_accounts(conn, orders, read).await?;
     let stage = stage.next(match read {
@@ -390,15 +400,22 @@ async fn post(
     };
 
     let mut written = written.into_iter();
-    let mut results: Vec<Result<Transfer>> = Vec::with_capacity(orders.len());
+    let mut results: Vec<Result<Posted>> = Vec::with_capacity(orders.len());
     for decision in decisions {
         let result = match decision {
             Decision::Apply { .. } => written
                 .next()
+                .map(|transfer| Posted {
+                    transfer,
+                    written_now: true,
+                })
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("journal returned fewer rows"))),
-            Decision::Replay(t) => Ok(t),
+            Decision::Replay(transfer) => Ok(Posted {
+                transfer,
+                written_now: false,
+            }),
             Decision::SameAs(i) => match results.get(i) {
-                Some(Ok(t)) => Ok(t.clone()),
+                Some(Ok(p)) => Ok(p.clone()),
                 _ => Err(Error::Internal(anyhow::anyhow!(
                     "duplicate of a failed order"
                 ))),
