@@ -63,6 +63,7 @@ async fn create(core: &Core, owner: &User, prefix: &str, n: &mut usize) -> anyho
         slug: OrgSlug::parse(&format!("{prefix}-{n}"))?,
         name: format!("Bench org {n}"),
         open: false,
+        language: Default::default(),
     };
     let start = Instant::now();
     core.create_org(owner, org).await?;

@@ -67,6 +67,7 @@ pub(crate) async fn bench_org(
                 slug: OrgSlug::parse(&slug)?,
                 name: format!("{prefix} bench"),
                 open: true,
+                language: Default::default(),
             }),
         )
         .await?;

@@ -51,6 +51,7 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         slug: OrgSlug::parse(SLUG)?,
         name: "Demo Community".to_owned(),
         open: true,
+        language: coinsence_api::i18n::Lang::En,
     };
     let ada = core
         .signup(ADMIN_EMAIL, PASSWORD.to_owned(), "Ada", Some(org))

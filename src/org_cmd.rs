@@ -23,6 +23,7 @@ pub async fn run(args: OrgArgs) -> anyhow::Result<()> {
                 slug: OrgSlug::parse(&slug)?,
                 name: parse_org_name(&name)?,
                 open: !closed,
+                language: Default::default(),
             };
             let email = Email::parse(&owner_email)?;
             let existing = {

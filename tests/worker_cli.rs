@@ -37,6 +37,7 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
                 slug: OrgSlug::parse("audited").unwrap_or_else(|e| panic!("{e}")),
                 name: "Audited".to_owned(),
                 open: true,
+                language: Default::default(),
             }),
         )
         .await

@@ -147,6 +147,7 @@ pub async fn setup(core: &Core, slug: &str) -> Result<ScenarioOrg, String> {
         slug: OrgSlug::parse(slug).map_err(|e| e.to_string())?,
         name: "Scenario Commons".to_owned(),
         open: true,
+        language: Default::default(),
     };
     let owner = core
         .signup(

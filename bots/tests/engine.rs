@@ -44,6 +44,7 @@ async fn world(open: bool) -> World {
                 slug: OrgSlug::parse(&slug).unwrap_or_else(|e| panic!("{e}")),
                 name: "Test Commons".into(),
                 open,
+                language: Default::default(),
             }),
         )
         .await

@@ -26,6 +26,7 @@ use super::tenancy::{OrgSlug, Tenant, TenantTx};
 use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 
 text_enum!(
     /// A chat platform the bots speak on.
@@ -185,7 +186,7 @@ fn login_code_hash(code: &str) -> Vec<u8> {
     Sha256::digest(code.trim().as_bytes()).to_vec()
 }
 
-const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at";
+const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at, t.language";
 
 impl Core {
     /// An admin asks for a code that binds a room to their org.
@@ -381,10 +382,13 @@ impl Core {
             user_id: Option<UserId>,
             email: Option<String>,
             display_name: Option<String>,
+            user_language: Option<Lang>,
             role: Option<String>,
+            language: Option<Lang>,
         }
         let sql = format!(
-            "SELECT {TENANT_COLUMNS}, u.id AS user_id, u.email, u.display_name, m.role
+            "SELECT {TENANT_COLUMNS}, u.id AS user_id, u.email, u.display_name,
+                    u.language AS user_language, m.role
              FROM (SELECT 1) one
              LEFT JOIN control.chat_rooms r ON r.platform = $1 AND r.room_id = $2
              LEFT JOIN control.tenants t ON t.id = r.tenant_id AND t.status = 'active'
@@ -414,6 +418,7 @@ impl Core {
                     status: status.try_into()?,
                     open,
                     created_at,
+                    language: row.language.unwrap_or_default(),
                 })
             }
             _ => None,
@@ -423,6 +428,7 @@ impl Core {
                 id,
                 email,
                 display_name,
+                language: row.user_language,
             }),
             _ => None,
         };
@@ -505,7 +511,7 @@ impl Core {
         }
         let mut tx = TenantTx::begin(&self.pool, &payer.schema()).await?;
         let paid: Option<Paid> = sqlx::query_as(
-            "SELECT u.id, u.email, u.display_name,
+            "SELECT u.id, u.email, u.display_name, u.language,
                     EXISTS (SELECT 1 FROM requests r
                             WHERE r.idempotency_key = t.idempotency_key
                               AND r.resource = 'mention_admission' AND r.resource_id = u.id) AS admitted
@@ -541,8 +547,14 @@ impl Core {
     ) -> Result<(User, bool)> {
         let mut conn = self.pool.acquire().await?;
         // Who they are and whether they are a member here, in one round trip.
-        let found: Option<(UserId, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT u.id, u.email, u.display_name, m.role FROM control.chat_identities i
+        #[derive(sqlx::FromRow)]
+        struct Found {
+            #[sqlx(flatten)]
+            user: User,
+            role: Option<String>,
+        }
+        let found: Option<Found> = sqlx::query_as(
+            "SELECT u.id, u.email, u.display_name, u.language, m.role FROM control.chat_identities i
              JOIN control.users u ON u.id = i.user_id
              LEFT JOIN control.memberships m ON m.tenant_id = $3 AND m.user_id = u.id
              WHERE i.platform = $1 AND i.platform_user_id = $2",
@@ -553,12 +565,11 @@ impl Core {
         .fetch_optional(&mut *conn)
         .await?;
         drop(conn);
-        if let Some((id, email, display_name, Some(_))) = found {
-            let user = User {
-                id,
-                email,
-                display_name,
-            };
+        if let Some(Found {
+            user,
+            role: Some(_),
+        }) = found
+        {
             return Ok((user, false));
         }
         if !tenant.open {
@@ -645,7 +656,7 @@ impl Core {
             "UPDATE control.login_links l SET used_at = now()
              FROM control.users u
              WHERE l.code_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.id = l.user_id
-             RETURNING u.id, u.email, u.display_name",
+             RETURNING u.id, u.email, u.display_name, u.language",
         )
         .bind(login_code_hash(code))
         .fetch_optional(&mut *tx)
@@ -799,7 +810,7 @@ async fn tenant_by_id(conn: &mut PgConnection, id: TenantId) -> Result<Tenant> {
 
 async fn find_chat_user(conn: &mut PgConnection, who: &ChatIdentity) -> Result<Option<User>> {
     Ok(sqlx::query_as(
-        "SELECT u.id, u.email, u.display_name FROM control.chat_identities i
+        "SELECT u.id, u.email, u.display_name, u.language FROM control.chat_identities i
          JOIN control.users u ON u.id = i.user_id
          WHERE i.platform = $1 AND i.platform_user_id = $2",
     )
@@ -863,7 +874,7 @@ async fn ensure_chat_user_in(
     let name = fit_display_name(display_name, &who.platform_user_id);
     let user: User = sqlx::query_as(
         "INSERT INTO control.users (email, password_hash, display_name) VALUES ($1, NULL, $2)
-         RETURNING id, email, display_name",
+         RETURNING id, email, display_name, language",
     )
     .bind(who.placeholder_email())
     .bind(name)

@@ -22,6 +22,7 @@ use super::tenancy::Tenant;
 use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
+use crate::i18n::Lang;
 
 text_enum!(
     /// What a member may do in an org.
@@ -200,6 +201,8 @@ pub struct User {
     pub id: UserId,
     pub email: String,
     pub display_name: String,
+    /// The language the person chose (`None`: their platform's, else the org's).
+    pub language: Option<Lang>,
 }
 
 pub async fn create_user(
@@ -210,7 +213,7 @@ pub async fn create_user(
 ) -> Result<User> {
     sqlx::query_as(
         "INSERT INTO control.users (email, password_hash, display_name) VALUES ($1, $2, $3)
-         RETURNING id, email, display_name",
+         RETURNING id, email, display_name, language",
     )
     .bind(email.as_str())
     .bind(password_hash)
@@ -308,10 +311,11 @@ pub async fn user_for_token(
         id: UserId,
         email: String,
         display_name: String,
+        language: Option<Lang>,
         stale: bool,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.email, u.display_name,
+        "SELECT u.id, u.email, u.display_name, u.language,
                 coalesce(t.last_used_at, t.created_at) < now() - $2::float8 * interval '1 second'
                     AS stale
          FROM control.api_tokens t JOIN control.users u ON u.id = t.user_id
@@ -329,6 +333,7 @@ pub async fn user_for_token(
         id: row.id,
         email: row.email,
         display_name: row.display_name,
+        language: row.language,
     }))
 }
 
@@ -367,29 +372,35 @@ pub struct TokenInfo {
 pub async fn authenticate(conn: &mut PgConnection, email: &str, password: String) -> Result<User> {
     let email = Email::parse(email).map_err(|_| Error::Unauthorized)?;
     // Chat members have no password (they log in with a one-time link): never a match.
-    let row: Option<(UserId, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, email, display_name, password_hash FROM control.users WHERE email = $1",
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        password_hash: Option<String>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, email, display_name, language, password_hash FROM control.users WHERE email = $1",
     )
     .bind(email.as_str())
     .fetch_optional(conn)
     .await?;
-    let Some((id, email, display_name, Some(phc))) = row else {
+    let Some(Row {
+        user,
+        password_hash: Some(phc),
+    }) = row
+    else {
         check_against_nothing(password).await?;
         return Err(Error::Unauthorized);
     };
     if verify_password(password, phc).await? {
-        Ok(User {
-            id,
-            email,
-            display_name,
-        })
+        Ok(user)
     } else {
         Err(Error::Unauthorized)
     }
 }
 
 pub async fn find_user_by_email(conn: &mut PgConnection, email: &Email) -> Result<User> {
-    sqlx::query_as("SELECT id, email, display_name FROM control.users WHERE email = $1")
+    sqlx::query_as("SELECT id, email, display_name, language FROM control.users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(conn)
         .await?

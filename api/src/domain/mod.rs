@@ -5,6 +5,7 @@ pub mod follow_up;
 pub mod governance;
 pub mod identity;
 pub mod ids;
+pub mod languages;
 pub mod ledger;
 pub mod money;
 pub mod orgs;

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::i18n::Lang;
+
 use serde::{Deserialize, Serialize};
 
 /// How many decimal places a currency has (0..=6).
@@ -144,6 +146,110 @@ pub fn format_minor(minor: i64, scale: Scale) -> String {
     format!("{sign}{}.{:0places$}", abs / factor, abs % factor)
 }
 
+/// Formats minor units as a person in `lang` reads them: "1,234.50" in English, "1.234,50" in
+/// German (digits grouped by three, the currency's decimal places always shown).
+pub fn format_minor_in(minor: i64, scale: Scale, lang: Lang) -> String {
+    let plain = format_minor(minor, scale);
+    let (sign, digits) = plain.split_at(usize::from(plain.starts_with('-')));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut out = String::with_capacity(plain.len() + whole.len() / 3 + 1);
+    out.push_str(sign);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(lang.group_separator());
+        }
+        out.push(digit);
+    }
+    if !fraction.is_empty() {
+        out.push(lang.decimal_separator());
+        out.push_str(fraction);
+    }
+    out
+}
+
+impl Amount {
+    /// Parses an amount as a person types it: "1234.5", "1,234.50" and "1.234,50" alike. With
+    /// both separators the last one is the decimal point; a lone separator followed by other than
+    /// three digits ("1,5", "2.25") can only be one; a lone separator followed by exactly three
+    /// digits ("1.234") is read the way `lang` writes numbers: a thousand and thirty-four to a
+    /// German, one and a bit to an English reader (who then hears that the currency has fewer
+    /// decimals, rather than paying a thousand times too much). Grouping must be by threes:
+    /// "1,23,4" is refused rather than guessed.
+    pub fn parse_in(text: &str, scale: Scale, lang: Lang) -> Result<Self, MoneyError> {
+        let text = text.trim();
+        let dots = text.matches('.').count();
+        let commas = text.matches(',').count();
+        let decimal = match (dots, commas) {
+            (0, 0) => None,
+            (_, 0) | (0, _) => {
+                let sep = if dots > 0 { '.' } else { ',' };
+                let (whole, after) = text.rsplit_once(sep).unwrap_or((text, ""));
+                let bare = whole.trim_start_matches(['+', '-']);
+                let could_group =
+                    after.len() == 3 && (1..=3).contains(&bare.len()) && !bare.starts_with('0');
+                if dots + commas > 1 {
+                    // Only grouping repeats.
+                    None
+                } else if !could_group || sep == lang.decimal_separator() {
+                    Some(sep)
+                } else {
+                    None
+                }
+            }
+            _ => {
+                let last = text.rfind(['.', ',']).map(|i| &text[i..=i]);
+                match last {
+                    Some(".") => Some('.'),
+                    _ => Some(','),
+                }
+            }
+        };
+        let group = match decimal {
+            Some('.') => ',',
+            Some(_) => '.',
+            None if dots > 0 => '.',
+            None => ',',
+        };
+        let (whole, fraction) = match decimal {
+            Some(sep) => text
+                .rsplit_once(sep)
+                .map_or((text, None), |(w, f)| (w, Some(f))),
+            None => (text, None),
+        };
+        if fraction.is_some_and(|f| f.contains(group)) {
+            return Err(MoneyError::Malformed);
+        }
+        let whole = ungroup(whole, group)?;
+        let plain = match fraction {
+            Some(fraction) => format!("{whole}.{fraction}"),
+            None => whole,
+        };
+        Self::parse(&plain, scale)
+    }
+}
+
+/// Removes grouping separators, which must split the digits into threes after a first group
+/// of one to three digits.
+fn ungroup(whole: &str, group: char) -> Result<String, MoneyError> {
+    if !whole.contains(group) {
+        return Ok(whole.to_owned());
+    }
+    let (sign, digits) = whole.split_at(usize::from(whole.starts_with(['+', '-'])));
+    let mut groups = digits.split(group);
+    let first = groups.next().unwrap_or("");
+    if !(1..=3).contains(&first.len()) {
+        return Err(MoneyError::Malformed);
+    }
+    let mut out = format!("{sign}{first}");
+    for rest in groups {
+        if rest.len() != 3 {
+            return Err(MoneyError::Malformed);
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} minor units", self.0)
@@ -198,6 +304,78 @@ mod tests {
         assert_eq!(format_minor(-1, s(2)), "-0.01");
         assert_eq!(format_minor(7, s(0)), "7");
         assert_eq!(format_minor(i64::MIN, s(6)), "-9223372036854.775808");
+    }
+
+    #[test]
+    fn formats_per_language() {
+        assert_eq!(format_minor_in(123_450, s(2), Lang::En), "1,234.50");
+        assert_eq!(format_minor_in(123_450, s(2), Lang::De), "1.234,50");
+        assert_eq!(
+            format_minor_in(-100_000_000, s(2), Lang::De),
+            "-1.000.000,00"
+        );
+        assert_eq!(format_minor_in(999, s(0), Lang::En), "999");
+        assert_eq!(format_minor_in(1_000, s(0), Lang::De), "1.000");
+        assert_eq!(format_minor_in(5, s(2), Lang::De), "0,05");
+    }
+
+    #[test]
+    fn parses_both_forms() {
+        let cases: &[(&str, u8, Lang, Result<i64, MoneyError>)] = &[
+            ("1,234.50", 2, Lang::De, Ok(123_450)),
+            ("1.234,50", 2, Lang::En, Ok(123_450)),
+            ("1,5", 2, Lang::En, Ok(150)),
+            ("2.25", 2, Lang::De, Ok(225)),
+            ("1.234.567", 0, Lang::En, Ok(1_234_567)),
+            ("1,234,567", 2, Lang::De, Ok(123_456_700)),
+            // A lone separator before three digits: the reader's convention decides.
+            ("1.234", 2, Lang::De, Ok(123_400)),
+            ("1.234", 2, Lang::En, Err(MoneyError::TooManyDecimals(2))),
+            ("1,234", 2, Lang::En, Ok(123_400)),
+            ("1,234", 3, Lang::De, Ok(1_234)),
+            ("0,500", 2, Lang::En, Ok(50)),
+            ("1,23,4", 2, Lang::En, Err(MoneyError::Malformed)),
+            ("12,34.5", 2, Lang::En, Err(MoneyError::Malformed)),
+            ("1.234,5,6", 2, Lang::De, Err(MoneyError::Malformed)),
+            ("-1.234,50", 2, Lang::De, Err(MoneyError::NotPositive)),
+            (
+                "1.000.000.000.000.000.000.000",
+                0,
+                Lang::De,
+                Err(MoneyError::TooLarge),
+            ),
+        ];
+        for (text, scale, lang, want) in cases {
+            let got = Amount::parse_in(text, s(*scale), *lang).map(Amount::minor);
+            assert_eq!(&got, want, "parsing {text:?} at scale {scale} in {lang}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::domain::fuzz_cases()))]
+
+        /// What a person is shown, typed back in their language, is the same amount.
+        #[test]
+        fn formatting_then_parsing_in_a_language_is_the_identity(
+            minor in 1..=i64::MAX,
+            places in 0u8..=6,
+            lang in prop_oneof![Just(Lang::En), Just(Lang::De)],
+        ) {
+            let scale = s(places);
+            let shown = format_minor_in(minor, scale, lang);
+            prop_assert_eq!(Amount::parse_in(&shown, scale, lang).map(Amount::minor), Ok(minor), "{}", shown);
+        }
+
+        /// A plain machine amount ("1234.5") reads the same in every language.
+        #[test]
+        fn plain_amounts_read_alike(minor in 1..=i64::MAX, places in 0u8..=6) {
+            let scale = s(places);
+            let plain = format_minor(minor, scale);
+            if !(plain.len() > 3 && plain.split_once('.').is_some_and(|(w, f)| w.len() <= 3 && f.len() == 3)) {
+                prop_assert_eq!(Amount::parse_in(&plain, scale, Lang::De), Amount::parse(&plain, scale));
+            }
+            prop_assert_eq!(Amount::parse_in(&plain, scale, Lang::En), Amount::parse(&plain, scale));
+        }
     }
 
     /// The parser's rules written the slow, obvious way (in u128, checked): what `Amount::parse`

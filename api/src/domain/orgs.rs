@@ -19,6 +19,7 @@ use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
+use crate::i18n::Lang;
 use crate::migrate;
 
 /// A member about to pay over HTTP, with the token that vouched for them (checked again where
@@ -90,6 +91,10 @@ impl PayerMemory {
 
     pub(crate) fn forget_member(&self, tenant: TenantId, user: UserId) {
         self.forget(|_, m| m.tenant.id == tenant && m.user.id == user);
+    }
+
+    pub(crate) fn forget_tenant(&self, tenant: TenantId) {
+        self.forget(|_, m| m.tenant.id == tenant);
     }
 }
 
@@ -247,13 +252,15 @@ pub struct NewOrg {
     pub slug: OrgSlug,
     pub name: String,
     pub open: bool,
+    /// What the org's rooms read, and anyone whose own language is not known.
+    pub language: Lang,
 }
 
 pub fn parse_org_name(text: &str) -> Result<String> {
     super::text::line("name", text, 1, 200)
 }
 
-const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at";
+const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at, t.language";
 
 impl Core {
     /// Creates the org, its schema at the latest migration, and makes `owner` its owner, all in
@@ -506,14 +513,15 @@ pub async fn create_org_in(
     from: Option<IpAddr>,
 ) -> Result<(TenantTx, Tenant)> {
     let (id,): (TenantId,) = sqlx::query_as(
-        "INSERT INTO control.tenants (slug, name, open, created_by, created_from)
-         VALUES ($1, $2, $3, $4, $5::inet) RETURNING id",
+        "INSERT INTO control.tenants (slug, name, open, created_by, created_from, language)
+         VALUES ($1, $2, $3, $4, $5::inet, $6) RETURNING id",
     )
     .bind(org.slug.as_str())
     .bind(&org.name)
     .bind(org.open)
     .bind(owner.id)
     .bind(from.map(|a| a.to_string()))
+    .bind(org.language)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
@@ -594,7 +602,9 @@ async fn lookup_members(
         user_id: UserId,
         email: String,
         display_name: String,
+        user_language: Option<Lang>,
         role: Option<String>,
+        language: Option<Lang>,
         id: Option<TenantId>,
         slug: Option<String>,
         name: Option<String>,
@@ -605,8 +615,8 @@ async fn lookup_members(
     let hashes: Vec<&[u8]> = lookups.iter().map(|(hash, _)| hash.as_slice()).collect();
     let slugs: Vec<&str> = lookups.iter().map(|(_, slug)| slug.as_str()).collect();
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.n, u.id AS user_id, u.email, u.display_name, m.role,
-                t.id, t.slug, t.name, t.status, t.open, t.created_at,
+        "SELECT r.n, u.id AS user_id, u.email, u.display_name, u.language AS user_language, m.role,
+                t.id, t.slug, t.name, t.status, t.open, t.created_at, t.language,
                 coalesce(k.last_used_at, k.created_at) < now() - $3::float8 * interval '1 second'
                     AS stale
          FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS r(hash, slug, n)
@@ -650,6 +660,7 @@ async fn lookup_members(
                         status: status.try_into()?,
                         open,
                         created_at,
+                        language: row.language.unwrap_or_default(),
                     }
                 }
                 _ => return Err(Error::not_found("org")),
@@ -662,6 +673,7 @@ async fn lookup_members(
                 id: row.user_id,
                 email: row.email,
                 display_name: row.display_name,
+                language: row.user_language,
             };
             Ok(Member { tenant, user, role })
         })();

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use super::ids::TenantId;
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 
 /// An org's URL name: 3–40 characters, lowercase ASCII letters, digits and inner hyphens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -130,6 +131,8 @@ pub struct Tenant {
     pub status: TenantStatus,
     pub open: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The org's default language (see [`crate::i18n::Lang::pick`]).
+    pub language: Lang,
 }
 
 impl Tenant {

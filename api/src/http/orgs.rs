@@ -15,6 +15,7 @@ use crate::domain::ids::TokenId;
 use crate::domain::orgs::{MemberInfo, NewOrg, parse_org_name};
 use crate::domain::tenancy::{OrgSlug, Tenant};
 use crate::error::Error;
+use crate::i18n::Lang;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +25,10 @@ pub struct NewOrgBody {
     /// Whether anyone may join (default true).
     #[serde(default)]
     pub open: Option<bool>,
+    /// The org's default language, `en` (default) or `de`: what its rooms read, and anyone
+    /// whose own language is not known.
+    #[serde(default)]
+    pub language: Option<Lang>,
 }
 
 impl NewOrgBody {
@@ -32,6 +37,7 @@ impl NewOrgBody {
             slug: OrgSlug::parse(&self.slug)?,
             name: parse_org_name(&self.name)?,
             open: self.open.unwrap_or(true),
+            language: self.language.unwrap_or_default(),
         })
     }
 }
@@ -52,6 +58,8 @@ pub struct OrgView {
     pub name: String,
     pub open: bool,
     pub created_at: DateTime<Utc>,
+    /// The org's default language.
+    pub language: Lang,
     /// The caller's role in this org.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
@@ -64,6 +72,7 @@ impl OrgView {
             name: t.name,
             open: t.open,
             created_at: t.created_at,
+            language: t.language,
             role,
         }
     }

@@ -33,6 +33,7 @@ async fn members_post_and_comment_and_the_rooms_hear_of_posts() {
             id: coinsence_api::domain::ids::UserId(org.owner_id),
             email: String::new(),
             display_name: "Owner of chatty".into(),
+            language: None,
         },
         role: coinsence_api::domain::identity::Role::Owner,
     };

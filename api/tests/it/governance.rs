@@ -99,6 +99,7 @@ async fn each_decision_method_gives_the_outcome_in_the_table() {
             slug: OrgSlug::parse(&slug).unwrap_or_else(|e| panic!("{e}")),
             name: case.name.to_owned(),
             open: true,
+            language: Default::default(),
         };
         app.core
             .create_org(&owner_user, new_org)

@@ -279,6 +279,7 @@ async fn a_person_creates_at_most_five_orgs_a_day() {
         slug: ok(OrgSlug::parse("mine-5")),
         name: "n".into(),
         open: true,
+        language: Default::default(),
     };
     ok(app.core.create_org(&user, org).await);
 }

@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod identity;
 mod issuance;
+mod languages;
 mod limits;
 mod migrations;
 mod money_trust;

@@ -44,6 +44,7 @@ async fn sign_up(core: &Core, slug: &str) -> Org {
                 slug: OrgSlug::parse(slug).unwrap_or_else(|e| panic!("{e}")),
                 name: slug.to_owned(),
                 open: true,
+                language: Default::default(),
             }),
         )
         .await

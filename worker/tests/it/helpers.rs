@@ -42,6 +42,7 @@ pub async fn org(db: &TestDb, slug: &str, members: usize) -> Org {
                 slug: OrgSlug::parse(slug).unwrap_or_else(|e| panic!("{e}")),
                 name: slug.to_owned(),
                 open: true,
+                language: Default::default(),
             }),
         )
         .await

@@ -452,12 +452,13 @@ pub(crate) async fn execute(
             {
                 return Err(Error::conflict("they are already a member"));
             }
-            let user: User =
-                sqlx::query_as("SELECT id, email, display_name FROM control.users WHERE id = $1")
-                    .bind(user_id)
-                    .fetch_optional(tx.conn())
-                    .await?
-                    .ok_or_else(|| Error::conflict("that user no longer exists"))?;
+            let user: User = sqlx::query_as(
+                "SELECT id, email, display_name, language FROM control.users WHERE id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| Error::conflict("that user no longer exists"))?;
             admit_in(tx, p.tenant, &user, Role::Member).await?;
         }
         Action::RemoveMember { user_id } => {
