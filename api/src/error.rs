@@ -100,6 +100,13 @@ impl Error {
         }
     }
 
+    /// This error as one sentence for a person reading `lang`, from the message catalog.
+    /// (Being built: today the English text of the error; see issue 13.)
+    pub fn message(&self, lang: crate::i18n::Lang) -> String {
+        let _ = lang;
+        self.to_string()
+    }
+
     /// True for faults of ours, which are logged and hidden.
     pub fn is_internal(&self) -> bool {
         matches!(self, Self::Database(_) | Self::Internal(_))
