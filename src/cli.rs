@@ -207,11 +207,22 @@ pub enum AuditCommand {
     },
 }
 
+/// Where the database is, as for every command: a URL, else `coinsence up`'s private cluster
+/// under the data directory (see `database.rs`).
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// PostgreSQL URL, e.g. postgres://user:pass@host/db
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    /// PostgreSQL URL, e.g. postgres://user:pass@host/db; without it, the private cluster of
+    /// `coinsence up` under --data-dir (started for the command if `up` is not running).
+    // Global: `coinsence org create ... --data-dir d` reads as it is typed.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    #[arg(
+        long,
+        env = "COINSENCE_DATA_DIR",
+        default_value = ".coinsence",
+        global = true
+    )]
+    pub data_dir: PathBuf,
     /// Connections in the pool.
     #[arg(long, env = "COINSENCE_DB_POOL", default_value_t = 32)]
     pub pool_size: u32,
