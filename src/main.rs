@@ -1,13 +1,9 @@
 //! `coinsence`: the one binary. This file only composes; each subcommand lives in its module.
 
 mod audit_cmd;
+#[cfg(feature = "bench")]
 mod bench;
-mod bench_chat;
-mod bench_orgs;
-mod bench_overload;
-mod bench_worker;
 mod bots_cmd;
-mod chaos;
 mod chat_cmd;
 mod cli;
 mod database;
@@ -69,8 +65,10 @@ async fn run() -> ExitCode {
         cli::Command::Org(args) => org_cmd::run(args).await,
         cli::Command::Worker(args) => worker_cmd::run(args).await,
         cli::Command::Audit(args) => audit_cmd::run(args).await,
+        #[cfg(feature = "bench")]
         cli::Command::Bench(args) => bench::run(args).await,
-        cli::Command::Chaos(args) => chaos::run(args).await,
+        #[cfg(feature = "bench")]
+        cli::Command::Chaos(args) => bench::chaos(args).await,
         cli::Command::Chat(args) => chat_cmd::run(args).await,
         cli::Command::Bots(args) => bots_cmd::run(*args).await,
     };
