@@ -35,6 +35,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         tokio::spawn(async move {
             interrupts.next().await;
             let _ = stop.send(true);
+            eprintln!("\nstopping (Ctrl-C again stops at once)");
             interrupts.next().await;
             // The second Ctrl-C: no more waiting for requests and jobs to finish. The cluster is
             // stopped (or its stop awaited) before the process ends, never left running.
