@@ -209,11 +209,12 @@ fn audit_verify_and_the_other_commands_find_ups_cluster_without_a_url() {
     let _ = std::fs::remove_dir_all(&dir);
     let pg = dir.join("postgres");
     // What `coinsence up` leaves behind while it runs: its cluster under the data directory.
+    // (Removed with whatever server runs in it when this test process ends, even after a panic.)
     let cluster = Cluster::start(
         &pg,
         ClusterOptions {
             fsync: false,
-            remove_on_exit: false,
+            remove_on_exit: true,
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}"));
