@@ -119,7 +119,11 @@ impl Bot {
 
 pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
     let bots = configured(&args)?;
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+    crate::database::with(&args.db, |url| run_on(&args, bots, url)).await
+}
+
+async fn run_on(args: &BotsArgs, bots: Vec<Bot>, url: String) -> anyhow::Result<()> {
+    let pool = coinsence_api::cluster::connect(&url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let core = Core::new(pool);
     let (stop, stopped) = watch::channel(false);

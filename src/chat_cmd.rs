@@ -4,52 +4,25 @@
 use std::io::IsTerminal;
 
 use coinsence_api::Core;
-use coinsence_api::cluster::{Cluster, ClusterOptions};
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::{Engine, EngineConfig};
 use tokio::io::BufReader;
 
-use crate::cli::{ChatArgs, LocalDbArgs};
+use crate::cli::ChatArgs;
+use crate::database::Database;
+use crate::interrupt::Interrupts;
 
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let (cluster, url) = database(&args.db).await?;
-    let result = chat(&args, &url).await;
-    if let Some(cluster) = cluster {
-        cluster.stop()?;
-    }
+    // Ctrl-C ends the chat, not the process: a cluster started for it is stopped first.
+    let mut interrupts = Interrupts::install()?;
+    let db = Database::find(args.db.database_url.as_deref(), &args.db.data_dir).await?;
+    let result = tokio::select! {
+        result = chat(&args, &db.url) => result,
+        () = interrupts.next() => Ok(()),
+    };
+    db.close().await?;
     result
-}
-
-/// The database to use: `--database-url`, the running `coinsence up`'s cluster, or that cluster
-/// started for this command (and stopped after it).
-pub async fn database(args: &LocalDbArgs) -> anyhow::Result<(Option<Cluster>, String)> {
-    if let Some(url) = &args.database_url {
-        return Ok((None, url.clone()));
-    }
-    let dir = args.data_dir.join("postgres");
-    if let Some(url) = Cluster::running_url(&dir, "postgres")
-        && coinsence_api::cluster::connect(&url, 1).await.is_ok()
-    {
-        return Ok((None, url));
-    }
-    if !dir.join("data").exists() {
-        anyhow::bail!(
-            "no database: run `coinsence up` first (it creates the demo org), or pass --database-url"
-        );
-    }
-    let cluster = tokio::task::spawn_blocking(move || {
-        Cluster::start(
-            &dir,
-            ClusterOptions {
-                fsync: true,
-                remove_on_exit: false,
-            },
-        )
-    })
-    .await??;
-    let url = cluster.url("postgres");
-    Ok((Some(cluster), url))
 }
 
 async fn chat(args: &ChatArgs, url: &str) -> anyhow::Result<()> {

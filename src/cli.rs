@@ -34,9 +34,11 @@ pub enum Command {
     /// Check an org's journal against its published seals.
     Audit(AuditArgs),
     /// Benchmarks.
-    Bench(BenchArgs),
+    #[cfg(feature = "bench")]
+    Bench(crate::bench::cli::BenchArgs),
     /// A crash test of the whole service: load, kills and restarts, then every promise checked.
-    Chaos(ChaosArgs),
+    #[cfg(feature = "bench")]
+    Chaos(crate::bench::cli::ChaosArgs),
     /// The console chat: the chat commands in a terminal, as a member of one org.
     Chat(ChatArgs),
     /// Run the chat bots (Matrix, Discord, Telegram) and deliver the outbox to their rooms.
@@ -207,11 +209,22 @@ pub enum AuditCommand {
     },
 }
 
+/// Where the database is, as for every command: a URL, else `coinsence up`'s private cluster
+/// under the data directory (see `database.rs`).
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// PostgreSQL URL, e.g. postgres://user:pass@host/db
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    /// PostgreSQL URL, e.g. postgres://user:pass@host/db; without it, the private cluster of
+    /// `coinsence up` under --data-dir (started for the command if `up` is not running).
+    // Global: `coinsence org create ... --data-dir d` reads as it is typed.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    #[arg(
+        long,
+        env = "COINSENCE_DATA_DIR",
+        default_value = ".coinsence",
+        global = true
+    )]
+    pub data_dir: PathBuf,
     /// Connections in the pool.
     #[arg(long, env = "COINSENCE_DB_POOL", default_value_t = 32)]
     pub pool_size: u32,
@@ -283,135 +296,4 @@ pub enum OrgCommand {
         /// The org's slug.
         org: String,
     },
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    #[command(subcommand)]
-    pub command: BenchCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Durable payments over HTTP, side by side with pgbench running the raw transfer script.
-    Pay(PayBenchArgs),
-    /// One period of scheduled issuance for one org with many members.
-    Issuance(IssuanceBenchArgs),
-    /// Pickup latency and throughput of no-op jobs through the worker's queue.
-    Jobs(JobsBenchArgs),
-    /// Chat command to reply through the engine (the console path, in process).
-    Chat(ChatBenchArgs),
-    /// New orgs, one after another: how long until each is ready.
-    Orgs(OrgsBenchArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct OrgsBenchArgs {
-    #[arg(long, default_value_t = 100)]
-    pub orgs: usize,
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct IssuanceBenchArgs {
-    #[arg(long, default_value_t = 100_000)]
-    pub members: usize,
-    /// Also take a demurrage fee in the same period (basis points).
-    #[arg(long, default_value_t = 0)]
-    pub demurrage_bp: i32,
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct JobsBenchArgs {
-    #[arg(long, default_value_t = 10_000)]
-    pub jobs: usize,
-    /// Jobs run at once by the worker.
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ChatBenchArgs {
-    /// Commands to time (after a warm-up of 100).
-    #[arg(long, default_value_t = 1000)]
-    pub commands: usize,
-    /// Use this PostgreSQL instead of a private, durable one.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct PayBenchArgs {
-    #[arg(long, default_value_t = 32)]
-    pub clients: usize,
-    #[arg(long, default_value_t = 30)]
-    pub seconds: u64,
-    /// Every payment debits the same account.
-    #[arg(long)]
-    pub hot: bool,
-    #[arg(long, default_value_t = 10_000)]
-    pub accounts: usize,
-    /// A running Coinsence server to load (needs --database-url of its database for seeding).
-    #[arg(long)]
-    pub url: Option<String>,
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Skip the pgbench side.
-    #[arg(long)]
-    pub no_pgbench: bool,
-    /// Then offer twice the rate just sustained, at a steady pace whatever the answers, and
-    /// report what was accepted, what was shed (503) and how fast each was answered.
-    #[arg(long)]
-    pub overload: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ChaosArgs {
-    /// Clients paying at once.
-    #[arg(long, default_value_t = 32)]
-    pub clients: usize,
-    /// How long the load runs; the faults come at 1/4, 1/2 and 3/4 of it.
-    #[arg(long, default_value_t = 30)]
-    pub seconds: u64,
-    /// Funded member accounts the clients pay between.
-    #[arg(long, default_value_t = 40)]
-    pub accounts: usize,
-    /// Which runs (comma separated).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "payments,issuance,votes"
-    )]
-    pub scenario: Vec<ChaosScenario>,
-    /// Internal: the one step a child process runs (and is killed in), instead of a scenario.
-    #[arg(long, value_enum, hide = true, requires_all = ["database_url", "org"])]
-    pub child: Option<ChaosChild>,
-    #[arg(long, hide = true)]
-    pub database_url: Option<String>,
-    #[arg(long, hide = true)]
-    pub org: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ChaosChild {
-    /// The worker's scheduled issuance for one org, in small chunks.
-    Issuance,
-    /// The worker's closing of due proposals for one org, a day ahead.
-    CloseDue,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ChaosScenario {
-    /// Random payments with keys; the server killed twice, PostgreSQL restarted once.
-    Payments,
-    /// Weeks of scheduled issuance for thousands of members, its runner killed mid-period.
-    Issuance,
-    /// Hundreds of due proposals that issue money, their closer killed mid-run.
-    Votes,
 }

@@ -1,22 +1,22 @@
 //! `coinsence`: the one binary. This file only composes; each subcommand lives in its module.
 
 mod audit_cmd;
+#[cfg(feature = "bench")]
 mod bench;
-mod bench_chat;
-mod bench_orgs;
-mod bench_overload;
-mod bench_worker;
 mod bots_cmd;
-mod chaos;
 mod chat_cmd;
 mod cli;
+mod database;
 mod demo;
+mod interrupt;
+mod logs;
 mod migrate_cmd;
 mod org_cmd;
 mod server;
 mod up;
 mod worker_cmd;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,22 +24,40 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // Not waiting for what is left: the console chat's read of the terminal runs on a blocking
+    // thread that only a line (or Ctrl-D) would end, and every command has finished its own
+    // work (the server drained, the worker's jobs done, the cluster stopped) by now.
+    runtime.shutdown_background();
+    code
+}
+
+async fn run() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // PostgreSQL's "already exists, skipping" notices are not news.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new(format!(
-                        "{},sqlx::postgres::notice=warn",
-                        cli.log
-                    ))
-                }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        // PostgreSQL's "already exists, skipping" notices are not news.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{},sqlx::postgres::notice=warn", cli.log))
+        });
+    logs::init(
+        filter,
+        logs::destination(
+            &cli.command,
+            std::io::stdin().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ),
+    );
     let result = match cli.command {
         cli::Command::Up(args) => up::run(args).await,
         cli::Command::Serve(args) => server::serve_command(args).await,
@@ -47,8 +65,10 @@ async fn main() -> ExitCode {
         cli::Command::Org(args) => org_cmd::run(args).await,
         cli::Command::Worker(args) => worker_cmd::run(args).await,
         cli::Command::Audit(args) => audit_cmd::run(args).await,
+        #[cfg(feature = "bench")]
         cli::Command::Bench(args) => bench::run(args).await,
-        cli::Command::Chaos(args) => chaos::run(args).await,
+        #[cfg(feature = "bench")]
+        cli::Command::Chaos(args) => bench::chaos(args).await,
         cli::Command::Chat(args) => chat_cmd::run(args).await,
         cli::Command::Bots(args) => bots_cmd::run(*args).await,
     };

@@ -13,7 +13,11 @@ use sqlx::PgPool;
 use crate::cli::MigrateArgs;
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, 4).await?;
+    crate::database::with(&args.db, |url| run_on(&args, url)).await
+}
+
+async fn run_on(args: &MigrateArgs, url: String) -> anyhow::Result<()> {
+    let pool = coinsence_api::cluster::connect(&url, 4).await?;
     if args.background {
         return background(&pool).await;
     }

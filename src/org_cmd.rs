@@ -8,7 +8,12 @@ use coinsence_api::domain::tenancy::OrgSlug;
 use crate::cli::{OrgArgs, OrgCommand};
 
 pub async fn run(args: OrgArgs) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, 4).await?;
+    let db = args.db.clone();
+    crate::database::with(&db, |url| run_on(args, url)).await
+}
+
+async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
+    let pool = coinsence_api::cluster::connect(&url, 4).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let core = Core::new(pool);
     match args.command {

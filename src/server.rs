@@ -15,8 +15,12 @@ use crate::cli::ServeArgs;
 const FDS_RESERVED: u64 = 256;
 
 pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
+    crate::database::with(&args.db, |url| serve_on(&args, url)).await
+}
+
+async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
     let fds = raise_file_limit();
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+    let pool = coinsence_api::cluster::connect(&url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let listener = bind(args.listen).await?;
     tracing::info!("serving on http://{}", listener.local_addr()?);

@@ -3,11 +3,12 @@
 //! console chat, until Ctrl-C stops it all.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use coinsence_api::Core;
-use coinsence_api::cluster::{Cluster, ClusterOptions};
+use coinsence_api::cluster::Cluster;
 use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_api::domain::identity::{ApiToken, User};
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::{Engine, EngineConfig};
 use coinsence_worker::enqueue::JobFollowUps;
@@ -17,44 +18,73 @@ use tokio::io::BufReader;
 use tokio::sync::watch;
 
 use crate::cli::UpArgs;
-use crate::{demo, server};
+use crate::interrupt::Interrupts;
+use crate::{database, demo, server};
+
+/// The private cluster, shared between the command and its Ctrl-C handler: whoever stops it
+/// first takes it, under the lock, so the other waits until it is down and finds nothing to do.
+type SharedCluster = Arc<Mutex<Option<Cluster>>>;
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    let (cluster, url) = match &args.database_url {
-        Some(url) => (None, url.clone()),
+    // Before anything starts: a Ctrl-C while the cluster starts must still stop it.
+    let mut interrupts = Interrupts::install()?;
+    let cluster: SharedCluster = Arc::new(Mutex::new(None));
+    let (stop, stopped) = watch::channel(false);
+    {
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            interrupts.next().await;
+            let _ = stop.send(true);
+            eprintln!("\nstopping (Ctrl-C again stops at once)");
+            interrupts.next().await;
+            // The second Ctrl-C: no more waiting for requests and jobs to finish. The cluster is
+            // stopped (or its stop awaited) before the process ends, never left running.
+            eprintln!("stopping now");
+            let _ = tokio::task::spawn_blocking(move || stop_cluster(&cluster)).await;
+            std::process::exit(130);
+        });
+    }
+    let url = match &args.database_url {
+        Some(url) => url.clone(),
         None => {
             let dir = args.data_dir.join("postgres");
             eprintln!("starting PostgreSQL in {}", dir.display());
-            let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::start(
-                    &dir,
-                    ClusterOptions {
-                        fsync: true,
-                        remove_on_exit: false,
-                    },
-                )
+            let shared = cluster.clone();
+            tokio::task::spawn_blocking(move || {
+                // Held while it starts: a stop asked for meanwhile waits for the cluster to exist.
+                let mut slot = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                let started = database::start_private(&dir)?;
+                let url = started.url("postgres");
+                *slot = Some(started);
+                anyhow::Ok(url)
             })
-            .await??;
-            let url = cluster.url("postgres");
-            (Some(cluster), url)
+            .await??
         }
     };
-    let result = run_on(&args, &url).await;
-    if let Some(cluster) = cluster {
+    let result = run_on(&args, &url, stopped).await;
+    let stopped_cluster = tokio::task::spawn_blocking(move || stop_cluster(&cluster)).await?;
+    result.and(stopped_cluster)
+}
+
+fn stop_cluster(cluster: &SharedCluster) -> anyhow::Result<()> {
+    let mut slot = cluster.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(cluster) = slot.take() {
         eprintln!("stopping PostgreSQL");
         cluster.stop()?;
     }
-    result
+    Ok(())
 }
 
-async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(url, 32).await?;
-    let summary = coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
-    tracing::info!(orgs = summary.orgs, "migrated");
-    // The job tables first: the API enqueues follow-up jobs (a proposal's deadline) in them.
-    coinsence_worker::setup(&pool).await?;
-    let core = Core::new(pool).with_follow_ups(Arc::new(JobFollowUps));
-    let (admin, token) = demo::ensure(&core).await?;
+async fn run_on(args: &UpArgs, url: &str, stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    // A Ctrl-C before the API serves abandons the preparation (each step is a transaction).
+    let prepared = tokio::select! {
+        prepared = prepare(url) => prepared?,
+        () = until_stopped(stopped.clone()) => return Ok(()),
+    };
+    let (core, admin, token) = prepared;
     let listener = server::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("Coinsence is up at {base}");
@@ -84,15 +114,8 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
     );
     // The last line: scripts (and the tests) read up to it and may stop reading there.
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
-    // One Ctrl-C stops both the API and the worker (which lets running jobs finish).
-    let (stop, stopped) = watch::channel(false);
-    tokio::spawn(async move {
-        server::shutdown_signal().await;
-        let _ = stop.send(true);
-    });
-    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+    // One Ctrl-C stops both the API and the worker (which lets running jobs finish); the
+    // console chat's read of the terminal is abandoned (`main` does not wait for it).
     // No chat bots run here yet, so events are delivered to the log.
     let worker = Worker::new(
         core.clone(),
@@ -113,6 +136,17 @@ async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     served
+}
+
+async fn prepare(url: &str) -> anyhow::Result<(Core, User, ApiToken)> {
+    let pool = coinsence_api::cluster::connect(url, 32).await?;
+    let summary = coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
+    tracing::info!(orgs = summary.orgs, "migrated");
+    // The job tables first: the API enqueues follow-up jobs (a proposal's deadline) in them.
+    coinsence_worker::setup(&pool).await?;
+    let core = Core::new(pool).with_follow_ups(Arc::new(JobFollowUps));
+    let (admin, token) = demo::ensure(&core).await?;
+    Ok((core, admin, token))
 }
 
 /// The console chat on this terminal, as the demo admin; the server keeps running when it ends.

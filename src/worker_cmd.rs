@@ -15,7 +15,11 @@ use crate::cli::WorkerArgs;
 use crate::server;
 
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+    crate::database::with(&args.db, |url| run_on(&args, url)).await
+}
+
+async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
+    let pool = coinsence_api::cluster::connect(&url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     coinsence_worker::setup(&pool).await?;
     if args.status {

@@ -1,6 +1,7 @@
 //! The commands the README names, run as an operator runs them against a test database:
 //! `migrate` (twice), `org create`, `org list`, `org connect-code` (its code binds a room) and the
-//! console `chat` through a pipe. (`up` is in tests/up.rs; `audit verify`, `migrate
+//! console `chat` through a pipe; without `DATABASE_URL`, the commands find `up`'s private cluster.
+//! (`up` is in tests/up.rs; `audit verify`, `migrate
 //! --background/--status` and `worker --status` in tests/worker_cli.rs.)
 
 use std::io::Write;
@@ -171,4 +172,89 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
     .unwrap_or_else(|e| panic!("{e}"));
     let balance = ok(&url, &chat, "/balance\n");
     assert!(balance.contains("12.50 TEA"), "{balance}");
+}
+
+/// The binary as an operator runs it beside `coinsence up`: no `DATABASE_URL`, the data
+/// directory instead.
+fn coinsence_at(data_dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coinsence"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("COINSENCE_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exited with {}:\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every command finds the database as `chat` does: without `--database-url`, `up`'s private
+/// cluster under the data directory, the running one or started for the command (and stopped
+/// after it); with neither, the error says what to do.
+#[test]
+fn audit_verify_and_the_other_commands_find_ups_cluster_without_a_url() {
+    use coinsence_api::cluster::{Cluster, ClusterOptions};
+    let dir = std::env::temp_dir().join(format!("coinsence-cli-local-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pg = dir.join("postgres");
+    // What `coinsence up` leaves behind while it runs: its cluster under the data directory.
+    // (Removed with whatever server runs in it when this test process ends, even after a panic.)
+    let cluster = Cluster::start(
+        &pg,
+        ClusterOptions {
+            fsync: false,
+            remove_on_exit: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    succeeded(&coinsence_at(&dir, &["migrate"]));
+    let created = succeeded(&coinsence_at(
+        &dir,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "local",
+            "--name",
+            "Local",
+            "--owner-email",
+            "owner@local.test",
+        ],
+    ));
+    assert!(created.contains("owner token"), "{created}");
+    let verified = succeeded(&coinsence_at(&dir, &["audit", "verify", "--org", "local"]));
+    assert!(verified.contains("ok: the journal matches"), "{verified}");
+
+    // `up` has stopped: the command starts the cluster for itself and stops it again.
+    cluster.stop().unwrap_or_else(|e| panic!("{e:#}"));
+    let verified = succeeded(&coinsence_at(&dir, &["audit", "verify", "--org", "local"]));
+    assert!(verified.contains("ok: the journal matches"), "{verified}");
+    assert!(
+        !pg.join("data/postmaster.pid").exists(),
+        "the cluster started for the command is stopped after it"
+    );
+
+    let nowhere = dir.join("elsewhere");
+    let out = coinsence_at(&nowhere, &["audit", "verify", "--org", "local"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("--database-url") && said.contains("coinsence up"),
+        "without a database the error says where one comes from: {said}"
+    );
+    if let Ok(shared) = pg.canonicalize() {
+        let _ = std::fs::remove_dir_all(shared);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -105,11 +105,17 @@ fn chat(data_dir: &Path, name: &str, input: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A clone in a home directory only its owner may enter, as root's is (`/root`, mode 0700):
+/// there, as root, `up` keeps its cluster where the `postgres` user can reach it.
 #[tokio::test]
 async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
-    let dir = std::env::temp_dir().join(format!("coinsence-up-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    let home = std::env::temp_dir().join(format!("coinsence-up-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = home.join("coinsence/.coinsence");
     let client = reqwest::Client::new();
 
     let up = start(&dir);
@@ -133,6 +139,10 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
     stop(up);
     let pid_file = dir.join("postgres/data/postmaster.pid");
     assert!(!pid_file.exists(), "the cluster stopped with up");
+    assert!(
+        !dir.join("coinsence.log").exists(),
+        "not on a terminal, the log stays on stderr"
+    );
 
     let again = start(&dir);
     assert_eq!(
@@ -141,5 +151,152 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
         "the second up reuses the data"
     );
     stop(again);
+    let cluster = dir
+        .join("postgres")
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if am_root() {
+        assert!(
+            cluster.starts_with("/var/lib/coinsence/"),
+            "as root, the cluster lives where postgres can enter: {}",
+            cluster.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cluster);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+fn am_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// The first line of the cluster's pid file: the postmaster's pid.
+fn postmaster_pid(data_dir: &Path) -> String {
+    let pid_file = data_dir.join("postgres/data/postmaster.pid");
+    let text = std::fs::read_to_string(&pid_file).unwrap_or_else(|e| panic!("{e}"));
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// Whether a process runs (a zombie waiting to be reaped does not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .starts_with(" Z")
+    })
+}
+
+/// `up` on a terminal as a newcomer runs it, Ctrl-C typed there `presses` times in a row: `up`
+/// ends within seconds (the console chat's read of the terminal included) and its PostgreSQL is
+/// gone. `script` (util-linux) gives it a pseudo terminal; its input stays open, as a
+/// terminal's does, so nothing but the Ctrl-C can end the chat.
+fn interrupt_on_a_terminal(data_dir: &Path, presses: usize) {
+    use std::io::Write;
+    let command = format!(
+        "exec '{}' up --listen 127.0.0.1:0 --data-dir '{}'",
+        env!("CARGO_BIN_EXE_coinsence"),
+        data_dir.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn script: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut chat_offered, mut screen) = (false, String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        chat_offered |= line.contains("the console chat: type chat commands here");
+        screen.push_str(&line);
+        screen.push('\n');
+        if line.starts_with("API document") {
+            break;
+        }
+    }
+    assert!(chat_offered, "on a terminal, up runs the console chat");
+    // The log goes to a file, said once; INFO lines do not scroll through the chat.
+    let log = data_dir.join("coinsence.log");
+    assert!(
+        screen.contains(&format!("the log: {}", log.display())),
+        "{screen}"
+    );
+    assert!(!screen.contains(" INFO "), "{screen}");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains(" INFO ") && logged.contains("migrated"),
+        "{logged}"
+    );
+    let postmaster = postmaster_pid(data_dir);
+    assert!(alive(&postmaster), "the cluster runs");
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    // Ctrl-C at a terminal: the terminal sends SIGINT to the foreground process group.
+    let mut ctrl_c = || {
+        stdin
+            .write_all(b"\x03")
+            .and_then(|()| stdin.flush())
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+    ctrl_c();
+    if presses > 1 {
+        // The second while `up` stops (two sent at once would arrive as one signal).
+        let stopping = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("Ctrl-C again stops at once"));
+        assert!(stopping, "up says it is stopping");
+        ctrl_c();
+    }
+    // The rest of the output is drained, so a full terminal never blocks `up`.
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let status = exited.unwrap_or_else(|| panic!("up ended within 10 s of {presses} Ctrl-C"));
+    // `script -e` passes on up's exit status: 0 after a clean stop, 130 when the second Ctrl-C
+    // cut the stop short (unless the stop was done before it came).
+    let expected: &[i32] = if presses == 1 { &[0] } else { &[130, 0] };
+    assert!(
+        status.code().is_some_and(|c| expected.contains(&c)),
+        "{presses} Ctrl-C: {status}"
+    );
+    // `pg_ctl stop` returns once the pid file is gone, a moment before the process ends.
+    for _ in 0..20 {
+        if !alive(&postmaster) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!alive(&postmaster), "PostgreSQL stopped with up");
+    assert!(
+        !data_dir.join("postgres/data/postmaster.pid").exists(),
+        "the cluster shut down cleanly"
+    );
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_ends_up_and_its_cluster_at_once() {
+    let dir = std::env::temp_dir().join(format!("coinsence-up-tty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    interrupt_on_a_terminal(&dir, 1);
+    // A second Ctrl-C while it stops: it stops at once, the cluster first.
+    interrupt_on_a_terminal(&dir, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -55,6 +55,112 @@ fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
     bail!("running as root but there is no `postgres` user to run PostgreSQL as. {INSTALL_HINT}")
 }
 
+/// Where clusters live when the `postgres` user cannot reach the directory asked for (a clone
+/// in root's home): one directory per such path, owned by `postgres`.
+pub const SHARED_ROOT: &str = "/var/lib/coinsence";
+
+/// The directory the cluster for `dir` lives in, created and (as root) owned by the server's
+/// user: `dir` itself, or, when that user cannot reach it, a directory under [`SHARED_ROOT`]
+/// that `dir` links to.
+fn place(dir: &Path, user: Option<(u32, u32)>) -> anyhow::Result<PathBuf> {
+    let Some((uid, gid)) = user else {
+        std::fs::create_dir_all(dir)?;
+        return Ok(dir.canonicalize()?);
+    };
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let parent = parent.canonicalize()?;
+    let name = dir
+        .file_name()
+        .context("the cluster directory has no name")?;
+    let wanted = parent.join(name);
+    let here_is_reachable = can_enter(&parent, uid, gid);
+    match std::fs::symlink_metadata(&wanted) {
+        // Placed before (a link to the shared place, or a directory it can enter): as it is.
+        Ok(m) if m.file_type().is_symlink() => {
+            let target = wanted.canonicalize().with_context(|| {
+                format!("{} links to a directory that is gone", wanted.display())
+            })?;
+            std::os::unix::fs::chown(&target, Some(uid), Some(gid))?;
+            return Ok(target);
+        }
+        // An empty directory is what an earlier, failed start left; anything else is data
+        // that we do not move behind the operator's back.
+        Ok(_) if !here_is_reachable && std::fs::remove_dir(&wanted).is_err() => {
+            bail!(
+                "the postgres user (which PostgreSQL runs as, since we run as root) cannot \
+                 enter {}: move the data directory somewhere it can (e.g. under /var/lib or \
+                 /srv), or make the path enterable for it (chmod o+x on each directory)",
+                parent.display()
+            );
+        }
+        _ => {}
+    }
+    if here_is_reachable {
+        std::fs::create_dir_all(&wanted)?;
+        std::os::unix::fs::chown(&wanted, Some(uid), Some(gid))?;
+        return Ok(wanted);
+    }
+    let shared = shared_place(&wanted);
+    std::fs::create_dir_all(&shared)
+        .and_then(|()| {
+            // Enterable for the server's user whatever our umask.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(SHARED_ROOT, std::fs::Permissions::from_mode(0o755))
+        })
+        .with_context(|| {
+        format!(
+            "the postgres user cannot enter {}, so the cluster goes to {}, which cannot be created",
+            parent.display(),
+            shared.display()
+        )
+    })?;
+    std::os::unix::fs::chown(&shared, Some(uid), Some(gid))?;
+    std::os::unix::fs::symlink(&shared, &wanted)
+        .with_context(|| format!("linking {} to {}", wanted.display(), shared.display()))?;
+    Ok(shared)
+}
+
+/// The shared place for a cluster wanted at `wanted` (an absolute path): readable, and unique
+/// per path.
+fn shared_place(wanted: &Path) -> PathBuf {
+    use sha2::Digest;
+    let path = wanted.to_string_lossy();
+    let readable: String = path
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    let hash = hex::encode(sha2::Sha256::digest(path.as_bytes()));
+    Path::new(SHARED_ROOT).join(format!("{readable}-{}", &hash[..12]))
+}
+
+/// Whether the user can enter `dir` (search permission on it and every directory above),
+/// asked of the system rather than worked out from mode bits (ACLs, groups).
+fn can_enter(dir: &Path, uid: u32, gid: u32) -> bool {
+    Command::new("sh")
+        .args(["-c", "cd -- \"$1\"", "sh"])
+        .arg(dir)
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterOptions {
     /// Off only for throwaway test clusters; never for data you keep or for benchmarks.
@@ -73,20 +179,21 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts the cluster in `dir`, creating it on first use.
+    ///
+    /// As root, the server runs as `postgres`, which cannot enter a directory such as root's
+    /// home: then the cluster lives under [`SHARED_ROOT`] instead, in a directory named after
+    /// `dir`'s path, and `dir` is a symbolic link to it (so everything that reads `dir` finds
+    /// it). [`Cluster::dir`] says where it is.
     pub fn start(dir: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
         let bin = bin_dir()?;
         let user = server_user()?;
-        std::fs::create_dir_all(dir)?;
-        let dir = dir.canonicalize()?;
+        let dir = place(dir, user)?;
         let cluster = Self {
             dir: dir.clone(),
             bin,
             user,
             port: 5432,
         };
-        if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
-        }
         if !cluster.data().join("PG_VERSION").exists() {
             cluster.initdb(options)?;
         }
@@ -99,6 +206,11 @@ impl Cluster {
             cluster.watchdog()?;
         }
         Ok(cluster)
+    }
+
+    /// Where the cluster lives (its socket, log and `data/`), links resolved.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn start_server(&self) -> anyhow::Result<()> {
@@ -123,8 +235,32 @@ impl Cluster {
         if let Some((uid, gid)) = self.user {
             cmd.uid(uid).gid(gid);
         }
-        cmd.current_dir(&self.dir).stdin(Stdio::null());
+        // Its own process group: a Ctrl-C typed at the terminal reaches the whole foreground
+        // group, and a `pg_ctl stop` killed by a second Ctrl-C would leave us not knowing
+        // whether the server stopped.
+        cmd.current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .process_group(0);
         cmd
+    }
+
+    /// Why a server program did not run: missing, or (the usual case as root) not allowed.
+    fn cannot_run(&self, program: &str, e: std::io::Error) -> anyhow::Error {
+        if e.kind() == std::io::ErrorKind::NotFound && !self.bin.join(program).exists() {
+            return anyhow::anyhow!(
+                "{INSTALL_HINT} ({} is missing)",
+                self.bin.join(program).display()
+            );
+        }
+        let who = match self.user {
+            Some(_) => "as the postgres user ",
+            None => "",
+        };
+        anyhow::anyhow!(
+            "cannot run {} {who}in {}: {e}",
+            self.bin.join(program).display(),
+            self.dir.display()
+        )
     }
 
     fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
@@ -139,7 +275,7 @@ impl Cluster {
             ])
             .args(["-E", "UTF8", "--no-locale", "--no-instructions"])
             .output()
-            .context(INSTALL_HINT)?;
+            .map_err(|e| self.cannot_run("initdb", e))?;
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -169,7 +305,8 @@ impl Cluster {
             .args(["-D", &self.data().to_string_lossy()])
             .args(args)
             .stdout(Stdio::null())
-            .output()?;
+            .output()
+            .map_err(|e| self.cannot_run("pg_ctl", e))?;
         if !out.status.success() {
             bail!(
                 "pg_ctl {}: {}",

@@ -16,11 +16,11 @@
 //! - Replies are HTML; vote buttons are an inline keyboard whose presses (callback queries) are
 //!   answered and run as `/vote` for the presser. A reply meant for the sender alone goes to
 //!   their private chat, and the group hears only whether it could.
-//! - Flood limits are kept before sending ([`Limits`]) and `retry_after` is waited out.
+//! - Flood limits are kept before sending (teloxide's `Throttle` adaptor, [`Limits`]) and
+//!   `retry_after` is waited out.
 //! - Outbox events reach bound groups and people's private chats through [`TelegramSink`].
 
 mod handle;
-mod limit;
 mod listen;
 mod people;
 mod send;
@@ -36,13 +36,13 @@ use teloxide::Bot;
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{BotCommand, Me};
 
-pub use limit::Limits;
 pub use people::People;
 pub use sink::TelegramSink;
+/// Telegram's flood limits, as teloxide's `Throttle` keeps them.
+pub use teloxide::adaptors::throttle::Limits;
 
 use crate::command::Dialect;
 use crate::engine::Engine;
-use limit::Limiter;
 use send::{Sender, redact};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,8 @@ pub struct TelegramConfig {
     pub api_url: Option<String>,
     /// How long one `getUpdates` waits for news; under teloxide's 17 s request timeout.
     pub poll_timeout: Duration,
-    pub limits: Limits,
+    /// The flood limits kept before sending; `None` sends at once (tests against a fake API).
+    pub limits: Option<Limits>,
     /// Receive updates by webhook instead of long polling.
     pub webhook: Option<Webhook>,
 }
@@ -116,7 +117,7 @@ impl TelegramConfig {
             token: token.into(),
             api_url: None,
             poll_timeout: Duration::from_secs(10),
-            limits: Limits::TELEGRAM,
+            limits: Some(Limits::default()),
             webhook: None,
         }
     }
@@ -182,10 +183,7 @@ impl TelegramBot {
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                sender: Arc::new(Sender {
-                    bot,
-                    limiter: Limiter::new(config.limits),
-                }),
+                sender: Arc::new(Sender::new(bot, config.limits)),
                 engine,
                 me,
                 username,

@@ -1,8 +1,10 @@
-//! Sending replies: within the flood limits, waiting out `retry_after`, tokens kept out of error
-//! texts.
+//! Sending replies: within the flood limits (teloxide's `Throttle`), waiting out `retry_after`,
+//! tokens kept out of error texts.
 
 use std::time::Duration;
 
+use teloxide::adaptors::Throttle;
+use teloxide::adaptors::throttle::{Limits, Settings};
 use teloxide::payloads::SendMessageSetters;
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{
@@ -11,14 +13,15 @@ use teloxide::types::{
 };
 use teloxide::{Bot, RequestError};
 
-use super::limit::Limiter;
 use super::text;
 use crate::reply::Reply;
 
 /// Sends replies within the flood limits.
 pub(crate) struct Sender {
+    /// For everything but messages (polling, callbacks, the webhook), which have no flood limit.
     pub(super) bot: Bot,
-    pub(super) limiter: Limiter,
+    /// Messages go through this, unless the limits are off.
+    throttled: Option<Throttle<Bot>>,
 }
 
 /// An error's text without the token. teloxide strips it from request URLs only when they start
@@ -39,6 +42,21 @@ const RETRIES: usize = 5;
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 impl Sender {
+    /// Starts the throttle's queue (a task) when there are limits.
+    pub(super) fn new(bot: Bot, limits: Option<Limits>) -> Self {
+        // Not `bot.throttle(limits)`: that retries a 429 by itself, for ever, while a reply
+        // here is retried a few times at most and the outbox sink makes one attempt and leaves
+        // the wait to its delivery loop. Without retries the adaptor still holds the chat back
+        // for the `retry_after` it saw.
+        let throttled = limits.map(|limits| {
+            Throttle::spawn_with_settings(
+                bot.clone(),
+                Settings::default().limits(limits).no_retry(),
+            )
+        });
+        Self { bot, throttled }
+    }
+
     pub(super) fn redact(&self, e: &RequestError) -> String {
         redact(&e.to_string(), self.bot.token())
     }
@@ -50,26 +68,10 @@ impl Sender {
         reply: &Reply,
         reply_to: Option<MessageId>,
     ) -> Result<Message, RequestError> {
-        self.limiter.wait(chat.0).await;
-        let mut request = self
-            .bot
-            .send_message(chat, text::html(reply))
-            .parse_mode(ParseMode::Html);
-        if let Some(id) = reply_to {
-            request = request.reply_parameters(ReplyParameters {
-                allow_sending_without_reply: Some(true),
-                ..ReplyParameters::new(id)
-            });
+        match &self.throttled {
+            Some(throttled) => message(throttled, chat, reply, reply_to).send().await,
+            None => message(&self.bot, chat, reply, reply_to).send().await,
         }
-        let buttons = text::vote_buttons(reply);
-        if !buttons.is_empty() {
-            let row: Vec<InlineKeyboardButton> = buttons
-                .into_iter()
-                .map(|(label, data)| InlineKeyboardButton::callback(label, data))
-                .collect();
-            request = request.reply_markup(InlineKeyboardMarkup::new([row]));
-        }
-        request.send().await
     }
 
     /// A reply the person is waiting for: `retry_after` is waited out, a few times.
@@ -93,4 +95,31 @@ impl Sender {
             }
         }
     }
+}
+
+/// The `sendMessage` request for a reply, through `bot` (throttled or not).
+fn message<B: Requester>(
+    bot: &B,
+    chat: ChatId,
+    reply: &Reply,
+    reply_to: Option<MessageId>,
+) -> B::SendMessage {
+    let mut request = bot
+        .send_message(chat, text::html(reply))
+        .parse_mode(ParseMode::Html);
+    if let Some(id) = reply_to {
+        request = request.reply_parameters(ReplyParameters {
+            allow_sending_without_reply: Some(true),
+            ..ReplyParameters::new(id)
+        });
+    }
+    let buttons = text::vote_buttons(reply);
+    if !buttons.is_empty() {
+        let row: Vec<InlineKeyboardButton> = buttons
+            .into_iter()
+            .map(|(label, data)| InlineKeyboardButton::callback(label, data))
+            .collect();
+        request = request.reply_markup(InlineKeyboardMarkup::new([row]));
+    }
+    request
 }

@@ -17,16 +17,15 @@ use coinsence_bots::reply::Tone;
 use coinsence_bots::{Engine, EngineConfig};
 use hdrhistogram::Histogram;
 
-use crate::cli::ChatBenchArgs;
+use super::cli::ChatBenchArgs;
 
 const WARM_UP: usize = 100;
 
 pub async fn run(args: ChatBenchArgs) -> anyhow::Result<()> {
     // The cluster (when private) stops with the process.
-    let (pool, _, _cluster) =
-        crate::bench_worker::database(args.database_url.as_deref(), 8).await?;
+    let (pool, _, _cluster) = super::worker::database(args.database_url.as_deref(), 8).await?;
     let core = Core::new(pool);
-    let (slug, admin) = crate::bench_worker::bench_org(&core, "chat", "CHAT").await?;
+    let (slug, admin) = super::worker::bench_org(&core, "chat", "CHAT").await?;
     core.bind_room(
         ChatPlatform::Console,
         &console::room_for_org(&slug),

@@ -12,11 +12,10 @@ use coinsence_api::domain::orgs::NewOrg;
 use coinsence_api::domain::tenancy::OrgSlug;
 use hdrhistogram::Histogram;
 
-use crate::cli::OrgsBenchArgs;
+use super::cli::OrgsBenchArgs;
 
 pub async fn run(args: OrgsBenchArgs) -> anyhow::Result<()> {
-    let (pool, _url, _cluster) =
-        crate::bench_worker::database(args.database_url.as_deref(), 8).await?;
+    let (pool, _url, _cluster) = super::worker::database(args.database_url.as_deref(), 8).await?;
     let core = Core::new(pool);
     let prefix = format!("orgs-{:08x}", rand::random::<u32>());
     let owner = core

@@ -31,7 +31,7 @@ use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::cli::{ChaosArgs, ChaosChild, ChaosScenario};
+use super::cli::{ChaosArgs, ChaosChild, ChaosScenario};
 
 /// Every member starts with this much (minor units of a scale-2 currency): 100.00.
 const FUNDING: i64 = 10_000;
@@ -234,7 +234,7 @@ async fn seed(core: &Core, n: usize) -> anyhow::Result<Seeded> {
 
 /// A new open org with the currency, its admin and a token for the admin.
 async fn seed_org(core: &Core) -> anyhow::Result<(String, Member, String)> {
-    let (slug, admin) = crate::bench_worker::bench_org(core, "chaos", CURRENCY).await?;
+    let (slug, admin) = super::worker::bench_org(core, "chaos", CURRENCY).await?;
     let admin_token = ApiToken::generate();
     sqlx::query(
         "INSERT INTO control.api_tokens (user_id, token_hash, label) VALUES ($1, $2, 'chaos')",

@@ -19,18 +19,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::cli::{BenchArgs, BenchCommand, PayBenchArgs};
+use super::cli::PayBenchArgs;
 use crate::server;
-
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    match args.command {
-        BenchCommand::Pay(args) => pay(args).await,
-        BenchCommand::Issuance(args) => crate::bench_worker::issuance(args).await,
-        BenchCommand::Jobs(args) => crate::bench_worker::jobs(args).await,
-        BenchCommand::Chat(args) => crate::bench_chat::run(args).await,
-        BenchCommand::Orgs(args) => crate::bench_orgs::run(args).await,
-    }
-}
 
 /// Where the load goes: a server URL and its database.
 struct Target {
@@ -54,8 +44,7 @@ async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
             _cluster: None,
         });
     }
-    let (pool, db_url, cluster) =
-        crate::bench_worker::database(args.database_url.as_deref(), 64).await?;
+    let (pool, db_url, cluster) = super::worker::database(args.database_url.as_deref(), 64).await?;
     let listener = server::bind("127.0.0.1:0".parse()?).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let core = Core::new(pool.clone());
@@ -355,7 +344,7 @@ async fn prepare_pgbench(t: &Target, accounts: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: PayBenchArgs) -> anyhow::Result<()> {
     if args.accounts < 2 || args.clients == 0 {
         bail!("need at least 2 accounts and 1 client");
     }
@@ -433,7 +422,7 @@ async fn pay(args: PayBenchArgs) -> anyhow::Result<()> {
             "overload: offering {offered:.0} payments/s for {} s ...",
             args.seconds
         );
-        let o = crate::bench_overload::run(&t.base, &seeded, offered, &args).await?;
+        let o = super::overload::run(&t.base, &seeded, offered, &args).await?;
         let secs = o.elapsed.as_secs_f64();
         let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         println!(

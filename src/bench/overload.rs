@@ -12,8 +12,8 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use tokio::sync::Semaphore;
 
-use crate::bench::Seeded;
-use crate::cli::PayBenchArgs;
+use super::cli::PayBenchArgs;
+use super::pay::Seeded;
 
 pub struct Overload {
     pub sent: u64,

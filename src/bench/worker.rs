@@ -19,7 +19,7 @@ use coinsence_worker::{SystemClock, Worker, WorkerConfig};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
-use crate::cli::{IssuanceBenchArgs, JobsBenchArgs};
+use super::cli::{IssuanceBenchArgs, JobsBenchArgs};
 
 /// A migrated pool (and its URL) on `--database-url`, or on a fresh private, durable cluster that
 /// goes away with the process. Every benchmark starts here.

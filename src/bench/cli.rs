@@ -1,0 +1,134 @@
+//! The flags of `coinsence bench ...` and `coinsence chaos`.
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable payments over HTTP, side by side with pgbench running the raw transfer script.
+    Pay(PayBenchArgs),
+    /// One period of scheduled issuance for one org with many members.
+    Issuance(IssuanceBenchArgs),
+    /// Pickup latency and throughput of no-op jobs through the worker's queue.
+    Jobs(JobsBenchArgs),
+    /// Chat command to reply through the engine (the console path, in process).
+    Chat(ChatBenchArgs),
+    /// New orgs, one after another: how long until each is ready.
+    Orgs(OrgsBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrgsBenchArgs {
+    #[arg(long, default_value_t = 100)]
+    pub orgs: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IssuanceBenchArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub members: usize,
+    /// Also take a demurrage fee in the same period (basis points).
+    #[arg(long, default_value_t = 0)]
+    pub demurrage_bp: i32,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JobsBenchArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub jobs: usize,
+    /// Jobs run at once by the worker.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChatBenchArgs {
+    /// Commands to time (after a warm-up of 100).
+    #[arg(long, default_value_t = 1000)]
+    pub commands: usize,
+    /// Use this PostgreSQL instead of a private, durable one.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PayBenchArgs {
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Every payment debits the same account.
+    #[arg(long)]
+    pub hot: bool,
+    #[arg(long, default_value_t = 10_000)]
+    pub accounts: usize,
+    /// A running Coinsence server to load (needs --database-url of its database for seeding).
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Skip the pgbench side.
+    #[arg(long)]
+    pub no_pgbench: bool,
+    /// Then offer twice the rate just sustained, at a steady pace whatever the answers, and
+    /// report what was accepted, what was shed (503) and how fast each was answered.
+    #[arg(long)]
+    pub overload: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Clients paying at once.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// How long the load runs; the faults come at 1/4, 1/2 and 3/4 of it.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Funded member accounts the clients pay between.
+    #[arg(long, default_value_t = 40)]
+    pub accounts: usize,
+    /// Which runs (comma separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "payments,issuance,votes"
+    )]
+    pub scenario: Vec<ChaosScenario>,
+    /// Internal: the one step a child process runs (and is killed in), instead of a scenario.
+    #[arg(long, value_enum, hide = true, requires_all = ["database_url", "org"])]
+    pub child: Option<ChaosChild>,
+    #[arg(long, hide = true)]
+    pub database_url: Option<String>,
+    #[arg(long, hide = true)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChaosChild {
+    /// The worker's scheduled issuance for one org, in small chunks.
+    Issuance,
+    /// The worker's closing of due proposals for one org, a day ahead.
+    CloseDue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChaosScenario {
+    /// Random payments with keys; the server killed twice, PostgreSQL restarted once.
+    Payments,
+    /// Weeks of scheduled issuance for thousands of members, its runner killed mid-period.
+    Issuance,
+    /// Hundreds of due proposals that issue money, their closer killed mid-run.
+    Votes,
+}
