@@ -166,6 +166,10 @@ pub struct MigrateArgs {
     /// Show how many orgs are at the latest version and what the migration jobs are doing.
     #[arg(long)]
     pub status: bool,
+    /// Change nothing: exit 0 when the control plane and every org are at the latest
+    /// migration, 1 (naming what is behind) otherwise.
+    #[arg(long, conflicts_with_all = ["background", "status"])]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -172,3 +172,87 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
     let balance = ok(&url, &chat, "/balance\n");
     assert!(balance.contains("12.50 TEA"), "{balance}");
 }
+
+/// Runs `migrate --check`: whether it passed, and what it printed.
+fn check(url: &str) -> (bool, String) {
+    let out = coinsence(url, &["migrate", "--check"], "");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothing() {
+    let (pool, url) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let sql = |q: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::raw_sql(q)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+        }
+    };
+    // A database nobody migrated yet.
+    sql("DROP SCHEMA control CASCADE").await;
+    let (passed, said) = check(&url);
+    assert!(!passed, "{said}");
+    assert!(said.contains("control plane behind"), "{said}");
+    let (control,): (Option<String>,) = sqlx::query_as("SELECT to_regnamespace('control')::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(control, None, "--check created nothing");
+
+    ok(&url, &["migrate"], "");
+    ok(
+        &url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "tea",
+            "--name",
+            "Tea Club",
+            "--owner-email",
+            "owner@tea.test",
+        ],
+        "",
+    );
+    let (passed, said) = check(&url);
+    assert!(passed, "{said}");
+    assert!(said.contains("current"), "{said}");
+
+    // One org's schema falls behind the release (emptied, as in a failed restore).
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM control.tenants WHERE slug = 'tea'")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reset = format!("DROP SCHEMA org_{id} CASCADE; CREATE SCHEMA org_{id};");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(reset))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (passed, said) = check(&url);
+    assert!(!passed, "{said}");
+    assert!(
+        said.contains("org tea") && said.contains("1 of 1 orgs behind"),
+        "{said}"
+    );
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'org_' || $1::text")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tables, 0, "--check migrated nothing");
+
+    ok(&url, &["migrate"], "");
+    let (passed, said) = check(&url);
+    assert!(passed, "after migrate it is current: {said}");
+}
