@@ -287,6 +287,23 @@ pub enum OrgCommand {
         /// The org's slug.
         org: String,
     },
+    /// Write an org's data (its schema, members, roles, chat bindings, seals) to one verifiable
+    /// archive, as one consistent snapshot while the org keeps working.
+    Export {
+        /// The org's slug.
+        slug: String,
+        /// The archive to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Load an org archive into this instance (checked whole before anything is written).
+    Import {
+        /// The archive `org export` wrote.
+        file: std::path::PathBuf,
+        /// Import under this slug (a copy of an org that is here already).
+        #[arg(long)]
+        slug: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

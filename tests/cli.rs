@@ -256,3 +256,92 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
     let (passed, said) = check(&url);
     assert!(passed, "after migrate it is current: {said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_there() {
+    let (pool, url) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let core = Core::new(pool);
+    ok(&url, &["migrate"], "");
+    let created = ok(
+        &url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "tea",
+            "--name",
+            "Tea Club",
+            "--owner-email",
+            "owner@tea.test",
+        ],
+        "",
+    );
+    let token = created
+        .lines()
+        .find_map(|l| l.strip_prefix("owner token (shown once): "))
+        .unwrap_or_else(|| panic!("{created}"));
+    let admin = core
+        .member_for_token(&ApiToken::from_presented(token.trim()), "tea")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    core.create_currency(
+        &admin,
+        NewCurrency {
+            code: "TEA".to_owned(),
+            name: "Tea".to_owned(),
+            scale: 2,
+            credit_limit: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..3 {
+        core.issue(
+            &admin,
+            MoveRequest {
+                currency: "TEA".to_owned(),
+                to: AccountRef::Member(admin.user.id),
+                amount: "1.50".to_owned(),
+                memo: format!("round {n}"),
+            },
+            IdempotencyKey::scoped("test", "cli", &format!("round-{n}"))
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tenant = core.tenant("tea").await.unwrap_or_else(|e| panic!("{e}"));
+    core.seal_journal(&tenant, chrono::Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let file = std::env::temp_dir().join(format!("coinsence-cli-{}.jsonl", std::process::id()));
+    let path = file.to_string_lossy().into_owned();
+    let exported = ok(&url, &["org", "export", "tea", "--out", &path], "");
+    assert!(exported.contains("exported org tea"), "{exported}");
+
+    let (_, elsewhere) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let imported = ok(&elsewhere, &["org", "import", &path], "");
+    assert!(imported.contains("imported org tea"), "{imported}");
+    let audit = ok(&elsewhere, &["audit", "verify", "--org", "tea"], "");
+    assert!(
+        audit.contains("1 seals over 3 entries") && audit.contains("ok"),
+        "{audit}"
+    );
+    let again = coinsence(&elsewhere, &["org", "import", &path], "");
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && said.contains("exists here already"),
+        "{said}"
+    );
+    ok(&elsewhere, &["org", "import", &path, "--slug", "tea-2"], "");
+    let listed = ok(&elsewhere, &["org", "list"], "");
+    assert!(
+        listed.contains("tea-2") && listed.contains("Tea Club"),
+        "{listed}"
+    );
+    let _ = std::fs::remove_file(file);
+}
