@@ -29,6 +29,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Jobs(args) => crate::bench_worker::jobs(args).await,
         BenchCommand::Chat(args) => crate::bench_chat::run(args).await,
         BenchCommand::Orgs(args) => crate::bench_orgs::run(args).await,
+        BenchCommand::Migrate(args) => crate::bench_migrate::run(args).await,
     }
 }
 

@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod bench;
 mod bench_chat;
+mod bench_migrate;
 mod bench_orgs;
 mod bench_overload;
 mod bench_worker;
