@@ -168,6 +168,10 @@ pub struct MigrateArgs {
     /// Show how many orgs are at the latest version and what the migration jobs are doing.
     #[arg(long)]
     pub status: bool,
+    /// Change nothing: exit 0 when the control plane and every org are at the latest
+    /// migration, 1 (naming what is behind) otherwise.
+    #[arg(long, conflicts_with_all = ["background", "status"])]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -295,5 +299,22 @@ pub enum OrgCommand {
     ConnectCode {
         /// The org's slug.
         org: String,
+    },
+    /// Write an org's data (its schema, members, roles, chat bindings, seals) to one verifiable
+    /// archive, as one consistent snapshot while the org keeps working.
+    Export {
+        /// The org's slug.
+        slug: String,
+        /// The archive to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Load an org archive into this instance (checked whole before anything is written).
+    Import {
+        /// The archive `org export` wrote.
+        file: std::path::PathBuf,
+        /// Import under this slug (a copy of an org that is here already).
+        #[arg(long)]
+        slug: Option<String>,
     },
 }

@@ -1,6 +1,6 @@
 //! `coinsence migrate`: the control plane, then every org, with a progress bar on a terminal.
 //! `--background` migrates the control plane and enqueues one job per org for the workers;
-//! `--status` shows how far that got.
+//! `--status` shows how far that got; `--check` changes nothing and fails while anything is behind.
 
 use std::io::IsTerminal;
 
@@ -23,6 +23,9 @@ async fn run_on(args: &MigrateArgs, url: String) -> anyhow::Result<()> {
     }
     if args.status {
         return status(&pool).await;
+    }
+    if args.check {
+        return check(&pool).await;
     }
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(0)
@@ -138,4 +141,53 @@ async fn status(pool: &PgPool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The orgs named when some are behind (the rest are counted).
+const NAMED: usize = 10;
+
+async fn check(pool: &PgPool) -> anyhow::Result<()> {
+    let pending = coinsence_api::migrate::pending(pool).await?;
+    let target = coinsence_api::migrate::tenant_target_version();
+    if pending.is_current() {
+        println!(
+            "current: control plane and {} orgs at tenant version {target}",
+            pending.org_count
+        );
+        return Ok(());
+    }
+    let versions = |v: &[i64]| {
+        v.iter()
+            .map(|v| format!("{v:04}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !pending.control.is_empty() {
+        println!(
+            "control plane behind: {} pending",
+            versions(&pending.control)
+        );
+    }
+    for org in pending.orgs.iter().take(NAMED) {
+        println!(
+            "org {} (id {}) at version {}: {} pending",
+            org.slug,
+            org.tenant,
+            org.version,
+            versions(&org.missing)
+        );
+    }
+    if pending.orgs.len() > NAMED {
+        println!("... and {} more orgs behind", pending.orgs.len() - NAMED);
+    }
+    anyhow::bail!(
+        "schema not current ({} of {} orgs behind{}); run `coinsence migrate`",
+        pending.orgs.len(),
+        pending.org_count,
+        if pending.control.is_empty() {
+            ""
+        } else {
+            ", control plane behind"
+        }
+    )
 }

@@ -1,4 +1,4 @@
-//! `coinsence org create|list`.
+//! `coinsence org create|list|connect-code|export|import`.
 
 use coinsence_api::Core;
 use coinsence_api::domain::identity::{self, Email};
@@ -62,6 +62,32 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
             eprintln!(
                 "type /connect {} in the room (where the bot is) within 24 hours; it works once",
                 code.code
+            );
+        }
+        OrgCommand::Export { slug, out } => {
+            let slug = OrgSlug::parse(&slug)?;
+            let done = coinsence_api::domain::archive::export_org(&core.pool, &slug, &out).await?;
+            let rows: u64 = done.parts.iter().map(|p| p.rows).sum();
+            println!(
+                "exported org {slug} to {}: {} parts, {rows} rows, {} bytes",
+                out.display(),
+                done.parts.len(),
+                done.bytes
+            );
+        }
+        OrgCommand::Import { file, slug } => {
+            let slug = slug.as_deref().map(OrgSlug::parse).transpose()?;
+            let done = coinsence_api::domain::archive::import_org(&core.pool, &file, slug).await?;
+            println!(
+                "imported org {} (schema org_{}): {} rows; {} people matched here, {} new; \
+                 {} chat identities and {} rooms were already taken here and left as they are",
+                done.slug,
+                done.tenant,
+                done.rows,
+                done.users_matched,
+                done.users_created,
+                done.identities_skipped,
+                done.rooms_skipped
             );
         }
         OrgCommand::List => {

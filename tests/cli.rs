@@ -258,3 +258,176 @@ fn audit_verify_and_the_other_commands_find_ups_cluster_without_a_url() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `migrate --check`: whether it passed, and what it printed.
+fn check(url: &str) -> (bool, String) {
+    let out = coinsence(url, &["migrate", "--check"], "");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothing() {
+    let (pool, url) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let sql = |q: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::raw_sql(q)
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+        }
+    };
+    // A database nobody migrated yet.
+    sql("DROP SCHEMA control CASCADE").await;
+    let (passed, said) = check(&url);
+    assert!(!passed, "{said}");
+    assert!(said.contains("control plane behind"), "{said}");
+    let (control,): (Option<String>,) = sqlx::query_as("SELECT to_regnamespace('control')::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(control, None, "--check created nothing");
+
+    ok(&url, &["migrate"], "");
+    ok(
+        &url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "tea",
+            "--name",
+            "Tea Club",
+            "--owner-email",
+            "owner@tea.test",
+        ],
+        "",
+    );
+    let (passed, said) = check(&url);
+    assert!(passed, "{said}");
+    assert!(said.contains("current"), "{said}");
+
+    // One org's schema falls behind the release (emptied, as in a failed restore).
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM control.tenants WHERE slug = 'tea'")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reset = format!("DROP SCHEMA org_{id} CASCADE; CREATE SCHEMA org_{id};");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(reset))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (passed, said) = check(&url);
+    assert!(!passed, "{said}");
+    assert!(
+        said.contains("org tea") && said.contains("1 of 1 orgs behind"),
+        "{said}"
+    );
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'org_' || $1::text")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tables, 0, "--check migrated nothing");
+
+    ok(&url, &["migrate"], "");
+    let (passed, said) = check(&url);
+    assert!(passed, "after migrate it is current: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_there() {
+    let (pool, url) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let core = Core::new(pool);
+    ok(&url, &["migrate"], "");
+    let created = ok(
+        &url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "tea",
+            "--name",
+            "Tea Club",
+            "--owner-email",
+            "owner@tea.test",
+        ],
+        "",
+    );
+    let token = created
+        .lines()
+        .find_map(|l| l.strip_prefix("owner token (shown once): "))
+        .unwrap_or_else(|| panic!("{created}"));
+    let admin = core
+        .member_for_token(&ApiToken::from_presented(token.trim()), "tea")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    core.create_currency(
+        &admin,
+        NewCurrency {
+            code: "TEA".to_owned(),
+            name: "Tea".to_owned(),
+            scale: 2,
+            credit_limit: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..3 {
+        core.issue(
+            &admin,
+            MoveRequest {
+                currency: "TEA".to_owned(),
+                to: AccountRef::Member(admin.user.id),
+                amount: "1.50".to_owned(),
+                memo: format!("round {n}"),
+            },
+            IdempotencyKey::scoped("test", "cli", &format!("round-{n}"))
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tenant = core.tenant("tea").await.unwrap_or_else(|e| panic!("{e}"));
+    core.seal_journal(&tenant, chrono::Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let file = std::env::temp_dir().join(format!("coinsence-cli-{}.jsonl", std::process::id()));
+    let path = file.to_string_lossy().into_owned();
+    let exported = ok(&url, &["org", "export", "tea", "--out", &path], "");
+    assert!(exported.contains("exported org tea"), "{exported}");
+
+    let (_, elsewhere) = coinsence_api::cluster::test_database()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let imported = ok(&elsewhere, &["org", "import", &path], "");
+    assert!(imported.contains("imported org tea"), "{imported}");
+    let audit = ok(&elsewhere, &["audit", "verify", "--org", "tea"], "");
+    assert!(
+        audit.contains("1 seals over 3 entries") && audit.contains("ok"),
+        "{audit}"
+    );
+    let again = coinsence(&elsewhere, &["org", "import", &path], "");
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && said.contains("exists here already"),
+        "{said}"
+    );
+    ok(&elsewhere, &["org", "import", &path, "--slug", "tea-2"], "");
+    let listed = ok(&elsewhere, &["org", "list"], "");
+    assert!(
+        listed.contains("tea-2") && listed.contains("Tea Club"),
+        "{listed}"
+    );
+    let _ = std::fs::remove_file(file);
+}

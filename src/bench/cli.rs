@@ -20,6 +20,21 @@ pub enum BenchCommand {
     Chat(ChatBenchArgs),
     /// New orgs, one after another: how long until each is ready.
     Orgs(OrgsBenchArgs),
+    /// Thousands of orgs on one node and a new tenant migration: how long `migrate` takes over
+    /// all of them, that it resumes after a kill, and the catalog's size and memory.
+    Migrate(MigrateBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateBenchArgs {
+    #[arg(long, default_value_t = 5000)]
+    pub orgs: usize,
+    /// A scratch database (the bench's migrations stay recorded there).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Internal: migrate every org up to this bench migration (the process the bench kills).
+    #[arg(long, hide = true)]
+    pub child: Option<i64>,
 }
 
 #[derive(Debug, Clone, Args)]

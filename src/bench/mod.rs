@@ -6,6 +6,7 @@ pub mod cli;
 
 mod chaos;
 mod chat;
+mod migrate;
 mod orgs;
 mod overload;
 mod pay;
@@ -22,5 +23,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Jobs(args) => worker::jobs(args).await,
         BenchCommand::Chat(args) => chat::run(args).await,
         BenchCommand::Orgs(args) => orgs::run(args).await,
+        BenchCommand::Migrate(args) => migrate::run(args).await,
     }
 }

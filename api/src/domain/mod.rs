@@ -1,5 +1,6 @@
 //! The rules of Coinsence, free of any web, chat or payment framework.
 
+pub mod archive;
 pub mod chat;
 pub mod follow_up;
 pub mod governance;

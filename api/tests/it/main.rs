@@ -1,6 +1,7 @@
 //! Integration tests of the core against a real PostgreSQL (a private cluster started once for
 //! this test process, or `DATABASE_URL`), each test in its own fresh database.
 
+mod archive;
 mod auth;
 mod bad_input;
 mod chat;

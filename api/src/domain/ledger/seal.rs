@@ -257,80 +257,85 @@ impl Core {
     /// from what was published (an entry changed, removed or slipped into a sealed range, or a
     /// seal that does not chain to the one before it).
     pub async fn audit_seals(&self, tenant: &Tenant) -> Result<SealAudit> {
-        use futures::TryStreamExt;
-
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
-        let published = seals(&mut tx).await?;
-        let mut prev = GENESIS;
-        let mut after = 0;
-        let mut sealed_entries = 0;
-        let mut first_mismatch = None;
-        for seal in &published {
-            let mismatch = |reason: String, published: String, recomputed: String| SealMismatch {
-                seq: seal.seq,
-                reason,
-                published,
-                recomputed,
-            };
-            if seal.prev_hash.0 != prev {
-                first_mismatch = Some(mismatch(
-                    "it does not chain to the seal before it".to_owned(),
-                    hex::encode(seal.prev_hash.0),
-                    hex::encode(prev),
-                ));
-                break;
-            }
-            let mut hasher = SealHasher::new(seal.seq, &prev);
-            {
-                let mut rows = entries(&mut tx, after, seal.last_transfer_id);
-                while let Some(entry) = rows.try_next().await? {
-                    hasher.add(&entry);
-                }
-            }
-            let count = hasher.entries;
-            let hash = hasher.finish();
-            if count != seal.entries {
-                first_mismatch = Some(mismatch(
-                    format!(
-                        "it covers {} entries but the journal now has {count} in its range (ids {} to {})",
-                        seal.entries,
-                        after + 1,
-                        seal.last_transfer_id
-                    ),
-                    hex::encode(seal.hash.0),
-                    hex::encode(hash),
-                ));
-                break;
-            }
-            if hash != seal.hash.0 {
-                first_mismatch = Some(mismatch(
-                    format!(
-                        "an entry with id {} to {} differs from when it was sealed",
-                        after + 1,
-                        seal.last_transfer_id
-                    ),
-                    hex::encode(seal.hash.0),
-                    hex::encode(hash),
-                ));
-                break;
-            }
-            sealed_entries += count;
-            prev = hash;
-            after = seal.last_transfer_id;
-        }
-        let (unsealed_entries,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM transfers WHERE id > $1")
-                .bind(after)
-                .fetch_one(tx.conn())
-                .await?;
-        Ok(SealAudit {
-            seals: i64::try_from(published.len()).unwrap_or(i64::MAX),
-            sealed_entries,
-            unsealed_entries,
-            ok: first_mismatch.is_none(),
-            first_mismatch,
-        })
+        audit_in(&mut tx).await
     }
+}
+
+/// [`Core::audit_seals`] inside a transaction (an import checks the chain before it commits).
+pub async fn audit_in(tx: &mut TenantTx) -> Result<SealAudit> {
+    use futures::TryStreamExt;
+
+    let published = seals(tx).await?;
+    let mut prev = GENESIS;
+    let mut after = 0;
+    let mut sealed_entries = 0;
+    let mut first_mismatch = None;
+    for seal in &published {
+        let mismatch = |reason: String, published: String, recomputed: String| SealMismatch {
+            seq: seal.seq,
+            reason,
+            published,
+            recomputed,
+        };
+        if seal.prev_hash.0 != prev {
+            first_mismatch = Some(mismatch(
+                "it does not chain to the seal before it".to_owned(),
+                hex::encode(seal.prev_hash.0),
+                hex::encode(prev),
+            ));
+            break;
+        }
+        let mut hasher = SealHasher::new(seal.seq, &prev);
+        {
+            let mut rows = entries(tx, after, seal.last_transfer_id);
+            while let Some(entry) = rows.try_next().await? {
+                hasher.add(&entry);
+            }
+        }
+        let count = hasher.entries;
+        let hash = hasher.finish();
+        if count != seal.entries {
+            first_mismatch = Some(mismatch(
+                format!(
+                    "it covers {} entries but the journal now has {count} in its range (ids {} to {})",
+                    seal.entries,
+                    after + 1,
+                    seal.last_transfer_id
+                ),
+                hex::encode(seal.hash.0),
+                hex::encode(hash),
+            ));
+            break;
+        }
+        if hash != seal.hash.0 {
+            first_mismatch = Some(mismatch(
+                format!(
+                    "an entry with id {} to {} differs from when it was sealed",
+                    after + 1,
+                    seal.last_transfer_id
+                ),
+                hex::encode(seal.hash.0),
+                hex::encode(hash),
+            ));
+            break;
+        }
+        sealed_entries += count;
+        prev = hash;
+        after = seal.last_transfer_id;
+    }
+    let (unsealed_entries,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM transfers WHERE id > $1")
+            .bind(after)
+            .fetch_one(tx.conn())
+            .await?;
+    Ok(SealAudit {
+        seals: i64::try_from(published.len()).unwrap_or(i64::MAX),
+        sealed_entries,
+        unsealed_entries,
+        ok: first_mismatch.is_none(),
+        first_mismatch,
+    })
 }
 
 #[cfg(test)]
