@@ -19,7 +19,7 @@ const INSTALL_HINT: &str = "PostgreSQL was not found. Install it with `apt-get i
      (or set DATABASE_URL to a server you run yourself).";
 
 /// Where the server binaries (`initdb`, `pg_ctl`, `postgres`) are.
-fn bin_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn bin_dir() -> anyhow::Result<PathBuf> {
     if let Ok(dir) = std::env::var("PG_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
@@ -74,6 +74,17 @@ pub struct Cluster {
 impl Cluster {
     /// Starts the cluster in `dir`, creating it on first use.
     pub fn start(dir: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
+        Self::start_node(dir, options, None, "")
+    }
+
+    /// Starts a cluster that also listens on 127.0.0.1 at `port` (when given) with `extra_conf`
+    /// appended to its configuration on creation: a node of a multi-node cluster (`citus`).
+    pub fn start_node(
+        dir: &Path,
+        options: ClusterOptions,
+        tcp_port: Option<u16>,
+        extra_conf: &str,
+    ) -> anyhow::Result<Self> {
         let bin = bin_dir()?;
         let user = server_user()?;
         std::fs::create_dir_all(dir)?;
@@ -82,13 +93,14 @@ impl Cluster {
             dir: dir.clone(),
             bin,
             user,
-            port: 5432,
+            port: tcp_port.unwrap_or(5432),
         };
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
         }
         if !cluster.data().join("PG_VERSION").exists() {
-            cluster.initdb(options)?;
+            let listen = if tcp_port.is_some() { "127.0.0.1" } else { "" };
+            cluster.initdb(options, listen, extra_conf)?;
         }
         if cluster.data().join("postmaster.pid").exists() {
             // A previous run was killed: pg_ctl tells a stale pid file from a live server.
@@ -121,13 +133,20 @@ impl Cluster {
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(self.bin.join(program));
         if let Some((uid, gid)) = self.user {
-            cmd.uid(uid).gid(gid);
+            // Its own home too: libpq inside the server (Citus's connections to its workers)
+            // looks for client certificates under $HOME, which root's is closed to.
+            cmd.uid(uid).gid(gid).env("HOME", &self.dir);
         }
         cmd.current_dir(&self.dir).stdin(Stdio::null());
         cmd
     }
 
-    fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
+    fn initdb(
+        &self,
+        options: ClusterOptions,
+        listen: &str,
+        extra_conf: &str,
+    ) -> anyhow::Result<()> {
         let out = self
             .command("initdb")
             .args([
@@ -144,7 +163,7 @@ impl Cluster {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let conf = format!(
-            "\n# coinsence private cluster\nlisten_addresses = ''\nunix_socket_directories = '{}'\n\
+            "\n# coinsence private cluster\nlisten_addresses = '{listen}'\nunix_socket_directories = '{}'\n\
              port = {}\nmax_connections = 300\nfsync = {}\nfull_page_writes = {}\n",
             self.dir.display(),
             self.port,
@@ -156,6 +175,8 @@ impl Cluster {
         if self.bin.join("../lib/pg_stat_statements.so").exists() {
             conf.push_str("shared_preload_libraries = 'pg_stat_statements'\ncompute_query_id = on\npg_stat_statements.track_planning = on\n");
         }
+        // Last, so that a node's own settings win over the ones above.
+        conf.push_str(extra_conf);
         let path = self.data().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&path)?;
         text.push_str(&conf);
@@ -218,6 +239,16 @@ impl Cluster {
     pub fn stop(&self) -> anyhow::Result<()> {
         self.pg_ctl(&["stop", "-m", "fast", "-w"])
     }
+
+    /// The port it listens on (its TCP port for a node started with one).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory it keeps its data, socket and log in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 }
 
 fn socket_url(dir: &Path, port: u16, database: &str) -> String {
@@ -278,8 +309,16 @@ async fn test_server_url() -> anyhow::Result<&'static str> {
 }
 
 /// A fresh, empty database with the control plane migrated, on the test server.
+///
+/// With `COINSENCE_TEST_CITUS=1` the database is on a local Citus cluster instead (one per test
+/// process), so that any test suite can be run there.
 pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
     static N: AtomicU64 = AtomicU64::new(0);
+    if std::env::var("COINSENCE_TEST_CITUS").is_ok_and(|v| v == "1") {
+        return crate::citus::test_database()
+            .await?
+            .context("COINSENCE_TEST_CITUS=1 but Citus is not installed");
+    }
     let server = test_server_url().await?;
     let admin = connect(server, 1).await?;
     let name = format!(

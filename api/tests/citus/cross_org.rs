@@ -1,0 +1,1 @@
+//! No statement or transaction on a request path touches two org schemas.
