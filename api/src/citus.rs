@@ -34,6 +34,18 @@ use crate::error::Result;
 /// these (chat, login links) become Citus-managed local tables of the coordinator on the way.
 pub const REFERENCE_TABLES: [&str; 4] = ["users", "tenants", "memberships", "api_tokens"];
 
+/// Whether a violated constraint, as the database names it, is `name`. On Citus the error comes
+/// from a shard, whose constraints carry the shard's id (`transfers_idempotency_key_102022`).
+pub fn is_constraint(found: Option<&str>, name: &str) -> bool {
+    found.is_some_and(|found| {
+        found == name
+            || found.strip_prefix(name).is_some_and(|rest| {
+                rest.strip_prefix('_')
+                    .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            })
+    })
+}
+
 /// Whether the database runs Citus (its extension is created there).
 pub async fn is_citus(conn: &mut PgConnection) -> Result<bool> {
     let (yes,): (bool,) =
@@ -166,7 +178,7 @@ fn node_conf() -> String {
     // workers (tests/citus: no transaction touches two orgs).
     "shared_preload_libraries = 'citus'\n\
      citus.enable_schema_based_sharding = on\n\
-     log_line_prefix = '%m [%p] vxid=%v '\n\
+     log_line_prefix = '%m [%p] db=%d vxid=%v '\n\
      wal_level = logical\n"
         .to_owned()
 }
@@ -334,4 +346,28 @@ pub async fn test_database() -> anyhow::Result<Option<(PgPool, String)>> {
         .await?;
     crate::migrate::migrate_control(&pool).await?;
     Ok(Some((pool, url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_constraint;
+
+    #[test]
+    fn a_shard_constraint_is_its_table_constraint() {
+        let name = "transfers_idempotency_key";
+        assert!(is_constraint(Some(name), name));
+        assert!(is_constraint(
+            Some("transfers_idempotency_key_102022"),
+            name
+        ));
+        for other in [
+            None,
+            Some("transfers_idempotency_key_"),
+            Some("transfers_idempotency_key_x1"),
+            Some("transfers_idempotency"),
+            Some("transfers_idempotency_key2"),
+        ] {
+            assert!(!is_constraint(other, name), "{other:?}");
+        }
+    }
 }

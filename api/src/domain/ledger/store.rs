@@ -398,7 +398,9 @@ pub async fn write_entries(
             .await;
     let mut written = match written {
         Ok(written) => written,
-        Err(sqlx::Error::Database(db)) if db.constraint() == Some("transfers_idempotency_key") => {
+        Err(sqlx::Error::Database(db))
+            if crate::citus::is_constraint(db.constraint(), "transfers_idempotency_key") =>
+        {
             return Ok(None);
         }
         Err(e) => return Err(e.into()),
