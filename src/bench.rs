@@ -29,18 +29,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Jobs(args) => crate::bench_worker::jobs(args).await,
         BenchCommand::Chat(args) => crate::bench_chat::run(args).await,
         BenchCommand::Orgs(args) => crate::bench_orgs::run(args).await,
+        BenchCommand::Citus(args) => crate::bench_citus::run(args).await,
     }
 }
 
 /// Where the load goes: a server URL and its database.
-struct Target {
-    base: String,
+pub(crate) struct Target {
+    pub(crate) base: String,
     db_url: String,
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     _cluster: Option<Cluster>,
 }
 
-async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
+pub(crate) async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
     if let Some(base) = &args.url {
         let db_url = args
             .database_url
@@ -75,7 +76,7 @@ pub(crate) struct Seeded {
 }
 
 /// An org with `n` members, each holding 1,000,000.00 BENCH.
-async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<Seeded> {
+pub(crate) async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<Seeded> {
     let slug = format!("bench-{:08x}", rand::random::<u32>());
     let owner: serde_json::Value = client
         .post(format!("{}/v1/signup", t.base))
@@ -188,14 +189,14 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
     Ok(Seeded { slug, people })
 }
 
-struct LoadResult {
-    ok: u64,
-    failed: u64,
-    elapsed: Duration,
-    latency: Histogram<u64>,
+pub(crate) struct LoadResult {
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) latency: Histogram<u64>,
 }
 
-async fn load(
+pub(crate) async fn load(
     t: &Target,
     client: &reqwest::Client,
     seeded: &Seeded,

@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod bench;
 mod bench_chat;
+mod bench_citus;
 mod bench_orgs;
 mod bench_overload;
 mod bench_worker;
@@ -15,6 +16,7 @@ mod migrate_cmd;
 mod org_cmd;
 mod server;
 mod up;
+mod up_citus;
 mod worker_cmd;
 
 use std::process::ExitCode;

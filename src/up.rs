@@ -20,6 +20,9 @@ use crate::cli::UpArgs;
 use crate::{demo, server};
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    if args.citus {
+        return crate::up_citus::run(&args).await;
+    }
     let (cluster, url) = match &args.database_url {
         Some(url) => (None, url.clone()),
         None => {
@@ -47,7 +50,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     result
 }
 
-async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
+pub(crate) async fn run_on(args: &UpArgs, url: &str) -> anyhow::Result<()> {
     let pool = coinsence_api::cluster::connect(url, 32).await?;
     let summary = coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
     tracing::info!(orgs = summary.orgs, "migrated");

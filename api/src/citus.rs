@@ -34,9 +34,21 @@ use crate::error::Result;
 /// these (chat, login links) become Citus-managed local tables of the coordinator on the way.
 pub const REFERENCE_TABLES: [&str; 4] = ["users", "tenants", "memberships", "api_tokens"];
 
-/// Whether a violated constraint, as the database names it, is `name`. On Citus the error comes
-/// from a shard, whose constraints carry the shard's id (`transfers_idempotency_key_102022`).
-pub fn is_constraint(found: Option<&str>, name: &str) -> bool {
+/// Whether the constraint a database error names is `name`. On Citus the error comes from a
+/// shard, whose constraints carry the shard's id (`transfers_idempotency_key_102022`), and the
+/// coordinator passes on its message but not its constraint field: the name is then read from
+/// the message (PostgreSQL's `... violates unique constraint "<name>"`).
+pub fn is_constraint(db: &dyn sqlx::error::DatabaseError, name: &str) -> bool {
+    let from_message = || {
+        let message = db.message();
+        let start = message.find("constraint \"")? + "constraint \"".len();
+        let len = message[start..].find('"')?;
+        Some(&message[start..start + len])
+    };
+    names_constraint(db.constraint().or_else(from_message), name)
+}
+
+fn names_constraint(found: Option<&str>, name: &str) -> bool {
     found.is_some_and(|found| {
         found == name
             || found.strip_prefix(name).is_some_and(|rest| {
@@ -58,9 +70,28 @@ pub async fn is_citus(conn: &mut PgConnection) -> Result<bool> {
 /// In the caller's transaction: schemas created from here on are distributed schemas on Citus
 /// (an org's, a spare's), whatever the server's default.
 pub async fn distribute_new_schemas(conn: &mut PgConnection) -> Result<()> {
+    serialize_schema_changes(&mut *conn).await?;
     sqlx::query("SELECT set_config('citus.enable_schema_based_sharding', 'on', true)")
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// On Citus, waits until no other transaction is creating an org or creating, renaming or
+/// migrating a distributed schema, and holds that turn until the caller's transaction ends.
+/// Without turns, concurrent signups fail with distributed deadlocks: Citus serializes an
+/// `UPDATE` of a reference table against every other write to it and to the reference tables it
+/// refers to, across the cluster (an org's creation inserts its `tenants` row, then activates
+/// it, which also locks `users`), and distributed DDL locks Citus's metadata on the coordinator
+/// and the workers in different orders. So an org's creation takes its turn before its first
+/// write to a reference table. On one node it does nothing.
+pub async fn serialize_schema_changes(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('coinsence-citus-schema-changes'))
+         FROM pg_extension WHERE extname = 'citus'",
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -176,8 +207,9 @@ pub struct LocalCitus {
 fn node_conf() -> String {
     // `%v` (the virtual transaction id) lets a test group what one transaction sent to the
     // workers (tests/citus: no transaction touches two orgs).
+    // Schema sharding stays off by default: Coinsence turns it on for the org schemas it
+    // creates, and other schemas (the worker's job queue) stay on the coordinator.
     "shared_preload_libraries = 'citus'\n\
-     citus.enable_schema_based_sharding = on\n\
      log_line_prefix = '%m [%p] db=%d vxid=%v '\n\
      wal_level = logical\n"
         .to_owned()
@@ -235,6 +267,23 @@ impl LocalCitus {
         {
             bail!("refusing database name {database:?}");
         }
+        // Adding a worker connects to it, which a busy node (tests creating databases side by
+        // side) may refuse for a moment; every step is idempotent, so it is tried again.
+        let mut tries = 0;
+        loop {
+            match self.try_create_database(database).await {
+                Ok(url) => return Ok(url),
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(error = %format!("{e:#}"), "making a Citus database, again");
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * tries)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn try_create_database(&self, database: &str) -> anyhow::Result<String> {
         for node in std::iter::once(&self.coordinator).chain(&self.workers) {
             let admin = connect(&node.url("postgres"), 1).await?;
             let (exists,): (bool,) =
@@ -350,7 +399,7 @@ pub async fn test_database() -> anyhow::Result<Option<(PgPool, String)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_constraint;
+    use super::names_constraint as is_constraint;
 
     #[test]
     fn a_shard_constraint_is_its_table_constraint() {

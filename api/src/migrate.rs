@@ -113,6 +113,7 @@ pub async fn migrate_in(tx: &mut TenantTx, migrator: &Migrator) -> Result<Applie
 
 async fn apply(tx: &mut TenantTx, migration: &Migration) -> Result<()> {
     tracing::debug!(schema = %tx.schema(), version = migration.version, "applying migration");
+    crate::citus::serialize_schema_changes(tx.conn()).await?;
     // One statement per command: Citus forwards DDL in a distributed schema one command at a
     // time and refuses a multi-statement string.
     for statement in crate::sql_statements::split(migration.sql.as_str()) {

@@ -399,7 +399,7 @@ pub async fn write_entries(
     let mut written = match written {
         Ok(written) => written,
         Err(sqlx::Error::Database(db))
-            if crate::citus::is_constraint(db.constraint(), "transfers_idempotency_key") =>
+            if crate::citus::is_constraint(db.as_ref(), "transfers_idempotency_key") =>
         {
             return Ok(None);
         }
