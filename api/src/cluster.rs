@@ -37,8 +37,9 @@ pub(crate) fn bin_dir() -> anyhow::Result<PathBuf> {
     found.pop().map(|(_, dir)| dir).context(INSTALL_HINT)
 }
 
-/// The uid and gid to run the server as: ourselves, or `postgres` when we are root.
-fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
+/// The uid and gid to run the server (and its helpers, such as PgBouncer in the tests) as:
+/// ourselves, or `postgres` when we are root.
+pub fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
     let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
     if me != 0 {
         return Ok(None);

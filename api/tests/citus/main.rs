@@ -10,6 +10,7 @@ mod helpers;
 mod cross_org;
 mod move_org;
 mod placement;
+mod pooling;
 
 use coinsence_api::citus;
 use coinsence_api::domain::tenancy::SchemaName;
