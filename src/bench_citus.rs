@@ -3,6 +3,8 @@
 //! with their ratio; then payments per second with many busy orgs spread over the two workers.
 //! Every PostgreSQL here is durable (fsync on) and on this machine, so the cluster's nodes share
 //! its cores: the figure says what the extra hop costs, not what more machines would give.
+//! The orgs are signed up from one address: run it with `COINSENCE_ORGS_PER_ADDRESS_PER_DAY=0`
+//! (or a cap above `--orgs` plus 4).
 
 use std::collections::BTreeMap;
 
