@@ -15,6 +15,7 @@
 //! [`LocalCitus`] is a coordinator and two workers on loopback, for tests, benchmarks and
 //! `coinsence up --citus`.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -359,16 +360,33 @@ pub async fn test_cluster() -> anyhow::Result<Option<&'static LocalCitus>> {
             }
             let dir = std::env::temp_dir().join(format!("coinsence-citus-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
-            let cluster = tokio::task::spawn_blocking(move || {
-                LocalCitus::start(
-                    &dir,
-                    ClusterOptions {
-                        fsync: false,
-                        remove_on_exit: true,
-                    },
-                )
+            let cluster = tokio::task::spawn_blocking({
+                let dir = dir.clone();
+                move || {
+                    LocalCitus::start(
+                        &dir,
+                        ClusterOptions {
+                            fsync: false,
+                            remove_on_exit: true,
+                        },
+                    )
+                }
             })
             .await??;
+            // Each node removes its own directory when this process ends; this removes what
+            // is left of theirs (the ports file and the folder).
+            let script = format!(
+                "while kill -0 {pid} 2>/dev/null; do sleep 1; done; sleep 5; rm -rf '{dir}'",
+                pid = std::process::id(),
+                dir = dir.display(),
+            );
+            std::process::Command::new("sh")
+                .args(["-c", &script])
+                .process_group(0)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
             Ok(Some(cluster))
         })
         .await?;
