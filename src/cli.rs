@@ -266,6 +266,10 @@ pub struct UpArgs {
     pub data_dir: PathBuf,
     #[arg(long, env = "COINSENCE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Start a local Citus cluster instead (a coordinator and two workers, on 127.0.0.1, under
+    /// the data directory's `citus/`): each org's schema is placed on a worker.
+    #[arg(long, env = "COINSENCE_UP_CITUS", conflicts_with = "database_url")]
+    pub citus: bool,
 }
 
 #[derive(Debug, Args)]

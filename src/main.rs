@@ -14,6 +14,7 @@ mod migrate_cmd;
 mod org_cmd;
 mod server;
 mod up;
+mod up_citus;
 mod worker_cmd;
 
 use std::io::IsTerminal;

@@ -26,6 +26,9 @@ use crate::{database, demo, server};
 type SharedCluster = Arc<Mutex<Option<Cluster>>>;
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    if args.citus {
+        return crate::up_citus::run(&args).await;
+    }
     // Before anything starts: a Ctrl-C while the cluster starts must still stop it.
     let mut interrupts = Interrupts::install()?;
     let cluster: SharedCluster = Arc::new(Mutex::new(None));
@@ -75,7 +78,11 @@ fn stop_cluster(cluster: &SharedCluster) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_on(args: &UpArgs, url: &str, stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub(crate) async fn run_on(
+    args: &UpArgs,
+    url: &str,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };

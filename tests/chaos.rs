@@ -49,3 +49,29 @@ fn scheduled_issuance_pays_each_member_once_per_period_across_crashes() {
 fn closing_votes_executes_each_passed_proposal_once_across_crashes() {
     chaos(&["--scenario", "votes"]);
 }
+
+/// The payments run on a local Citus cluster: the service talks to the coordinator, is killed
+/// twice, and the worker holding the org crashes (immediate mode) and comes back. Skips, loudly,
+/// without Citus, except under `CI=true`.
+#[test]
+fn payments_survive_server_kills_and_a_worker_crash_on_citus() {
+    if !coinsence_api::citus::installed() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "Citus is not installed (CI=true): run .ci/deps"
+        );
+        eprintln!("SKIPPED: Citus is not installed; run ../shared/citus/install.sh");
+        return;
+    }
+    chaos(&[
+        "--citus",
+        "--scenario",
+        "payments",
+        "--clients",
+        "16",
+        "--seconds",
+        "16",
+        "--accounts",
+        "40",
+    ]);
+}

@@ -19,7 +19,7 @@ const INSTALL_HINT: &str = "PostgreSQL was not found. Install it with `apt-get i
      (or set DATABASE_URL to a server you run yourself).";
 
 /// Where the server binaries (`initdb`, `pg_ctl`, `postgres`) are.
-fn bin_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn bin_dir() -> anyhow::Result<PathBuf> {
     if let Ok(dir) = std::env::var("PG_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
@@ -37,8 +37,9 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
     found.pop().map(|(_, dir)| dir).context(INSTALL_HINT)
 }
 
-/// The uid and gid to run the server as: ourselves, or `postgres` when we are root.
-fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
+/// The uid and gid to run the server (and its helpers, such as PgBouncer in the tests) as:
+/// ourselves, or `postgres` when we are root.
+pub fn server_user() -> anyhow::Result<Option<(u32, u32)>> {
     let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
     if me != 0 {
         return Ok(None);
@@ -185,6 +186,17 @@ impl Cluster {
     /// `dir`'s path, and `dir` is a symbolic link to it (so everything that reads `dir` finds
     /// it). [`Cluster::dir`] says where it is.
     pub fn start(dir: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
+        Self::start_node(dir, options, None, "")
+    }
+
+    /// Starts a cluster that also listens on 127.0.0.1 at `port` (when given) with `extra_conf`
+    /// appended to its configuration on creation: a node of a multi-node cluster (`citus`).
+    pub fn start_node(
+        dir: &Path,
+        options: ClusterOptions,
+        tcp_port: Option<u16>,
+        extra_conf: &str,
+    ) -> anyhow::Result<Self> {
         let bin = bin_dir()?;
         let user = server_user()?;
         let dir = place(dir, user)?;
@@ -192,10 +204,11 @@ impl Cluster {
             dir: dir.clone(),
             bin,
             user,
-            port: 5432,
+            port: tcp_port.unwrap_or(5432),
         };
         if !cluster.data().join("PG_VERSION").exists() {
-            cluster.initdb(options)?;
+            let listen = if tcp_port.is_some() { "127.0.0.1" } else { "" };
+            cluster.initdb(options, listen, extra_conf)?;
         }
         if cluster.data().join("postmaster.pid").exists() {
             // A previous run was killed: pg_ctl tells a stale pid file from a live server.
@@ -233,7 +246,9 @@ impl Cluster {
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(self.bin.join(program));
         if let Some((uid, gid)) = self.user {
-            cmd.uid(uid).gid(gid);
+            // Its own home too: libpq inside the server (Citus's connections to its workers)
+            // looks for client certificates under $HOME, which root's is closed to.
+            cmd.uid(uid).gid(gid).env("HOME", &self.dir);
         }
         // Its own process group: a Ctrl-C typed at the terminal reaches the whole foreground
         // group, and a `pg_ctl stop` killed by a second Ctrl-C would leave us not knowing
@@ -263,7 +278,12 @@ impl Cluster {
         )
     }
 
-    fn initdb(&self, options: ClusterOptions) -> anyhow::Result<()> {
+    fn initdb(
+        &self,
+        options: ClusterOptions,
+        listen: &str,
+        extra_conf: &str,
+    ) -> anyhow::Result<()> {
         let out = self
             .command("initdb")
             .args([
@@ -280,7 +300,7 @@ impl Cluster {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let conf = format!(
-            "\n# coinsence private cluster\nlisten_addresses = ''\nunix_socket_directories = '{}'\n\
+            "\n# coinsence private cluster\nlisten_addresses = '{listen}'\nunix_socket_directories = '{}'\n\
              port = {}\nmax_connections = 300\nfsync = {}\nfull_page_writes = {}\n",
             self.dir.display(),
             self.port,
@@ -292,6 +312,8 @@ impl Cluster {
         if self.bin.join("../lib/pg_stat_statements.so").exists() {
             conf.push_str("shared_preload_libraries = 'pg_stat_statements'\ncompute_query_id = on\npg_stat_statements.track_planning = on\n");
         }
+        // Last, so that a node's own settings win over the ones above.
+        conf.push_str(extra_conf);
         let path = self.data().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&path)?;
         text.push_str(&conf);
@@ -355,6 +377,11 @@ impl Cluster {
     pub fn stop(&self) -> anyhow::Result<()> {
         self.pg_ctl(&["stop", "-m", "fast", "-w"])
     }
+
+    /// The port it listens on (its TCP port for a node started with one).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
 }
 
 fn socket_url(dir: &Path, port: u16, database: &str) -> String {
@@ -415,8 +442,16 @@ async fn test_server_url() -> anyhow::Result<&'static str> {
 }
 
 /// A fresh, empty database with the control plane migrated, on the test server.
+///
+/// With `COINSENCE_TEST_CITUS=1` the database is on a local Citus cluster instead (one per test
+/// process), so that any test suite can be run there.
 pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
     static N: AtomicU64 = AtomicU64::new(0);
+    if std::env::var("COINSENCE_TEST_CITUS").is_ok_and(|v| v == "1") {
+        return crate::citus::test_database()
+            .await?
+            .context("COINSENCE_TEST_CITUS=1 but Citus is not installed");
+    }
     let server = test_server_url().await?;
     let admin = connect(server, 1).await?;
     let name = format!(

@@ -114,7 +114,7 @@ fn hot_path_pool(pool: &PgPool) -> PgPool {
         .as_ref()
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
-    sqlx::postgres::PgPoolOptions::new()
+    crate::citus::custom_plans_on_citus(sqlx::postgres::PgPoolOptions::new())
         .max_connections(pool.options().get_max_connections())
         .acquire_timeout(pool.options().get_acquire_timeout())
         .test_before_acquire(false)

@@ -183,7 +183,7 @@ impl std::fmt::Display for ForLog<'_> {
 pub fn on_unique(err: sqlx::Error, constraint: &str, what: &'static str) -> Error {
     if let sqlx::Error::Database(db) = &err
         && db.is_unique_violation()
-        && db.constraint() == Some(constraint)
+        && crate::citus::is_constraint(db.as_ref(), constraint)
     {
         return Error::Taken(what.into());
     }

@@ -2,6 +2,7 @@
 //! Every edge (CLI, chat bots, billing, worker) goes through [`Core`].
 
 pub mod batch;
+pub mod citus;
 pub mod cluster;
 pub mod core;
 pub mod domain;
@@ -10,6 +11,7 @@ pub mod hashing;
 pub mod http;
 pub mod i18n;
 pub mod migrate;
+pub mod sql_statements;
 
 pub use crate::core::Core;
 pub use crate::error::{Error, Result};

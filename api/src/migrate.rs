@@ -29,12 +29,16 @@ pub fn tenant_target_version() -> i64 {
 
 pub async fn migrate_control(pool: &PgPool) -> Result<Applied> {
     let mut tx = pool.begin().await?;
+    // On Citus the control plane stays on the coordinator, whatever the server's default.
+    crate::citus::keep_new_schemas_local(&mut tx).await?;
     sqlx::query("CREATE SCHEMA IF NOT EXISTS control")
         .execute(&mut *tx)
         .await
         .or_else(ignore_concurrent_create)?;
     tx.commit().await?;
-    migrate_schema(pool, &SchemaName::control(), &CONTROL).await
+    let applied = migrate_schema(pool, &SchemaName::control(), &CONTROL).await?;
+    crate::citus::reference_control_tables(pool).await?;
+    Ok(applied)
 }
 
 pub async fn migrate_tenant(pool: &PgPool, schema: &SchemaName) -> Result<Applied> {
@@ -70,6 +74,7 @@ pub async fn migrate_in(tx: &mut TenantTx, migrator: &Migrator) -> Result<Applie
         .bind(schema.as_str())
         .execute(tx.conn())
         .await?;
+    crate::citus::allow_triggers(tx.conn()).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version     bigint PRIMARY KEY,
@@ -108,9 +113,14 @@ pub async fn migrate_in(tx: &mut TenantTx, migrator: &Migrator) -> Result<Applie
 
 async fn apply(tx: &mut TenantTx, migration: &Migration) -> Result<()> {
     tracing::debug!(schema = %tx.schema(), version = migration.version, "applying migration");
-    sqlx::raw_sql(AssertSqlSafe(migration.sql.as_str().to_owned()))
-        .execute(tx.conn())
-        .await?;
+    crate::citus::serialize_schema_changes(tx.conn()).await?;
+    // One statement per command: Citus forwards DDL in a distributed schema one command at a
+    // time and refuses a multi-statement string.
+    for statement in crate::sql_statements::split(migration.sql.as_str()) {
+        sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+            .execute(tx.conn())
+            .await?;
+    }
     sqlx::query(
         "INSERT INTO schema_migrations (version, description, checksum) VALUES ($1, $2, $3)",
     )

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use coinsence_api::Core;
+use coinsence_api::citus::LocalCitus;
 use coinsence_api::cluster::{Cluster, ClusterOptions};
 use coinsence_api::domain::identity::ApiToken;
 use coinsence_api::domain::ids::UserId;
@@ -47,6 +48,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     if args.clients == 0 || args.accounts < 2 {
         bail!("need at least 1 client and 2 accounts");
     }
+    USE_CITUS.store(args.citus, Ordering::Relaxed);
     let mut failed = Vec::new();
     for scenario in &args.scenario {
         let result = match scenario {
@@ -69,39 +71,104 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 /// A durable cluster of our own (fsync on: a crash must not lose what was acknowledged), and a
-/// pool on it with every migration applied.
+/// pool on it with every migration applied: one PostgreSQL, or with `--citus` a local Citus
+/// cluster (the service talks to its coordinator).
 struct Database {
-    cluster: Arc<Cluster>,
+    nodes: Nodes,
     url: String,
     dir: PathBuf,
+}
+
+#[derive(Clone)]
+enum Nodes {
+    Single(Arc<Cluster>),
+    Citus(Arc<LocalCitus>),
+}
+
+/// The database crash of a run: the one PostgreSQL, or the Citus worker that holds the org.
+#[derive(Clone)]
+struct Crash {
+    nodes: Nodes,
+    worker: usize,
+}
+
+impl Crash {
+    /// Stops the node in immediate mode (no checkpoint, every session cut) and starts it again.
+    async fn run(&self) -> anyhow::Result<()> {
+        let crash = self.clone();
+        tokio::task::spawn_blocking(move || match &crash.nodes {
+            Nodes::Single(cluster) => cluster.restart_immediate(),
+            Nodes::Citus(citus) => citus.workers[crash.worker].restart_immediate(),
+        })
+        .await?
+    }
+
+    fn what(&self) -> String {
+        match &self.nodes {
+            Nodes::Single(_) => "PostgreSQL".to_owned(),
+            Nodes::Citus(citus) => format!(
+                "the Citus worker holding the org (127.0.0.1:{})",
+                citus.workers[self.worker].port()
+            ),
+        }
+    }
+}
+
+impl Database {
+    /// What to crash for `tenant`: on Citus, the worker its schema is placed on.
+    async fn crash_for(&self, tenant: &Tenant) -> anyhow::Result<Crash> {
+        let worker = match &self.nodes {
+            Nodes::Single(_) => 0,
+            Nodes::Citus(citus) => {
+                let pool = coinsence_api::cluster::connect(&self.url, 1).await?;
+                let at = coinsence_api::citus::placement(&pool, &tenant.schema())
+                    .await?
+                    .context("the org's schema is not distributed")?;
+                pool.close().await;
+                (0..citus.workers.len())
+                    .find(|i| at.ends_with(&format!(":{}", citus.workers[*i].port())))
+                    .with_context(|| format!("no worker at {at}"))?
+            }
+        };
+        Ok(Crash {
+            nodes: self.nodes.clone(),
+            worker,
+        })
+    }
 }
 
 async fn database(name: &str) -> anyhow::Result<Database> {
     let dir = std::env::temp_dir().join(format!("coinsence-chaos-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cluster = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || {
-            Cluster::start(
-                &dir,
-                ClusterOptions {
-                    fsync: true,
-                    remove_on_exit: true,
-                },
-            )
-        }
-    })
-    .await??;
-    let url = cluster.url("postgres");
+    let options = ClusterOptions {
+        fsync: true,
+        remove_on_exit: true,
+    };
+    let (nodes, url) = if USE_CITUS.load(Ordering::Relaxed) {
+        let citus = tokio::task::spawn_blocking({
+            let dir = dir.join("citus");
+            move || LocalCitus::start(&dir, options)
+        })
+        .await??;
+        let url = citus.create_database("postgres").await?;
+        (Nodes::Citus(Arc::new(citus)), url)
+    } else {
+        let cluster = tokio::task::spawn_blocking({
+            let dir = dir.clone();
+            move || Cluster::start(&dir, options)
+        })
+        .await??;
+        let url = cluster.url("postgres");
+        (Nodes::Single(Arc::new(cluster)), url)
+    };
     let pool = coinsence_api::cluster::connect(&url, 4).await?;
     coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
     pool.close().await;
-    Ok(Database {
-        cluster: Arc::new(cluster),
-        url,
-        dir,
-    })
+    Ok(Database { nodes, url, dir })
 }
+
+/// `--citus`: every scenario's database is a local Citus cluster.
+static USE_CITUS: AtomicBool = AtomicBool::new(false);
 
 /// `coinsence serve` as a child process on a fixed address, so that a restart is found again
 /// where the clients look.
@@ -444,7 +511,7 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// (immediate mode) at 1/2. Returns what it did, for the report.
 async fn faults(
     server: &mut Server,
-    cluster: Arc<Cluster>,
+    crash: Crash,
     start: Instant,
     seconds: u64,
 ) -> anyhow::Result<Vec<String>> {
@@ -465,9 +532,10 @@ async fn faults(
 
     tokio::time::sleep_until(at(0.5).into()).await;
     let t = start.elapsed().as_secs_f64();
-    tokio::task::spawn_blocking(move || cluster.restart_immediate()).await??;
+    crash.run().await?;
     log.push(format!(
-        "{t:.1}s: PostgreSQL stopped in immediate mode and started again ({:.1}s)",
+        "{t:.1}s: {} stopped in immediate mode and started again ({:.1}s)",
+        crash.what(),
         start.elapsed().as_secs_f64() - t
     ));
 
@@ -550,7 +618,8 @@ async fn payments(args: &ChaosArgs) -> anyhow::Result<()> {
         seeded.tenant.clone(),
         running.clone(),
     ));
-    let fault_log = faults(&mut server, db.cluster.clone(), start, args.seconds).await;
+    let crash = db.crash_for(&seeded.tenant).await?;
+    let fault_log = faults(&mut server, crash, start, args.seconds).await;
     let mut all = Vec::new();
     for c in clients {
         all.extend(c.await?);
@@ -938,10 +1007,15 @@ async fn crash_a_step(
         }
         child.wait()?;
     }
+    let crash = {
+        let pool = coinsence_api::cluster::connect(&db.url, 1).await?;
+        let tenant = Core::new(pool.clone()).tenant(org).await?;
+        pool.close().await;
+        db.crash_for(&tenant).await?
+    };
     let child = spawn()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cluster = db.cluster.clone();
-    tokio::task::spawn_blocking(move || cluster.restart_immediate()).await??;
+    crash.run().await?;
     let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
     log.push(format!(
         "run cut off by an immediate PostgreSQL restart after 500 ms (it exited with {})",

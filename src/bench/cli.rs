@@ -23,6 +23,24 @@ pub enum BenchCommand {
     /// Thousands of orgs on one node and a new tenant migration: how long `migrate` takes over
     /// all of them, that it resumes after a kill, and the catalog's size and memory.
     Migrate(MigrateBenchArgs),
+    /// `bench pay` on a local Citus cluster and on a single node, in one run; then many busy
+    /// orgs spread over the Citus workers.
+    Citus(CitusBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CitusBenchArgs {
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Seconds of load per measurement.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Funded accounts per org.
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: usize,
+    /// Busy orgs paying at once on the Citus cluster.
+    #[arg(long, default_value_t = 20)]
+    pub orgs: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -121,6 +139,10 @@ pub struct ChaosArgs {
         default_value = "payments,issuance,votes"
     )]
     pub scenario: Vec<ChaosScenario>,
+    /// Run on a local Citus cluster (a coordinator and two workers): the service talks to the
+    /// coordinator, and the database crash is the worker that holds the org.
+    #[arg(long)]
+    pub citus: bool,
     /// Internal: the one step a child process runs (and is killed in), instead of a scenario.
     #[arg(long, value_enum, hide = true, requires_all = ["database_url", "org"])]
     pub child: Option<ChaosChild>,

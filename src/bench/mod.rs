@@ -6,6 +6,7 @@ pub mod cli;
 
 mod chaos;
 mod chat;
+mod citus;
 mod migrate;
 mod orgs;
 mod overload;
@@ -24,5 +25,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Chat(args) => chat::run(args).await,
         BenchCommand::Orgs(args) => orgs::run(args).await,
         BenchCommand::Migrate(args) => migrate::run(args).await,
+        BenchCommand::Citus(args) => citus::run(args).await,
     }
 }

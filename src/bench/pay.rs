@@ -23,14 +23,14 @@ use super::cli::PayBenchArgs;
 use crate::server;
 
 /// Where the load goes: a server URL and its database.
-struct Target {
-    base: String,
+pub(crate) struct Target {
+    pub(crate) base: String,
     db_url: String,
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     _cluster: Option<Cluster>,
 }
 
-async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
+pub(crate) async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
     if let Some(base) = &args.url {
         let db_url = args
             .database_url
@@ -64,7 +64,7 @@ pub(crate) struct Seeded {
 }
 
 /// An org with `n` members, each holding 1,000,000.00 BENCH.
-async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<Seeded> {
+pub(crate) async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<Seeded> {
     let slug = format!("bench-{:08x}", rand::random::<u32>());
     let owner: serde_json::Value = client
         .post(format!("{}/v1/signup", t.base))
@@ -177,14 +177,14 @@ async fn seed(t: &Target, client: &reqwest::Client, n: usize) -> anyhow::Result<
     Ok(Seeded { slug, people })
 }
 
-struct LoadResult {
-    ok: u64,
-    failed: u64,
-    elapsed: Duration,
-    latency: Histogram<u64>,
+pub(crate) struct LoadResult {
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) latency: Histogram<u64>,
 }
 
-async fn load(
+pub(crate) async fn load(
     t: &Target,
     client: &reqwest::Client,
     seeded: &Seeded,

@@ -471,6 +471,11 @@ impl Core {
         check_password_rules(&password)?;
         let hash = hash_password(password).await?;
         let mut tx = self.pool.begin().await?;
+        if org.is_some() {
+            // On Citus, an org's turn is taken before its first write to a reference table
+            // (`citus::serialize_schema_changes`): activating the org then locks `users` too.
+            crate::citus::serialize_schema_changes(&mut tx).await?;
+        }
         let user = create_user(&mut tx, &email, &hash, &display_name).await?;
         let token = issue_token(&mut tx, user.id, "signup", self.tokens).await?;
         let org = match org {

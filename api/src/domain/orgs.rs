@@ -512,6 +512,9 @@ pub async fn create_org_in(
     org: NewOrg,
     from: Option<IpAddr>,
 ) -> Result<(TenantTx, Tenant)> {
+    // On Citus, before the org's first write to the control plane's reference tables, which
+    // Citus locks per table across the cluster (see `citus::serialize_schema_changes`).
+    crate::citus::serialize_schema_changes(&mut tx).await?;
     let (id,): (TenantId,) = sqlx::query_as(
         "INSERT INTO control.tenants (slug, name, open, created_by, created_from, language)
          VALUES ($1, $2, $3, $4, $5::inet, $6) RETURNING id",

@@ -78,6 +78,7 @@ async fn prepare_one(pool: &PgPool, target: usize) -> Result<bool> {
         .fetch_one(&mut *tx)
         .await?;
     let schema = SchemaName::spare(n);
+    crate::citus::distribute_new_schemas(&mut tx).await?;
     sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut *tx)
         .await?;
@@ -151,6 +152,7 @@ pub async fn take_or_create(
         }
         None => format!("CREATE SCHEMA {schema}"),
     };
+    crate::citus::distribute_new_schemas(tx).await?;
     sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await?;
     Ok(())
 }

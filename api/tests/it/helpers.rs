@@ -42,6 +42,11 @@ impl TestApp {
         let (pool, _url) = coinsence_api::cluster::test_database()
             .await
             .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        Self::with_pool(pool)
+    }
+
+    /// The app on a database of the caller's (a Citus one, in tests/citus).
+    pub fn with_pool(pool: PgPool) -> Self {
         // Functional tests are not load tests: on a busy test machine, shedding (503) would
         // answer requests these tests expect decided. Shedding has its own tests (limits.rs,
         // batch.rs), which build their own router.

@@ -713,7 +713,7 @@ impl Core {
     /// right after they open).
     async fn remind(&self, tenant: &Tenant, now: DateTime<Utc>) -> Result<i64> {
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
-        let written = sqlx::query(
+        let written: Vec<(i64,)> = sqlx::query_as(
             "INSERT INTO outbox (kind, payload, to_users, dedup_key)
              SELECT 'vote_reminder',
                     jsonb_build_object('proposal_id', p.id, 'title', p.title, 'closes_at', p.closes_at),
@@ -725,14 +725,17 @@ impl Core {
              WHERE p.status = 'open' AND p.closes_at > $1 AND p.closes_at <= $2
                AND $1 >= p.opened_at + (p.closes_at - p.opened_at) / 2
                AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.proposal_id = p.id AND v.user_id = pv.user_id)
-             ON CONFLICT (dedup_key) DO NOTHING",
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
         )
         .bind(now)
         .bind(now + REMIND_BEFORE)
         .bind(tenant.id)
-        .execute(tx.conn())
+        .fetch_all(tx.conn())
         .await?;
         tx.commit().await?;
-        Ok(i64::try_from(written.rows_affected()).unwrap_or(i64::MAX))
+        // The rows written, counted from RETURNING: on Citus an INSERT ... SELECT that goes
+        // through the coordinator reports the rows it sent, conflicts included.
+        Ok(i64::try_from(written.len()).unwrap_or(i64::MAX))
     }
 }

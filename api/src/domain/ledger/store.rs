@@ -83,22 +83,34 @@ pub async fn insert_member(tx: &mut TenantTx, user: UserId, display_name: &str) 
 
 /// Adds many members at once (their display names from the control plane), idempotently.
 pub async fn insert_members(tx: &mut TenantTx, users: &[i64]) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO members (user_id, display_name)
-         SELECT u.id, u.display_name FROM control.users u WHERE u.id = ANY($1)
-         ON CONFLICT (user_id) DO UPDATE SET removed_at = NULL WHERE members.removed_at IS NOT NULL",
+    // Names read first, then written from arrays: on Citus an INSERT ... SELECT from a
+    // reference table into an org's table is deparsed wrongly (a syntax error on the worker).
+    let (ids, names): (Vec<i64>, Vec<String>) = sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, display_name FROM control.users WHERE id = ANY($1) ORDER BY id",
     )
     .bind(users)
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .unzip();
+    sqlx::query(
+        "INSERT INTO members (user_id, display_name)
+         SELECT * FROM unnest($1::bigint[], $2::text[])
+         ON CONFLICT (user_id) DO UPDATE SET removed_at = NULL WHERE members.removed_at IS NOT NULL",
+    )
+    .bind(&ids)
+    .bind(&names)
     .execute(tx.conn())
     .await?;
+    // The members just written, by id: Citus plans no join of two tables without a condition.
     sqlx::query(
         "INSERT INTO accounts (currency_id, kind, owner_user_id, floor)
          SELECT c.id, 'member', m.user_id, -c.default_credit_limit
-         FROM currencies c CROSS JOIN members m WHERE m.user_id = ANY($1)
+         FROM currencies c CROSS JOIN unnest($1::bigint[]) AS m(user_id)
          ON CONFLICT (owner_user_id, currency_id) WHERE kind = 'member'
          DO UPDATE SET closed_at = NULL WHERE accounts.closed_at IS NOT NULL",
     )
-    .bind(users)
+    .bind(&ids)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -398,7 +410,9 @@ pub async fn write_entries(
             .await;
     let mut written = match written {
         Ok(written) => written,
-        Err(sqlx::Error::Database(db)) if db.constraint() == Some("transfers_idempotency_key") => {
+        Err(sqlx::Error::Database(db))
+            if crate::citus::is_constraint(db.as_ref(), "transfers_idempotency_key") =>
+        {
             return Ok(None);
         }
         Err(e) => return Err(e.into()),
