@@ -10,6 +10,7 @@ pub mod hashing;
 pub mod http;
 pub mod i18n;
 pub mod migrate;
+pub mod refusal;
 
 pub use crate::core::Core;
 pub use crate::error::{Error, Result};

@@ -9,23 +9,93 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
+use utoipa::openapi::{ObjectBuilder, Type};
 
 use crate::error::Error;
+use crate::i18n::{self, Args, Lang};
+use crate::refusal::{Class, Refusal};
 
-/// The problem document.
-#[derive(Debug, Serialize, ToSchema)]
+/// The problem document. A refusal's arguments (ids, limits, amounts as the API writes them)
+/// follow as extension members, named as in `docs/errors.md`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     /// `/problems/<code>`
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
-    /// Stable machine code, e.g. `insufficient_funds`.
+    /// Stable machine code, e.g. `insufficient_funds`; every code is listed in `docs/errors.md`.
+    #[schema(schema_with = problem_codes)]
     pub code: String,
+    /// One sentence for a person, in the caller's language (their own choice, else
+    /// `Accept-Language`, else the org's, else English).
     pub detail: String,
-    /// The input field at fault, for `invalid_input`.
+    /// The input field at fault, for input errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The refusal's other arguments.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Codes answered by the HTTP layer itself (malformed requests, unknown routes), besides the
+/// domain's ([`Refusal::ALL`], [`Error::OTHER_CODES`]).
+pub const HTTP_CODES: &[(&str, u16)] = &[
+    ("invalid_input", 422),
+    ("malformed_json", 400),
+    ("unsupported_media_type", 415),
+    ("payload_too_large", 413),
+    ("bad_request", 400),
+    ("invalid_query", 400),
+    ("invalid_path", 400),
+    ("missing_idempotency_key", 400),
+    ("not_found", 404),
+    ("method_not_allowed", 405),
+    ("not_ready", 503),
+];
+
+/// Every code a problem document may carry.
+pub fn all_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = Refusal::ALL.iter().map(|spec| spec.code).collect();
+    codes.extend(Error::OTHER_CODES.iter().map(|(code, _)| *code));
+    codes.extend(HTTP_CODES.iter().map(|(code, _)| *code));
+    codes
+}
+
+fn problem_codes() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(all_codes()))
+}
+
+/// The HTTP status of each kind of refusal.
+pub fn status_of(class: Class) -> StatusCode {
+    match class {
+        Class::Forbidden => StatusCode::FORBIDDEN,
+        Class::NotFound => StatusCode::NOT_FOUND,
+        Class::Conflict => StatusCode::CONFLICT,
+        Class::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// What `detail` says, kept unrendered until the caller's language is known.
+#[derive(Debug, Clone)]
+enum Detail {
+    Refusal(Refusal),
+    Message(&'static str, Args),
+    /// Text from axum's extractors (which JSON field failed to parse, and why).
+    Text(String),
+}
+
+impl Detail {
+    fn render(&self, lang: Lang) -> String {
+        match self {
+            Detail::Refusal(refusal) => refusal.message(lang),
+            Detail::Message(id, args) => i18n::message(lang, id, args),
+            Detail::Text(text) => text.clone(),
+        }
+    }
 }
 
 /// An error on its way out of a handler.
@@ -33,8 +103,9 @@ pub struct Problem {
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
-    detail: String,
+    detail: Detail,
     field: Option<String>,
+    arguments: serde_json::Map<String, serde_json::Value>,
     /// Sent as `Retry-After` (seconds) with 429 and 503.
     retry_after: Option<u64>,
 }
@@ -44,10 +115,15 @@ impl ApiError {
         Self {
             status,
             code,
-            detail: detail.into(),
+            detail: Detail::Text(detail.into()),
             field: None,
+            arguments: serde_json::Map::new(),
             retry_after: None,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 }
 
@@ -55,13 +131,9 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let status = match &err {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Taken(_) | Error::IdempotencyConflict | Error::Conflict(_) => {
-                StatusCode::CONFLICT
-            }
-            Error::Invalid { .. }
-            | Error::InsufficientFunds
+            Error::Refused(refusal) => status_of(refusal.class()),
+            Error::IdempotencyConflict => StatusCode::CONFLICT,
+            Error::InsufficientFunds
             | Error::CeilingExceeded
             | Error::CurrencyMismatch
             | Error::SameAccount => StatusCode::UNPROCESSABLE_ENTITY,
@@ -79,10 +151,6 @@ impl From<Error> for ApiError {
         if err.is_internal() {
             tracing::error!(error = %err.for_log(), "internal error");
         }
-        let field = match &err {
-            Error::Invalid { field, .. } => Some(field.to_string()),
-            _ => None,
-        };
         let retry_after = match &err {
             Error::Busy => Some(1),
             Error::RateLimited { retry_after_secs } | Error::Unavailable { retry_after_secs } => {
@@ -90,17 +158,68 @@ impl From<Error> for ApiError {
             }
             _ => None,
         };
-        let detail = if err.is_internal() {
-            "something went wrong on our side; it has been logged".to_owned()
-        } else {
-            err.to_string()
+        let mut field = None;
+        let mut arguments = serde_json::Map::new();
+        let detail = match err {
+            Error::Refused(refusal) => {
+                for (name, value) in refusal.fields() {
+                    if name == "field" {
+                        field = value.as_str().map(str::to_owned);
+                    } else {
+                        arguments.insert(name.to_owned(), value);
+                    }
+                }
+                Detail::Refusal(refusal)
+            }
+            Error::RateLimited { retry_after_secs } | Error::Unavailable { retry_after_secs } => {
+                let secs = i64::try_from(retry_after_secs).unwrap_or(i64::MAX);
+                arguments.insert("retry_after_secs".to_owned(), secs.into());
+                Detail::Message(
+                    err_code(status),
+                    Args::new().count("retry_after_secs", secs),
+                )
+            }
+            other => Detail::Message(other.code(), Args::new()),
+        };
+        let code = match &detail {
+            Detail::Refusal(refusal) => refusal.code(),
+            Detail::Message(id, _) => id,
+            Detail::Text(_) => "internal",
         };
         Self {
             status,
-            code: err.code(),
+            code,
             detail,
             field,
+            arguments,
             retry_after,
+        }
+    }
+}
+
+/// The code of a rate limit or an outage, told apart by status.
+fn err_code(status: StatusCode) -> &'static str {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        "rate_limited"
+    } else {
+        "unavailable"
+    }
+}
+
+/// A problem answer whose `detail` the language layer ([`super::language`]) renders again in
+/// the caller's language; without it, the answer stays English.
+#[derive(Debug, Clone)]
+pub(crate) struct Localizable {
+    problem: Problem,
+    detail: Detail,
+}
+
+impl Localizable {
+    /// The problem document with `detail` in `lang`.
+    pub(crate) fn in_lang(&self, lang: Lang) -> Problem {
+        Problem {
+            detail: self.detail.render(lang),
+            ..self.problem.clone()
         }
     }
 }
@@ -112,10 +231,16 @@ impl IntoResponse for ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             code: self.code.to_owned(),
-            detail: self.detail,
+            detail: self.detail.render(Lang::En),
             field: self.field,
+            arguments: self.arguments,
+        };
+        let localizable = Localizable {
+            problem: problem.clone(),
+            detail: self.detail,
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
+        response.extensions_mut().insert(localizable);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

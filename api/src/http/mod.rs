@@ -9,6 +9,7 @@ pub mod error;
 pub mod feed;
 pub mod governance;
 pub mod issuance;
+pub mod language;
 pub mod ledger;
 pub mod limits;
 pub mod market;
@@ -38,7 +39,7 @@ const ADMISSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::Error> {
     let limit = limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(crate::error::Error::invalid("limit", "use 1 to 200"));
+        return Err(crate::error::Error::from(crate::refusal::Refusal::LimitOutOfRange { field: "limit", min: 1, max: 200 }));
     }
     Ok(limit)
 }
@@ -295,6 +296,7 @@ pub fn with_common_layers<S: Clone + Send + Sync + 'static>(app: Router<S>) -> R
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(body::finish_body))
+        .layer(axum::middleware::from_fn(language::localize))
 }
 
 /// `/metrics` alone, for a listener of its own (`coinsence serve --metrics-listen`).
