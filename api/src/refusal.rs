@@ -354,3 +354,109 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn spec_of(code: &str) -> &'static Spec {
+        Refusal::ALL
+            .iter()
+            .find(|spec| spec.code == code)
+            .unwrap_or_else(|| panic!("{code} is listed"))
+    }
+
+    #[test]
+    fn every_code_is_listed_once_with_a_sample() {
+        let codes: Vec<_> = Refusal::ALL.iter().map(|spec| spec.code).collect();
+        let unique: BTreeSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), codes.len(), "a code is used twice");
+        let sampled: Vec<_> = Refusal::samples().iter().map(Refusal::code).collect();
+        assert_eq!(sampled, codes);
+        for sample in Refusal::samples() {
+            let spec = spec_of(sample.code());
+            assert_eq!(sample.class(), spec.class);
+            let names: Vec<_> = sample.fields().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, spec.args, "{}", spec.code);
+            // An input error names its field; no other kind carries one.
+            assert_eq!(
+                sample.field().is_some(),
+                spec.class == Class::Invalid,
+                "{}",
+                spec.code
+            );
+        }
+    }
+
+    /// The table test of the catalogs: every refusal code renders in English and in German with
+    /// its arguments: the message exists, asks only for arguments the code carries, leaves no
+    /// placeable unrendered, and shows every argument it uses with the value given.
+    #[test]
+    fn every_code_renders_with_its_arguments_in_every_language() {
+        for refusal in Refusal::samples() {
+            let code = refusal.code();
+            for lang in Lang::ALL {
+                assert!(
+                    i18n::message_ids(lang).contains(code),
+                    "{lang} has no message {code}"
+                );
+                let used = i18n::referenced_args(lang, code)
+                    .unwrap_or_else(|| panic!("{lang} {code} exists"));
+                let args = refusal.args(lang);
+                let carried: BTreeSet<_> = args.iter().map(|(name, _)| name.to_owned()).collect();
+                for name in &used {
+                    assert!(
+                        carried.contains(*name),
+                        "{lang} {code} asks for ${name}, which the code does not carry"
+                    );
+                }
+                let text = refusal.message(lang);
+                assert!(
+                    !text.contains('{') && !text.contains('$') && !text.is_empty(),
+                    "{lang} {code}: {text}"
+                );
+                assert_ne!(text, code, "{lang} {code} fell back to its id");
+                for (name, value) in args.iter() {
+                    if used.contains(name) {
+                        assert!(
+                            text.contains(&value),
+                            "{lang} {code}: {name} = {value} is not in {text:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn amounts_read_in_the_language_and_reach_machines_plain() {
+        let refusal = Refusal::samples()
+            .into_iter()
+            .find(|r| r.code() == "investment_cap_exceeded")
+            .unwrap_or_else(|| panic!("sampled"));
+        assert!(refusal.message(Lang::En).contains("1,234.56"));
+        assert!(refusal.message(Lang::De).contains("1.234,56"));
+        let fields = refusal.fields();
+        assert!(fields.contains(&("cap", serde_json::Value::from("1234.56"))));
+    }
+
+    #[test]
+    fn the_other_errors_render_in_every_language() {
+        for (code, args) in crate::error::Error::OTHER_CODES {
+            let mut given = Args::new();
+            for name in *args {
+                given = given.count(*name, 7);
+            }
+            for lang in Lang::ALL {
+                assert!(i18n::message_ids(lang).contains(code), "{lang} {code}");
+                let text = i18n::message(lang, code, &given);
+                assert!(!text.contains('{'), "{lang} {code}: {text}");
+                if !args.is_empty() {
+                    assert!(text.contains('7'), "{lang} {code}: {text}");
+                }
+            }
+        }
+    }
+}

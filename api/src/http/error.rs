@@ -351,3 +351,127 @@ pub async fn method_not_allowed() -> ApiError {
         "this route does not take that method",
     )
 }
+
+/// `docs/errors.md`: every code a problem document may carry, its HTTP status, its arguments and
+/// its English sentence (arguments shown as `{$name}`). Generated; a test keeps the file current.
+pub fn errors_markdown() -> String {
+    fn sentence(code: &str, args: &[&'static str]) -> String {
+        let placeholders = args
+            .iter()
+            .fold(Args::new(), |a, name| a.text(*name, format!("{{${name}}}")));
+        i18n::message(Lang::En, code, &placeholders)
+            .replace('|', "\\|")
+            .replace('\n', " ")
+    }
+    fn args_cell(args: &[&str]) -> String {
+        args.iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    let mut out = String::from(
+        "# Error codes\n\n\
+         Generated from `api/src/refusal.rs`, `api/src/error.rs` and `api/src/http/error.rs` by \
+         `COINSENCE_UPDATE_DOCS=1 cargo test -p coinsence-api --lib errors_md`; do not edit.\n\n\
+         Every error answer of the API is `application/problem+json` (RFC 9457) with `type`, \
+         `title`, `status`, `code` and `detail`; `detail` is the sentence below in the caller's \
+         language (their own choice, else `Accept-Language`, else the org's, else English; the \
+         German sentences are in `api/locales/de/refusals.ftl`). A refusal's arguments are \
+         extension members of the same name: `field` names the JSON field at fault; amounts are \
+         written as the API writes amounts (`1234.50`). The chat bots say the same sentences.\n",
+    );
+    for (title, class) in [
+        ("Not found", Class::NotFound),
+        ("Not allowed", Class::Forbidden),
+        ("Conflicts with the state of things", Class::Conflict),
+        ("Bad input in one field", Class::Invalid),
+    ] {
+        out.push_str(&format!(
+            "\n## {title} ({})\n\n| code | arguments | English |\n|---|---|---|\n",
+            status_of(class).as_u16()
+        ));
+        for spec in Refusal::ALL.iter().filter(|spec| spec.class == class) {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                spec.code,
+                args_cell(spec.args),
+                sentence(spec.code, spec.args)
+            ));
+        }
+    }
+    out.push_str("\n## Other errors\n\n| code | status | arguments | English |\n|---|---|---|---|\n");
+    for (code, args) in Error::OTHER_CODES {
+        let status = match *code {
+            "unauthorized" => 401,
+            "idempotency_conflict" => 409,
+            "busy" | "unavailable" => 503,
+            "rate_limited" => 429,
+            "internal" => 500,
+            _ => 422,
+        };
+        out.push_str(&format!(
+            "| `{code}` | {status} | {} | {} |\n",
+            args_cell(args),
+            sentence(code, args)
+        ));
+    }
+    out.push_str(
+        "\n## Answered by the HTTP layer\n\nMalformed requests and unknown routes; `detail` is \
+         English text from the request parser.\n\n| code | status |\n|---|---|\n",
+    );
+    for (code, status) in HTTP_CODES {
+        out.push_str(&format!("| `{code}` | {status} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table of every refusal code and its status: a refusal of each kind is answered with
+    /// its kind's status, its code, its field and its arguments as members.
+    #[test]
+    fn every_refusal_answers_with_its_status_code_and_arguments() {
+        for refusal in Refusal::samples() {
+            let expected = status_of(refusal.class());
+            let code = refusal.code();
+            let field = refusal.field();
+            let members = refusal.fields();
+            let answer = ApiError::from(Error::Refused(refusal));
+            assert_eq!(answer.status, expected, "{code}");
+            assert_eq!(answer.code, code);
+            assert_eq!(answer.field.as_deref(), field, "{code}");
+            for (name, value) in members {
+                if name != "field" {
+                    assert_eq!(answer.arguments.get(name), Some(&value), "{code} {name}");
+                }
+            }
+        }
+        // The statuses the API has always answered (Schemathesis and clients rely on them).
+        for (class, status) in [
+            (Class::Forbidden, 403),
+            (Class::NotFound, 404),
+            (Class::Conflict, 409),
+            (Class::Invalid, 422),
+        ] {
+            assert_eq!(status_of(class).as_u16(), status);
+        }
+    }
+
+    /// `docs/errors.md` is what the code says; `COINSENCE_UPDATE_DOCS=1` rewrites it.
+    #[test]
+    fn errors_md_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/errors.md");
+        let generated = errors_markdown();
+        if std::env::var_os("COINSENCE_UPDATE_DOCS").is_some_and(|v| v == "1") {
+            std::fs::write(path, &generated).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+            return;
+        }
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            written == generated,
+            "docs/errors.md is stale; run COINSENCE_UPDATE_DOCS=1 cargo test -p coinsence-api --lib errors_md"
+        );
+    }
+}
