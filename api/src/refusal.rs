@@ -221,8 +221,9 @@ refusals! {
     "not_a_member" Forbidden NotAMember;
     "not_admin" Forbidden NotAdmin;
     "only_owner_adds_owner" Forbidden OnlyOwnerAddsOwner;
-    /// The org admits members by invitation only.
-    "invitation_only" Forbidden InvitationOnly { org: String };
+    /// The org admits members by invitation only. (It does not name the org: over HTTP the
+    /// caller may be no member of it, and its name is not theirs to learn.)
+    "invitation_only" Forbidden InvitationOnly;
     /// A room added its hourly limit of members by mention.
     "mention_limit_reached" Forbidden MentionLimitReached { limit: i64 };
     /// Paying from an account that is not the caller's.

@@ -470,9 +470,7 @@ impl Core {
             Some(role) => role,
             None if tenant.open => admit_in(&mut tx, tenant.id, &user, Role::Member).await?,
             None => {
-                return Err(Error::from(Refusal::InvitationOnly {
-                    org: tenant.name.clone(),
-                }));
+                return Err(Error::from(Refusal::InvitationOnly));
             }
         };
         tx.commit().await?;

@@ -421,9 +421,7 @@ impl Core {
         }
         drop(conn);
         if !tenant.open {
-            return Err(Error::from(Refusal::InvitationOnly {
-                org: tenant.name.clone(),
-            }));
+            return Err(Error::from(Refusal::InvitationOnly));
         }
         self.admit(tenant, user.clone(), Role::Member).await
     }

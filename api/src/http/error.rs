@@ -24,7 +24,7 @@ pub struct Problem {
     pub kind: String,
     pub title: String,
     pub status: u16,
-    /// Stable machine code, e.g. `insufficient_funds`; every code is listed in `docs/errors.md`.
+    /// Stable machine code (see [`problem_codes`]).
     #[schema(schema_with = problem_codes)]
     pub code: String,
     /// One sentence for a person, in the caller's language (their own choice, else
@@ -66,6 +66,10 @@ pub fn all_codes() -> Vec<&'static str> {
 fn problem_codes() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
+        .description(Some(
+            "Stable machine code, e.g. `insufficient_funds`; every code is listed with its \
+             status, arguments and sentence in `docs/errors.md`.",
+        ))
         .enum_values(Some(all_codes()))
 }
 
@@ -457,6 +461,13 @@ mod tests {
         ] {
             assert_eq!(status_of(class).as_u16(), status);
         }
+    }
+
+    #[test]
+    fn no_code_means_two_things() {
+        let codes = all_codes();
+        let unique: std::collections::BTreeSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), codes.len());
     }
 
     /// `docs/errors.md` is what the code says; `COINSENCE_UPDATE_DOCS=1` rewrites it.

@@ -84,7 +84,7 @@ impl HttpConfig {
 #[openapi(
     info(title = "Coinsence API", description = "Community currencies and their governance."),
     paths(
-        orgs::signup, orgs::login, orgs::logout, orgs::list_tokens, orgs::revoke_token, orgs::create_org, orgs::get_org, orgs::join, orgs::add_member,
+        orgs::signup, orgs::login, orgs::logout, orgs::list_tokens, orgs::revoke_token, orgs::create_org, orgs::get_org, orgs::patch_org, orgs::get_me, orgs::patch_me, orgs::join, orgs::add_member,
         orgs::list_members, ledger::create_currency, ledger::list_currencies, ledger::list_accounts,
         ledger::pay, ledger::issue, ledger::history, ledger::verify,
         issuance::create_policy, issuance::list_policies, issuance::end_policy, issuance::list_seals,
@@ -183,7 +183,8 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route("/logout", post(orgs::logout))
         .route("/openapi.json", get(ops::openapi))
         .route("/orgs", post(orgs::create_org))
-        .route("/orgs/{org}", get(orgs::get_org))
+        .route("/me", get(orgs::get_me).patch(orgs::patch_me))
+        .route("/orgs/{org}", get(orgs::get_org).patch(orgs::patch_org))
         .route("/orgs/{org}/join", post(orgs::join))
         .route(
             "/orgs/{org}/members",

@@ -17,6 +17,7 @@ mod limits;
 mod migrations;
 mod money_trust;
 mod openapi;
+mod problem_language;
 mod optimistic;
 mod pledges_market;
 mod projects;
