@@ -67,58 +67,59 @@ connect_code_used = Dieser Verbindungscode wurde schon benutzt; bitte eine Admin
 connect_code_expired = Dieser Verbindungscode ist abgelaufen; bitte eine Admin-Person um einen neuen.
 room_connected_elsewhere = Dieser Raum ist schon mit einer anderen Gemeinschaft verbunden.
 
-## Falsche Eingabe in einem Feld (`field` ist das JSON-Feld)
+## Falsche Eingabe in einem Feld (das Feld `field` der Antwort nennt das JSON-Feld; der Satz
+## nennt es nicht, damit er auch im Chat gut klingt)
 
-text_length = { $field }: Verwende { $min } bis { $max } Zeichen.
-text_too_long = { $field }: Verwende höchstens { $max } Zeichen.
-character_not_allowed_in_line = { $field }: { $character } ist hier nicht erlaubt; verwende eine Zeile sichtbaren Text ohne Steuer-, Richtungs- oder unsichtbare Zeichen.
-character_not_allowed_in_text = { $field }: { $character } ist hier nicht erlaubt; Zeilenumbrüche und Tabulatoren sind die einzigen Steuerzeichen, die ein Text haben darf.
-email_malformed = { $field }: Das ist keine E-Mail-Adresse.
-email_reserved = { $field }: Diese Adresse ist reserviert; verwende eine Adresse, die E-Mails empfängt.
-password_too_short = { $field }: Verwende mindestens { $min } Zeichen.
-slug_malformed = { $field }: Verwende 3 bis 40 Kleinbuchstaben, Ziffern und Bindestriche, nicht mit einem Bindestrich am Anfang oder Ende.
-currency_code_malformed = { $field }: Ein Währungscode besteht aus 2 bis 8 Großbuchstaben.
-idempotency_key_malformed = { $field }: Verwende 1 bis { $max } sichtbare ASCII-Zeichen.
-limit_out_of_range = { $field }: Verwende { $min } bis { $max }.
-amount_malformed = { $field }: Der Betrag muss eine positive Zahl sein, etwa „10“ oder „10,50“.
-amount_not_positive = { $field }: Der Betrag muss größer als null sein.
-amount_too_many_decimals = { $field }: Diese Währung hat { $places ->
+text_length = Verwende { $min } bis { $max } Zeichen.
+text_too_long = Verwende höchstens { $max } Zeichen.
+character_not_allowed_in_line = { $character } ist hier nicht erlaubt; verwende eine Zeile sichtbaren Text ohne Steuer-, Richtungs- oder unsichtbare Zeichen.
+character_not_allowed_in_text = { $character } ist hier nicht erlaubt; Zeilenumbrüche und Tabulatoren sind die einzigen Steuerzeichen, die ein Text haben darf.
+email_malformed = Das ist keine E-Mail-Adresse.
+email_reserved = Diese Adresse ist reserviert; verwende eine Adresse, die E-Mails empfängt.
+password_too_short = Verwende mindestens { $min } Zeichen.
+slug_malformed = Verwende 3 bis 40 Kleinbuchstaben, Ziffern und Bindestriche, nicht mit einem Bindestrich am Anfang oder Ende.
+currency_code_malformed = Ein Währungscode besteht aus 2 bis 8 Großbuchstaben.
+idempotency_key_malformed = Verwende 1 bis { $max } sichtbare ASCII-Zeichen.
+limit_out_of_range = Verwende { $min } bis { $max }.
+amount_malformed = Dieser Betrag passt nicht: Schreib eine positive Zahl wie „10“ oder „10,50“.
+amount_not_positive = Dieser Betrag passt nicht: Er muss größer als null sein.
+amount_too_many_decimals = Dieser Betrag passt nicht: Diese Währung hat { $places ->
         [one] { $places } Nachkommastelle
        *[other] { $places } Nachkommastellen
     }; der Betrag hat mehr.
-amount_too_large = { $field }: Der Betrag ist zu groß.
-amount_above_limit = { $field }: Verwende höchstens { $max }.
-scale_out_of_range = { $field }: Verwende 0 bis { $max } Nachkommastellen.
-rate_malformed = { $field }: Gib Anteile je Münze an, eine positive Zahl mit bis zu 6 Nachkommastellen.
-basis_points_out_of_range = { $field }: Verwende { $min } bis { $max } Basispunkte.
-voting_period_out_of_range = { $field }: Verwende 60 Sekunden bis 90 Tage.
-vote_duration_out_of_range = { $field }: Die Abstimmung muss mindestens die Abstimmungsdauer der Organisation ({ $min_secs } Sekunden) und höchstens 90 Tage offen bleiben.
-duplicate_rule_override = { $field }: Gib für jede Art von Antrag höchstens eine Regel an.
-time_zone_unknown = { $field }: Verwende den Namen einer IANA-Zeitzone wie „Europe/Berlin“ oder „UTC“.
-policy_starts_too_early = { $field }: Eine Ausgaberegel darf höchstens { $days } Tage in der Vergangenheit beginnen.
-policy_starts_too_late = { $field }: Eine Ausgaberegel darf höchstens { $years } Jahre in der Zukunft beginnen.
-fixed_amount_and_top_up = { $field }: Gib einen festen Betrag oder ein Auffüllziel an, nicht beides.
-policy_without_income = { $field }: Gib einen festen Betrag, ein Auffüllziel oder einen Schwundsatz an.
-exactly_one_recipient = { $field }: Gib genau eines von to_account und to_member an.
-recipient_left = { $field }: Dieses Konto gehört jemandem, der kein Mitglied dieser Organisation mehr ist.
-not_to_issuance_account = { $field }: Gib an ein Mitglied, den Fonds oder ein Projekt aus, nicht an das Ausgabekonto.
-project_account_not_payable = { $field }: Das Konto eines Projekts nimmt Geld nur durch Investitionen in das Projekt an. Es wurde nichts gezahlt.
-issuance_account_not_payable = { $field }: Eine Zahlung an das Ausgabekonto würde das Geld vernichten. Es wurde nichts gezahlt.
-share_currency_not_money = { $field }: Das ist die Anteilswährung eines Projekts; verwende die Währung der Gemeinschaft.
-shares_only_by_investing = { $field }: Anteile entstehen nur durch Investitionen in ihr Projekt.
-no_schedule_to_end = { $field }: Diese Währung hat keine geplante Ausgabe, die beendet werden könnte.
-invitee_already_member = { $field }: Die Person ist schon Mitglied.
-project_closes_before_vote = { $field }: Das Projekt hört auf zu sammeln, bevor diese Abstimmung schließen würde; schlage eine kürzere Abstimmung vor.
-deadline_in_past = { $field }: Die Frist muss in der Zukunft liegen.
-fractional_shares = { $field }: Zum Kurs dieses Projekts ergibt dieser Betrag einen Bruchteil der kleinsten Anteilseinheit; investiere einen runderen Betrag.
-project_goal_exceeded = { $field }: So viel kann das Projekt nicht mehr aufnehmen.
-investment_cap_exceeded = { $field }: Dieses Projekt nimmt höchstens { $cap } je Mitglied an; du hast schon { $invested } investiert.
-pledge_only_for_offers = { $field }: Nur ein Angebot kann durch eine Zusage gedeckt werden.
-pledge_not_yours = { $field }: Du kannst nur Arbeit anbieten, die du selbst zugesagt hast.
-pledge_currency_mismatch = { $field }: Die Zusage ist in einer anderen Währung als das Angebot.
-pledge_rejected = { $field }: Diese Zusage wurde abgelehnt.
-only_offers_can_be_bought = { $field }: Nur Angebote können gekauft werden; beantworte ein Gesuch mit einem Angebot.
-own_listing = { $field }: Du kannst dein eigenes Inserat nicht kaufen.
+amount_too_large = Dieser Betrag passt nicht: Er ist zu groß.
+amount_above_limit = Dieser Betrag passt nicht: Verwende höchstens { $max }.
+scale_out_of_range = Verwende 0 bis { $max } Nachkommastellen.
+rate_malformed = Gib Anteile je Münze an, eine positive Zahl mit bis zu 6 Nachkommastellen.
+basis_points_out_of_range = Verwende { $min } bis { $max } Basispunkte.
+voting_period_out_of_range = Verwende 60 Sekunden bis 90 Tage.
+vote_duration_out_of_range = Die Abstimmung muss mindestens die Abstimmungsdauer der Organisation ({ $min_secs } Sekunden) und höchstens 90 Tage offen bleiben.
+duplicate_rule_override = Gib für jede Art von Antrag höchstens eine Regel an.
+time_zone_unknown = Verwende den Namen einer IANA-Zeitzone wie „Europe/Berlin“ oder „UTC“.
+policy_starts_too_early = Eine Ausgaberegel darf höchstens { $days } Tage in der Vergangenheit beginnen.
+policy_starts_too_late = Eine Ausgaberegel darf höchstens { $years } Jahre in der Zukunft beginnen.
+fixed_amount_and_top_up = Gib einen festen Betrag oder ein Auffüllziel an, nicht beides.
+policy_without_income = Gib einen festen Betrag, ein Auffüllziel oder einen Schwundsatz an.
+exactly_one_recipient = Gib genau eines von to_account und to_member an.
+recipient_left = Dieses Konto gehört jemandem, der kein Mitglied dieser Organisation mehr ist.
+not_to_issuance_account = Gib an ein Mitglied, den Fonds oder ein Projekt aus, nicht an das Ausgabekonto.
+project_account_not_payable = Das Konto eines Projekts nimmt Geld nur durch Investitionen in das Projekt an. Es wurde nichts gezahlt.
+issuance_account_not_payable = Eine Zahlung an das Ausgabekonto würde das Geld vernichten. Es wurde nichts gezahlt.
+share_currency_not_money = Das ist die Anteilswährung eines Projekts; verwende die Währung der Gemeinschaft.
+shares_only_by_investing = Anteile entstehen nur durch Investitionen in ihr Projekt.
+no_schedule_to_end = Diese Währung hat keine geplante Ausgabe, die beendet werden könnte.
+invitee_already_member = Die Person ist schon Mitglied.
+project_closes_before_vote = Das Projekt hört auf zu sammeln, bevor diese Abstimmung schließen würde; schlage eine kürzere Abstimmung vor.
+deadline_in_past = Die Frist muss in der Zukunft liegen.
+fractional_shares = Zum Kurs dieses Projekts ergibt dieser Betrag einen Bruchteil der kleinsten Anteilseinheit; investiere einen runderen Betrag.
+project_goal_exceeded = So viel kann das Projekt nicht mehr aufnehmen.
+investment_cap_exceeded = Dieses Projekt nimmt höchstens { $cap } je Mitglied an; du hast schon { $invested } investiert.
+pledge_only_for_offers = Nur ein Angebot kann durch eine Zusage gedeckt werden.
+pledge_not_yours = Du kannst nur Arbeit anbieten, die du selbst zugesagt hast.
+pledge_currency_mismatch = Die Zusage ist in einer anderen Währung als das Angebot.
+pledge_rejected = Diese Zusage wurde abgelehnt.
+only_offers_can_be_bought = Nur Angebote können gekauft werden; beantworte ein Gesuch mit einem Angebot.
+own_listing = Du kannst dein eigenes Inserat nicht kaufen.
 
 ## Fehler, die keine Ablehnung einer einzelnen Aktion sind
 

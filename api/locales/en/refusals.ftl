@@ -67,58 +67,59 @@ connect_code_used = That connect code was already used; ask an admin for a new o
 connect_code_expired = That connect code has expired; ask an admin for a new one.
 room_connected_elsewhere = This room is already connected to another community.
 
-## Bad input in one field (`field` is the JSON field at fault)
+## Bad input in one field (the answer's `field` names the JSON field at fault; the sentence
+## does not, so that it reads well in chat too)
 
-text_length = { $field }: use { $min } to { $max } characters.
-text_too_long = { $field }: use at most { $max } characters.
-character_not_allowed_in_line = { $field }: { $character } is not allowed here; use one line of visible text, without control, direction or invisible characters.
-character_not_allowed_in_text = { $field }: { $character } is not allowed here; line breaks and tabs are the only control characters a text may have.
-email_malformed = { $field }: that is not an email address.
-email_reserved = { $field }: that address is reserved; use an address that receives mail.
-password_too_short = { $field }: use at least { $min } characters.
-slug_malformed = { $field }: use 3 to 40 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
-currency_code_malformed = { $field }: a currency code is 2 to 8 capital letters.
-idempotency_key_malformed = { $field }: use 1 to { $max } visible ASCII characters.
-limit_out_of_range = { $field }: use { $min } to { $max }.
-amount_malformed = { $field }: the amount must be a positive number such as "10" or "10.50".
-amount_not_positive = { $field }: the amount must be greater than zero.
-amount_too_many_decimals = { $field }: this currency has { $places ->
+text_length = Use { $min } to { $max } characters.
+text_too_long = Use at most { $max } characters.
+character_not_allowed_in_line = { $character } is not allowed here; use one line of visible text, without control, direction or invisible characters.
+character_not_allowed_in_text = { $character } is not allowed here; line breaks and tabs are the only control characters a text may have.
+email_malformed = That is not an email address.
+email_reserved = That address is reserved; use an address that receives mail.
+password_too_short = Use at least { $min } characters.
+slug_malformed = Use 3 to 40 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
+currency_code_malformed = A currency code is 2 to 8 capital letters.
+idempotency_key_malformed = Use 1 to { $max } visible ASCII characters.
+limit_out_of_range = Use { $min } to { $max }.
+amount_malformed = That amount does not work: write a positive number such as "10" or "10.50".
+amount_not_positive = That amount does not work: it must be greater than zero.
+amount_too_many_decimals = That amount does not work: this currency has { $places ->
         [one] { $places } decimal place
        *[other] { $places } decimal places
     }; the amount has more.
-amount_too_large = { $field }: the amount is too large.
-amount_above_limit = { $field }: use at most { $max }.
-scale_out_of_range = { $field }: use 0 to { $max } decimal places.
-rate_malformed = { $field }: give shares per coin, a positive number with up to 6 decimals.
-basis_points_out_of_range = { $field }: use { $min } to { $max } basis points.
-voting_period_out_of_range = { $field }: use 60 seconds to 90 days.
-vote_duration_out_of_range = { $field }: the vote must stay open at least the org's voting period ({ $min_secs } seconds) and at most 90 days.
-duplicate_rule_override = { $field }: give each kind of proposal at most one rule.
-time_zone_unknown = { $field }: use an IANA time zone name such as "Europe/Berlin" or "UTC".
-policy_starts_too_early = { $field }: a policy may start at most { $days } days in the past.
-policy_starts_too_late = { $field }: a policy may start at most { $years } years from now.
-fixed_amount_and_top_up = { $field }: give a fixed amount or a top-up target, not both.
-policy_without_income = { $field }: give a fixed amount, a top-up target or a demurrage rate.
-exactly_one_recipient = { $field }: give exactly one of to_account and to_member.
-recipient_left = { $field }: that account belongs to someone who is no longer a member of this org.
-not_to_issuance_account = { $field }: issue to a member, the fund or a project, not to the issuance account.
-project_account_not_payable = { $field }: a project's account takes money only by investing in the project. Nothing was paid.
-issuance_account_not_payable = { $field }: a payment to the issuance account would destroy the money. Nothing was paid.
-share_currency_not_money = { $field }: this is a project's share currency; use the community's currency.
-shares_only_by_investing = { $field }: shares are issued only by investing in their project.
-no_schedule_to_end = { $field }: this currency has no scheduled issuance to end.
-invitee_already_member = { $field }: they are already a member.
-project_closes_before_vote = { $field }: the project stops raising before this vote would close; propose a shorter vote.
-deadline_in_past = { $field }: the deadline must be in the future.
-fractional_shares = { $field }: at this project's rate that amount buys a fraction of the smallest share unit; invest a rounder amount.
-project_goal_exceeded = { $field }: the project cannot take that much more.
-investment_cap_exceeded = { $field }: this project takes at most { $cap } from each member; you have invested { $invested }.
-pledge_only_for_offers = { $field }: only an offer can be backed by a pledge.
-pledge_not_yours = { $field }: you can only offer work you pledged yourself.
-pledge_currency_mismatch = { $field }: the pledge is in another currency than the offer.
-pledge_rejected = { $field }: that pledge was rejected.
-only_offers_can_be_bought = { $field }: only offers can be bought; answer a need with an offer.
-own_listing = { $field }: you cannot buy your own listing.
+amount_too_large = That amount does not work: it is too large.
+amount_above_limit = That amount does not work: use at most { $max }.
+scale_out_of_range = Use 0 to { $max } decimal places.
+rate_malformed = Give shares per coin, a positive number with up to 6 decimals.
+basis_points_out_of_range = Use { $min } to { $max } basis points.
+voting_period_out_of_range = Use 60 seconds to 90 days.
+vote_duration_out_of_range = The vote must stay open at least the org's voting period ({ $min_secs } seconds) and at most 90 days.
+duplicate_rule_override = Give each kind of proposal at most one rule.
+time_zone_unknown = Use an IANA time zone name such as "Europe/Berlin" or "UTC".
+policy_starts_too_early = A policy may start at most { $days } days in the past.
+policy_starts_too_late = A policy may start at most { $years } years from now.
+fixed_amount_and_top_up = Give a fixed amount or a top-up target, not both.
+policy_without_income = Give a fixed amount, a top-up target or a demurrage rate.
+exactly_one_recipient = Give exactly one of to_account and to_member.
+recipient_left = That account belongs to someone who is no longer a member of this org.
+not_to_issuance_account = Issue to a member, the fund or a project, not to the issuance account.
+project_account_not_payable = A project's account takes money only by investing in the project. Nothing was paid.
+issuance_account_not_payable = A payment to the issuance account would destroy the money. Nothing was paid.
+share_currency_not_money = This is a project's share currency; use the community's currency.
+shares_only_by_investing = Shares are issued only by investing in their project.
+no_schedule_to_end = This currency has no scheduled issuance to end.
+invitee_already_member = They are already a member.
+project_closes_before_vote = The project stops raising before this vote would close; propose a shorter vote.
+deadline_in_past = The deadline must be in the future.
+fractional_shares = At this project's rate that amount buys a fraction of the smallest share unit; invest a rounder amount.
+project_goal_exceeded = The project cannot take that much more.
+investment_cap_exceeded = This project takes at most { $cap } from each member; you have invested { $invested }.
+pledge_only_for_offers = Only an offer can be backed by a pledge.
+pledge_not_yours = You can only offer work you pledged yourself.
+pledge_currency_mismatch = The pledge is in another currency than the offer.
+pledge_rejected = That pledge was rejected.
+only_offers_can_be_bought = Only offers can be bought; answer a need with an offer.
+own_listing = You cannot buy your own listing.
 
 ## Errors that are not refusals of one operation
 

@@ -133,7 +133,7 @@ async fn arguments_are_members_of_the_problem() {
     assert_eq!(r.body["type"], "/problems/amount_too_many_decimals");
     assert_eq!(
         detail(&r),
-        "amount: this currency has 2 decimal places; the amount has more."
+        "That amount does not work: this currency has 2 decimal places; the amount has more."
     );
 }
 
