@@ -82,7 +82,11 @@ impl Error {
             Self::Refused(r) => r.message(lang),
             Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
                 let secs = i64::try_from(*retry_after_secs).unwrap_or(i64::MAX);
-                i18n::message(lang, self.code(), &Args::new().count("retry_after_secs", secs))
+                i18n::message(
+                    lang,
+                    self.code(),
+                    &Args::new().count("retry_after_secs", secs),
+                )
             }
             _ => i18n::message(lang, self.code(), &Args::new()),
         }

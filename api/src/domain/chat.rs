@@ -26,8 +26,8 @@ use super::tenancy::{OrgSlug, Tenant, TenantTx};
 use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::refusal::Refusal;
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 
 text_enum!(
     /// A chat platform the bots speak on.
@@ -62,7 +62,11 @@ impl ChatIdentity {
     pub fn new(platform: ChatPlatform, platform_user_id: &str) -> Result<Self> {
         let id = platform_user_id.trim();
         if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
-            return Err(Error::from(Refusal::TextLength { field: "platform_user_id", min: 1, max: 255 }));
+            return Err(Error::from(Refusal::TextLength {
+                field: "platform_user_id",
+                min: 1,
+                max: 255,
+            }));
         }
         Ok(Self {
             platform,

@@ -22,8 +22,8 @@ use super::tenancy::Tenant;
 use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
-use crate::refusal::Refusal;
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 
 text_enum!(
     /// What a member may do in an org.
@@ -99,7 +99,10 @@ pub fn parse_display_name(text: &str) -> Result<String> {
 /// A password: at least 8 characters, at most 1024 bytes (so hashing stays cheap to refuse).
 pub fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < 8 || password.len() > 1024 {
-        return Err(Error::from(Refusal::PasswordTooShort { field: "password", min: 8 }));
+        return Err(Error::from(Refusal::PasswordTooShort {
+            field: "password",
+            min: 8,
+        }));
     }
     Ok(())
 }

@@ -19,9 +19,9 @@ use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
-use crate::refusal::Refusal;
 use crate::i18n::Lang;
 use crate::migrate;
+use crate::refusal::Refusal;
 
 /// A member about to pay over HTTP, with the token that vouched for them (checked again where
 /// the money moves).

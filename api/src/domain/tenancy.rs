@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 use super::ids::TenantId;
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
-use crate::refusal::Refusal;
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 
 /// An org's URL name: 3–40 characters, lowercase ASCII letters, digits and inner hyphens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

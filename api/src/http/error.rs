@@ -107,7 +107,8 @@ impl Detail {
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
-    detail: Detail,
+    /// Boxed: an error travels in `Result`s through every extractor, and stays small there.
+    detail: Box<Detail>,
     field: Option<String>,
     arguments: serde_json::Map<String, serde_json::Value>,
     /// Sent as `Retry-After` (seconds) with 429 and 503.
@@ -119,7 +120,7 @@ impl ApiError {
         Self {
             status,
             code,
-            detail: Detail::Text(detail.into()),
+            detail: Box::new(Detail::Text(detail.into())),
             field: None,
             arguments: serde_json::Map::new(),
             retry_after: None,
@@ -185,7 +186,8 @@ impl From<Error> for ApiError {
             }
             other => Detail::Message(other.code(), Args::new()),
         };
-        let code = match &detail {
+        let detail = Box::new(detail);
+        let code = match detail.as_ref() {
             Detail::Refusal(refusal) => refusal.code(),
             Detail::Message(id, _) => id,
             Detail::Text(_) => "internal",
@@ -215,7 +217,7 @@ fn err_code(status: StatusCode) -> &'static str {
 #[derive(Debug, Clone)]
 pub(crate) struct Localizable {
     problem: Problem,
-    detail: Detail,
+    detail: Box<Detail>,
 }
 
 impl Localizable {
@@ -403,7 +405,9 @@ pub fn errors_markdown() -> String {
             ));
         }
     }
-    out.push_str("\n## Other errors\n\n| code | status | arguments | English |\n|---|---|---|---|\n");
+    out.push_str(
+        "\n## Other errors\n\n| code | status | arguments | English |\n|---|---|---|---|\n",
+    );
     for (code, args) in Error::OTHER_CODES {
         let status = match *code {
             "unauthorized" => 401,

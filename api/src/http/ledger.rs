@@ -145,7 +145,9 @@ impl MoveBody {
             (Some(id), None) => AccountRef::Id(id),
             (None, Some(user)) => AccountRef::Member(user),
             _ => {
-                return Err(Error::from(Refusal::ExactlyOneRecipient { field: "to_account" }));
+                return Err(Error::from(Refusal::ExactlyOneRecipient {
+                    field: "to_account",
+                }));
             }
         };
         Ok(MoveRequest {
@@ -201,7 +203,12 @@ pub(crate) fn idempotency_key(
             )
         })?
         .to_str()
-        .map_err(|_| Error::from(Refusal::IdempotencyKeyMalformed { field: "idempotency_key", max: 200 }))?;
+        .map_err(|_| {
+            Error::from(Refusal::IdempotencyKeyMalformed {
+                field: "idempotency_key",
+                max: 200,
+            })
+        })?;
     Ok(IdempotencyKey::http(member.user.id, raw)?)
 }
 

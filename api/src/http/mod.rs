@@ -39,7 +39,13 @@ const ADMISSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::Error> {
     let limit = limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(crate::error::Error::from(crate::refusal::Refusal::LimitOutOfRange { field: "limit", min: 1, max: 200 }));
+        return Err(crate::error::Error::from(
+            crate::refusal::Refusal::LimitOutOfRange {
+                field: "limit",
+                min: 1,
+                max: 200,
+            },
+        ));
     }
     Ok(limit)
 }

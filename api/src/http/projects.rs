@@ -126,7 +126,9 @@ pub async fn pay_from_project(
         (Some(id), None) => AccountRef::Id(id),
         (None, Some(user)) => AccountRef::Member(user),
         _ => {
-            return Err(Error::from(Refusal::ExactlyOneRecipient { field: "to_account" })
+            return Err(Error::from(Refusal::ExactlyOneRecipient {
+                field: "to_account",
+            })
             .into());
         }
     };

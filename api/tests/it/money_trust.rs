@@ -382,7 +382,10 @@ async fn a_plain_payment_into_a_project_or_the_issuance_account_is_refused() {
     .await;
     assert_eq!(
         (into_project.status, into_project.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "project_account_not_payable"),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "project_account_not_payable"
+        ),
         "{:?}",
         into_project.body
     );
@@ -396,7 +399,10 @@ async fn a_plain_payment_into_a_project_or_the_issuance_account_is_refused() {
     let into_issuance = pay_to(&app, &org, &ana, json!({"to_account": issuance}), "p2").await;
     assert_eq!(
         (into_issuance.status, into_issuance.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "issuance_account_not_payable"),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "issuance_account_not_payable"
+        ),
         "{:?}",
         into_issuance.body
     );

@@ -50,7 +50,10 @@ async fn detail_is_in_the_callers_language() {
     let (ana, _) = app.member(&org, "ana").await;
 
     // Nobody chose: English, unless the request asks for German.
-    assert_eq!(detail(&unknown_vote(&app, "sprachen", &ana, None).await), EN);
+    assert_eq!(
+        detail(&unknown_vote(&app, "sprachen", &ana, None).await),
+        EN
+    );
     assert_eq!(
         detail(&unknown_vote(&app, "sprachen", &ana, Some("de-DE,de;q=0.9,en;q=0.8")).await),
         DE
@@ -65,7 +68,10 @@ async fn detail_is_in_the_callers_language() {
     assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
     assert_eq!(me.body["language"], "de");
     assert_eq!(app.get("/v1/me", &ana).await.body["language"], "de");
-    assert_eq!(detail(&unknown_vote(&app, "sprachen", &ana, None).await), DE);
+    assert_eq!(
+        detail(&unknown_vote(&app, "sprachen", &ana, None).await),
+        DE
+    );
     assert_eq!(
         detail(&unknown_vote(&app, "sprachen", &ana, Some("en")).await),
         DE
@@ -94,7 +100,10 @@ async fn detail_is_in_the_callers_language() {
         "{:?}",
         set.body
     );
-    assert_eq!(detail(&unknown_vote(&app, "sprachen", &ana, None).await), DE);
+    assert_eq!(
+        detail(&unknown_vote(&app, "sprachen", &ana, None).await),
+        DE
+    );
     assert_eq!(
         detail(&unknown_vote(&app, "sprachen", &ana, Some("en")).await),
         EN,
@@ -104,7 +113,12 @@ async fn detail_is_in_the_callers_language() {
     let same = patch(&app, "/v1/me", &ana, json!({})).await;
     assert_eq!(same.body["language"], Value::Null, "{:?}", same.body);
     let bad = patch(&app, "/v1/me", &ana, json!({"language": "fr"})).await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        bad.body
+    );
 }
 
 #[tokio::test]
@@ -177,8 +191,5 @@ async fn only_an_admin_of_the_org_changes_its_language() {
     )
     .await;
     assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
-    assert_eq!(
-        app.get("/v1/orgs/ours", &mia).await.body["language"],
-        "de"
-    );
+    assert_eq!(app.get("/v1/orgs/ours", &mia).await.body["language"], "de");
 }

@@ -157,17 +157,23 @@ pub(crate) async fn prepare(
                 (Some(id), None) => AccountRef::Id(id),
                 (None, Some(user)) => AccountRef::Member(user),
                 _ => {
-                    return Err(Error::from(Refusal::ExactlyOneRecipient { field: "to_account" }));
+                    return Err(Error::from(Refusal::ExactlyOneRecipient {
+                        field: "to_account",
+                    }));
                 }
             };
             let account = ledger_store::resolve_account(tx, to, currency.id)
                 .await?
                 .ok_or_else(|| Error::from(Refusal::ReceivingAccountNotFound))?;
             if account.kind == AccountKind::Issuance {
-                return Err(Error::from(Refusal::NotToIssuanceAccount { field: "to_account" }));
+                return Err(Error::from(Refusal::NotToIssuanceAccount {
+                    field: "to_account",
+                }));
             }
             if account.closed {
-                return Err(Error::from(Refusal::RecipientLeft { field: "to_account" }));
+                return Err(Error::from(Refusal::RecipientLeft {
+                    field: "to_account",
+                }));
             }
             Action::IssueToAccount {
                 currency: currency.code,
@@ -187,7 +193,9 @@ pub(crate) async fn prepare(
             projects::shares_for(&project, amount)?;
             project.check_open(Utc::now())?;
             if closes_at >= project.deadline {
-                return Err(Error::from(Refusal::ProjectClosesBeforeVote { field: "project_id" }));
+                return Err(Error::from(Refusal::ProjectClosesBeforeVote {
+                    field: "project_id",
+                }));
             }
             Action::FundProject {
                 project_id,
@@ -224,7 +232,9 @@ pub(crate) async fn prepare(
                 .await?
                 .is_some()
             {
-                return Err(Error::from(Refusal::InviteeAlreadyMember { field: "email" }));
+                return Err(Error::from(Refusal::InviteeAlreadyMember {
+                    field: "email",
+                }));
             }
             Action::AdmitMember {
                 user_id: user.id,
@@ -317,13 +327,7 @@ pub(crate) async fn execute(
             .fetch_optional(tx.conn())
             .await?
             .ok_or_else(|| Error::from(Refusal::PledgeNotFound))?;
-            still_member(
-                tx,
-                p.tenant,
-                *member,
-                Refusal::PledgerLeft,
-            )
-            .await?;
+            still_member(tx, p.tenant, *member, Refusal::PledgerLeft).await?;
             let order = p.order(
                 "execute",
                 currency,
@@ -371,13 +375,7 @@ pub(crate) async fn execute(
             ..
         } => {
             if let Some(owner) = owner_user_id {
-                still_member(
-                    tx,
-                    p.tenant,
-                    *owner,
-                    Refusal::ReceivingMemberLeft,
-                )
-                .await?;
+                still_member(tx, p.tenant, *owner, Refusal::ReceivingMemberLeft).await?;
             }
             let currency = super::currency_by_code(tx, currency.as_str()).await?;
             let order = p.order(

@@ -115,7 +115,9 @@ pub(crate) async fn coin_by_code(tx: &mut TenantTx, code: &str) -> Result<Curren
     let currency = currency_by_code(tx, code).await?;
     match ledger_store::currency_kind(tx, currency.id).await? {
         Some(super::ledger::CurrencyKind::Coin) => Ok(currency),
-        _ => Err(Error::from(Refusal::ShareCurrencyNotMoney { field: "currency" })),
+        _ => Err(Error::from(Refusal::ShareCurrencyNotMoney {
+            field: "currency",
+        })),
     }
 }
 

@@ -455,7 +455,9 @@ impl Core {
         let title = text::line("title", &new.title, 1, 200)?;
         let description = text::body("description", &new.description, 0, 10_000)?;
         let share_code = CurrencyCode::parse(&new.share_code).map_err(|_| {
-            Error::from(Refusal::CurrencyCodeMalformed { field: "share_code" })
+            Error::from(Refusal::CurrencyCodeMalformed {
+                field: "share_code",
+            })
         })?;
         let share_name = match new.share_name.as_deref() {
             Some(name) => text::line("share_name", name, 1, 100)?,
@@ -669,7 +671,9 @@ impl Core {
             return Ok(());
         }
         if kind == TransferKind::Issuance {
-            return Err(Error::from(Refusal::SharesOnlyByInvesting { field: "currency" }));
+            return Err(Error::from(Refusal::SharesOnlyByInvesting {
+                field: "currency",
+            }));
         }
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
         let status: Option<(String,)> =
@@ -678,7 +682,9 @@ impl Core {
                 .fetch_optional(tx.conn())
                 .await?;
         match status {
-            Some((s,)) if s == ProjectStatus::Open.as_str() => Err(Error::from(Refusal::SharesLockedWhileRaising)),
+            Some((s,)) if s == ProjectStatus::Open.as_str() => {
+                Err(Error::from(Refusal::SharesLockedWhileRaising))
+            }
             _ => Ok(()),
         }
     }

@@ -68,10 +68,18 @@ pub struct KindRule {
 
 fn check_rule(quorum_bp: i32, threshold_bp: i32) -> Result<()> {
     if !(0..=10_000).contains(&quorum_bp) {
-        return Err(Error::from(Refusal::BasisPointsOutOfRange { field: "quorum_bp", min: 0, max: 10_000 }));
+        return Err(Error::from(Refusal::BasisPointsOutOfRange {
+            field: "quorum_bp",
+            min: 0,
+            max: 10_000,
+        }));
     }
     if !(5_001..=10_000).contains(&threshold_bp) {
-        return Err(Error::from(Refusal::BasisPointsOutOfRange { field: "threshold_bp", min: 5_001, max: 10_000 }));
+        return Err(Error::from(Refusal::BasisPointsOutOfRange {
+            field: "threshold_bp",
+            min: 5_001,
+            max: 10_000,
+        }));
     }
     Ok(())
 }
@@ -80,7 +88,9 @@ impl Rules {
     pub fn validate(&self) -> Result<()> {
         check_rule(self.quorum_bp, self.threshold_bp)?;
         if !VOTING_PERIOD_SECS.contains(&self.voting_period_secs) {
-            return Err(Error::from(Refusal::VotingPeriodOutOfRange { field: "voting_period_secs" }));
+            return Err(Error::from(Refusal::VotingPeriodOutOfRange {
+                field: "voting_period_secs",
+            }));
         }
         for (i, o) in self.overrides.iter().enumerate() {
             check_rule(o.quorum_bp, o.threshold_bp)?;
@@ -88,7 +98,9 @@ impl Rules {
                 .iter()
                 .any(|earlier| earlier.kind == o.kind)
             {
-                return Err(Error::from(Refusal::DuplicateRuleOverride { field: "overrides" }));
+                return Err(Error::from(Refusal::DuplicateRuleOverride {
+                    field: "overrides",
+                }));
             }
         }
         Ok(())
@@ -150,8 +162,11 @@ pub(crate) async fn load(tx: &mut TenantTx) -> Result<Rules> {
 
 /// Replaces the org's rules (validated before) inside a transaction.
 pub(crate) async fn store(tx: &mut TenantTx, rules: &Rules) -> Result<()> {
-    let period = i32::try_from(rules.voting_period_secs)
-        .map_err(|_| Error::from(Refusal::VotingPeriodOutOfRange { field: "voting_period_secs" }))?;
+    let period = i32::try_from(rules.voting_period_secs).map_err(|_| {
+        Error::from(Refusal::VotingPeriodOutOfRange {
+            field: "voting_period_secs",
+        })
+    })?;
     sqlx::query(
         "UPDATE rules SET method = $1, quorum_bp = $2, threshold_bp = $3, voting_period_secs = $4,
                           proposers = $5, updated_at = now()",

@@ -127,9 +127,8 @@ pub struct IssuanceSummary {
 
 /// Parses an IANA time zone name.
 pub fn parse_time_zone(name: &str) -> Result<Tz> {
-    name.parse::<Tz>().map_err(|_| {
-        Error::from(Refusal::TimeZoneUnknown { field: "time_zone" })
-    })
+    name.parse::<Tz>()
+        .map_err(|_| Error::from(Refusal::TimeZoneUnknown { field: "time_zone" }))
 }
 
 /// The first day (local) of the period containing `at`.
@@ -283,13 +282,20 @@ pub(crate) async fn resolve_policy(
     parse_time_zone(&time_zone)?;
     let demurrage_bp = new.demurrage_bp.unwrap_or(0);
     if !(0..=10_000).contains(&demurrage_bp) {
-        return Err(Error::from(Refusal::BasisPointsOutOfRange { field: "demurrage_bp", min: 0, max: 10_000 }));
+        return Err(Error::from(Refusal::BasisPointsOutOfRange {
+            field: "demurrage_bp",
+            min: 0,
+            max: 10_000,
+        }));
     }
     if new
         .starts_at
         .is_some_and(|at| at < now - Duration::days(31))
     {
-        return Err(Error::from(Refusal::PolicyStartsTooEarly { field: "starts_at", days: 31 }));
+        return Err(Error::from(Refusal::PolicyStartsTooEarly {
+            field: "starts_at",
+            days: 31,
+        }));
     }
     // Periods are computed in local dates: a start near the end of chrono's calendar would
     // overflow in a time zone ahead of UTC.
@@ -297,7 +303,10 @@ pub(crate) async fn resolve_policy(
         .starts_at
         .is_some_and(|at| at > now + Duration::days(MAX_START_AHEAD_DAYS))
     {
-        return Err(Error::from(Refusal::PolicyStartsTooLate { field: "starts_at", years: 10 }));
+        return Err(Error::from(Refusal::PolicyStartsTooLate {
+            field: "starts_at",
+            years: 10,
+        }));
     }
     let currency = coin_by_code(tx, &new.currency).await?;
     let income = match (&new.fixed_amount, &new.top_up_to) {
@@ -308,7 +317,9 @@ pub(crate) async fn resolve_policy(
         (None, Some(a)) => Some((Income::TopUp, parse_amount("top_up_to", a, currency.scale)?)),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            return Err(Error::from(Refusal::FixedAmountAndTopUp { field: "fixed_amount" }));
+            return Err(Error::from(Refusal::FixedAmountAndTopUp {
+                field: "fixed_amount",
+            }));
         }
     };
     if let Some((kind, amount)) = income
@@ -324,7 +335,9 @@ pub(crate) async fn resolve_policy(
         }));
     }
     if income.is_none() && demurrage_bp == 0 {
-        return Err(Error::from(Refusal::PolicyWithoutIncome { field: "fixed_amount" }));
+        return Err(Error::from(Refusal::PolicyWithoutIncome {
+            field: "fixed_amount",
+        }));
     }
     Ok((
         currency.id,

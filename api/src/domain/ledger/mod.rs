@@ -42,7 +42,9 @@ impl CurrencyCode {
         if (2..=8).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::from(Refusal::CurrencyCodeMalformed { field: "currency" }))
+            Err(Error::from(Refusal::CurrencyCodeMalformed {
+                field: "currency",
+            }))
         }
     }
 

@@ -28,7 +28,10 @@ impl IdempotencyKey {
     pub fn scoped(source: &str, scope: &str, raw: &str) -> Result<Self> {
         let ok = !raw.is_empty() && raw.len() <= 200 && raw.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
-            return Err(Error::from(Refusal::IdempotencyKeyMalformed { field: "idempotency_key", max: 200 }));
+            return Err(Error::from(Refusal::IdempotencyKeyMalformed {
+                field: "idempotency_key",
+                max: 200,
+            }));
         }
         Ok(Self(format!("{source}:{scope}:{raw}")))
     }
@@ -89,7 +92,12 @@ impl Core {
         let scale = i16::try_from(new.scale)
             .ok()
             .and_then(|s| Scale::try_from(s).ok())
-            .ok_or_else(|| Error::from(Refusal::ScaleOutOfRange { field: "scale", max: 6 }))?;
+            .ok_or_else(|| {
+                Error::from(Refusal::ScaleOutOfRange {
+                    field: "scale",
+                    max: 6,
+                })
+            })?;
         let credit_limit = match new.credit_limit.as_deref() {
             None | Some("0") => 0,
             Some(text) => Amount::parse(text, scale)

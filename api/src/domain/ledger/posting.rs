@@ -126,9 +126,19 @@ impl Book {
 /// destroy the money; the community fund takes payments (donations).
 fn may_receive(to: &Account, kind: TransferKind) -> Result<(), Error> {
     match to.kind {
-        AccountKind::Member if to.closed && kind != TransferKind::Refund => Err(Error::from(Refusal::ReceivingAccountClosed)),
-        AccountKind::Project if kind == TransferKind::Payment => Err(Error::from(Refusal::ProjectAccountNotPayable { field: "to_account" })),
-        AccountKind::Issuance if kind == TransferKind::Payment => Err(Error::from(Refusal::IssuanceAccountNotPayable { field: "to_account" })),
+        AccountKind::Member if to.closed && kind != TransferKind::Refund => {
+            Err(Error::from(Refusal::ReceivingAccountClosed))
+        }
+        AccountKind::Project if kind == TransferKind::Payment => {
+            Err(Error::from(Refusal::ProjectAccountNotPayable {
+                field: "to_account",
+            }))
+        }
+        AccountKind::Issuance if kind == TransferKind::Payment => {
+            Err(Error::from(Refusal::IssuanceAccountNotPayable {
+                field: "to_account",
+            }))
+        }
         _ => Ok(()),
     }
 }
