@@ -127,7 +127,7 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
     assert!(!unknown.status.success(), "{said}");
     assert!(unknown.stdout.is_empty(), "no code for an unknown org");
     assert!(
-        said.contains("org not found"),
+        said.contains("There is no such org here."),
         "the error says what is missing: {said}"
     );
     assert!(

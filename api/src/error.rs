@@ -7,25 +7,18 @@
 
 use std::borrow::Cow;
 
+use crate::i18n::{self, Args, Lang};
+use crate::refusal::{Class, Refusal};
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("authentication required")]
     Unauthorized,
+    /// A domain operation refused: one code per way of refusing, with its arguments.
     #[error("{0}")]
-    Forbidden(Cow<'static, str>),
-    #[error("{0} not found")]
-    NotFound(Cow<'static, str>),
-    /// Bad input in one field: nothing was written.
-    #[error("{field}: {reason}")]
-    Invalid {
-        field: Cow<'static, str>,
-        reason: Cow<'static, str>,
-    },
-    /// A uniqueness rule: the slug, email or currency code is taken.
-    #[error("{0} is already taken")]
-    Taken(Cow<'static, str>),
+    Refused(#[from] Refusal),
     #[error("this idempotency key was already used for a different request")]
     IdempotencyConflict,
     #[error("not enough money in the paying account")]
@@ -45,11 +38,6 @@ pub enum Error {
     /// done; try again after the given seconds.
     #[error("the service is unavailable; try again in {retry_after_secs} s")]
     Unavailable { retry_after_secs: u64 },
-    /// The request is well formed but the state of what it acts on does not allow it (voting
-    /// has closed, the listing is closed, the project is no longer raising, they already are a
-    /// member): a conflict, not bad input.
-    #[error("{0}")]
-    Conflict(Cow<'static, str>),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -57,36 +45,24 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(
-        field: impl Into<Cow<'static, str>>,
-        reason: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::Invalid {
-            field: field.into(),
-            reason: reason.into(),
+    /// The refusal, when this is one.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            Self::Refused(r) => Some(r),
+            _ => None,
         }
     }
 
-    pub fn not_found(what: impl Into<Cow<'static, str>>) -> Self {
-        Self::NotFound(what.into())
-    }
-
-    pub fn forbidden(why: impl Into<Cow<'static, str>>) -> Self {
-        Self::Forbidden(why.into())
-    }
-
-    pub fn conflict(why: impl Into<Cow<'static, str>>) -> Self {
-        Self::Conflict(why.into())
+    /// Whatever the request named does not exist (a 404).
+    pub fn is_not_found(&self) -> bool {
+        self.refusal().is_some_and(|r| r.class() == Class::NotFound)
     }
 
     /// The stable machine code of this error.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::Invalid { .. } => "invalid_input",
-            Self::Taken(_) => "already_taken",
+            Self::Refused(r) => r.code(),
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::InsufficientFunds => "insufficient_funds",
             Self::CeilingExceeded => "ceiling_exceeded",
@@ -95,17 +71,41 @@ impl Error {
             Self::Busy => "busy",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
-            Self::Conflict(_) => "conflict",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
     }
 
-    /// This error as one sentence for a person reading `lang`, from the message catalog.
-    /// (Being built: today the English text of the error; see issue 13.)
-    pub fn message(&self, lang: crate::i18n::Lang) -> String {
-        let _ = lang;
-        self.to_string()
+    /// This error as one sentence for a person reading `lang`, from the message catalog
+    /// (`refusals.ftl`; the message id is the code). Faults of ours say only that.
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            Self::Refused(r) => r.message(lang),
+            Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
+                let secs = i64::try_from(*retry_after_secs).unwrap_or(i64::MAX);
+                i18n::message(
+                    lang,
+                    self.code(),
+                    &Args::new().count("retry_after_secs", secs),
+                )
+            }
+            _ => i18n::message(lang, self.code(), &Args::new()),
+        }
     }
+
+    /// The codes of the errors that are not refusals, each with its catalog sentence (a
+    /// refusal's codes are [`Refusal::ALL`]); their arguments, for the documentation.
+    pub const OTHER_CODES: &'static [(&'static str, &'static [&'static str])] = &[
+        ("unauthorized", &[]),
+        ("idempotency_conflict", &[]),
+        ("insufficient_funds", &[]),
+        ("ceiling_exceeded", &[]),
+        ("currency_mismatch", &[]),
+        ("same_account", &[]),
+        ("busy", &[]),
+        ("rate_limited", &["retry_after_secs"]),
+        ("unavailable", &["retry_after_secs"]),
+        ("internal", &[]),
+    ];
 
     /// True for faults of ours, which are logged and hidden.
     pub fn is_internal(&self) -> bool {
@@ -179,13 +179,14 @@ impl std::fmt::Display for ForLog<'_> {
     }
 }
 
-/// Maps a unique-violation on a known constraint to [`Error::Taken`]; other errors pass through.
-pub fn on_unique(err: sqlx::Error, constraint: &str, what: &'static str) -> Error {
+/// Maps a unique-violation on a known constraint to its refusal (`slug_taken`, ...); other
+/// errors pass through.
+pub fn on_unique(err: sqlx::Error, constraint: &str, taken: Refusal) -> Error {
     if let sqlx::Error::Database(db) = &err
         && db.is_unique_violation()
         && crate::citus::is_constraint(db.as_ref(), constraint)
     {
-        return Error::Taken(what.into());
+        return Error::Refused(taken);
     }
     Error::Database(err)
 }

@@ -311,7 +311,7 @@ impl Engine {
             .connect_room(self.config.platform, &msg.room, code, by)
             .await
             .map_err(|e| match e {
-                Error::NotFound(_) => {
+                e if e.is_not_found() => {
                     Reply::error("That connect code is not valid. Ask an admin for a new one.")
                 }
                 e => refusal(&e),
@@ -405,7 +405,7 @@ impl Engine {
                 .chat_payee(&member.tenant, &msg.room, &who, &to.display, &key)
                 .await
                 .map_err(|e| match e {
-                    Error::NotFound(_) => Reply::error(format!(
+                    e if e.is_not_found() => Reply::error(format!(
                         "{} is not a member of {}, so they cannot be paid here. Nothing was paid.",
                         to.display, member.tenant.name
                     )),
@@ -808,18 +808,8 @@ pub fn refusal(e: &Error) -> Reply {
 pub fn sentence(e: &Error) -> String {
     match e {
         Error::Unauthorized => "You need to be signed in for that.".to_owned(),
-        Error::Forbidden(why) | Error::Conflict(why) => format!("{}.", capitalize(why)),
-        Error::NotFound(what) => format!("There is no such {what} here."),
-        Error::Invalid { field, reason } => {
-            let field = match field.as_ref() {
-                "amount" | "price" => "That amount does not work",
-                "currency" => "That currency does not work",
-                "body" | "title" | "description" | "memo" => "That text does not fit",
-                _ => "That does not work",
-            };
-            format!("{field}: {reason}. Nothing was changed.")
-        }
-        Error::Taken(what) => format!("That {what} is already taken."),
+        // The refusal's sentence from the catalog (`refusals.ftl`).
+        Error::Refused(refusal) => refusal.message(coinsence_api::i18n::Lang::En),
         Error::IdempotencyConflict => {
             "That message was already used for something else; nothing was changed.".to_owned()
         }

@@ -410,7 +410,7 @@ async fn closed_orgs_pay_members_only() {
     assert_eq!(r.tone, Tone::Error);
     assert_eq!(
         r.plain(),
-        "Test Commons admits members by invitation; ask an admin to admit you."
+        "This org admits members by invitation; ask an admin to admit you."
     );
     let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap_or_else(|e| panic!("{e}"));
     w.core

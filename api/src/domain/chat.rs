@@ -27,6 +27,7 @@ use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 
 text_enum!(
     /// A chat platform the bots speak on.
@@ -61,10 +62,11 @@ impl ChatIdentity {
     pub fn new(platform: ChatPlatform, platform_user_id: &str) -> Result<Self> {
         let id = platform_user_id.trim();
         if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "platform_user_id",
-                "use 1 to 255 characters",
-            ));
+            return Err(Error::from(Refusal::TextLength {
+                field: "platform_user_id",
+                min: 1,
+                max: 255,
+            }));
         }
         Ok(Self {
             platform,
@@ -253,7 +255,7 @@ impl Core {
             expires_at,
             used_platform,
             used_room_id: used_room,
-        } = row.ok_or_else(|| Error::not_found("connect code"))?;
+        } = row.ok_or_else(|| Error::from(Refusal::ConnectCodeNotFound))?;
         let tenant = tenant_by_id(&mut tx, tenant_id).await?;
         match (used_platform, used_room) {
             (Some(p), Some(r)) if p == platform.as_str() && r == room_id => {
@@ -263,16 +265,12 @@ impl Core {
                 });
             }
             (Some(_), _) => {
-                return Err(Error::conflict(
-                    "that connect code was already used; ask an admin for a new one",
-                ));
+                return Err(Error::from(Refusal::ConnectCodeUsed));
             }
             _ => {}
         }
         if expires_at <= Utc::now() {
-            return Err(Error::conflict(
-                "that connect code has expired; ask an admin for a new one",
-            ));
+            return Err(Error::from(Refusal::ConnectCodeExpired));
         }
         let bound: Option<(TenantId,)> = sqlx::query_as(
             "SELECT tenant_id FROM control.chat_rooms WHERE platform = $1 AND room_id = $2 FOR UPDATE",
@@ -284,9 +282,7 @@ impl Core {
         match bound {
             // Whoever holds this org's code need not be in the other org: its name stays unsaid.
             Some((other,)) if other != tenant.id => {
-                return Err(Error::conflict(
-                    "this room is already connected to another community",
-                ));
+                return Err(Error::from(Refusal::RoomConnectedElsewhere));
             }
             Some(_) => {}
             None => {
@@ -339,7 +335,7 @@ impl Core {
         .fetch_one(&self.pool)
         .await?;
         if bound != tenant.id {
-            return Err(Error::conflict("this room is connected to another org"));
+            return Err(Error::from(Refusal::RoomConnectedElsewhere));
         }
         Ok(())
     }
@@ -478,10 +474,7 @@ impl Core {
             Some(role) => role,
             None if tenant.open => admit_in(&mut tx, tenant.id, &user, Role::Member).await?,
             None => {
-                return Err(Error::forbidden(format!(
-                    "{} admits members by invitation; ask an admin to admit you",
-                    tenant.name
-                )));
+                return Err(Error::from(Refusal::InvitationOnly));
             }
         };
         tx.commit().await?;
@@ -573,7 +566,7 @@ impl Core {
             return Ok((user, false));
         }
         if !tenant.open {
-            return Err(Error::not_found("member"));
+            return Err(Error::from(Refusal::MemberNotFound));
         }
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
         // Counted under a lock per room, before anyone is created, so concurrent mentions
@@ -805,7 +798,7 @@ async fn tenant_by_id(conn: &mut PgConnection, id: TenantId) -> Result<Tenant> {
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| Error::not_found("org"))
+        .ok_or_else(|| Error::from(Refusal::OrgNotFound))
 }
 
 async fn find_chat_user(conn: &mut PgConnection, who: &ChatIdentity) -> Result<Option<User>> {
@@ -843,10 +836,9 @@ async fn mention_admissions_left(
     .fetch_one(&mut *conn)
     .await?;
     if admitted >= MENTION_ADMISSIONS_PER_HOUR {
-        return Err(Error::forbidden(format!(
-            "this room already added {MENTION_ADMISSIONS_PER_HOUR} new members by mention in \
-             the last hour; they can join by speaking here, or try again later"
-        )));
+        return Err(Error::from(Refusal::MentionLimitReached {
+            limit: MENTION_ADMISSIONS_PER_HOUR,
+        }));
     }
     Ok(())
 }

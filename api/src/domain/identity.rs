@@ -23,6 +23,7 @@ use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 
 text_enum!(
     /// What a member may do in an org.
@@ -66,7 +67,7 @@ impl Email {
         if valid {
             Ok(Self(text))
         } else {
-            Err(Error::invalid("email", "not an email address"))
+            Err(Error::from(Refusal::EmailMalformed { field: "email" }))
         }
     }
 
@@ -84,10 +85,7 @@ impl Email {
     pub fn parse_deliverable(text: &str) -> Result<Self> {
         let email = Self::parse(text)?;
         if email.is_reserved() {
-            return Err(Error::invalid(
-                "email",
-                "that address is reserved; use an address that receives mail",
-            ));
+            return Err(Error::from(Refusal::EmailReserved { field: "email" }));
         }
         Ok(email)
     }
@@ -101,7 +99,10 @@ pub fn parse_display_name(text: &str) -> Result<String> {
 /// A password: at least 8 characters, at most 1024 bytes (so hashing stays cheap to refuse).
 pub fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < 8 || password.len() > 1024 {
-        return Err(Error::invalid("password", "use at least 8 characters"));
+        return Err(Error::from(Refusal::PasswordTooShort {
+            field: "password",
+            min: 8,
+        }));
     }
     Ok(())
 }
@@ -220,7 +221,7 @@ pub async fn create_user(
     .bind(display_name)
     .fetch_one(conn)
     .await
-    .map_err(|e| on_unique(e, "users_email_key", "email"))
+    .map_err(|e| on_unique(e, "users_email_key", Refusal::EmailTaken))
 }
 
 /// How long a token lives unused. Use extends it, but the extension is written at most every
@@ -404,7 +405,7 @@ pub async fn find_user_by_email(conn: &mut PgConnection, email: &Email) -> Resul
         .bind(email.as_str())
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| Error::not_found("user with that email"))
+        .ok_or_else(|| Error::from(Refusal::UserNotFound))
 }
 
 pub async fn role_in(
@@ -559,7 +560,7 @@ impl Core {
         .bind(user.id)
         .fetch_optional(&mut *conn)
         .await?;
-        let (hash,) = revoked.ok_or_else(|| Error::not_found("token"))?;
+        let (hash,) = revoked.ok_or_else(|| Error::from(Refusal::TokenNotFound))?;
         self.payers.forget_token(&hash);
         Ok(())
     }

@@ -48,6 +48,8 @@ impl From<Scale> for i16 {
     }
 }
 
+/// Why a text is not an amount. People never read these texts: a refused amount reaches them as
+/// a refusal code ([`crate::refusal::Refusal::amount`]), rendered in their language.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("the amount must be a positive number such as \"10\" or \"10.50\"")]

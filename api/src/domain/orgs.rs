@@ -21,6 +21,7 @@ use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
 use crate::i18n::Lang;
 use crate::migrate;
+use crate::refusal::Refusal;
 
 /// A member about to pay over HTTP, with the token that vouched for them (checked again where
 /// the money moves).
@@ -229,7 +230,7 @@ impl Member {
         if self.role.is_admin() {
             Ok(())
         } else {
-            Err(Error::forbidden("only an admin of this org can do that"))
+            Err(Error::from(Refusal::NotAdmin))
         }
     }
 
@@ -294,13 +295,13 @@ impl Core {
     }
 
     pub async fn tenant(&self, slug: &str) -> Result<Tenant> {
-        let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
+        let slug = OrgSlug::parse(slug).map_err(|_| Error::from(Refusal::OrgNotFound))?;
         let sql = format!("SELECT {TENANT_COLUMNS} FROM control.tenants t WHERE t.slug = $1");
         sqlx::query_as(AssertSqlSafe(sql))
             .bind(slug.as_str())
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| Error::not_found("org"))
+            .ok_or_else(|| Error::from(Refusal::OrgNotFound))
     }
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
@@ -327,7 +328,7 @@ impl Core {
     pub async fn member_for_token(&self, token: &ApiToken, slug: &str) -> Result<Member> {
         // Checked before it joins a batch: a malformed slug (a NUL byte, say) names no org, and
         // must not reach the query other callers share.
-        let slug = OrgSlug::parse(slug).map_err(|_| Error::not_found("org"))?;
+        let slug = OrgSlug::parse(slug).map_err(|_| Error::from(Refusal::OrgNotFound))?;
         self.access.call((token.hash(), slug.into())).await?
     }
 
@@ -388,7 +389,11 @@ impl Core {
             // The write's own refusal of a member who left says it as well as the lookup would.
             Err(e)
                 if !matches!(e, Error::Unauthorized)
-                    && matches!(answer, Err(Error::Forbidden(_))) =>
+                    && answer
+                        .as_ref()
+                        .err()
+                        .and_then(Error::refusal)
+                        .is_some_and(|r| r.class() == crate::refusal::Class::Forbidden) =>
             {
                 answer
             }
@@ -416,9 +421,7 @@ impl Core {
         }
         drop(conn);
         if !tenant.open {
-            return Err(Error::forbidden(
-                "this org admits members by invitation; ask an admin",
-            ));
+            return Err(Error::from(Refusal::InvitationOnly));
         }
         self.admit(tenant, user.clone(), Role::Member).await
     }
@@ -427,7 +430,7 @@ impl Core {
     pub async fn add_member(&self, admin: &Member, email: &str, role: Role) -> Result<MemberInfo> {
         admin.require_admin()?;
         if role == Role::Owner && admin.role != Role::Owner {
-            return Err(Error::forbidden("only an owner can add an owner"));
+            return Err(Error::from(Refusal::OnlyOwnerAddsOwner));
         }
         let email = Email::parse_deliverable(email)?;
         let user = {
@@ -527,7 +530,7 @@ pub async fn create_org_in(
     .bind(org.language)
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| on_unique(e, "tenants_slug_key", "slug"))?;
+    .map_err(|e| on_unique(e, "tenants_slug_key", Refusal::SlugTaken))?;
     let schema = SchemaName::for_tenant(id);
     spare_schemas::take_or_create(&mut tx, &schema).await?;
     let mut tx = TenantTx::enter(tx, &schema).await?;
@@ -666,11 +669,11 @@ async fn lookup_members(
                         language: row.language.unwrap_or_default(),
                     }
                 }
-                _ => return Err(Error::not_found("org")),
+                _ => return Err(Error::from(Refusal::OrgNotFound)),
             };
             let role = row
                 .role
-                .ok_or_else(|| Error::forbidden("you are not a member of this org"))
+                .ok_or_else(|| Error::from(Refusal::NotAMember))
                 .and_then(Role::try_from)?;
             let user = User {
                 id: row.user_id,

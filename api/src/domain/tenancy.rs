@@ -17,6 +17,7 @@ use super::ids::TenantId;
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
+use crate::refusal::Refusal;
 
 /// An org's URL name: 3–40 characters, lowercase ASCII letters, digits and inner hyphens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -34,10 +35,7 @@ impl OrgSlug {
         if ok_len && ok_chars && ok_ends {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::invalid(
-                "slug",
-                "use 3 to 40 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
-            ))
+            Err(Error::from(Refusal::SlugMalformed { field: "slug" }))
         }
     }
 

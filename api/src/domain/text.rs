@@ -15,6 +15,7 @@
 //! refuses it in `text` (that was a 500).
 
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// Why a character may not be in a line, or `None` when it may.
 fn refused_in_line(c: char) -> Option<&'static str> {
@@ -118,25 +119,24 @@ fn is_noncharacter(c: char) -> bool {
 }
 
 /// How a refused character is named in the reason: `U+202E (a text direction control)`.
-fn refusal(field: &'static str, c: char, what: &str, allowed: &str) -> Error {
-    Error::invalid(
-        field,
-        format!(
-            "U+{:04X} ({what}) is not allowed here; {allowed}",
-            u32::from(c)
-        ),
-    )
+fn character(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
+/// A length limit as a refusal argument.
+fn clamp(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn check_length(field: &'static str, text: &str, min: usize, max: usize) -> Result<()> {
     let n = text.chars().count();
     if n < min || n > max {
-        let reason = if min == 0 {
-            format!("use at most {max} characters")
+        let (min, max) = (clamp(min), clamp(max));
+        return Err(Error::from(if min == 0 {
+            Refusal::TextTooLong { field, max }
         } else {
-            format!("use {min} to {max} characters")
-        };
-        return Err(Error::invalid(field, reason));
+            Refusal::TextLength { field, min, max }
+        }));
     }
     Ok(())
 }
@@ -144,16 +144,11 @@ fn check_length(field: &'static str, text: &str, min: usize, max: usize) -> Resu
 /// One line of visible text (a name, a title, a memo), trimmed, of `min..=max` characters.
 pub fn line(field: &'static str, text: &str, min: usize, max: usize) -> Result<String> {
     let text = text.trim();
-    if let Some((c, what)) = text
-        .chars()
-        .find_map(|c| refused_in_line(c).map(|w| (c, w)))
-    {
-        return Err(refusal(
+    if let Some(c) = text.chars().find(|c| refused_in_line(*c).is_some()) {
+        return Err(Error::from(Refusal::CharacterNotAllowedInLine {
             field,
-            c,
-            what,
-            "use one line of visible text, without control, direction or invisible characters",
-        ));
+            character: character(c),
+        }));
     }
     check_length(field, text, min, max)?;
     Ok(text.to_owned())
@@ -164,16 +159,11 @@ pub fn line(field: &'static str, text: &str, min: usize, max: usize) -> Result<S
 pub fn body(field: &'static str, text: &str, min: usize, max: usize) -> Result<String> {
     let normalized = normalize_line_breaks(text);
     let text = normalized.trim();
-    if let Some((c, what)) = text
-        .chars()
-        .find_map(|c| refused_in_body(c).map(|w| (c, w)))
-    {
-        return Err(refusal(
+    if let Some(c) = text.chars().find(|c| refused_in_body(*c).is_some()) {
+        return Err(Error::from(Refusal::CharacterNotAllowedInText {
             field,
-            c,
-            what,
-            "line breaks and tabs are the only control characters a text may have",
-        ));
+            character: character(c),
+        }));
     }
     check_length(field, text, min, max)?;
     Ok(text.to_owned())
@@ -221,8 +211,8 @@ mod tests {
 
     fn field_of(r: Result<String>) -> Option<String> {
         match r {
-            Err(Error::Invalid { field, .. }) => Some(field.into_owned()),
-            _ => None,
+            Err(e) => e.refusal().and_then(Refusal::field).map(str::to_owned),
+            Ok(_) => None,
         }
     }
 
@@ -306,11 +296,16 @@ mod tests {
 
     #[test]
     fn refusals_name_the_character() {
-        let Err(Error::Invalid { reason, .. }) = line("display_name", "\u{202e}evil", 1, 100)
-        else {
+        let Err(Error::Refused(refusal)) = line("display_name", "\u{202e}evil", 1, 100) else {
             panic!("accepted");
         };
-        assert!(reason.contains("U+202E"), "{reason}");
+        assert_eq!(
+            refusal,
+            Refusal::CharacterNotAllowedInLine {
+                field: "display_name",
+                character: "U+202E".to_owned()
+            }
+        );
     }
 
     #[test]

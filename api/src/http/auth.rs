@@ -8,9 +8,11 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
+use super::language::learn;
 use crate::domain::identity::{ApiToken, User};
 use crate::domain::orgs::{Member, Payer};
 use crate::error::Error;
+use crate::refusal::Refusal;
 
 fn bearer(parts: &Parts) -> Result<ApiToken, ApiError> {
     let value = parts
@@ -52,7 +54,9 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Ok(Self(state.core.user_for_token(&token).await?))
+        let user = state.core.user_for_token(&token).await?;
+        learn(parts, |readers| readers.user(&user));
+        Ok(Self(user))
     }
 }
 
@@ -67,7 +71,9 @@ impl FromRequestParts<AppState> for OrgMember {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (token, slug) = token_and_org(parts, state).await?;
-        Ok(Self(state.core.member_for_token(&token, &slug).await?))
+        let member = state.core.member_for_token(&token, &slug).await?;
+        learn(parts, |readers| readers.member(&member));
+        Ok(Self(member))
     }
 }
 
@@ -82,7 +88,9 @@ impl FromRequestParts<AppState> for OrgPayer {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (token, slug) = token_and_org(parts, state).await?;
-        Ok(Self(state.core.payer_for_token(&token, &slug).await?))
+        let payer = state.core.payer_for_token(&token, &slug).await?;
+        learn(parts, |readers| readers.member(&payer.member));
+        Ok(Self(payer))
     }
 }
 
@@ -97,7 +105,7 @@ async fn token_and_org(
         .iter()
         .find(|(name, _)| *name == "org")
         .map(|(_, value)| value.to_owned())
-        .ok_or_else(|| Error::not_found("org"))?;
+        .ok_or_else(|| Error::from(Refusal::OrgNotFound))?;
     Ok((token, slug))
 }
 

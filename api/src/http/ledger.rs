@@ -17,6 +17,7 @@ use crate::domain::ledger::{AccountKind, AccountRef, Currency, CurrencyCheck, Tr
 use crate::domain::money::format_minor;
 use crate::domain::orgs::Member;
 use crate::error::Error;
+use crate::refusal::Refusal;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -144,10 +145,9 @@ impl MoveBody {
             (Some(id), None) => AccountRef::Id(id),
             (None, Some(user)) => AccountRef::Member(user),
             _ => {
-                return Err(Error::invalid(
-                    "to_account",
-                    "give exactly one of to_account and to_member",
-                ));
+                return Err(Error::from(Refusal::ExactlyOneRecipient {
+                    field: "to_account",
+                }));
             }
         };
         Ok(MoveRequest {
@@ -203,7 +203,12 @@ pub(crate) fn idempotency_key(
             )
         })?
         .to_str()
-        .map_err(|_| Error::invalid("idempotency_key", "use visible ASCII characters"))?;
+        .map_err(|_| {
+            Error::from(Refusal::IdempotencyKeyMalformed {
+                field: "idempotency_key",
+                max: 200,
+            })
+        })?;
     Ok(IdempotencyKey::http(member.user.id, raw)?)
 }
 

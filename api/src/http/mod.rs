@@ -9,6 +9,7 @@ pub mod error;
 pub mod feed;
 pub mod governance;
 pub mod issuance;
+pub mod language;
 pub mod ledger;
 pub mod limits;
 pub mod market;
@@ -38,7 +39,13 @@ const ADMISSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::Error> {
     let limit = limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(crate::error::Error::invalid("limit", "use 1 to 200"));
+        return Err(crate::error::Error::from(
+            crate::refusal::Refusal::LimitOutOfRange {
+                field: "limit",
+                min: 1,
+                max: 200,
+            },
+        ));
     }
     Ok(limit)
 }
@@ -83,7 +90,7 @@ impl HttpConfig {
 #[openapi(
     info(title = "Coinsence API", description = "Community currencies and their governance."),
     paths(
-        orgs::signup, orgs::login, orgs::logout, orgs::list_tokens, orgs::revoke_token, orgs::create_org, orgs::get_org, orgs::join, orgs::add_member,
+        orgs::signup, orgs::login, orgs::logout, orgs::list_tokens, orgs::revoke_token, orgs::create_org, orgs::get_org, orgs::patch_org, orgs::get_me, orgs::patch_me, orgs::join, orgs::add_member,
         orgs::list_members, ledger::create_currency, ledger::list_currencies, ledger::list_accounts,
         ledger::pay, ledger::issue, ledger::history, ledger::verify,
         issuance::create_policy, issuance::list_policies, issuance::end_policy, issuance::list_seals,
@@ -182,7 +189,8 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route("/logout", post(orgs::logout))
         .route("/openapi.json", get(ops::openapi))
         .route("/orgs", post(orgs::create_org))
-        .route("/orgs/{org}", get(orgs::get_org))
+        .route("/me", get(orgs::get_me).patch(orgs::patch_me))
+        .route("/orgs/{org}", get(orgs::get_org).patch(orgs::patch_org))
         .route("/orgs/{org}/join", post(orgs::join))
         .route(
             "/orgs/{org}/members",
@@ -295,6 +303,7 @@ pub fn with_common_layers<S: Clone + Send + Sync + 'static>(app: Router<S>) -> R
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(body::finish_body))
+        .layer(axum::middleware::from_fn(language::localize))
 }
 
 /// `/metrics` alone, for a listener of its own (`coinsence serve --metrics-listen`).

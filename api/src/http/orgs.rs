@@ -251,3 +251,71 @@ pub async fn list_members(
 ) -> ApiResult<AppJson<Vec<MemberInfo>>> {
     Ok(AppJson(state.core.members(&member).await?))
 }
+
+/// A change to the caller. Only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    /// The language the caller reads everywhere: `en`, `de`, or `null` to let their chat
+    /// platform or the org decide again.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<Lang>)]
+    pub language: Option<Option<Lang>>,
+}
+
+/// A field that is present, even as `null` (absent stays `None`).
+fn given<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(de).map(Some)
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "identity",
+    responses((status = 200, description = "The caller", body = User), (status = 401, body = Problem)))]
+pub async fn get_me(Caller(user): Caller) -> ApiResult<AppJson<User>> {
+    Ok(AppJson(user))
+}
+
+#[utoipa::path(patch, path = "/v1/me", request_body = MePatch, tag = "identity",
+    responses((status = 200, description = "The caller as they are now", body = User),
+        (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn patch_me(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    AppJson(body): AppJson<MePatch>,
+) -> ApiResult<AppJson<User>> {
+    let user = match body.language {
+        Some(language) => state.core.set_user_language(user.id, language).await?,
+        None => user,
+    };
+    Ok(AppJson(user))
+}
+
+/// A change to an org, by an admin. Only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPatch {
+    /// The org's default language (`en`, `de`): what its rooms read, and anyone whose own
+    /// language is not known.
+    #[serde(default)]
+    pub language: Option<Lang>,
+}
+
+#[utoipa::path(patch, path = "/v1/orgs/{org}", request_body = OrgPatch, tag = "orgs", params(("org" = String, Path)),
+    responses((status = 200, body = OrgView), (status = 403, description = "not an admin of this org", body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn patch_org(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    AppJson(body): AppJson<OrgPatch>,
+) -> ApiResult<AppJson<OrgView>> {
+    member.require_admin()?;
+    let mut tenant = member.tenant.clone();
+    if let Some(language) = body.language {
+        state.core.set_org_language(&member, language).await?;
+        tenant.language = language;
+    }
+    Ok(AppJson(OrgView::new(tenant, Some(member.role))))
+}

@@ -17,6 +17,7 @@ use crate::domain::governance::projects::{
 use crate::domain::ids::{AccountId, ProjectId, UserId};
 use crate::domain::ledger::AccountRef;
 use crate::error::Error;
+use crate::refusal::Refusal;
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/projects", request_body = NewProject, tag = "projects",
     params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
@@ -125,10 +126,9 @@ pub async fn pay_from_project(
         (Some(id), None) => AccountRef::Id(id),
         (None, Some(user)) => AccountRef::Member(user),
         _ => {
-            return Err(Error::invalid(
-                "to_account",
-                "give exactly one of to_account and to_member",
-            )
+            return Err(Error::from(Refusal::ExactlyOneRecipient {
+                field: "to_account",
+            })
             .into());
         }
     };

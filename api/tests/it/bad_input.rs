@@ -20,27 +20,27 @@ async fn bad_transfers_are_refused_and_change_nothing() {
         (
             p(json!("-5")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_not_positive",
         ),
         (
             p(json!("0")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_not_positive",
         ),
         (
             p(json!("0.00")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_not_positive",
         ),
         (
             p(json!("1.001")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_too_many_decimals",
         ),
         (
             p(json!("1e2")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_malformed",
         ),
         (
             p(json!("92233720368547758.07")),
@@ -50,12 +50,12 @@ async fn bad_transfers_are_refused_and_change_nothing() {
         (
             p(json!("92233720368547758.08")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_too_large",
         ),
         (
             p(json!("99999999999999999999999999")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "amount_too_large",
         ),
         (
             p(json!(10)),
@@ -75,27 +75,27 @@ async fn bad_transfers_are_refused_and_change_nothing() {
         (
             json!({"currency": "NOPE", "to_member": bo_id, "amount": "1"}),
             StatusCode::NOT_FOUND,
-            "not_found",
+            "currency_not_found",
         ),
         (
             json!({"currency": "coin", "to_member": bo_id, "amount": "1"}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "currency_code_malformed",
         ),
         (
             json!({"currency": "COIN", "to_member": 999_999, "amount": "1"}),
             StatusCode::NOT_FOUND,
-            "not_found",
+            "receiving_account_not_found",
         ),
         (
             json!({"currency": "COIN", "to_account": 999_999, "amount": "1"}),
             StatusCode::NOT_FOUND,
-            "not_found",
+            "receiving_account_not_found",
         ),
         (
             json!({"currency": "COIN", "to_account": -1, "amount": "1"}),
             StatusCode::NOT_FOUND,
-            "not_found",
+            "receiving_account_not_found",
         ),
         (
             json!({"currency": "COIN", "to_member": ana_id, "amount": "1"}),
@@ -105,12 +105,12 @@ async fn bad_transfers_are_refused_and_change_nothing() {
         (
             json!({"currency": "COIN", "amount": "1"}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "exactly_one_recipient",
         ),
         (
             json!({"currency": "COIN", "to_member": bo_id, "to_account": 1, "amount": "1"}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "exactly_one_recipient",
         ),
         (
             json!({"to_member": bo_id, "amount": "1"}),
@@ -125,7 +125,7 @@ async fn bad_transfers_are_refused_and_change_nothing() {
         (
             json!({"currency": "COIN", "to_member": bo_id, "amount": "1", "memo": "x".repeat(501)}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
+            "text_too_long",
         ),
         (
             json!([1, 2]),
@@ -239,7 +239,7 @@ async fn bad_signups_and_currencies_are_field_errors() {
         .await;
     assert_eq!(
         (taken.status, taken.code()),
-        (StatusCode::CONFLICT, "already_taken")
+        (StatusCode::CONFLICT, "email_taken")
     );
 
     let path = "/v1/orgs/fields/currencies";
@@ -277,7 +277,7 @@ async fn bad_signups_and_currencies_are_field_errors() {
         .await;
     assert_eq!(
         (dup.status, dup.code()),
-        (StatusCode::CONFLICT, "already_taken")
+        (StatusCode::CONFLICT, "currency_code_taken")
     );
     let list = app.get(path, &org.owner_token).await.body;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");

@@ -39,7 +39,10 @@ async fn admins_get_connect_codes_that_bind_one_room_once() {
     let elsewhere = core
         .connect_room(ChatPlatform::Matrix, "!other:hs", &code, None)
         .await;
-    assert_eq!(elsewhere.map(|_| ()).map_err(|e| e.code()), Err("conflict"));
+    assert_eq!(
+        elsewhere.map(|_| ()).map_err(|e| e.code()),
+        Err("connect_code_used")
+    );
     let ctx = core
         .chat_context(ChatPlatform::Matrix, "!room:hs", "@x:hs")
         .await

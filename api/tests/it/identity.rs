@@ -14,6 +14,7 @@ use coinsence_api::domain::ledger::ops::IdempotencyKey;
 use coinsence_api::domain::orgs::{NewOrg, OrgCaps};
 use coinsence_api::domain::tenancy::OrgSlug;
 use coinsence_api::error::Error;
+use coinsence_api::refusal::Refusal;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -185,7 +186,9 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
         .chat_payee(&tenant, "!busy", &person(999), "P", &event())
         .await;
     match refused {
-        Err(Error::Forbidden(why)) => assert!(why.contains("by mention"), "{why}"),
+        Err(Error::Refused(Refusal::MentionLimitReached { limit })) => {
+            assert_eq!(limit, MENTION_ADMISSIONS_PER_HOUR);
+        }
         other => panic!("{other:?}"),
     }
     // Nobody was created for the refused mention.
@@ -231,7 +234,7 @@ async fn a_connect_code_does_not_name_the_org_a_room_is_bound_to() {
         .connect_room(ChatPlatform::Matrix, "!r:hs", &second.code, None)
         .await
     {
-        Err(e @ Error::Conflict(_)) => {
+        Err(e @ Error::Refused(Refusal::RoomConnectedElsewhere)) => {
             let said = e.to_string();
             assert!(!said.contains("secret-club"), "{said}");
             assert!(said.contains("another community"), "{said}");

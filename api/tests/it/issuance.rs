@@ -55,7 +55,7 @@ async fn admins_set_up_issuance_policies_and_members_read_them() {
     let again = app.post(path, &org.owner_token, body).await;
     assert_eq!(
         (again.status, again.code()),
-        (StatusCode::CONFLICT, "already_taken")
+        (StatusCode::CONFLICT, "active_policy_exists")
     );
 
     let listed = app.get(path, &member).await;

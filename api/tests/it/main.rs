@@ -20,6 +20,7 @@ mod money_trust;
 mod openapi;
 mod optimistic;
 mod pledges_market;
+mod problem_language;
 mod projects;
 mod replay_storm;
 mod spare_schemas;

@@ -274,7 +274,12 @@ async fn money_never_reaches_a_removed_member() {
     let by_account = pay_to(&app, &org, &ana, json!({"to_account": bo_account}), "k2").await;
     let issued = app.issue(&org, bo_id, "5").await;
     for r in [&by_member, &by_account, &issued] {
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "receiving_account_closed"),
+            "{:?}",
+            r.body
+        );
         assert!(
             r.body["detail"]
                 .as_str()
@@ -376,8 +381,11 @@ async fn a_plain_payment_into_a_project_or_the_issuance_account_is_refused() {
     )
     .await;
     assert_eq!(
-        into_project.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        (into_project.status, into_project.code()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "project_account_not_payable"
+        ),
         "{:?}",
         into_project.body
     );
@@ -390,8 +398,11 @@ async fn a_plain_payment_into_a_project_or_the_issuance_account_is_refused() {
     );
     let into_issuance = pay_to(&app, &org, &ana, json!({"to_account": issuance}), "p2").await;
     assert_eq!(
-        into_issuance.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        (into_issuance.status, into_issuance.code()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "issuance_account_not_payable"
+        ),
         "{:?}",
         into_issuance.body
     );

@@ -182,7 +182,7 @@ async fn a_passed_pledge_issues_exactly_n_and_buying_the_work_redeems_it() {
     let after = buy("buy-4").await;
     assert_eq!(
         (after.status, after.code()),
-        (StatusCode::CONFLICT, "conflict")
+        (StatusCode::CONFLICT, "listing_closed")
     );
     assert_eq!(
         app.get(&format!("/v1/orgs/{slug}/listings"), &bo)

@@ -124,7 +124,7 @@ async fn a_project_that_misses_its_goal_refunds_every_investor_exactly() {
     let late = invest(&app, &org, &investors[2].0, id, "1", "late").await;
     assert_eq!(
         (late.status, late.code()),
-        (StatusCode::CONFLICT, "conflict")
+        (StatusCode::CONFLICT, "project_not_raising")
     );
     assert_eq!(
         app.count("missed", "transfers WHERE kind = 'refund'").await,
@@ -197,7 +197,7 @@ async fn a_project_that_reaches_its_goal_is_funded_and_its_owner_spends() {
         .await;
     assert_eq!(
         (transfer.status, transfer.code()),
-        (StatusCode::CONFLICT, "conflict"),
+        (StatusCode::CONFLICT, "shares_locked_while_raising"),
         "{:?}",
         transfer.body
     );
@@ -211,8 +211,8 @@ async fn a_project_that_reaches_its_goal_is_funded_and_its_owner_spends() {
         )
         .await;
     assert_eq!(
-        mint.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        (mint.status, mint.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "shares_only_by_investing"),
         "{:?}",
         mint.body
     );
@@ -227,7 +227,7 @@ async fn a_project_that_reaches_its_goal_is_funded_and_its_owner_spends() {
         )
         .await
     };
-    assert_eq!(pay("25", "early").await.code(), "conflict");
+    assert_eq!(pay("25", "early").await.code(), "project_not_funded");
 
     assert_eq!(
         app.close_due_in("reached", Duration::hours(2))

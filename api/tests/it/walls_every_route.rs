@@ -42,7 +42,10 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
         ("post", "/v1/orgs") => Some(Wall::Unscoped("creates a new org")),
         ("get", "/v1/tokens") => Some(Wall::Unscoped("the caller's own tokens")),
         ("delete", "/v1/tokens/{id}") => Some(Wall::Unscoped("the caller's own tokens")),
+        ("get", "/v1/me") => Some(Wall::Unscoped("the caller themself")),
+        ("patch", "/v1/me") => Some(Wall::Unscoped("the caller themself")),
         ("get", "/v1/orgs/{org}") => scoped(None),
+        ("patch", "/v1/orgs/{org}") => scoped(Some(json!({"language": "de"}))),
         ("post", "/v1/orgs/{org}/join") => scoped(None),
         ("get", "/v1/orgs/{org}/members") => scoped(None),
         ("post", "/v1/orgs/{org}/members") => scoped(Some(

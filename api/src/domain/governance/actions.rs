@@ -26,6 +26,7 @@ use crate::domain::money::{Amount, format_minor};
 use crate::domain::orgs::admit_in;
 use crate::domain::tenancy::TenantTx;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// What a member asks a proposal to do. Amounts are decimal text in the currency's scale.
 /// (Pledges open their "issue for a pledge" proposal themselves.)
@@ -156,26 +157,23 @@ pub(crate) async fn prepare(
                 (Some(id), None) => AccountRef::Id(id),
                 (None, Some(user)) => AccountRef::Member(user),
                 _ => {
-                    return Err(Error::invalid(
-                        "to_account",
-                        "give exactly one of to_account and to_member",
-                    ));
+                    return Err(Error::from(Refusal::ExactlyOneRecipient {
+                        field: "to_account",
+                    }));
                 }
             };
             let account = ledger_store::resolve_account(tx, to, currency.id)
                 .await?
-                .ok_or_else(|| Error::not_found("receiving account"))?;
+                .ok_or_else(|| Error::from(Refusal::ReceivingAccountNotFound))?;
             if account.kind == AccountKind::Issuance {
-                return Err(Error::invalid(
-                    "to_account",
-                    "issue to a member, the fund or a project, not to the issuance account",
-                ));
+                return Err(Error::from(Refusal::NotToIssuanceAccount {
+                    field: "to_account",
+                }));
             }
             if account.closed {
-                return Err(Error::invalid(
-                    "to_account",
-                    "that account belongs to someone who is no longer a member of this org",
-                ));
+                return Err(Error::from(Refusal::RecipientLeft {
+                    field: "to_account",
+                }));
             }
             Action::IssueToAccount {
                 currency: currency.code,
@@ -190,15 +188,14 @@ pub(crate) async fn prepare(
             let currency = super::currency_map(tx)
                 .await?
                 .remove(&project.currency_id)
-                .ok_or_else(|| Error::not_found("currency"))?;
+                .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
             let amount = parse_amount("amount", &amount, currency.scale)?;
             projects::shares_for(&project, amount)?;
             project.check_open(Utc::now())?;
             if closes_at >= project.deadline {
-                return Err(Error::invalid(
-                    "project_id",
-                    "the project stops raising before this vote would close; propose a shorter vote",
-                ));
+                return Err(Error::from(Refusal::ProjectClosesBeforeVote {
+                    field: "project_id",
+                }));
             }
             Action::FundProject {
                 project_id,
@@ -221,10 +218,7 @@ pub(crate) async fn prepare(
         ActionRequest::EndIssuancePolicy { currency } => {
             let currency = coin_by_code(tx, &currency).await?;
             if issuance::active_policy(tx, currency.id).await?.is_none() {
-                return Err(Error::invalid(
-                    "currency",
-                    "this currency has no scheduled issuance to end",
-                ));
+                return Err(Error::from(Refusal::NoScheduleToEnd { field: "currency" }));
             }
             Action::ChangeIssuance {
                 currency: currency.code,
@@ -238,7 +232,9 @@ pub(crate) async fn prepare(
                 .await?
                 .is_some()
             {
-                return Err(Error::invalid("email", "they are already a member"));
+                return Err(Error::from(Refusal::InviteeAlreadyMember {
+                    field: "email",
+                }));
             }
             Action::AdmitMember {
                 user_id: user.id,
@@ -260,7 +256,7 @@ pub(crate) async fn prepare(
 async fn current_role(tx: &mut TenantTx, tenant: TenantId, user: UserId) -> Result<Role> {
     identity::role_in(tx.conn(), tenant, user)
         .await?
-        .ok_or_else(|| Error::not_found("member"))
+        .ok_or_else(|| Error::from(Refusal::MemberNotFound))
 }
 
 /// The proposal being executed, for keys, memos and events.
@@ -330,14 +326,8 @@ pub(crate) async fn execute(
             .bind(pledge_id)
             .fetch_optional(tx.conn())
             .await?
-            .ok_or_else(|| Error::not_found("pledge"))?;
-            still_member(
-                tx,
-                p.tenant,
-                *member,
-                "the pledging member has left the org",
-            )
-            .await?;
+            .ok_or_else(|| Error::from(Refusal::PledgeNotFound))?;
+            still_member(tx, p.tenant, *member, Refusal::PledgerLeft).await?;
             let order = p.order(
                 "execute",
                 currency,
@@ -385,13 +375,7 @@ pub(crate) async fn execute(
             ..
         } => {
             if let Some(owner) = owner_user_id {
-                still_member(
-                    tx,
-                    p.tenant,
-                    *owner,
-                    "the receiving member has left the org",
-                )
-                .await?;
+                still_member(tx, p.tenant, *owner, Refusal::ReceivingMemberLeft).await?;
             }
             let currency = super::currency_by_code(tx, currency.as_str()).await?;
             let order = p.order(
@@ -438,9 +422,7 @@ pub(crate) async fn execute(
                     issuance::insert_policy(tx, coin.id, spec, p.now, Some(p.author)).await?;
                 }
                 None if ended.is_none() => {
-                    return Err(Error::conflict(
-                        "the currency has no scheduled issuance to end",
-                    ));
+                    return Err(Error::from(Refusal::ScheduleGone));
                 }
                 None => {}
             }
@@ -450,7 +432,7 @@ pub(crate) async fn execute(
                 .await?
                 .is_some()
             {
-                return Err(Error::conflict("they are already a member"));
+                return Err(Error::from(Refusal::AlreadyMember));
             }
             let user: User = sqlx::query_as(
                 "SELECT id, email, display_name, language FROM control.users WHERE id = $1",
@@ -458,7 +440,7 @@ pub(crate) async fn execute(
             .bind(user_id)
             .fetch_optional(tx.conn())
             .await?
-            .ok_or_else(|| Error::conflict("that user no longer exists"))?;
+            .ok_or_else(|| Error::from(Refusal::UserGone))?;
             admit_in(tx, p.tenant, &user, Role::Member).await?;
         }
         Action::RemoveMember { user_id } => {
@@ -499,7 +481,7 @@ async fn still_member(
     tx: &mut TenantTx,
     tenant: TenantId,
     user: UserId,
-    why: &'static str,
+    why: Refusal,
 ) -> Result<()> {
     let found: Option<(i64,)> = sqlx::query_as(
         "SELECT 1::bigint FROM control.memberships WHERE tenant_id = $1 AND user_id = $2 FOR SHARE",
@@ -508,7 +490,7 @@ async fn still_member(
     .bind(user)
     .fetch_optional(tx.conn())
     .await?;
-    found.map(|_| ()).ok_or_else(|| Error::conflict(why))
+    found.map(|_| ()).ok_or(Error::from(why))
 }
 
 async fn lock_membership(tx: &mut TenantTx, tenant: TenantId, user: UserId) -> Result<Role> {
@@ -519,7 +501,7 @@ async fn lock_membership(tx: &mut TenantTx, tenant: TenantId, user: UserId) -> R
     .bind(user)
     .fetch_optional(tx.conn())
     .await?;
-    let (role,) = role.ok_or_else(|| Error::conflict("they are no longer a member"))?;
+    let (role,) = role.ok_or_else(|| Error::from(Refusal::NoLongerMember))?;
     Role::try_from(role)
 }
 
@@ -532,9 +514,7 @@ async fn keep_an_owner(tx: &mut TenantTx, tenant: TenantId) -> Result<()> {
             .fetch_all(tx.conn())
             .await?;
     if owners.len() <= 1 {
-        return Err(Error::conflict(
-            "the org's last owner cannot be removed or demoted",
-        ));
+        return Err(Error::from(Refusal::LastOwner));
     }
     Ok(())
 }

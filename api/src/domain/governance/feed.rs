@@ -15,6 +15,7 @@ use crate::domain::tenancy::TenantTx;
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 text_enum!(
     /// Where a post or comment was written.
@@ -97,7 +98,7 @@ async fn one_post(tx: &mut TenantTx, id: PostId) -> Result<PostView> {
     posts(tx, Some(id), None, 1)
         .await?
         .pop()
-        .ok_or_else(|| Error::not_found("post"))
+        .ok_or_else(|| Error::from(Refusal::PostNotFound))
 }
 
 /// A post's comments oldest first, those after `after`, at most `limit`.
@@ -128,7 +129,7 @@ async fn one_comment(tx: &mut TenantTx, id: CommentId) -> Result<CommentView> {
     .bind(id)
     .fetch_optional(tx.conn())
     .await?
-    .ok_or_else(|| Error::not_found("comment"))
+    .ok_or_else(|| Error::from(Refusal::CommentNotFound))
 }
 
 /// The cursor of the next page, when this one is full.
@@ -204,7 +205,7 @@ impl Core {
         let post = posts(&mut tx, Some(id), None, 1)
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("post"))?;
+            .ok_or_else(|| Error::from(Refusal::PostNotFound))?;
         let comments = comments(&mut tx, id, None, THREAD_COMMENTS).await?;
         let next_after = next_after(&comments, THREAD_COMMENTS);
         Ok(Thread {
@@ -249,7 +250,7 @@ impl Core {
                 .fetch_optional(tx.conn())
                 .await?;
             if exists.is_none() {
-                return Err(Error::not_found("post"));
+                return Err(Error::from(Refusal::PostNotFound));
             }
             let (id,): (CommentId,) = sqlx::query_as(
                 "INSERT INTO comments (post_id, author_user_id, body, platform) VALUES ($1, $2, $3, $4) RETURNING id",

@@ -19,6 +19,7 @@ use crate::domain::tenancy::TenantTx;
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 text_enum!(
     /// Something a member offers, or something they need.
@@ -136,7 +137,7 @@ async fn views(
         .map(|r| {
             let c = currencies
                 .get(&r.currency_id)
-                .ok_or_else(|| Error::not_found("currency"))?;
+                .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
             Ok(ListingView {
                 id: r.id,
                 kind: ListingKind::try_from(r.kind)?,
@@ -160,7 +161,7 @@ async fn one(tx: &mut TenantTx, id: ListingId) -> Result<ListingView> {
     views(tx, Some(id), None, None, 1)
         .await?
         .pop()
-        .ok_or_else(|| Error::not_found("listing"))
+        .ok_or_else(|| Error::from(Refusal::ListingNotFound))
 }
 
 async fn purchase_view(tx: &mut TenantTx, transfer: TransferId) -> Result<PurchaseView> {
@@ -182,11 +183,11 @@ async fn purchase_view(tx: &mut TenantTx, transfer: TransferId) -> Result<Purcha
     .bind(transfer)
     .fetch_optional(tx.conn())
     .await?
-    .ok_or_else(|| Error::not_found("purchase"))?;
+    .ok_or_else(|| Error::from(Refusal::PurchaseNotFound))?;
     let currencies = currency_map(tx).await?;
     let c = currencies
         .get(&r.currency_id)
-        .ok_or_else(|| Error::not_found("currency"))?;
+        .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
     Ok(PurchaseView {
         id: r.id,
         listing_id: r.listing_id,
@@ -221,10 +222,7 @@ impl Core {
         let price = parse_amount("price", &new.price, currency.scale)?;
         if let Some(pledge) = new.pledge_id {
             if new.kind != ListingKind::Offer {
-                return Err(Error::invalid(
-                    "pledge_id",
-                    "only an offer can be backed by a pledge",
-                ));
+                return Err(Error::from(Refusal::PledgeOnlyForOffers { field: "pledge_id" }));
             }
             let found: Option<(UserId, CurrencyId, String)> =
                 sqlx::query_as("SELECT user_id, currency_id, status FROM pledges WHERE id = $1")
@@ -232,21 +230,15 @@ impl Core {
                     .fetch_optional(tx.conn())
                     .await?;
             match found {
-                None => return Err(Error::not_found("pledge")),
+                None => return Err(Error::from(Refusal::PledgeNotFound)),
                 Some((owner, _, _)) if owner != member.user.id => {
-                    return Err(Error::invalid(
-                        "pledge_id",
-                        "you can only offer work you pledged yourself",
-                    ));
+                    return Err(Error::from(Refusal::PledgeNotYours { field: "pledge_id" }));
                 }
                 Some((_, c, _)) if c != currency.id => {
-                    return Err(Error::invalid(
-                        "pledge_id",
-                        "the pledge is in another currency than the offer",
-                    ));
+                    return Err(Error::from(Refusal::PledgeCurrencyMismatch { field: "pledge_id" }));
                 }
                 Some((_, _, status)) if status == "rejected" => {
-                    return Err(Error::invalid("pledge_id", "that pledge was rejected"));
+                    return Err(Error::from(Refusal::PledgeRejected { field: "pledge_id" }));
                 }
                 Some(_) => {}
             }
@@ -298,9 +290,9 @@ impl Core {
                 .bind(id)
                 .fetch_optional(tx.conn())
                 .await?;
-        let (owner,) = owner.ok_or_else(|| Error::not_found("listing"))?;
+        let (owner,) = owner.ok_or_else(|| Error::from(Refusal::ListingNotFound))?;
         if owner != member.user.id {
-            return Err(Error::forbidden("only its owner can close a listing"));
+            return Err(Error::from(Refusal::NotListingOwner));
         }
         sqlx::query("UPDATE listings SET status = 'closed', closed_at = now() WHERE id = $1 AND status = 'open'")
             .bind(id)
@@ -329,7 +321,7 @@ impl Core {
             .bind(id)
             .fetch_optional(tx.conn())
             .await?
-            .ok_or_else(|| Error::not_found("listing"))?;
+            .ok_or_else(|| Error::from(Refusal::ListingNotFound))?;
             let order = TransferOrder {
                 key: key.as_str().to_owned(),
                 currency: listing.currency_id,
@@ -346,13 +338,13 @@ impl Core {
                 return purchase_view(&mut tx, earlier.id).await.map(Some);
             }
             if listing.status != ListingStatus::Open.as_str() {
-                return Err(Error::conflict("this listing is closed"));
+                return Err(Error::from(Refusal::ListingClosed));
             }
             if listing.kind != ListingKind::Offer.as_str() {
-                return Err(Error::invalid("listing", "only offers can be bought; answer a need with an offer"));
+                return Err(Error::from(Refusal::OnlyOffersCanBeBought { field: "listing" }));
             }
             if listing.owner_user_id == buyer {
-                return Err(Error::invalid("listing", "you cannot buy your own listing"));
+                return Err(Error::from(Refusal::OwnListing { field: "listing" }));
             }
             let seller_is_member: Option<(i64,)> =
                 sqlx::query_as("SELECT 1::bigint FROM control.memberships WHERE tenant_id = $1 AND user_id = $2")
@@ -361,7 +353,7 @@ impl Core {
                     .fetch_optional(tx.conn())
                     .await?;
             if seller_is_member.is_none() {
-                return Err(Error::conflict("the seller is no longer a member"));
+                return Err(Error::from(Refusal::SellerLeft));
             }
             // The pledge is locked before the accounts, the order its approval takes them in.
             let redeemed: i64 = match listing.pledge_id {

@@ -38,10 +38,11 @@ use super::ledger::{Currency, CurrencyCode, Transfer, TransferOrder, store as le
 use super::money::{Amount, Scale};
 use super::tenancy::TenantTx;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// A positive amount in a currency's scale, as a field error when it is not one.
 pub(crate) fn parse_amount(field: &'static str, text: &str, scale: Scale) -> Result<Amount> {
-    Amount::parse(text, scale).map_err(|e| Error::invalid(field, e.to_string()))
+    Amount::parse(text, scale).map_err(|e| Error::from(Refusal::amount(field, e)))
 }
 
 /// Posts orders inside the caller's transaction and insists they all apply. `Ok(None)`: a
@@ -106,7 +107,7 @@ pub(crate) async fn currency_by_code(tx: &mut TenantTx, code: &str) -> Result<Cu
         .await?
         .into_iter()
         .find(|c| c.code == code)
-        .ok_or_else(|| Error::not_found("currency"))
+        .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))
 }
 
 /// A currency the community uses as money (not a project's shares).
@@ -114,10 +115,9 @@ pub(crate) async fn coin_by_code(tx: &mut TenantTx, code: &str) -> Result<Curren
     let currency = currency_by_code(tx, code).await?;
     match ledger_store::currency_kind(tx, currency.id).await? {
         Some(super::ledger::CurrencyKind::Coin) => Ok(currency),
-        _ => Err(Error::invalid(
-            "currency",
-            "this is a project's share currency; use the community's currency",
-        )),
+        _ => Err(Error::from(Refusal::ShareCurrencyNotMoney {
+            field: "currency",
+        })),
     }
 }
 

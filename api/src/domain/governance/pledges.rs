@@ -20,6 +20,7 @@ use crate::domain::tenancy::TenantTx;
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 text_enum!(
     /// Waiting for its proposal, then approved (issued) or rejected.
@@ -111,7 +112,7 @@ async fn views(
         .map(|r| {
             let c = currencies
                 .get(&r.currency_id)
-                .ok_or_else(|| Error::not_found("currency"))?;
+                .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
             Ok(PledgeView {
                 id: r.id,
                 user_id: r.user_id,
@@ -134,7 +135,7 @@ async fn one(tx: &mut TenantTx, id: PledgeId) -> Result<PledgeView> {
     views(tx, Some(id), None, 1)
         .await?
         .pop()
-        .ok_or_else(|| Error::not_found("pledge"))
+        .ok_or_else(|| Error::from(Refusal::PledgeNotFound))
 }
 
 impl Core {
@@ -212,7 +213,7 @@ impl Core {
         views(&mut tx, Some(id), None, 1)
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("pledge"))
+            .ok_or_else(|| Error::from(Refusal::PledgeNotFound))
     }
 
     /// Pledged, issued, redeemed and outstanding, per currency. Summed and shown by PostgreSQL

@@ -29,6 +29,7 @@ use crate::domain::tenancy::{Tenant, TenantTx};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::{Money, Refusal};
 
 text_enum!(
     /// Raising until the deadline, then funded or refunded.
@@ -132,10 +133,10 @@ impl ProjectRow {
     /// Investing is possible until the deadline, while the project is open.
     pub fn check_open(&self, at: DateTime<Utc>) -> Result<()> {
         if self.status != ProjectStatus::Open {
-            return Err(Error::conflict("this project is no longer raising money"));
+            return Err(Error::from(Refusal::ProjectNotRaising));
         }
         if at >= self.deadline {
-            return Err(Error::conflict("this project's deadline has passed"));
+            return Err(Error::from(Refusal::ProjectDeadlinePassed));
         }
         Ok(())
     }
@@ -149,7 +150,7 @@ pub(crate) async fn find(tx: &mut TenantTx, id: ProjectId) -> Result<ProjectRow>
         .bind(id)
         .fetch_optional(tx.conn())
         .await?
-        .ok_or_else(|| Error::not_found("project"))
+        .ok_or_else(|| Error::from(Refusal::ProjectNotFound))
 }
 
 /// Locks a project: investments, settling and funding proposals serialize on it.
@@ -159,7 +160,7 @@ pub(crate) async fn lock(tx: &mut TenantTx, id: ProjectId) -> Result<ProjectRow>
         .bind(id)
         .fetch_optional(tx.conn())
         .await?
-        .ok_or_else(|| Error::not_found("project"))
+        .ok_or_else(|| Error::from(Refusal::ProjectNotFound))
 }
 
 const RATE_SCALE: i128 = 1_000_000;
@@ -168,15 +169,12 @@ const RATE_SCALE: i128 = 1_000_000;
 pub(crate) fn shares_for(project: &ProjectRow, amount: Amount) -> Result<Amount> {
     let product = i128::from(amount.minor()) * i128::from(project.rate_micro);
     if product % RATE_SCALE != 0 {
-        return Err(Error::invalid(
-            "amount",
-            "at this project's rate that amount buys a fraction of the smallest share unit; invest a rounder amount",
-        ));
+        return Err(Error::from(Refusal::FractionalShares { field: "amount" }));
     }
     i64::try_from(product / RATE_SCALE)
         .ok()
         .and_then(|s| Amount::from_minor(s).ok())
-        .ok_or_else(|| Error::invalid("amount", "the amount is too large"))
+        .ok_or_else(|| Error::from(Refusal::AmountTooLarge { field: "amount" }))
 }
 
 /// Who invests: a member from their own account, or the community fund (by a passed proposal).
@@ -267,7 +265,7 @@ pub(crate) async fn invest_in(
     let raised = project
         .raised
         .checked_add(amount.minor())
-        .ok_or_else(|| Error::invalid("amount", "the project cannot take that much more"))?;
+        .ok_or_else(|| Error::from(Refusal::ProjectGoalExceeded { field: "amount" }))?;
     let orders = investment_orders(project, investor, amount, shares, keys, actor);
     let Some(transfers) = post_all(tx, &orders).await? else {
         return Ok(None);
@@ -323,14 +321,14 @@ async fn investment_view(tx: &mut TenantTx, by: InvestmentLookup) -> Result<Inve
     .bind(transfer)
     .fetch_optional(tx.conn())
     .await?
-    .ok_or_else(|| Error::not_found("investment"))?;
+    .ok_or_else(|| Error::from(Refusal::InvestmentNotFound))?;
     let currencies = currency_map(tx).await?;
     let (coin, share) = match (
         currencies.get(&row.currency_id),
         currencies.get(&row.share_currency_id),
     ) {
         (Some(c), Some(s)) => (c, s),
-        _ => return Err(Error::not_found("currency")),
+        _ => return Err(Error::from(Refusal::CurrencyNotFound)),
     };
     Ok(InvestmentView {
         id: row.id,
@@ -404,7 +402,7 @@ async fn project_views(
                 currencies.get(&r.share_currency_id),
             ) {
                 (Some(c), Some(s)) => (c, s),
-                _ => return Err(Error::not_found("currency")),
+                _ => return Err(Error::from(Refusal::CurrencyNotFound)),
             };
             Ok(ProjectView {
                 id: r.id,
@@ -433,7 +431,7 @@ async fn one_project(tx: &mut TenantTx, id: ProjectId) -> Result<ProjectView> {
     project_views(tx, Some(id), None, 1)
         .await?
         .pop()
-        .ok_or_else(|| Error::not_found("project"))
+        .ok_or_else(|| Error::from(Refusal::ProjectNotFound))
 }
 
 /// "0.500000" -> "0.5", "1.000000" -> "1".
@@ -457,15 +455,16 @@ impl Core {
         let title = text::line("title", &new.title, 1, 200)?;
         let description = text::body("description", &new.description, 0, 10_000)?;
         let share_code = CurrencyCode::parse(&new.share_code).map_err(|_| {
-            Error::invalid("share_code", "a currency code is 2 to 8 capital letters")
+            Error::from(Refusal::CurrencyCodeMalformed {
+                field: "share_code",
+            })
         })?;
         let share_name = match new.share_name.as_deref() {
             Some(name) => text::line("share_name", name, 1, 100)?,
             None => format!("{} shares", title.chars().take(90).collect::<String>()),
         };
-        let rate = Amount::parse(&new.rate, rate_scale()?).map_err(|e| {
-            Error::invalid("rate", format!("shares per coin, up to 6 decimals: {e}"))
-        })?;
+        let rate = Amount::parse(&new.rate, rate_scale()?)
+            .map_err(|_| Error::from(Refusal::RateMalformed { field: "rate" }))?;
         let creation = Creation::new(key.as_ref(), "project", &new);
         let (new, creation) = (&new, &creation);
         let (title, description, share_code, share_name) =
@@ -477,7 +476,7 @@ impl Core {
                 return Ok(Some(first));
             }
             if new.deadline <= Utc::now() {
-                return Err(Error::invalid("deadline", "the deadline must be in the future"));
+                return Err(Error::from(Refusal::DeadlineInPast { field: "deadline" }));
             }
             let currency = coin_by_code(&mut tx, &new.currency).await?;
             let goal = parse_amount("goal", &new.goal, currency.scale)?;
@@ -489,7 +488,7 @@ impl Core {
             let share = ledger_store::insert_currency(&mut tx, share_code, share_name, currency.scale.into(), 0)
                 .await
                 .map_err(|e| match e {
-                    Error::Taken(_) => Error::Taken("share_code".into()),
+                    Error::Refused(Refusal::CurrencyCodeTaken) => Error::from(Refusal::ShareCodeTaken),
                     other => other,
                 })?;
             ledger_store::set_currency_kind(&mut tx, share.id, CurrencyKind::Share).await?;
@@ -535,7 +534,7 @@ impl Core {
         project_views(&mut tx, Some(id), None, 1)
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("project"))
+            .ok_or_else(|| Error::from(Refusal::ProjectNotFound))
     }
 
     /// A member invests from their own account: coins to the project, shares to them, and
@@ -556,7 +555,7 @@ impl Core {
                 .await?
                 .get(&project.currency_id)
                 .map(|c| c.scale)
-                .ok_or_else(|| Error::not_found("currency"))?;
+                .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
             let amount = parse_amount("amount", amount, scale)?;
             let shares = shares_for(&project, amount)?;
             let keys = (key.as_str().to_owned(), format!("shares:{}", key.as_str()));
@@ -574,14 +573,11 @@ impl Core {
                 .fetch_one(tx.conn())
                 .await?;
                 if so_far.checked_add(amount.minor()).is_none_or(|total| total > cap) {
-                    return Err(Error::invalid(
-                        "amount",
-                        format!(
-                            "this project takes at most {} from each member; you have invested {}",
-                            format_minor(cap, scale),
-                            format_minor(so_far, scale)
-                        ),
-                    ));
+                    return Err(Error::from(Refusal::InvestmentCapExceeded {
+                        field: "amount",
+                        cap: Money::new(cap, scale),
+                        invested: Money::new(so_far, scale),
+                    }));
                 }
             }
             let Some(investment) = invest_in(&mut tx, &project, Investor::Member(user), amount, keys, user, None).await? else {
@@ -608,12 +604,12 @@ impl Core {
             let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
             let project = lock(&mut tx, id).await?;
             if project.owner_user_id != member.user.id {
-                return Err(Error::forbidden("only the project's owner can pay from it"));
+                return Err(Error::from(Refusal::NotProjectOwner));
             }
             let currency = currency_map(&mut tx)
                 .await?
                 .remove(&project.currency_id)
-                .ok_or_else(|| Error::not_found("currency"))?;
+                .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
             let order = TransferOrder {
                 key: key.as_str().to_owned(),
                 currency: currency.id,
@@ -630,9 +626,7 @@ impl Core {
                 return Ok(Some(Receipt { transfer, currency }));
             }
             if project.status != ProjectStatus::Funded {
-                return Err(Error::conflict(
-                    "a project can be spent from once it is funded",
-                ));
+                return Err(Error::from(Refusal::ProjectNotFunded));
             }
             let Some(mut transfers) = post_all(&mut tx, &[order]).await? else {
                 return Ok(None);
@@ -666,7 +660,7 @@ impl Core {
                 let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
                 let k = ledger_store::currency_kind(&mut tx, currency.id)
                     .await?
-                    .ok_or_else(|| Error::not_found("currency"))?;
+                    .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
                 if let Ok(mut cache) = self.currency_kinds.write() {
                     cache.insert(cache_key, k);
                 }
@@ -677,10 +671,9 @@ impl Core {
             return Ok(());
         }
         if kind == TransferKind::Issuance {
-            return Err(Error::invalid(
-                "currency",
-                "shares are issued only by investing in their project",
-            ));
+            return Err(Error::from(Refusal::SharesOnlyByInvesting {
+                field: "currency",
+            }));
         }
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
         let status: Option<(String,)> =
@@ -689,9 +682,9 @@ impl Core {
                 .fetch_optional(tx.conn())
                 .await?;
         match status {
-            Some((s,)) if s == ProjectStatus::Open.as_str() => Err(Error::conflict(
-                "shares of a project that is still raising money can be transferred once it is funded",
-            )),
+            Some((s,)) if s == ProjectStatus::Open.as_str() => {
+                Err(Error::from(Refusal::SharesLockedWhileRaising))
+            }
             _ => Ok(()),
         }
     }

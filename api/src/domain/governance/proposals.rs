@@ -25,6 +25,7 @@ use crate::domain::tenancy::{Tenant, TenantTx};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 text_enum!(
     /// What a proposal is about.
@@ -115,13 +116,10 @@ fn deadline(
     match requested {
         None => Ok(earliest),
         Some(at) if at >= earliest && at <= now + LONGEST_VOTE => Ok(at),
-        Some(_) => Err(Error::invalid(
-            "closes_at",
-            format!(
-                "the vote must stay open at least the org's voting period ({} seconds) and at most 90 days",
-                rules.voting_period_secs
-            ),
-        )),
+        Some(_) => Err(Error::from(Refusal::VoteDurationOutOfRange {
+            field: "closes_at",
+            min_secs: rules.voting_period_secs,
+        })),
     }
 }
 
@@ -239,7 +237,7 @@ async fn lock(tx: &mut TenantTx, id: ProposalId) -> Result<Locked> {
     .bind(id)
     .fetch_optional(tx.conn())
     .await?
-    .ok_or_else(|| Error::not_found("proposal"))?;
+    .ok_or_else(|| Error::from(Refusal::ProposalNotFound))?;
     Ok(Locked {
         id,
         author: row.author_user_id,
@@ -477,7 +475,7 @@ pub(crate) async fn view(
     views(tx, viewer, Some(id), None, None, 1)
         .await?
         .pop()
-        .ok_or_else(|| Error::not_found("proposal"))
+        .ok_or_else(|| Error::from(Refusal::ProposalNotFound))
 }
 
 impl Core {
@@ -504,9 +502,7 @@ impl Core {
             }
             let rules = rules::load(&mut tx).await?;
             if rules.proposers == Proposers::Admins && !member.role.is_admin() {
-                return Err(Error::forbidden(
-                    "in this org only admins may open proposals",
-                ));
+                return Err(Error::from(Refusal::ProposalsByAdminsOnly));
             }
             let closes_at = deadline(&rules, now, new.closes_at)?;
             let action =
@@ -603,10 +599,10 @@ impl Core {
             }
             let p = lock(&mut tx, id).await?;
             if p.status != ProposalStatus::Open {
-                return Err(Error::conflict(format!("voting on proposal {id} has closed")));
+                return Err(Error::from(Refusal::VotingClosed { proposal: id.0 }));
             }
             if now >= p.closes_at {
-                return Err(Error::conflict(format!("voting on proposal {id} ended at {}", p.closes_at)));
+                return Err(Error::from(Refusal::VotingEnded { proposal: id.0, closed_at: p.closes_at }));
             }
             let eligible: Option<(i64,)> =
                 sqlx::query_as("SELECT 1::bigint FROM proposal_voters WHERE proposal_id = $1 AND user_id = $2")
@@ -615,7 +611,7 @@ impl Core {
                     .fetch_optional(tx.conn())
                     .await?;
             if eligible.is_none() {
-                return Err(Error::forbidden("only those who were members when the proposal opened may vote on it"));
+                return Err(Error::from(Refusal::NotInElectorate));
             }
             sqlx::query(
                 "INSERT INTO votes (proposal_id, user_id, choice, cast_at, changed_at) VALUES ($1, $2, $3, $4, $4)

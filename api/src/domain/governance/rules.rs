@@ -13,6 +13,7 @@ use crate::domain::orgs::Member;
 use crate::domain::tenancy::TenantTx;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 text_enum!(
     /// Who may open proposals (pledges are open to every member: they issue only to the
@@ -67,13 +68,18 @@ pub struct KindRule {
 
 fn check_rule(quorum_bp: i32, threshold_bp: i32) -> Result<()> {
     if !(0..=10_000).contains(&quorum_bp) {
-        return Err(Error::invalid("quorum_bp", "use 0 to 10000 basis points"));
+        return Err(Error::from(Refusal::BasisPointsOutOfRange {
+            field: "quorum_bp",
+            min: 0,
+            max: 10_000,
+        }));
     }
     if !(5_001..=10_000).contains(&threshold_bp) {
-        return Err(Error::invalid(
-            "threshold_bp",
-            "use 5001 to 10000 basis points (more than half)",
-        ));
+        return Err(Error::from(Refusal::BasisPointsOutOfRange {
+            field: "threshold_bp",
+            min: 5_001,
+            max: 10_000,
+        }));
     }
     Ok(())
 }
@@ -82,10 +88,9 @@ impl Rules {
     pub fn validate(&self) -> Result<()> {
         check_rule(self.quorum_bp, self.threshold_bp)?;
         if !VOTING_PERIOD_SECS.contains(&self.voting_period_secs) {
-            return Err(Error::invalid(
-                "voting_period_secs",
-                "use 60 seconds to 90 days",
-            ));
+            return Err(Error::from(Refusal::VotingPeriodOutOfRange {
+                field: "voting_period_secs",
+            }));
         }
         for (i, o) in self.overrides.iter().enumerate() {
             check_rule(o.quorum_bp, o.threshold_bp)?;
@@ -93,10 +98,9 @@ impl Rules {
                 .iter()
                 .any(|earlier| earlier.kind == o.kind)
             {
-                return Err(Error::invalid(
-                    "overrides",
-                    "give each kind of proposal at most one rule",
-                ));
+                return Err(Error::from(Refusal::DuplicateRuleOverride {
+                    field: "overrides",
+                }));
             }
         }
         Ok(())
@@ -158,8 +162,11 @@ pub(crate) async fn load(tx: &mut TenantTx) -> Result<Rules> {
 
 /// Replaces the org's rules (validated before) inside a transaction.
 pub(crate) async fn store(tx: &mut TenantTx, rules: &Rules) -> Result<()> {
-    let period = i32::try_from(rules.voting_period_secs)
-        .map_err(|_| Error::invalid("voting_period_secs", "use 60 seconds to 90 days"))?;
+    let period = i32::try_from(rules.voting_period_secs).map_err(|_| {
+        Error::from(Refusal::VotingPeriodOutOfRange {
+            field: "voting_period_secs",
+        })
+    })?;
     sqlx::query(
         "UPDATE rules SET method = $1, quorum_bp = $2, threshold_bp = $3, voting_period_secs = $4,
                           proposers = $5, updated_at = now()",
@@ -208,9 +215,7 @@ impl Core {
                 .fetch_one(tx.conn())
                 .await?;
         if members >= DIRECT_RULES_BELOW {
-            return Err(Error::forbidden(
-                "with 3 or more members, the rules change only through a passed change_rules proposal",
-            ));
+            return Err(Error::from(Refusal::RulesChangeByProposal { members: 3 }));
         }
         store(&mut tx, &rules).await?;
         let stored = load(&mut tx).await?;

@@ -44,6 +44,7 @@ use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx};
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::{Money, Refusal};
 
 /// Members per transaction when a period is applied, and how many such transactions run at once:
 /// a period of a large org is spread over the database's cores.
@@ -126,12 +127,8 @@ pub struct IssuanceSummary {
 
 /// Parses an IANA time zone name.
 pub fn parse_time_zone(name: &str) -> Result<Tz> {
-    name.parse::<Tz>().map_err(|_| {
-        Error::invalid(
-            "time_zone",
-            "use an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"",
-        )
-    })
+    name.parse::<Tz>()
+        .map_err(|_| Error::from(Refusal::TimeZoneUnknown { field: "time_zone" }))
 }
 
 /// The first day (local) of the period containing `at`.
@@ -285,19 +282,20 @@ pub(crate) async fn resolve_policy(
     parse_time_zone(&time_zone)?;
     let demurrage_bp = new.demurrage_bp.unwrap_or(0);
     if !(0..=10_000).contains(&demurrage_bp) {
-        return Err(Error::invalid(
-            "demurrage_bp",
-            "use 0 to 10000 basis points",
-        ));
+        return Err(Error::from(Refusal::BasisPointsOutOfRange {
+            field: "demurrage_bp",
+            min: 0,
+            max: 10_000,
+        }));
     }
     if new
         .starts_at
         .is_some_and(|at| at < now - Duration::days(31))
     {
-        return Err(Error::invalid(
-            "starts_at",
-            "a policy may start at most 31 days in the past",
-        ));
+        return Err(Error::from(Refusal::PolicyStartsTooEarly {
+            field: "starts_at",
+            days: 31,
+        }));
     }
     // Periods are computed in local dates: a start near the end of chrono's calendar would
     // overflow in a time zone ahead of UTC.
@@ -305,10 +303,10 @@ pub(crate) async fn resolve_policy(
         .starts_at
         .is_some_and(|at| at > now + Duration::days(MAX_START_AHEAD_DAYS))
     {
-        return Err(Error::invalid(
-            "starts_at",
-            "a policy may start at most 10 years from now",
-        ));
+        return Err(Error::from(Refusal::PolicyStartsTooLate {
+            field: "starts_at",
+            years: 10,
+        }));
     }
     let currency = coin_by_code(tx, &new.currency).await?;
     let income = match (&new.fixed_amount, &new.top_up_to) {
@@ -319,10 +317,9 @@ pub(crate) async fn resolve_policy(
         (None, Some(a)) => Some((Income::TopUp, parse_amount("top_up_to", a, currency.scale)?)),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                "fixed_amount",
-                "give a fixed amount or a top-up target, not both",
-            ));
+            return Err(Error::from(Refusal::FixedAmountAndTopUp {
+                field: "fixed_amount",
+            }));
         }
     };
     if let Some((kind, amount)) = income
@@ -332,19 +329,15 @@ pub(crate) async fn resolve_policy(
             Income::Fixed => "fixed_amount",
             Income::TopUp => "top_up_to",
         };
-        return Err(Error::invalid(
+        return Err(Error::from(Refusal::AmountAboveLimit {
             field,
-            format!(
-                "use at most {}",
-                format_minor(super::MAX_LIMIT, currency.scale)
-            ),
-        ));
+            max: Money::new(super::MAX_LIMIT, currency.scale),
+        }));
     }
     if income.is_none() && demurrage_bp == 0 {
-        return Err(Error::invalid(
-            "fixed_amount",
-            "give a fixed amount, a top-up target or a demurrage rate",
-        ));
+        return Err(Error::from(Refusal::PolicyWithoutIncome {
+            field: "fixed_amount",
+        }));
     }
     Ok((
         currency.id,
@@ -389,7 +382,7 @@ pub(crate) async fn insert_policy(
         crate::error::on_unique(
             e,
             "issuance_policies_active_currency",
-            "an active issuance policy of this currency",
+            Refusal::ActivePolicyExists,
         )
     })?;
     Ok(id)
@@ -474,7 +467,7 @@ impl Core {
         let view = views(&mut tx, Some(id))
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("issuance policy"))?;
+            .ok_or_else(|| Error::from(Refusal::IssuancePolicyNotFound))?;
         tx.commit().await?;
         Ok(view)
     }
@@ -498,11 +491,9 @@ impl Core {
         let view = views(&mut tx, Some(id))
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("issuance policy"))?;
+            .ok_or_else(|| Error::from(Refusal::IssuancePolicyNotFound))?;
         if ended.rows_affected() == 0 {
-            return Err(Error::conflict(format!(
-                "issuance policy {id} has already ended"
-            )));
+            return Err(Error::from(Refusal::IssuancePolicyEnded { policy: id }));
         }
         tx.commit().await?;
         Ok(view)

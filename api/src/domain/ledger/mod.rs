@@ -23,6 +23,7 @@ use super::ids::{AccountId, CurrencyId, TenantId, TransferId, UserId};
 use super::money::{Amount, Scale};
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// The most a limit may be, in minor units: a credit limit, or a scheduled issuance's amount or
 /// top-up target (10^15; ten trillion at scale 2). Balances are `i64` (about 9.2 * 10^18), so a
@@ -41,10 +42,9 @@ impl CurrencyCode {
         if (2..=8).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Error::invalid(
-                "currency",
-                "a currency code is 2 to 8 capital letters",
-            ))
+            Err(Error::from(Refusal::CurrencyCodeMalformed {
+                field: "currency",
+            }))
         }
     }
 

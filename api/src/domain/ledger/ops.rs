@@ -11,6 +11,7 @@ use crate::domain::orgs::{Member, Payer};
 use crate::domain::tenancy::TenantTx;
 use crate::domain::text;
 use crate::error::{Error, Result};
+use crate::refusal::{Money, Refusal};
 
 /// A client-chosen idempotency key, namespaced by where it came from so two sources can never
 /// collide ("http:<user>:<key>", "matrix:<event id>", "stripe:<event id>", ...).
@@ -27,10 +28,10 @@ impl IdempotencyKey {
     pub fn scoped(source: &str, scope: &str, raw: &str) -> Result<Self> {
         let ok = !raw.is_empty() && raw.len() <= 200 && raw.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
-            return Err(Error::invalid(
-                "idempotency_key",
-                "use 1 to 200 visible ASCII characters",
-            ));
+            return Err(Error::from(Refusal::IdempotencyKeyMalformed {
+                field: "idempotency_key",
+                max: 200,
+            }));
         }
         Ok(Self(format!("{source}:{scope}:{raw}")))
     }
@@ -91,21 +92,23 @@ impl Core {
         let scale = i16::try_from(new.scale)
             .ok()
             .and_then(|s| Scale::try_from(s).ok())
-            .ok_or_else(|| Error::invalid("scale", "the scale must be between 0 and 6"))?;
+            .ok_or_else(|| {
+                Error::from(Refusal::ScaleOutOfRange {
+                    field: "scale",
+                    max: 6,
+                })
+            })?;
         let credit_limit = match new.credit_limit.as_deref() {
             None | Some("0") => 0,
             Some(text) => Amount::parse(text, scale)
-                .map_err(|e| Error::invalid("credit_limit", e.to_string()))?
+                .map_err(|e| Error::from(Refusal::amount("credit_limit", e)))?
                 .minor(),
         };
         if credit_limit > super::MAX_LIMIT {
-            return Err(Error::invalid(
-                "credit_limit",
-                format!(
-                    "a credit limit may be at most {}",
-                    format_minor(super::MAX_LIMIT, scale)
-                ),
-            ));
+            return Err(Error::from(Refusal::AmountAboveLimit {
+                field: "credit_limit",
+                max: Money::new(super::MAX_LIMIT, scale),
+            }));
         }
         let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
         let currency =
@@ -138,7 +141,7 @@ impl Core {
                 cache.insert((member.tenant.id, c.code.clone()), c);
             }
         }
-        found.ok_or_else(|| Error::not_found("currency"))
+        found.ok_or_else(|| Error::from(Refusal::CurrencyNotFound))
     }
 
     /// The member's own accounts; admins and treasurers see every account of the org.
@@ -208,7 +211,7 @@ impl Core {
     ) -> Result<(Receipt, bool)> {
         let currency = self.currency(member, &req.currency).await?;
         let amount = Amount::parse(&req.amount, currency.scale)
-            .map_err(|e| Error::invalid("amount", e.to_string()))?;
+            .map_err(|e| Error::from(Refusal::amount("amount", e)))?;
         self.guard_shares(member, &currency, kind).await?;
         let (from, authority) = if kind == TransferKind::Issuance {
             (AccountRef::Issuance, Authority::Issuer)
@@ -268,9 +271,7 @@ impl Core {
                 .filter(|id| account.is_none_or(|a| a == *id))
                 .collect();
             if account.is_some() && own.is_empty() {
-                return Err(Error::forbidden(
-                    "you can only read the history of your own accounts",
-                ));
+                return Err(Error::from(Refusal::NotYourHistory));
             }
             Some(own)
         };

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::{Account, AccountKind, AccountRef, Authority, Transfer, TransferKind, TransferOrder};
 use crate::domain::ids::{AccountId, CurrencyId, UserId};
 use crate::error::Error;
+use crate::refusal::Refusal;
 
 /// What happens to one order of the batch.
 #[derive(Debug)]
@@ -73,26 +74,26 @@ impl Book {
     fn post(&mut self, order: &TransferOrder) -> Result<(AccountId, AccountId), Error> {
         let from_id = self
             .resolve(order.from, order.currency)
-            .ok_or_else(|| Error::not_found("paying account"))?;
+            .ok_or_else(|| Error::from(Refusal::PayingAccountNotFound))?;
         let to_id = self
             .resolve(order.to, order.currency)
-            .ok_or_else(|| Error::not_found("receiving account"))?;
+            .ok_or_else(|| Error::from(Refusal::ReceivingAccountNotFound))?;
         if from_id == to_id {
             return Err(Error::SameAccount);
         }
         let (from, to) = match (self.accounts.get(&from_id), self.accounts.get(&to_id)) {
             (Some(f), Some(t)) => (f, t),
-            _ => return Err(Error::not_found("account")),
+            _ => return Err(Error::from(Refusal::AccountNotFound)),
         };
         if from.currency_id != order.currency || to.currency_id != order.currency {
             return Err(Error::CurrencyMismatch);
         }
         match order.authority {
             Authority::Owner(user) if from.owner_user_id != Some(user) => {
-                return Err(Error::forbidden("you can only pay from your own account"));
+                return Err(Error::from(Refusal::NotYourAccount));
             }
             Authority::Issuer if from.kind != AccountKind::Issuance => {
-                return Err(Error::forbidden("issuance comes from the issuance account"));
+                return Err(Error::from(Refusal::IssuanceNotFromIssuanceAccount));
             }
             _ => {}
         }
@@ -125,17 +126,19 @@ impl Book {
 /// destroy the money; the community fund takes payments (donations).
 fn may_receive(to: &Account, kind: TransferKind) -> Result<(), Error> {
     match to.kind {
-        AccountKind::Member if to.closed && kind != TransferKind::Refund => Err(Error::forbidden(
-            "the receiving account belongs to someone who is no longer a member of this org; nothing was moved",
-        )),
-        AccountKind::Project if kind == TransferKind::Payment => Err(Error::invalid(
-            "to_account",
-            "a project's account takes money only by investing in the project; nothing was paid",
-        )),
-        AccountKind::Issuance if kind == TransferKind::Payment => Err(Error::invalid(
-            "to_account",
-            "a payment to the issuance account would destroy the money; nothing was paid",
-        )),
+        AccountKind::Member if to.closed && kind != TransferKind::Refund => {
+            Err(Error::from(Refusal::ReceivingAccountClosed))
+        }
+        AccountKind::Project if kind == TransferKind::Payment => {
+            Err(Error::from(Refusal::ProjectAccountNotPayable {
+                field: "to_account",
+            }))
+        }
+        AccountKind::Issuance if kind == TransferKind::Payment => {
+            Err(Error::from(Refusal::IssuanceAccountNotPayable {
+                field: "to_account",
+            }))
+        }
         _ => Ok(()),
     }
 }
@@ -300,7 +303,10 @@ mod tests {
         assert!(matches!(d[2], Decision::Apply { .. }));
         assert!(matches!(d[3], Decision::SameAs(0)));
         assert!(matches!(d[4], Decision::Refuse(Error::IdempotencyConflict)));
-        assert!(matches!(d[5], Decision::Refuse(Error::Forbidden(_))));
+        assert!(matches!(
+            d[5],
+            Decision::Refuse(Error::Refused(Refusal::NotYourAccount))
+        ));
         assert!(matches!(d[6], Decision::Apply { .. }));
         assert!(matches!(d[7], Decision::Refuse(Error::SameAccount)));
         assert_eq!(b.balance(AccountId(1)), Some(-105));
@@ -348,7 +354,10 @@ mod tests {
         ];
         let d = decide(&orders, &mut Book::new(accounts()), &HashMap::new());
         assert!(
-            matches!(d[0], Decision::Refuse(Error::Forbidden(_))),
+            matches!(
+                d[0],
+                Decision::Refuse(Error::Refused(Refusal::ReceivingAccountClosed))
+            ),
             "closed"
         );
         assert!(
@@ -356,12 +365,18 @@ mod tests {
             "a refund to a closed account"
         );
         assert!(
-            matches!(d[2], Decision::Refuse(Error::Invalid { .. })),
+            matches!(
+                d[2],
+                Decision::Refuse(Error::Refused(Refusal::ProjectAccountNotPayable { .. }))
+            ),
             "into a project"
         );
         assert!(matches!(d[3], Decision::Apply { .. }), "an investment");
         assert!(
-            matches!(d[4], Decision::Refuse(Error::Invalid { .. })),
+            matches!(
+                d[4],
+                Decision::Refuse(Error::Refused(Refusal::IssuanceAccountNotPayable { .. }))
+            ),
             "into issuance"
         );
         assert!(matches!(d[5], Decision::Apply { .. }), "a cancellation");

@@ -28,6 +28,7 @@ use crate::domain::ids::{AccountId, CurrencyId};
 use crate::domain::money::Scale;
 use crate::domain::tenancy::{SchemaName, TenantConn, TenantSession, TenantTx};
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 type Lane = Batcher<TransferOrder, Result<Posted>>;
 
@@ -289,7 +290,7 @@ async fn run_with_retries(
 fn refused_payer(err: &Error) -> Option<Error> {
     match err.sqlstate().as_deref() {
         Some("CSP01") => Some(Error::Unauthorized),
-        Some("CSP02") => Some(Error::forbidden("you are not a member of this org")),
+        Some("CSP02") => Some(Error::from(Refusal::NotAMember)),
         _ => None,
     }
 }

@@ -7,6 +7,7 @@ use crate::domain::ids::{AccountId, CurrencyId, TransferId, UserId};
 use crate::domain::money::Scale;
 use crate::domain::tenancy::{TenantConn, TenantTx};
 use crate::error::{Result, on_unique};
+use crate::refusal::Refusal;
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, \
      a.ceiling, a.closed_at IS NOT NULL AS closed";
@@ -30,7 +31,7 @@ pub async fn insert_currency(
     .bind(default_credit_limit)
     .fetch_one(tx.conn())
     .await
-    .map_err(|e| on_unique(e, "currencies_code_key", "currency code"))?;
+    .map_err(|e| on_unique(e, "currencies_code_key", Refusal::CurrencyCodeTaken))?;
     // The issuance account (no floor) and the community fund, then one account per member.
     sqlx::query(
         "INSERT INTO accounts (currency_id, kind, floor) VALUES ($1, 'issuance', NULL), ($1, 'fund', 0)",
