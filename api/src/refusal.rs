@@ -242,6 +242,8 @@ refusals! {
 
     // --- Conflict (409) ---
     "slug_taken" Conflict SlugTaken;
+    "org_exists_here" Conflict OrgExistsHere { slug: String };
+    "org_already_imported" Conflict OrgAlreadyImported { slug: String };
     "email_taken" Conflict EmailTaken;
     "currency_code_taken" Conflict CurrencyCodeTaken;
     "share_code_taken" Conflict ShareCodeTaken;
@@ -285,6 +287,7 @@ refusals! {
     "amount_not_positive" Invalid AmountNotPositive { field: &'static str };
     "amount_too_many_decimals" Invalid AmountTooManyDecimals { field: &'static str, places: i64 };
     "amount_too_large" Invalid AmountTooLarge { field: &'static str };
+    "archive_rejected" Invalid ArchiveRejected { field: &'static str, problem: String };
     /// Above the largest amount the ledger takes for this setting.
     "amount_above_limit" Invalid AmountAboveLimit { field: &'static str, max: Money };
     "scale_out_of_range" Invalid ScaleOutOfRange { field: &'static str, max: i64 };

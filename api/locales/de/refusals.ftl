@@ -43,6 +43,8 @@ not_in_electorate = Abstimmen darf nur, wer bei Eröffnung des Antrags Mitglied 
 ## Widerspricht dem aktuellen Stand
 
 slug_taken = Dieser Kurzname ist schon vergeben.
+org_exists_here = Hier gibt es schon eine Organisation { $slug }; importiere eine Kopie unter einem anderen Kurznamen (--slug NEU).
+org_already_imported = Diese Organisation wurde hier schon importiert (als { $slug }); importiere eine Kopie unter einem anderen Kurznamen (--slug NEU).
 email_taken = Diese E-Mail-Adresse ist schon vergeben.
 currency_code_taken = Dieser Währungscode ist schon vergeben.
 share_code_taken = Dieser Anteilscode ist schon vergeben.
@@ -88,6 +90,7 @@ amount_too_many_decimals = Dieser Betrag passt nicht: Diese Währung hat { $plac
        *[other] { $places } Nachkommastellen
     }; der Betrag hat mehr.
 amount_too_large = Dieser Betrag passt nicht: Er ist zu groß.
+archive_rejected = Dieses Archiv kann nicht importiert werden: { $problem }. Es wurde nichts geändert.
 amount_above_limit = Dieser Betrag passt nicht: Verwende höchstens { $max }.
 scale_out_of_range = Verwende 0 bis { $max } Nachkommastellen.
 rate_malformed = Gib Anteile je Münze an, eine positive Zahl mit bis zu 6 Nachkommastellen.

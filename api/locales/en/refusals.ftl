@@ -43,6 +43,8 @@ not_in_electorate = Only those who were members when the proposal opened may vot
 ## Conflicts with the state of things
 
 slug_taken = That slug is already taken.
+org_exists_here = An org { $slug } exists here already; import a copy under another slug (--slug NEW).
+org_already_imported = This org was imported here already (as { $slug }); import a copy under another slug (--slug NEW).
 email_taken = That email address is already taken.
 currency_code_taken = That currency code is already taken.
 share_code_taken = That share code is already taken.
@@ -88,6 +90,7 @@ amount_too_many_decimals = That amount does not work: this currency has { $place
        *[other] { $places } decimal places
     }; the amount has more.
 amount_too_large = That amount does not work: it is too large.
+archive_rejected = That archive cannot be imported: { $problem }. Nothing was changed.
 amount_above_limit = That amount does not work: use at most { $max }.
 scale_out_of_range = Use 0 to { $max } decimal places.
 rate_malformed = Give shares per coin, a positive number with up to 6 decimals.

@@ -14,6 +14,7 @@ use super::{FORMAT, Manifest, ManifestOrg, Migrations, PartHeader, PartSum, VERS
 use crate::domain::ids::TenantId;
 use crate::domain::tenancy::{OrgSlug, SchemaName, TenantTx};
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// What an export wrote.
 #[derive(Debug, Clone)]
@@ -84,7 +85,7 @@ pub async fn export_org(pool: &PgPool, slug: &OrgSlug, out: &Path) -> Result<Exp
     .bind(slug.as_str())
     .fetch_optional(tx.conn())
     .await?;
-    let (tenant, name, created_at, origin) = org.ok_or_else(|| Error::not_found("org"))?;
+    let (tenant, name, created_at, origin) = org.ok_or_else(|| Error::from(Refusal::OrgNotFound))?;
     let schema = SchemaName::for_tenant(tenant);
     sqlx::query("SELECT set_config('search_path', $1, true)")
         .bind(schema.as_str())

@@ -19,6 +19,7 @@ use crate::domain::ledger::{seal, store};
 use crate::domain::tenancy::{OrgSlug, SchemaName, TenantTx};
 use crate::error::{Error, Result};
 use crate::migrate;
+use crate::refusal::Refusal;
 
 /// What an import did.
 #[derive(Debug, Clone)]
@@ -39,7 +40,12 @@ pub struct ImportSummary {
 const BATCH: usize = 1000;
 
 fn refuse(why: String) -> Error {
-    Error::invalid("archive", why)
+    // The problem names the first mismatch (a part, a row, a seal) for the operator; it is
+    // the archive's own vocabulary, not a sentence to translate.
+    Error::from(Refusal::ArchiveRejected {
+        field: "archive",
+        problem: why,
+    })
 }
 
 /// A part as read from the file, checked against the manifest.
@@ -191,9 +197,10 @@ pub async fn import_org(
             .fetch_one(&mut *tx)
             .await?;
     if taken {
-        return Err(Error::conflict(format!(
-            "an org {slug} exists here already; import a copy with --slug NEW"
-        )));
+        return Err(Refusal::OrgExistsHere {
+            slug: slug.to_string(),
+        }
+        .into());
     }
     if new_slug.is_none() {
         let before: Option<String> = sqlx::query_scalar(
@@ -204,9 +211,7 @@ pub async fn import_org(
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(before) = before {
-            return Err(Error::conflict(format!(
-                "this org was imported here already (as {before}); import a copy with --slug NEW"
-            )));
+            return Err(Refusal::OrgAlreadyImported { slug: before }.into());
         }
     }
 
