@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::governance::feed::Platform;
+use super::idempotency::IdempotencyKey;
 use super::identity::{self, ApiToken, Role, User};
 use super::ids::{OutboxId, TenantId, UserId};
-use super::ledger::ops::IdempotencyKey;
 use super::ledger::{Currency, CurrencyKind, store as ledger_store};
 use super::orgs::{Member, admit_in};
 use super::tenancy::{OrgSlug, Tenant, TenantTx};

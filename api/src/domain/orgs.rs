@@ -13,7 +13,6 @@ use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use super::identity::{self, ApiToken, Email, Role, TokenTerms, User};
 use super::ids::{TenantId, UserId};
 use super::ledger::Credential;
-use super::ledger::ops::{IdempotencyKey, MoveRequest, Receipt};
 use super::ledger::store as ledger_store;
 use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
@@ -255,7 +254,73 @@ pub fn parse_org_name(text: &str) -> Result<String> {
 
 const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at";
 
+/// What signing up gives: the user, a first token, and the org when one was asked for.
+pub struct SignedUp {
+    pub user: User,
+    pub token: ApiToken,
+    pub org: Option<Tenant>,
+}
+
 impl Core {
+    /// Creates a user (and optionally their org) and a first token, all or nothing. For the
+    /// operator and in-process callers: the daily cap on new orgs does not apply (see
+    /// [`Core::signup_from`] for people signing up over the API).
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+    ) -> Result<SignedUp> {
+        self.sign_up(email, password, display_name, org, AskedBy::Operator)
+            .await
+    }
+
+    /// A person signing up over the API from `from` (when known): an org they ask for counts
+    /// towards the daily cap on new orgs per address.
+    pub async fn signup_from(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+        from: Option<IpAddr>,
+    ) -> Result<SignedUp> {
+        self.sign_up(email, password, display_name, org, AskedBy::Person(from))
+            .await
+    }
+
+    async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+        asked_by: AskedBy,
+    ) -> Result<SignedUp> {
+        let email = Email::parse_deliverable(email)?;
+        let display_name = identity::parse_display_name(display_name)?;
+        identity::check_password_rules(&password)?;
+        let hash = identity::hash_password(password).await?;
+        let mut tx = self.pool.begin().await?;
+        let user = identity::create_user(&mut tx, &email, &hash, &display_name).await?;
+        let token = identity::issue_token(&mut tx, user.id, "signup", self.tokens).await?;
+        let org = match org {
+            Some(new) => {
+                self.org_caps.check(&mut tx, &user, asked_by).await?;
+                let (tx, tenant) = create_org_in(tx, &user, new, asked_by.address()).await?;
+                tx.commit().await?;
+                self.spares.replenish(&self.pool);
+                Some(tenant)
+            }
+            None => {
+                tx.commit().await?;
+                None
+            }
+        };
+        Ok(SignedUp { user, token, org })
+    }
+
     /// Creates the org, its schema at the latest migration, and makes `owner` its owner, all in
     /// one transaction: either the org is there and ready, or nothing is. For the operator: not
     /// capped (see [`Core::create_org_from`]).
@@ -348,45 +413,6 @@ impl Core {
             credential,
             remembered,
         })
-    }
-
-    /// A payment over HTTP by a payer from [`Core::payer_for_token`]. A payment applied now was
-    /// authorised by its own write; any other answer (a refusal, decided without writing, or a
-    /// replay of an earlier key) is given only after the token and membership are looked up
-    /// again, so a revoked token gets 401 there too, in every process. Which answer was
-    /// written now is the transfer lane's to say ([`Posted::written_now`](super::ledger::queue::Posted::written_now)), not a clock's.
-    pub async fn pay_with_token(
-        &self,
-        payer: &Payer,
-        req: MoveRequest,
-        key: IdempotencyKey,
-    ) -> Result<Receipt> {
-        let answer = self.pay_as(payer, req, key).await;
-        let checked_by_write = match &answer {
-            Ok((_, written_now)) => *written_now,
-            Err(Error::Unauthorized) => true,
-            Err(_) => false,
-        };
-        let answer = answer.map(|(receipt, _)| receipt);
-        if !payer.remembered || checked_by_write {
-            return answer;
-        }
-        let slug = payer.member.tenant.slug.to_string();
-        match self
-            .access
-            .call((payer.credential.token_hash.clone(), slug))
-            .await?
-        {
-            Ok(_) => answer,
-            // The write's own refusal of a member who left says it as well as the lookup would.
-            Err(e)
-                if !matches!(e, Error::Unauthorized)
-                    && matches!(answer, Err(Error::Forbidden(_))) =>
-            {
-                answer
-            }
-            Err(e) => Err(e),
-        }
     }
 
     pub async fn user_for_token(&self, token: &ApiToken) -> Result<User> {

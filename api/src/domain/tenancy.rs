@@ -17,6 +17,25 @@ use super::ids::TenantId;
 use super::text_enum::text_enum;
 use crate::error::{Error, Result};
 
+/// Runs an operation (one transaction) until it completes: `Ok(None)` or a transient database
+/// error means it was rolled back and is tried again.
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    const ATTEMPTS: usize = 8;
+    for _ in 0..ATTEMPTS {
+        match op().await {
+            Ok(Some(done)) => return Ok(done),
+            Ok(None) => continue,
+            Err(e) if e.is_transient() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Busy)
+}
+
 /// An org's URL name: 3–40 characters, lowercase ASCII letters, digits and inner hyphens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]

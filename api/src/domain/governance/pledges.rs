@@ -9,14 +9,14 @@ use utoipa::ToSchema;
 
 use super::actions::Action;
 use super::proposals::open_for_pledge;
-use super::{Creation, coin_by_code, currency_map, parse_amount, retrying};
 use crate::core::Core;
+use crate::domain::idempotency::{Creation, IdempotencyKey};
 use crate::domain::ids::{CurrencyId, PledgeId, ProposalId, UserId};
 use crate::domain::ledger::CurrencyCode;
-use crate::domain::ledger::ops::IdempotencyKey;
-use crate::domain::money::format_minor;
+use crate::domain::ledger::currencies::{coin_by_code, currency_map};
+use crate::domain::money::{format_minor, parse_amount};
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::TenantTx;
+use crate::domain::tenancy::{TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};

@@ -8,6 +8,7 @@
 //! - `issuance`: scheduled issuance and demurrage, set-based per org and period.
 //! - `seal`: the hash chain over the journal that lets anyone check history was not rewritten.
 
+pub mod currencies;
 pub mod issuance;
 pub mod ops;
 pub mod posting;

@@ -327,6 +327,33 @@ pub async fn post_in(
     Ok(posted.map(|results| results.into_iter().map(|r| r.map(|p| p.transfer)).collect()))
 }
 
+/// Posts orders inside the caller's transaction and insists they all apply. `Ok(None)`: a
+/// concurrent duplicate key raced, roll back and retry. `Err`: the first refused order's reason;
+/// other orders may have been written, so the caller must roll back (the transaction or to its
+/// savepoint) — nothing of a refused operation may stay.
+pub(crate) async fn post_all(
+    tx: &mut TenantTx,
+    orders: &[TransferOrder],
+) -> Result<Option<Vec<Transfer>>> {
+    let Some(results) = post_in(tx, orders).await? else {
+        return Ok(None);
+    };
+    results.into_iter().collect::<Result<Vec<_>>>().map(Some)
+}
+
+/// The transfer an earlier identical request already wrote under this order's key. The same key
+/// with other parameters is a conflict, as in the ledger.
+pub(crate) async fn replayed(tx: &mut TenantTx, order: &TransferOrder) -> Result<Option<Transfer>> {
+    let earlier = store::earlier_entries(tx, &[order.key.as_str()]).await?;
+    match earlier.get(&order.key) {
+        Some((fingerprint, transfer)) if *fingerprint == order.fingerprint() => {
+            Ok(Some(transfer.clone()))
+        }
+        Some(_) => Err(Error::IdempotencyConflict),
+        None => Ok(None),
+    }
+}
+
 /// Whether a batch looks up entries already written under its keys before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Earlier {
