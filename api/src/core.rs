@@ -1,5 +1,31 @@
 //! [`Core`]: the handle every edge (HTTP, CLI, chat, jobs) uses to run domain operations.
-//! The operations themselves live with their area under `domain/`.
+//! The operations themselves live with their area under `domain/`, each in an `impl Core`
+//! block of the file below. Where to find `Core::something`:
+//!
+//! | Area | File | What its `impl Core` does |
+//! |---|---|---|
+//! | Orgs and membership | `domain/orgs.rs` | signup (with a new org), create orgs, find orgs, resolve a token in an org (`member_for_token`, `payer_for_token`), join, admit and list members |
+//! | Identity | `domain/identity.rs` | login, logout, list and revoke tokens, issue a token |
+//! | Ledger | `domain/ledger/ops.rs` | currencies, accounts, pay (`pay`, `pay_as`, `pay_with_token`), issue, history, `verify_ledger` |
+//! | Issuance | `domain/ledger/issuance.rs` | scheduled issuance and demurrage policies, and running them |
+//! | Seals | `domain/ledger/seal.rs` | seal the journal's hash chain, list and audit seals |
+//! | Rules | `domain/governance/rules.rs` | the org's decision rules: read and set them |
+//! | Proposals | `domain/governance/proposals.rs` | propose, list, vote, close what is due (runs `governance/actions.rs`) |
+//! | Pledges | `domain/governance/pledges.rs` | pledge, list pledges and their sums |
+//! | Projects | `domain/governance/projects.rs` | create projects, invest, pay from a project, settle, guard shares |
+//! | Market | `domain/governance/market.rs` | listings: create, list, close, buy |
+//! | Feed | `domain/governance/feed.rs` | posts and comments |
+//! | Outbox | `domain/governance/outbox.rs` | pending events for the chat side, mark delivered, parked |
+//! | Chat | `domain/chat.rs` | connect codes and rooms, chat identities and their member, login links, delivery |
+//! | Follow-ups | `domain/follow_up.rs` | where follow-up jobs go (`with_follow_ups`) |
+//! | Construction | `core.rs` (here) | `new` and the `with_*` settings |
+//!
+//! Below the areas, without `impl Core`: `domain/tenancy.rs` (org schemas, [`TenantTx`],
+//! `retrying`), `domain/idempotency.rs` (keys and create-once), `domain/money.rs` (amounts),
+//! `domain/ledger/{store,posting,queue,currencies}.rs` (SQL, rules, the transfer lanes, currency
+//! lookups), `domain/governance/{tally,kind}.rs`, `domain/text.rs`, `domain/ids.rs`.
+//!
+//! [`TenantTx`]: crate::domain::tenancy::TenantTx
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
