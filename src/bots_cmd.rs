@@ -119,9 +119,9 @@ impl Bot {
 
 pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
     let bots = configured(&args)?;
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+    let (pool, core_config) = args.core.connect(&args.db).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
-    let core = Core::new(pool);
+    let core = Core::with_config(pool, core_config);
     let (stop, stopped) = watch::channel(false);
     let on_signal = stop.clone();
     tokio::spawn(async move {

@@ -15,7 +15,7 @@ use crate::cli::WorkerArgs;
 use crate::server;
 
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(&args.db.database_url, args.db.pool_size).await?;
+    let (pool, core_config) = args.core.connect(&args.db).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     coinsence_worker::setup(&pool).await?;
     if args.status {
@@ -35,7 +35,8 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         ..WorkerConfig::default()
     };
-    Worker::new(Core::new(pool), Arc::new(SystemClock), sink, config)
+    let core = Core::with_config(pool, core_config);
+    Worker::new(core, Arc::new(SystemClock), sink, config)
         .run(server::shutdown_signal())
         .await
 }

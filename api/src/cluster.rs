@@ -228,19 +228,25 @@ fn socket_url(dir: &Path, port: u16, database: &str) -> String {
 }
 
 /// How long a request waits for a free connection before it is answered 503 (the pool is
-/// exhausted or the database is restarting): `COINSENCE_DB_ACQUIRE_TIMEOUT_MS`, default 3 s.
-pub fn acquire_timeout() -> std::time::Duration {
-    std::time::Duration::from_millis(
-        crate::core::env_count("COINSENCE_DB_ACQUIRE_TIMEOUT_MS").unwrap_or(3000) as u64,
-    )
-}
+/// exhausted or the database is restarting), unless the binary's flag says otherwise.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Connects a pool of `size` to a URL.
 pub async fn connect(url: &str, size: u32) -> anyhow::Result<PgPool> {
+    connect_with(url, size, ACQUIRE_TIMEOUT).await
+}
+
+/// Connects a pool of `size` to a URL whose requests wait `acquire_timeout` at most for a
+/// connection.
+pub async fn connect_with(
+    url: &str,
+    size: u32,
+    acquire_timeout: std::time::Duration,
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)?;
     Ok(PgPoolOptions::new()
         .max_connections(size)
-        .acquire_timeout(acquire_timeout())
+        .acquire_timeout(acquire_timeout)
         // A ping before every checkout doubles the round trips of a short query; a broken
         // connection fails its query instead, which the caller sees as any database error.
         .test_before_acquire(false)

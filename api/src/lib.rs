@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod cluster;
+pub mod config;
 pub mod core;
 pub mod domain;
 pub mod error;
@@ -10,5 +11,6 @@ pub mod hashing;
 pub mod http;
 pub mod migrate;
 
+pub use crate::config::CoreConfig;
 pub use crate::core::Core;
 pub use crate::error::{Error, Result};

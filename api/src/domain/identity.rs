@@ -227,11 +227,8 @@ pub struct TokenTerms {
 impl TokenTerms {
     pub const DEFAULT_DAYS: u64 = 30;
 
-    /// `COINSENCE_TOKEN_TTL_DAYS` (default 30).
-    pub fn from_env() -> Self {
-        let days = crate::core::env_count("COINSENCE_TOKEN_TTL_DAYS")
-            .and_then(|d| u64::try_from(d).ok())
-            .unwrap_or(Self::DEFAULT_DAYS);
+    /// Tokens that live `days` unused.
+    pub fn days(days: u64) -> Self {
         Self::new(std::time::Duration::from_secs(days.saturating_mul(86_400)))
     }
 

@@ -128,21 +128,6 @@ impl Default for OrgCaps {
 }
 
 impl OrgCaps {
-    /// `COINSENCE_ORGS_PER_PERSON_PER_DAY` (default 5) and `COINSENCE_ORGS_PER_ADDRESS_PER_DAY`
-    /// (default 20); 0 lifts a cap.
-    pub fn from_env() -> Self {
-        let read = |name: &str, default: u32| {
-            crate::core::env_number(name)
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(default)
-        };
-        let default = Self::default();
-        Self {
-            per_person: read("COINSENCE_ORGS_PER_PERSON_PER_DAY", default.per_person),
-            per_address: read("COINSENCE_ORGS_PER_ADDRESS_PER_DAY", default.per_address),
-        }
-    }
-
     /// Refuses a new org when the person or the address already created their day's worth.
     /// Takes a transaction lock per person and per address (in that order, always), so
     /// concurrent requests are counted one after the other and cannot slip past the cap

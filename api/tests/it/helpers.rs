@@ -57,9 +57,11 @@ impl TestApp {
                 ..QueueConfig::default()
             },
         );
-        let mut http = HttpConfig::from_env();
-        http.max_in_flight = 4096;
-        http.admission_target = Duration::from_secs(60);
+        let http = HttpConfig {
+            max_in_flight: 4096,
+            admission_target: Duration::from_secs(60),
+            ..HttpConfig::default()
+        };
         let router = coinsence_api::http::router_with(core.clone(), http);
         Self { core, pool, router }
     }

@@ -54,16 +54,15 @@ pub struct QueueConfig {
 }
 
 impl Default for QueueConfig {
-    /// `COINSENCE_TRANSFER_LANES` overrides the lanes per org. The default, 2, measured best
+    /// Two lanes per org: that measured best
     /// in `bench pay` with two-round-trip batches (random accounts, one run each: 1 lane
     /// 2,637/s, 2 lanes 2,963/s, 3 lanes 2,867/s; bigger batches cost PostgreSQL less per
     /// transfer, and one lane alone waits on its own round trips).
     fn default() -> Self {
-        let lanes_per_org = crate::core::env_count("COINSENCE_TRANSFER_LANES").unwrap_or(2);
         Self {
-            lanes_per_org,
+            lanes_per_org: 2,
             max_batch: 256,
-            limits: QueueLimits::from_env(),
+            limits: QueueLimits::default(),
         }
     }
 }
