@@ -23,10 +23,7 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let core = Core::with_config(pool.clone(), core_config);
     // Follow-up jobs go to the workers' queue once a worker has created it; until then the
     // workers' schedules do the same work, a little later.
-    let has_jobs: Option<String> = sqlx::query_scalar("SELECT to_regclass('apalis.jobs')::text")
-        .fetch_one(&pool)
-        .await?;
-    let core = if has_jobs.is_some() {
+    let core = if coinsence_worker::enqueue::has_job_queue(&pool).await? {
         core.with_follow_ups(std::sync::Arc::new(coinsence_worker::enqueue::JobFollowUps))
     } else {
         tracing::info!("no job queue yet (start a worker): follow-ups are left to its schedules");

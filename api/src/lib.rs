@@ -10,6 +10,8 @@ pub mod error;
 pub mod hashing;
 pub mod http;
 pub mod migrate;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use crate::config::CoreConfig;
 pub use crate::core::Core;

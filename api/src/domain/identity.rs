@@ -476,6 +476,12 @@ impl Core {
         Ok(())
     }
 
+    /// The user with this email (an operator's command names people by email).
+    pub async fn user_by_email(&self, email: &Email) -> Result<User> {
+        let mut conn = self.pool.acquire().await?;
+        find_user_by_email(&mut conn, email).await
+    }
+
     /// A new token for a user, e.g. for `coinsence up` to print.
     pub async fn issue_token(&self, user: UserId, label: &str) -> Result<ApiToken> {
         let mut conn = self.pool.acquire().await?;

@@ -196,7 +196,9 @@ async fn cap_in(
 }
 
 /// A user acting inside one org, with their role there: the proof every org operation needs.
+/// Only `Core` makes one (non-exhaustive: no edge can write one up to go around the checks).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Member {
     pub tenant: Tenant,
     pub user: User,

@@ -167,7 +167,8 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    pub async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
+    /// Only the domain opens org transactions: edges call `Core` operations.
+    pub(crate) async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
         // One round trip for both. The name is safe to splice: `SchemaName` can only be
         // `control` or `org_<digits>`.
         let begin = format!("BEGIN; SET LOCAL search_path TO {schema}");

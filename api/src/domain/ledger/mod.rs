@@ -14,7 +14,12 @@ pub mod ops;
 pub mod posting;
 pub mod queue;
 pub mod seal;
+// The SQL is the ledger's own; edges go through `Core`. Tests that check the optimistic writes
+// directly reach it with the `testing` feature.
+#[cfg(feature = "testing")]
 pub mod store;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
