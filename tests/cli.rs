@@ -65,7 +65,7 @@ fn is_connect_code(s: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in_chat() {
-    let (pool, url) = coinsence_api::cluster::test_database()
+    let (pool, url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);

@@ -18,7 +18,7 @@
 //! | Outbox | `domain/governance/outbox.rs` | pending events for the chat side, mark delivered, parked |
 //! | Chat | `domain/chat.rs` | connect codes and rooms, chat identities and their member, login links, delivery |
 //! | Follow-ups | `domain/follow_up.rs` | where follow-up jobs go (`with_follow_ups`) |
-//! | Construction | `core.rs` (here) | `new` and the `with_*` settings |
+//! | Construction | `core.rs` (here) | `new` (defaults), `with_config` (a [`CoreConfig`] from `config.rs`, built by the binary from its flags) and the `with_*` settings |
 //!
 //! Below the areas, without `impl Core`: `domain/tenancy.rs` (org schemas, [`TenantTx`],
 //! `retrying`), `domain/idempotency.rs` (keys and create-once), `domain/money.rs` (amounts),

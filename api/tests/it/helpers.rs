@@ -39,7 +39,7 @@ pub struct Org {
 
 impl TestApp {
     pub async fn new() -> Self {
-        let (pool, _url) = coinsence_api::cluster::test_database()
+        let (pool, _url) = coinsence_api::testing::test_database()
             .await
             .unwrap_or_else(|e| panic!("test database: {e:#}"));
         // Functional tests are not load tests: on a busy test machine, shedding (503) would
