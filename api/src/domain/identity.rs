@@ -343,8 +343,9 @@ pub(crate) async fn touch_tokens(conn: &mut PgConnection, hashes: &[Vec<u8>], te
     }
 }
 
-/// One of a person's tokens as they see it in their list (never the secret).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// One of a person's tokens as they see it in their list (never the secret); on the wire as
+/// `http::orgs::TokenInfo`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TokenInfo {
     pub id: TokenId,
     /// How it was made: `signup`, `login`, `login link`, ...

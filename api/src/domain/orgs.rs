@@ -219,7 +219,8 @@ impl Member {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// A member as listed; on the wire as `http::orgs::MemberInfo`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct MemberInfo {
     pub user_id: UserId,
     pub display_name: String,
