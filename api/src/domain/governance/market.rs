@@ -69,7 +69,8 @@ pub struct ListingView {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A purchase (on the wire as `http::market::PurchaseView`).
+#[derive(Debug, Clone, Serialize)]
 pub struct PurchaseView {
     pub id: PurchaseId,
     pub listing_id: ListingId,

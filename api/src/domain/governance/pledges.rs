@@ -62,8 +62,8 @@ pub struct PledgeView {
     pub created_at: DateTime<Utc>,
 }
 
-/// Per currency, over all pledges.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// Per currency, over all pledges (on the wire as `http::governance::PledgeSummary`).
+#[derive(Debug, Clone, Serialize)]
 pub struct PledgeSummary {
     pub currency: CurrencyCode,
     /// Pledges waiting for their vote or approved (rejected ones do not count).
