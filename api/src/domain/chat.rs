@@ -117,8 +117,8 @@ impl ChatContext {
     }
 }
 
-/// A one-time code, shown once.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A one-time code, shown once (on the wire as `http::chat::OneTimeCode`).
+#[derive(Debug, Clone, Serialize)]
 pub struct OneTimeCode {
     pub code: String,
     pub expires_at: DateTime<Utc>,
