@@ -123,9 +123,9 @@ pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
 }
 
 async fn run_on(args: &BotsArgs, bots: Vec<Bot>, url: String) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(&url, args.db.pool_size).await?;
+    let (pool, core_config) = args.core.connect(&url, &args.db).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
-    let core = Core::new(pool);
+    let core = Core::with_config(pool, core_config);
     let (stop, stopped) = watch::channel(false);
     let on_signal = stop.clone();
     tokio::spawn(async move {

@@ -2,8 +2,16 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use coinsence_api::CoreConfig;
+use coinsence_api::config::{
+    HashingConfig, OrgCaps, QueueConfig, QueueLimits, TokenTerms, split_pool,
+};
+use coinsence_api::http::HttpConfig;
+use coinsence_api::http::limits::LimitConfig;
+use sqlx::PgPool;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,6 +87,8 @@ pub struct ChatArgs {
 pub struct BotsArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub core: CoreArgs,
     /// Run the Matrix bot.
     #[arg(long)]
     pub matrix: bool,
@@ -178,6 +188,8 @@ pub struct MigrateArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub core: CoreArgs,
     /// Show the job queues and the live workers, then exit.
     #[arg(long)]
     pub status: bool,
@@ -229,15 +241,141 @@ pub struct DbArgs {
         global = true
     )]
     pub data_dir: PathBuf,
-    /// Connections in the pool.
-    #[arg(long, env = "COINSENCE_DB_POOL", default_value_t = 32)]
+    /// Database connections in total: half for the payment hot path (token lookups, transfer
+    /// lanes), half for everything else.
+    #[arg(long, env = "COINSENCE_DB_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..))]
     pub pool_size: u32,
+}
+
+/// How the core runs (`serve`, `worker`, `bots`): the library's [`CoreConfig`].
+#[derive(Debug, Clone, Args)]
+pub struct CoreArgs {
+    /// Transfer lanes per org (each one transaction in flight).
+    #[arg(long, env = "COINSENCE_TRANSFER_LANES", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub transfer_lanes: u64,
+    /// Token and membership lookups in flight (fewer: bigger batches; more: less waiting).
+    #[arg(long, env = "COINSENCE_ACCESS_LOOKUPS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub access_lookups: u64,
+    /// Org schemas prepared ahead for new orgs (0: none).
+    #[arg(long, env = "COINSENCE_SPARE_ORGS", default_value_t = 2)]
+    pub spare_orgs: usize,
+    /// Days a token lives unused (use extends it, recorded daily).
+    #[arg(long, env = "COINSENCE_TOKEN_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_ttl_days: u64,
+    /// New orgs a person may create a day over the API (0: no cap).
+    #[arg(long, env = "COINSENCE_ORGS_PER_PERSON_PER_DAY", default_value_t = 5)]
+    pub orgs_per_person_per_day: u32,
+    /// New orgs one address may create a day over the API (0: no cap).
+    #[arg(long, env = "COINSENCE_ORGS_PER_ADDRESS_PER_DAY", default_value_t = 20)]
+    pub orgs_per_address_per_day: u32,
+    /// Items a batch queue (payments, token lookups) holds; one more is refused with 503.
+    #[arg(long, env = "COINSENCE_QUEUE_CAPACITY", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_capacity: u64,
+    /// While a queue stands, items older than this (ms) are shed with 503.
+    #[arg(long, env = "COINSENCE_QUEUE_TARGET_MS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_target_ms: u64,
+    /// No item waits longer than this (ms) to be taken into a batch (503).
+    #[arg(long, env = "COINSENCE_QUEUE_WAIT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_wait_ms: u64,
+    /// Passwords hashed at once in the process (default: one per core).
+    #[arg(long, env = "COINSENCE_HASHING_SLOTS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub hashing_slots: Option<u64>,
+    /// How long (ms) a login or signup waits for a hashing turn before 503.
+    #[arg(long, env = "COINSENCE_HASHING_WAIT_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hashing_wait_ms: u64,
+    /// How long (ms) a request waits for a database connection before 503.
+    #[arg(long, env = "COINSENCE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_ms: u64,
+}
+
+impl CoreArgs {
+    /// Connects `db`'s pool (its size split between the two pools) and the core's
+    /// configuration to build a [`Core`](coinsence_api::Core) with.
+    pub async fn connect(&self, url: &str, db: &DbArgs) -> anyhow::Result<(PgPool, CoreConfig)> {
+        let (main, hot) = split_pool(db.pool_size);
+        let wait = Duration::from_millis(self.db_acquire_timeout_ms);
+        let pool = coinsence_api::cluster::connect_with(url, main, wait).await?;
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let config = CoreConfig {
+            queue: QueueConfig {
+                lanes_per_org: count(self.transfer_lanes),
+                limits: QueueLimits {
+                    capacity: count(self.queue_capacity),
+                    target: Duration::from_millis(self.queue_target_ms),
+                    wait: Duration::from_millis(self.queue_wait_ms),
+                },
+                ..QueueConfig::default()
+            },
+            access_lookups: count(self.access_lookups),
+            spare_orgs: self.spare_orgs,
+            tokens: TokenTerms::days(self.token_ttl_days),
+            org_caps: OrgCaps {
+                per_person: self.orgs_per_person_per_day,
+                per_address: self.orgs_per_address_per_day,
+            },
+            hot_pool_size: Some(hot),
+            hashing: HashingConfig {
+                slots: self.hashing_slots.map(count),
+                wait: Duration::from_millis(self.hashing_wait_ms),
+            },
+        };
+        Ok((pool, config))
+    }
+}
+
+/// The HTTP API's limits (`serve`).
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Requests worked on at once (default: 16 per core, at least 32).
+    #[arg(long, env = "COINSENCE_MAX_IN_FLIGHT", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: Option<u64>,
+    /// While overloaded, how long (ms) a request waits for a place before 503.
+    #[arg(long, env = "COINSENCE_ADMISSION_TARGET_MS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub admission_target_ms: u64,
+    /// Signups, logins and login links per address and minute (429 beyond).
+    #[arg(long, env = "COINSENCE_AUTH_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_per_minute: u32,
+    /// Failed logins within the window that lock an account's password login.
+    #[arg(long, env = "COINSENCE_LOGIN_FAILURES", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures: u32,
+    /// The window (s) failed logins are counted in.
+    #[arg(long, env = "COINSENCE_LOGIN_WINDOW_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_window_secs: u64,
+    /// How long (s) a locked account's password login answers 429.
+    #[arg(long, env = "COINSENCE_LOGIN_LOCK_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_lock_secs: u64,
+    /// Full journal replays (`ledger/verify`, `seals/verify`) at once.
+    #[arg(long, env = "COINSENCE_REPLAYS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub replays: u64,
+}
+
+impl HttpArgs {
+    pub fn config(&self) -> HttpConfig {
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let default = HttpConfig::default();
+        HttpConfig {
+            limits: LimitConfig {
+                auth_per_minute: self.auth_per_minute,
+                login_failures: self.login_failures,
+                failure_window: Duration::from_secs(self.login_window_secs),
+                lock_for: Duration::from_secs(self.login_lock_secs),
+            },
+            max_in_flight: self.max_in_flight.map_or(default.max_in_flight, count),
+            admission_target: Duration::from_millis(self.admission_target_ms),
+            replays: count(self.replays),
+            ..default
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub core: CoreArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Address to listen on.
     #[arg(long, env = "COINSENCE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -321,4 +459,51 @@ pub enum OrgCommand {
         #[arg(long)]
         slug: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flags_fit_together() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_flags_reach_the_core_and_http_configuration() {
+        let cli = Cli::try_parse_from([
+            "coinsence",
+            "serve",
+            "--database-url",
+            "postgres://x@localhost/db",
+            "--transfer-lanes",
+            "3",
+            "--spare-orgs",
+            "0",
+            "--replays",
+            "5",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.core.transfer_lanes, 3);
+        assert_eq!(args.core.spare_orgs, 0);
+        assert_eq!(args.http.config().replays, 5);
+        assert!(
+            Cli::try_parse_from([
+                "coinsence",
+                "worker",
+                "--database-url",
+                "x",
+                "--transfer-lanes",
+                "0"
+            ])
+            .is_err(),
+            "no lanes is refused, not taken for the default"
+        );
+    }
 }

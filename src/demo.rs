@@ -3,7 +3,7 @@
 
 use coinsence_api::Core;
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
-use coinsence_api::domain::identity::{self, ApiToken, Email, Role, User};
+use coinsence_api::domain::identity::{ApiToken, Email, Role, User};
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
 use coinsence_api::domain::orgs::NewOrg;
@@ -29,10 +29,9 @@ pub async fn ensure(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         &tenant,
     )
     .await?;
-    let mut conn = core.pool.acquire().await?;
     for name in PEOPLE {
         let email = Email::parse(&format!("{}@demo.coinsence.test", name.to_lowercase()))?;
-        let user = identity::find_user_by_email(&mut conn, &email).await?;
+        let user = core.user_by_email(&email).await?;
         let who = ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase())?;
         core.link_chat_identity(&who, user.id).await?;
     }
@@ -41,9 +40,7 @@ pub async fn ensure(core: &Core) -> anyhow::Result<(User, ApiToken)> {
 
 async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
     if core.tenant(SLUG).await.is_ok() {
-        let mut conn = core.pool.acquire().await?;
-        let admin = identity::find_user_by_email(&mut conn, &Email::parse(ADMIN_EMAIL)?).await?;
-        drop(conn);
+        let admin = core.user_by_email(&Email::parse(ADMIN_EMAIL)?).await?;
         let token = core.issue_token(admin.id, "coinsence up").await?;
         return Ok((admin, token));
     }

@@ -5,7 +5,6 @@
 use std::io::IsTerminal;
 
 use coinsence_api::domain::ids::TenantId;
-use coinsence_api::domain::tenancy::SchemaName;
 use coinsence_worker::jobs::{Job, MigrateTenant};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
@@ -55,62 +54,17 @@ async fn run_on(args: &MigrateArgs, url: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every org's schema version (0 when it cannot be read).
-async fn versions(pool: &PgPool) -> anyhow::Result<Vec<(TenantId, i64)>> {
-    let ids: Vec<(TenantId,)> = sqlx::query_as("SELECT id FROM control.tenants ORDER BY id")
-        .fetch_all(pool)
-        .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for (id,) in ids {
-        let schema = SchemaName::for_tenant(id);
-        let sql = format!("SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations");
-        let version: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(pool)
-            .await
-            .unwrap_or(0);
-        out.push((id, version));
-    }
-    Ok(out)
-}
-
 async fn background(pool: &PgPool) -> anyhow::Result<()> {
     coinsence_api::migrate::migrate_control(pool).await?;
     coinsence_worker::setup(pool).await?;
     let target = coinsence_api::migrate::tenant_target_version();
-    let behind: Vec<TenantId> = versions(pool)
+    let behind: Vec<TenantId> = coinsence_api::migrate::tenant_versions(pool)
         .await?
         .into_iter()
         .filter(|(_, v)| *v < target)
         .map(|(id, _)| id)
         .collect();
-    // One transaction: either every job is queued or none is, and an org that already has a
-    // migration job waiting or running gets no second one.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('coinsence-migrate-background'))")
-        .execute(&mut *tx)
-        .await?;
-    let waiting: Vec<String> = sqlx::query_scalar(
-        "SELECT convert_from(job, 'UTF8') FROM apalis.jobs
-         WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
-    )
-    .bind(MigrateTenant::NAME)
-    .fetch_all(&mut *tx)
-    .await?;
-    let waiting: Vec<TenantId> = waiting
-        .iter()
-        .filter_map(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-        .filter_map(|v| v["job"]["tenant"].as_i64().map(TenantId))
-        .collect();
-    let jobs: Vec<MigrateTenant> = behind
-        .iter()
-        .filter(|id| !waiting.contains(id))
-        .map(|&tenant| MigrateTenant {
-            tenant,
-            target_version: target,
-        })
-        .collect();
-    let n = coinsence_worker::enqueue::enqueue(&mut tx, jobs).await?;
-    tx.commit().await?;
+    let n = coinsence_worker::enqueue::enqueue_migrations(pool, &behind, target).await?;
     println!(
         "control plane migrated; {} orgs behind version {target}: {n} migration jobs enqueued \
          ({} already waiting). Workers run them; see `coinsence migrate --status`.",
@@ -122,7 +76,7 @@ async fn background(pool: &PgPool) -> anyhow::Result<()> {
 
 async fn status(pool: &PgPool) -> anyhow::Result<()> {
     let target = coinsence_api::migrate::tenant_target_version();
-    let all = versions(pool).await?;
+    let all = coinsence_api::migrate::tenant_versions(pool).await?;
     let done = all.iter().filter(|(_, v)| *v >= target).count();
     println!(
         "{done}/{} orgs at tenant version {target} ({} behind)",

@@ -31,10 +31,7 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
                 language: Default::default(),
             };
             let email = Email::parse(&owner_email)?;
-            let existing = {
-                let mut conn = core.pool.acquire().await?;
-                identity::find_user_by_email(&mut conn, &email).await.ok()
-            };
+            let existing = core.user_by_email(&email).await.ok();
             let (tenant, token) = match existing {
                 Some(owner) => {
                     let tenant = core.create_org(&owner, org).await?;

@@ -20,17 +20,14 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
     let fds = raise_file_limit();
-    let pool = coinsence_api::cluster::connect(&url, args.db.pool_size).await?;
+    let (pool, core_config) = args.core.connect(&url, &args.db).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let listener = bind(args.listen).await?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
-    let core = Core::new(pool.clone());
+    let core = Core::with_config(pool.clone(), core_config);
     // Follow-up jobs go to the workers' queue once a worker has created it; until then the
     // workers' schedules do the same work, a little later.
-    let has_jobs: Option<String> = sqlx::query_scalar("SELECT to_regclass('apalis.jobs')::text")
-        .fetch_one(&pool)
-        .await?;
-    let core = if has_jobs.is_some() {
+    let core = if coinsence_worker::enqueue::has_job_queue(&pool).await? {
         core.with_follow_ups(std::sync::Arc::new(coinsence_worker::enqueue::JobFollowUps))
     } else {
         tracing::info!("no job queue yet (start a worker): follow-ups are left to its schedules");
@@ -52,7 +49,7 @@ async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         max_connections,
     };
-    let mut http = HttpConfig::from_env();
+    let mut http = args.http.config();
     if let Some(addr) = args.metrics_listen {
         let metrics = bind(addr).await?;
         tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
@@ -93,7 +90,7 @@ pub async fn serve(
     serve_with(
         listener,
         core,
-        HttpConfig::from_env(),
+        HttpConfig::default(),
         ServeConfig::default(),
         shutdown,
     )

@@ -19,7 +19,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 }
 
 async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(&url, args.db.pool_size).await?;
+    let (pool, core_config) = args.core.connect(&url, &args.db).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     coinsence_worker::setup(&pool).await?;
     if args.status {
@@ -39,7 +39,8 @@ async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         ..WorkerConfig::default()
     };
-    Worker::new(Core::new(pool), Arc::new(SystemClock), sink, config)
+    let core = Core::with_config(pool, core_config);
+    Worker::new(core, Arc::new(SystemClock), sink, config)
         .run(server::shutdown_signal())
         .await
 }

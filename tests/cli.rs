@@ -66,7 +66,7 @@ fn is_connect_code(s: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in_chat() {
-    let (pool, url) = coinsence_api::cluster::test_database()
+    let (pool, url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);
@@ -272,7 +272,7 @@ fn check(url: &str) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothing() {
-    let (pool, url) = coinsence_api::cluster::test_database()
+    let (pool, url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let sql = |q: &'static str| {
@@ -345,7 +345,7 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_there() {
-    let (pool, url) = coinsence_api::cluster::test_database()
+    let (pool, url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);
@@ -407,7 +407,7 @@ async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_
     let exported = ok(&url, &["org", "export", "tea", "--out", &path], "");
     assert!(exported.contains("exported org tea"), "{exported}");
 
-    let (_, elsewhere) = coinsence_api::cluster::test_database()
+    let (_, elsewhere) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let imported = ok(&elsewhere, &["org", "import", &path], "");

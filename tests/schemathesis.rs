@@ -235,7 +235,7 @@ async fn seed(base: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_holds_under_schemathesis() {
     let Some(st) = schemathesis() else { return };
-    let (_pool, db_url) = coinsence_api::cluster::test_database()
+    let (_pool, db_url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
     let (_server, base) = serve(&db_url).await;

@@ -24,7 +24,7 @@ fn stdout(o: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_report() {
-    let (pool, url) = coinsence_api::cluster::test_database()
+    let (pool, url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool.clone());

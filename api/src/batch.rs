@@ -35,18 +35,14 @@ pub struct QueueLimits {
     pub wait: Duration,
 }
 
-impl QueueLimits {
-    /// `COINSENCE_QUEUE_CAPACITY` (items per queue, default 1024), `COINSENCE_QUEUE_TARGET_MS`
-    /// (default 20: with the batch itself, a payment is answered within about 50 ms) and
-    /// `COINSENCE_QUEUE_WAIT_MS` (default 2000).
-    pub fn from_env() -> Self {
-        let ms = |name, default| {
-            Duration::from_millis(crate::core::env_count(name).unwrap_or(default) as u64)
-        };
+impl Default for QueueLimits {
+    /// 1024 items per queue; a target of 20 ms (with the batch itself, a payment is answered
+    /// within about 50 ms); 2000 ms waiting at most.
+    fn default() -> Self {
         Self {
-            capacity: crate::core::env_count("COINSENCE_QUEUE_CAPACITY").unwrap_or(1024),
-            target: ms("COINSENCE_QUEUE_TARGET_MS", 20),
-            wait: ms("COINSENCE_QUEUE_WAIT_MS", 2000),
+            capacity: 1024,
+            target: Duration::from_millis(20),
+            wait: Duration::from_millis(2000),
         }
     }
 }

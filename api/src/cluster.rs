@@ -1,5 +1,6 @@
 //! A private PostgreSQL cluster run from the system's binaries: `coinsence up` keeps one under
-//! its data directory, and the tests start one per test process unless `DATABASE_URL` is set.
+//! its data directory, and the tests start one per test process (`testing::test_database`)
+//! unless `DATABASE_URL` is set.
 //!
 //! PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user that the
 //! Debian package creates. It listens on a unix socket in its own directory only.
@@ -8,12 +9,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, PgPool};
-use tokio::sync::OnceCell;
 
 const INSTALL_HINT: &str = "PostgreSQL was not found. Install it with `apt-get install postgresql` \
      (or set DATABASE_URL to a server you run yourself).";
@@ -392,100 +391,28 @@ fn socket_url(dir: &Path, port: u16, database: &str) -> String {
 }
 
 /// How long a request waits for a free connection before it is answered 503 (the pool is
-/// exhausted or the database is restarting): `COINSENCE_DB_ACQUIRE_TIMEOUT_MS`, default 3 s.
-pub fn acquire_timeout() -> std::time::Duration {
-    std::time::Duration::from_millis(
-        crate::core::env_count("COINSENCE_DB_ACQUIRE_TIMEOUT_MS").unwrap_or(3000) as u64,
-    )
-}
+/// exhausted or the database is restarting), unless the binary's flag says otherwise.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Connects a pool of `size` to a URL.
 pub async fn connect(url: &str, size: u32) -> anyhow::Result<PgPool> {
+    connect_with(url, size, ACQUIRE_TIMEOUT).await
+}
+
+/// Connects a pool of `size` to a URL whose requests wait `acquire_timeout` at most for a
+/// connection.
+pub async fn connect_with(
+    url: &str,
+    size: u32,
+    acquire_timeout: std::time::Duration,
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)?;
     Ok(PgPoolOptions::new()
         .max_connections(size)
-        .acquire_timeout(acquire_timeout())
+        .acquire_timeout(acquire_timeout)
         // A ping before every checkout doubles the round trips of a short query; a broken
         // connection fails its query instead, which the caller sees as any database error.
         .test_before_acquire(false)
         .connect_with(options)
         .await?)
-}
-
-/// The server the tests use: `DATABASE_URL`, or a private cluster started once per process.
-async fn test_server_url() -> anyhow::Result<&'static str> {
-    static URL: OnceCell<String> = OnceCell::const_new();
-    URL.get_or_try_init(|| async {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return Ok(url);
-        }
-        let dir = std::env::temp_dir().join(format!("coinsence-test-pg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        let cluster = tokio::task::spawn_blocking(move || {
-            Cluster::start(
-                &dir,
-                ClusterOptions {
-                    fsync: false,
-                    remove_on_exit: true,
-                },
-            )
-        })
-        .await??;
-        let url = cluster.url("postgres");
-        // The watchdog stops it when the process ends.
-        std::mem::forget(cluster);
-        Ok(url)
-    })
-    .await
-    .map(String::as_str)
-}
-
-/// A fresh, empty database with the control plane migrated, on the test server.
-///
-/// With `COINSENCE_TEST_CITUS=1` the database is on a local Citus cluster instead (one per test
-/// process), so that any test suite can be run there.
-pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
-    static N: AtomicU64 = AtomicU64::new(0);
-    if std::env::var("COINSENCE_TEST_CITUS").is_ok_and(|v| v == "1") {
-        return crate::citus::test_database()
-            .await?
-            .context("COINSENCE_TEST_CITUS=1 but Citus is not installed");
-    }
-    let server = test_server_url().await?;
-    let admin = connect(server, 1).await?;
-    let name = format!(
-        "t{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        rand::random::<u32>()
-    );
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await?;
-    admin.close().await;
-    let mut options = PgConnectOptions::from_str(server)?;
-    options = options.database(&name);
-    let pool = PgPoolOptions::new()
-        .max_connections(20)
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await?;
-    crate::migrate::migrate_control(&pool).await?;
-    let url = replace_database(server, &name);
-    Ok((pool, url))
-}
-
-fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = match base.rfind('/') {
-        Some(i) if i > "postgresql://".len() => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
 }

@@ -1,5 +1,31 @@
 //! [`Core`]: the handle every edge (HTTP, CLI, chat, jobs) uses to run domain operations.
-//! The operations themselves live with their area under `domain/`.
+//! The operations themselves live with their area under `domain/`, each in an `impl Core`
+//! block of the file below. Where to find `Core::something`:
+//!
+//! | Area | File | What its `impl Core` does |
+//! |---|---|---|
+//! | Orgs and membership | `domain/orgs.rs` | signup (with a new org), create orgs, find orgs, resolve a token in an org (`member_for_token`, `payer_for_token`), join, admit and list members |
+//! | Identity | `domain/identity.rs` | login, logout, list and revoke tokens, issue a token |
+//! | Ledger | `domain/ledger/ops.rs` | currencies, accounts, pay (`pay`, `pay_as`, `pay_with_token`), issue, history, `verify_ledger` |
+//! | Issuance | `domain/ledger/issuance.rs` | scheduled issuance and demurrage policies, and running them |
+//! | Seals | `domain/ledger/seal.rs` | seal the journal's hash chain, list and audit seals |
+//! | Rules | `domain/governance/rules.rs` | the org's decision rules: read and set them |
+//! | Proposals | `domain/governance/proposals.rs` | propose, list, vote, close what is due (runs `governance/actions.rs`) |
+//! | Pledges | `domain/governance/pledges.rs` | pledge, list pledges and their sums |
+//! | Projects | `domain/governance/projects.rs` | create projects, invest, pay from a project, settle, guard shares |
+//! | Market | `domain/governance/market.rs` | listings: create, list, close, buy |
+//! | Feed | `domain/governance/feed.rs` | posts and comments |
+//! | Outbox | `domain/governance/outbox.rs` | pending events for the chat side, mark delivered, parked |
+//! | Chat | `domain/chat.rs` | connect codes and rooms, chat identities and their member, login links, delivery |
+//! | Follow-ups | `domain/follow_up.rs` | where follow-up jobs go (`with_follow_ups`) |
+//! | Construction | `core.rs` (here) | `new` (defaults), `with_config` (a [`CoreConfig`] from `config.rs`, built by the binary from its flags) and the `with_*` settings |
+//!
+//! Below the areas, without `impl Core`: `domain/tenancy.rs` (org schemas, [`TenantTx`],
+//! `retrying`), `domain/idempotency.rs` (keys and create-once), `domain/money.rs` (amounts),
+//! `domain/ledger/{store,posting,queue,currencies}.rs` (SQL, rules, the transfer lanes, currency
+//! lookups), `domain/governance/{tally,kind}.rs`, `domain/text.rs`, `domain/ids.rs`.
+//!
+//! [`TenantTx`]: crate::domain::tenancy::TenantTx
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -7,6 +33,7 @@ use std::sync::{Arc, RwLock};
 use sqlx::PgPool;
 
 use crate::batch::Batcher;
+use crate::config::CoreConfig;
 use crate::domain::identity::TokenTerms;
 use crate::domain::ids::{CurrencyId, TenantId};
 use crate::domain::ledger::queue::{QueueConfig, TransferQueue};
@@ -40,22 +67,36 @@ pub struct Core {
 }
 
 impl Core {
-    /// Needs a Tokio runtime: the batchers start their tasks here.
+    /// With the defaults ([`CoreConfig::default`]): tests and tools. The binary's commands use
+    /// [`Core::with_config`] with what their flags say. Needs a Tokio runtime: the batchers
+    /// start their tasks here.
     pub fn new(pool: PgPool) -> Self {
-        Self::with_queue(pool, QueueConfig::default())
+        Self::with_config(pool, CoreConfig::default())
     }
 
-    pub fn with_queue(pool: PgPool, config: QueueConfig) -> Self {
-        let hot = hot_path_pool(&pool);
-        let tokens = TokenTerms::from_env();
-        let limits = config.limits;
+    /// The defaults with other transfer lanes.
+    pub fn with_queue(pool: PgPool, queue: QueueConfig) -> Self {
+        Self::with_config(
+            pool,
+            CoreConfig {
+                queue,
+                ..CoreConfig::default()
+            },
+        )
+    }
+
+    /// `pool` serves everything but the payment hot path, which gets a pool of its own of
+    /// `config.hot_pool_size` connections.
+    pub fn with_config(pool: PgPool, config: CoreConfig) -> Self {
+        crate::hashing::configure(config.hashing);
+        let hot = hot_path_pool(&pool, config.hot_pool_size);
+        let tokens = config.tokens;
+        let limits = config.queue.limits;
         Self {
-            transfers: TransferQueue::new(hot.clone(), config),
+            transfers: TransferQueue::new(hot.clone(), config.queue),
             access: {
                 let pool = hot;
-                // Two lookups in flight by default; `COINSENCE_ACCESS_LOOKUPS` sets another
-                // number (fewer: bigger batches, fewer queries; more: less waiting).
-                let workers = env_count("COINSENCE_ACCESS_LOOKUPS").unwrap_or(2);
+                let workers = config.access_lookups.max(1);
                 Batcher::spawn("access", workers, 256, limits, move |lookups| {
                     let pool = pool.clone();
                     async move { members_for_tokens(&pool, tokens, lookups).await }
@@ -63,13 +104,13 @@ impl Core {
             },
             payers: Arc::default(),
             tokens,
-            org_caps: OrgCaps::from_env(),
+            org_caps: config.org_caps,
             pool,
             currencies: Arc::default(),
             currency_kinds: Arc::default(),
             issuance_chunk: crate::domain::ledger::issuance::CHUNK,
             follow_ups: None,
-            spares: Spares::from_env(),
+            spares: Spares::new(config.spare_orgs),
         }
     }
 
@@ -93,29 +134,19 @@ impl Core {
     }
 }
 
-/// A positive count from the environment, if set.
-pub(crate) fn env_count(name: &str) -> Option<usize> {
-    env_number(name).filter(|n| *n > 0)
-}
-
-/// A number from the environment, if set (0 included).
-pub(crate) fn env_number(name: &str) -> Option<usize> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
 /// Connections for the statements every payment runs (token lookup, account locks, journal
 /// writes). Their arrays vary in length, so PostgreSQL would plan them anew on every execution
 /// (a third of a millisecond for the token lookup); their generic plans are index lookups
 /// whatever the arrays hold, so these connections always use them. Other queries keep custom
 /// plans, which they need (optional filters written as `$1 IS NULL OR ...`).
-fn hot_path_pool(pool: &PgPool) -> PgPool {
+fn hot_path_pool(pool: &PgPool, size: Option<u32>) -> PgPool {
     let options = pool
         .connect_options()
         .as_ref()
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
     crate::citus::custom_plans_on_citus(sqlx::postgres::PgPoolOptions::new())
-        .max_connections(pool.options().get_max_connections())
+        .max_connections(size.unwrap_or_else(|| pool.options().get_max_connections()))
         .acquire_timeout(pool.options().get_acquire_timeout())
         .test_before_acquire(false)
         .connect_lazy_with(options)

@@ -3,13 +3,29 @@
 //! on the blocking pool and exhausts memory. So at most one runs per core, and a request that
 //! cannot get a turn within a short wait is answered 503 (nothing was done).
 
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::core::env_count;
 use crate::error::{Error, Result};
+
+/// How many passwords hash at once in the process, and how long a caller waits for a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingConfig {
+    /// None: one per core.
+    pub slots: Option<usize>,
+    pub wait: Duration,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        Self {
+            slots: None,
+            wait: Duration::from_millis(3000),
+        }
+    }
+}
 
 /// Turns to hash, and how long a caller waits for one.
 pub struct Turns {
@@ -39,19 +55,25 @@ impl Turns {
     }
 }
 
-/// `COINSENCE_HASHING_SLOTS` (default: the number of cores) and `COINSENCE_HASHING_WAIT_MS`
-/// (default 3000).
-static TURNS: LazyLock<Turns> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    Turns::new(
-        env_count("COINSENCE_HASHING_SLOTS").unwrap_or(cores),
-        Duration::from_millis(env_count("COINSENCE_HASHING_WAIT_MS").unwrap_or(3000) as u64),
-    )
-});
+/// The process's budget: one, set by the first [`configure`] (the first `Core` built), or the
+/// defaults if hashing comes first.
+static TURNS: OnceLock<Turns> = OnceLock::new();
+
+/// Sets the process's hashing budget unless it is already set (it is one for the process).
+pub fn configure(config: HashingConfig) {
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Turns::new(config.slots.unwrap_or(cores).max(1), config.wait)
+    });
+}
 
 /// A turn from the process's hashing budget.
 pub async fn turn() -> Result<SemaphorePermit<'static>> {
-    TURNS.turn().await
+    configure(HashingConfig::default());
+    match TURNS.get() {
+        Some(turns) => turns.turn().await,
+        None => Err(Error::Internal(anyhow::anyhow!("no hashing budget"))),
+    }
 }
 
 #[cfg(test)]

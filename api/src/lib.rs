@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod citus;
 pub mod cluster;
+pub mod config;
 pub mod core;
 pub mod domain;
 pub mod error;
@@ -13,6 +14,9 @@ pub mod i18n;
 pub mod migrate;
 pub mod refusal;
 pub mod sql_statements;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use crate::config::CoreConfig;
 pub use crate::core::Core;
 pub use crate::error::{Error, Result};

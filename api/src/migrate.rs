@@ -9,6 +9,7 @@
 use sqlx::migrate::{Migration, Migrator};
 use sqlx::{AssertSqlSafe, PgPool};
 
+use crate::domain::ids::TenantId;
 use crate::domain::tenancy::{SchemaName, TenantTx};
 use crate::error::{Error, Result};
 
@@ -55,7 +56,9 @@ fn ignore_concurrent_create(
     }
 }
 
-async fn migrate_schema(
+/// Migrates one schema with `migrator` in its own transaction (the benches bring their own
+/// migrator).
+pub async fn migrate_schema(
     pool: &PgPool,
     schema: &SchemaName,
     migrator: &Migrator,
@@ -139,6 +142,24 @@ pub struct Summary {
     pub migrated: usize,
     pub up_to_date: usize,
     pub failed: usize,
+}
+
+/// Every org's schema version (0 when it cannot be read), in id order.
+pub async fn tenant_versions(pool: &PgPool) -> Result<Vec<(TenantId, i64)>> {
+    let ids: Vec<(TenantId,)> = sqlx::query_as("SELECT id FROM control.tenants ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (id,) in ids {
+        let schema = SchemaName::for_tenant(id);
+        let sql = format!("SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations");
+        let version: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0);
+        out.push((id, version));
+    }
+    Ok(out)
 }
 
 /// Migrates the control plane, then every org schema in id order, then the spare schemas. A

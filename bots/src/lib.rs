@@ -1,6 +1,7 @@
 //! Coinsence chat: one command grammar ([`command`]), one engine that runs commands against the
 //! core and answers platform-neutral replies ([`engine`], [`reply`]), outbox delivery to chat
-//! ([`delivery`]), a platform-neutral scenario every adapter's tests run ([`scenario`]), and thin
+//! ([`delivery`]), a platform-neutral scenario every adapter's tests run (`scenario`, with the
+//! `testing` feature only), and thin
 //! adapters, each behind a cargo feature: `console`, `matrix`, `discord` and `telegram`.
 //!
 //! Adapters translate; they never decide. Business rules live in `coinsence-api`'s domain.
@@ -9,6 +10,7 @@ pub mod command;
 pub mod delivery;
 pub mod engine;
 pub mod reply;
+#[cfg(feature = "testing")]
 pub mod scenario;
 
 #[cfg(feature = "console")]

@@ -500,7 +500,7 @@ struct World {
 }
 
 async fn world(bound: bool) -> World {
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
     let core = Core::new(pool);

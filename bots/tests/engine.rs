@@ -12,9 +12,8 @@ use coinsence_api::domain::governance::ActionRequest;
 use coinsence_api::domain::governance::projects::NewProject;
 use coinsence_api::domain::governance::proposals::NewProposal;
 use coinsence_api::domain::ledger::AccountRef;
-use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
-use coinsence_api::domain::orgs::{Member, NewOrg};
-use coinsence_api::domain::tenancy::OrgSlug;
+use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
+use coinsence_api::domain::orgs::Member;
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::delivery::{self, Sent, Sink, SinkError};
 use coinsence_bots::reply::{Audience, Reply, Tone};
@@ -30,40 +29,14 @@ struct World {
 }
 
 async fn world(open: bool) -> World {
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
     let core = Core::new(pool);
     let slug = format!("eng-{:08x}", rand::random::<u32>());
-    let owner = core
-        .signup(
-            &format!("owner@{slug}.example.org"),
-            "correct horse battery".into(),
-            "Owner",
-            Some(NewOrg {
-                slug: OrgSlug::parse(&slug).unwrap_or_else(|e| panic!("{e}")),
-                name: "Test Commons".into(),
-                open,
-                language: Default::default(),
-            }),
-        )
+    let admin = coinsence_api::testing::org_with_coin(&core, &slug, "Test Commons", open)
         .await
-        .unwrap_or_else(|e| panic!("signup: {e}"));
-    let admin = core
-        .member_for_token(&owner.token, &slug)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    core.create_currency(
-        &admin,
-        NewCurrency {
-            code: "COIN".into(),
-            name: "Coin".into(),
-            scale: 2,
-            credit_limit: None,
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+        .admin;
     let room = console::room_for_org(&slug);
     core.bind_room(ChatPlatform::Console, &room, &admin.tenant)
         .await
@@ -679,7 +652,7 @@ impl Driver for ConsoleDriver {
 
 #[tokio::test]
 async fn the_shared_scenario_on_the_console() {
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);

@@ -498,7 +498,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let Some(hs) = synapse().await else {
         return;
     };
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);
@@ -783,7 +783,7 @@ async fn an_encrypted_room_works() {
     let Some(hs) = synapse().await else {
         return;
     };
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);

@@ -433,7 +433,7 @@ async fn world(slug_prefix: &str) -> World {
 }
 
 async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<Webhook>) -> World {
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
     let core = Core::new(pool);

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use coinsence_api::domain::ids::TenantId;
-use coinsence_api::domain::tenancy::{SchemaName, TenantTx};
+use coinsence_api::domain::tenancy::SchemaName;
 use coinsence_api::migrate;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr};
@@ -169,15 +169,10 @@ async fn create_orgs(pool: &PgPool, target: usize) -> anyhow::Result<usize> {
                     return anyhow::Ok(());
                 };
                 let schema = SchemaName::for_tenant(TenantId(id));
-                let mut tx = TenantTx::begin(&pool, &schema).await?;
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(tx.conn())
-                    .await?;
                 sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(tx.conn())
+                    .execute(&pool)
                     .await?;
-                migrate::migrate_in(&mut tx, &migrate::TENANT).await?;
-                tx.commit().await?;
+                migrate::migrate_schema(&pool, &schema, &migrate::TENANT).await?;
                 if (i + 1) % 500 == 0 {
                     eprintln!("  {} orgs created", i + 1);
                 }
@@ -254,9 +249,7 @@ async fn child(url: &str, version: i64) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for id in ids {
         let schema = SchemaName::for_tenant(TenantId(id));
-        let mut tx = TenantTx::begin(&pool, &schema).await?;
-        let applied = migrate::migrate_in(&mut tx, &migrator).await?;
-        tx.commit().await?;
+        let applied = migrate::migrate_schema(&pool, &schema, &migrator).await?;
         let what = if applied.newly_applied > 0 {
             "migrated"
         } else {

@@ -6,11 +6,12 @@ use apalis::prelude::TaskBuilder;
 use chrono::{DateTime, Utc};
 use coinsence_api::Core;
 use coinsence_api::domain::follow_up::{FollowUp, FollowUps};
+use coinsence_api::domain::ids::TenantId;
 use coinsence_api::domain::tenancy::TenantStatus;
 use futures::future::BoxFuture;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
-use crate::jobs::{CloseDue, Envelope, Job, PerOrg, RunIssuance};
+use crate::jobs::{CloseDue, Envelope, Job, MigrateTenant, PerOrg, RunIssuance};
 
 /// Enqueues jobs on the caller's connection or transaction; they exist once it commits.
 pub async fn enqueue<J: Job>(
@@ -125,4 +126,49 @@ pub async fn fan_out<J: PerOrg>(core: &Core, tick: DateTime<Utc>) -> anyhow::Res
     tx.commit().await?;
     metrics::counter!("coinsence_jobs_enqueued_total", "kind" => J::NAME).increment(n as u64);
     Ok(n)
+}
+
+/// Enqueues a migration job to `target` for each org in `behind` that has none waiting or
+/// running, in one transaction: either every job is queued or none is, and an org that already
+/// has a migration job waiting or running gets no second one. How many were enqueued.
+pub async fn enqueue_migrations(
+    pool: &PgPool,
+    behind: &[TenantId],
+    target: i64,
+) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('coinsence-migrate-background'))")
+        .execute(&mut *tx)
+        .await?;
+    let waiting: Vec<String> = sqlx::query_scalar(
+        "SELECT convert_from(job, 'UTF8') FROM apalis.jobs
+         WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
+    )
+    .bind(MigrateTenant::NAME)
+    .fetch_all(&mut *tx)
+    .await?;
+    let waiting: Vec<TenantId> = waiting
+        .iter()
+        .filter_map(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .filter_map(|v| v["job"]["tenant"].as_i64().map(TenantId))
+        .collect();
+    let jobs: Vec<MigrateTenant> = behind
+        .iter()
+        .filter(|id| !waiting.contains(id))
+        .map(|&tenant| MigrateTenant {
+            tenant,
+            target_version: target,
+        })
+        .collect();
+    let n = enqueue(&mut tx, jobs).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Whether the job queue exists yet (a worker creates it when it starts).
+pub async fn has_job_queue(pool: &PgPool) -> anyhow::Result<bool> {
+    let queue: Option<String> = sqlx::query_scalar("SELECT to_regclass('apalis.jobs')::text")
+        .fetch_one(pool)
+        .await?;
+    Ok(queue.is_some())
 }

@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::governance::feed::Platform;
+use super::idempotency::IdempotencyKey;
 use super::identity::{self, ApiToken, Role, User};
 use super::ids::{OutboxId, TenantId, UserId};
-use super::ledger::ops::IdempotencyKey;
 use super::ledger::{Currency, CurrencyKind, store as ledger_store};
 use super::orgs::{Member, admit_in};
 use super::tenancy::{OrgSlug, Tenant, TenantTx};
@@ -120,8 +120,8 @@ impl ChatContext {
     }
 }
 
-/// A one-time code, shown once.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A one-time code, shown once (on the wire as `http::chat::OneTimeCode`).
+#[derive(Debug, Clone, Serialize)]
 pub struct OneTimeCode {
     pub code: String,
     pub expires_at: DateTime<Utc>,

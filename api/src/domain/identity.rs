@@ -4,7 +4,6 @@
 //! never lets anyone in. A token belongs to a user and works in every org the user belongs to,
 //! with the role the user has there.
 
-use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use argon2::Argon2;
@@ -17,8 +16,6 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use super::ids::{TenantId, TokenId, UserId};
-use super::orgs::{AskedBy, NewOrg, create_org_in};
-use super::tenancy::Tenant;
 use super::text_enum::text_enum;
 use crate::core::Core;
 use crate::error::{Error, Result, on_unique};
@@ -234,11 +231,8 @@ pub struct TokenTerms {
 impl TokenTerms {
     pub const DEFAULT_DAYS: u64 = 30;
 
-    /// `COINSENCE_TOKEN_TTL_DAYS` (default 30).
-    pub fn from_env() -> Self {
-        let days = crate::core::env_count("COINSENCE_TOKEN_TTL_DAYS")
-            .and_then(|d| u64::try_from(d).ok())
-            .unwrap_or(Self::DEFAULT_DAYS);
+    /// Tokens that live `days` unused.
+    pub fn days(days: u64) -> Self {
         Self::new(std::time::Duration::from_secs(days.saturating_mul(86_400)))
     }
 
@@ -355,8 +349,9 @@ pub(crate) async fn touch_tokens(conn: &mut PgConnection, hashes: &[Vec<u8>], te
     }
 }
 
-/// One of a person's tokens as they see it in their list (never the secret).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// One of a person's tokens as they see it in their list (never the secret); on the wire as
+/// `http::orgs::TokenInfo`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TokenInfo {
     pub id: TokenId,
     /// How it was made: `signup`, `login`, `login link`, ...
@@ -423,78 +418,7 @@ pub async fn role_in(
     role.map(|(r,)| Role::try_from(r)).transpose()
 }
 
-/// What signing up gives: the user, a first token, and the org when one was asked for.
-pub struct SignedUp {
-    pub user: User,
-    pub token: ApiToken,
-    pub org: Option<Tenant>,
-}
-
 impl Core {
-    /// Creates a user (and optionally their org) and a first token, all or nothing. For the
-    /// operator and in-process callers: the daily cap on new orgs does not apply (see
-    /// [`Core::signup_from`] for people signing up over the API).
-    pub async fn signup(
-        &self,
-        email: &str,
-        password: String,
-        display_name: &str,
-        org: Option<NewOrg>,
-    ) -> Result<SignedUp> {
-        self.sign_up(email, password, display_name, org, AskedBy::Operator)
-            .await
-    }
-
-    /// A person signing up over the API from `from` (when known): an org they ask for counts
-    /// towards the daily cap on new orgs per address.
-    pub async fn signup_from(
-        &self,
-        email: &str,
-        password: String,
-        display_name: &str,
-        org: Option<NewOrg>,
-        from: Option<IpAddr>,
-    ) -> Result<SignedUp> {
-        self.sign_up(email, password, display_name, org, AskedBy::Person(from))
-            .await
-    }
-
-    async fn sign_up(
-        &self,
-        email: &str,
-        password: String,
-        display_name: &str,
-        org: Option<NewOrg>,
-        asked_by: AskedBy,
-    ) -> Result<SignedUp> {
-        let email = Email::parse_deliverable(email)?;
-        let display_name = parse_display_name(display_name)?;
-        check_password_rules(&password)?;
-        let hash = hash_password(password).await?;
-        let mut tx = self.pool.begin().await?;
-        if org.is_some() {
-            // On Citus, an org's turn is taken before its first write to a reference table
-            // (`citus::serialize_schema_changes`): activating the org then locks `users` too.
-            crate::citus::serialize_schema_changes(&mut tx).await?;
-        }
-        let user = create_user(&mut tx, &email, &hash, &display_name).await?;
-        let token = issue_token(&mut tx, user.id, "signup", self.tokens).await?;
-        let org = match org {
-            Some(new) => {
-                self.org_caps.check(&mut tx, &user, asked_by).await?;
-                let (tx, tenant) = create_org_in(tx, &user, new, asked_by.address()).await?;
-                tx.commit().await?;
-                self.spares.replenish(&self.pool);
-                Some(tenant)
-            }
-            None => {
-                tx.commit().await?;
-                None
-            }
-        };
-        Ok(SignedUp { user, token, org })
-    }
-
     /// Exchanges an email and password for a new token.
     pub async fn login(&self, email: &str, password: String) -> Result<(User, ApiToken)> {
         let mut conn = self.pool.acquire().await?;
@@ -563,6 +487,12 @@ impl Core {
         let (hash,) = revoked.ok_or_else(|| Error::from(Refusal::TokenNotFound))?;
         self.payers.forget_token(&hash);
         Ok(())
+    }
+
+    /// The user with this email (an operator's command names people by email).
+    pub async fn user_by_email(&self, email: &Email) -> Result<User> {
+        let mut conn = self.pool.acquire().await?;
+        find_user_by_email(&mut conn, email).await
     }
 
     /// A new token for a user, e.g. for `coinsence up` to print.

@@ -258,6 +258,15 @@ impl fmt::Display for Amount {
     }
 }
 
+/// A positive amount in a currency's scale, as a field error when it is not one.
+pub(crate) fn parse_amount(
+    field: &'static str,
+    text: &str,
+    scale: Scale,
+) -> crate::error::Result<Amount> {
+    Amount::parse(text, scale).map_err(|e| crate::error::Error::from(crate::refusal::Refusal::amount(field, e)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

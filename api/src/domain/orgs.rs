@@ -13,7 +13,6 @@ use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use super::identity::{self, ApiToken, Email, Role, TokenTerms, User};
 use super::ids::{TenantId, UserId};
 use super::ledger::Credential;
-use super::ledger::ops::{IdempotencyKey, MoveRequest, Receipt};
 use super::ledger::store as ledger_store;
 use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
@@ -135,21 +134,6 @@ impl Default for OrgCaps {
 }
 
 impl OrgCaps {
-    /// `COINSENCE_ORGS_PER_PERSON_PER_DAY` (default 5) and `COINSENCE_ORGS_PER_ADDRESS_PER_DAY`
-    /// (default 20); 0 lifts a cap.
-    pub fn from_env() -> Self {
-        let read = |name: &str, default: u32| {
-            crate::core::env_number(name)
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(default)
-        };
-        let default = Self::default();
-        Self {
-            per_person: read("COINSENCE_ORGS_PER_PERSON_PER_DAY", default.per_person),
-            per_address: read("COINSENCE_ORGS_PER_ADDRESS_PER_DAY", default.per_address),
-        }
-    }
-
     /// Refuses a new org when the person or the address already created their day's worth.
     /// Takes a transaction lock per person and per address (in that order, always), so
     /// concurrent requests are counted one after the other and cannot slip past the cap
@@ -218,7 +202,9 @@ async fn cap_in(
 }
 
 /// A user acting inside one org, with their role there: the proof every org operation needs.
+/// Only `Core` makes one (non-exhaustive: no edge can write one up to go around the checks).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Member {
     pub tenant: Tenant,
     pub user: User,
@@ -239,7 +225,8 @@ impl Member {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// A member as listed; on the wire as `http::orgs::MemberInfo`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct MemberInfo {
     pub user_id: UserId,
     pub display_name: String,
@@ -263,7 +250,78 @@ pub fn parse_org_name(text: &str) -> Result<String> {
 
 const TENANT_COLUMNS: &str = "t.id, t.slug, t.name, t.status, t.open, t.created_at, t.language";
 
+/// What signing up gives: the user, a first token, and the org when one was asked for.
+pub struct SignedUp {
+    pub user: User,
+    pub token: ApiToken,
+    pub org: Option<Tenant>,
+}
+
 impl Core {
+    /// Creates a user (and optionally their org) and a first token, all or nothing. For the
+    /// operator and in-process callers: the daily cap on new orgs does not apply (see
+    /// [`Core::signup_from`] for people signing up over the API).
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+    ) -> Result<SignedUp> {
+        self.sign_up(email, password, display_name, org, AskedBy::Operator)
+            .await
+    }
+
+    /// A person signing up over the API from `from` (when known): an org they ask for counts
+    /// towards the daily cap on new orgs per address.
+    pub async fn signup_from(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+        from: Option<IpAddr>,
+    ) -> Result<SignedUp> {
+        self.sign_up(email, password, display_name, org, AskedBy::Person(from))
+            .await
+    }
+
+    async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        display_name: &str,
+        org: Option<NewOrg>,
+        asked_by: AskedBy,
+    ) -> Result<SignedUp> {
+        let email = Email::parse_deliverable(email)?;
+        let display_name = identity::parse_display_name(display_name)?;
+        identity::check_password_rules(&password)?;
+        let hash = identity::hash_password(password).await?;
+        let mut tx = self.pool.begin().await?;
+        if org.is_some() {
+            // On Citus, an org's turn is taken before its first write to a reference table
+            // (`citus::serialize_schema_changes`): activating the org then locks `users` too.
+            crate::citus::serialize_schema_changes(&mut tx).await?;
+        }
+        let user = identity::create_user(&mut tx, &email, &hash, &display_name).await?;
+        let token = identity::issue_token(&mut tx, user.id, "signup", self.tokens).await?;
+        let org = match org {
+            Some(new) => {
+                self.org_caps.check(&mut tx, &user, asked_by).await?;
+                let (tx, tenant) = create_org_in(tx, &user, new, asked_by.address()).await?;
+                tx.commit().await?;
+                self.spares.replenish(&self.pool);
+                Some(tenant)
+            }
+            None => {
+                tx.commit().await?;
+                None
+            }
+        };
+        Ok(SignedUp { user, token, org })
+    }
+
     /// Creates the org, its schema at the latest migration, and makes `owner` its owner, all in
     /// one transaction: either the org is there and ready, or nothing is. For the operator: not
     /// capped (see [`Core::create_org_from`]).
@@ -356,49 +414,6 @@ impl Core {
             credential,
             remembered,
         })
-    }
-
-    /// A payment over HTTP by a payer from [`Core::payer_for_token`]. A payment applied now was
-    /// authorised by its own write; any other answer (a refusal, decided without writing, or a
-    /// replay of an earlier key) is given only after the token and membership are looked up
-    /// again, so a revoked token gets 401 there too, in every process. Which answer was
-    /// written now is the transfer lane's to say ([`Posted::written_now`](super::ledger::queue::Posted::written_now)), not a clock's.
-    pub async fn pay_with_token(
-        &self,
-        payer: &Payer,
-        req: MoveRequest,
-        key: IdempotencyKey,
-    ) -> Result<Receipt> {
-        let answer = self.pay_as(payer, req, key).await;
-        let checked_by_write = match &answer {
-            Ok((_, written_now)) => *written_now,
-            Err(Error::Unauthorized) => true,
-            Err(_) => false,
-        };
-        let answer = answer.map(|(receipt, _)| receipt);
-        if !payer.remembered || checked_by_write {
-            return answer;
-        }
-        let slug = payer.member.tenant.slug.to_string();
-        match self
-            .access
-            .call((payer.credential.token_hash.clone(), slug))
-            .await?
-        {
-            Ok(_) => answer,
-            // The write's own refusal of a member who left says it as well as the lookup would.
-            Err(e)
-                if !matches!(e, Error::Unauthorized)
-                    && answer
-                        .as_ref()
-                        .err()
-                        .and_then(Error::refusal)
-                        .is_some_and(|r| r.class() == crate::refusal::Class::Forbidden) =>
-            {
-                answer
-            }
-            Err(e) => Err(e),
-        }
     }
 
     pub async fn user_for_token(&self, token: &ApiToken) -> Result<User> {

@@ -23,10 +23,8 @@ pub struct Spares {
 }
 
 impl Spares {
-    /// `COINSENCE_SPARE_ORGS` spares (default 2; 0 turns them off).
-    pub fn from_env() -> Self {
-        Self::new(crate::core::env_number("COINSENCE_SPARE_ORGS").unwrap_or(2))
-    }
+    /// Spares kept unless configured otherwise (0 turns them off).
+    pub const DEFAULT: usize = 2;
 
     pub fn new(target: usize) -> Self {
         Self {

@@ -19,6 +19,25 @@ use crate::error::{Error, Result};
 use crate::i18n::Lang;
 use crate::refusal::Refusal;
 
+/// Runs an operation (one transaction) until it completes: `Ok(None)` or a transient database
+/// error means it was rolled back and is tried again.
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    const ATTEMPTS: usize = 8;
+    for _ in 0..ATTEMPTS {
+        match op().await {
+            Ok(Some(done)) => return Ok(done),
+            Ok(None) => continue,
+            Err(e) if e.is_transient() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Busy)
+}
+
 /// An org's URL name: 3–40 characters, lowercase ASCII letters, digits and inner hyphens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
@@ -149,7 +168,8 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    pub async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
+    /// Only the domain opens org transactions: edges call `Core` operations.
+    pub(crate) async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<Self> {
         // One round trip for both. The name is safe to splice: `SchemaName` can only be
         // `control` or `org_<digits>`.
         let begin = format!("BEGIN; SET LOCAL search_path TO {schema}");

@@ -2,14 +2,31 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, Problem};
 use super::orgs::SessionView;
-use crate::domain::chat::OneTimeCode;
+use crate::domain::chat;
+
+/// A one-time code, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OneTimeCode {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<chat::OneTimeCode> for OneTimeCode {
+    fn from(c: chat::OneTimeCode) -> Self {
+        Self {
+            code: c.code,
+            expires_at: c.expires_at,
+        }
+    }
+}
 
 /// An admin gets a one-time code; typing `/connect <code>` in a room where the bot is binds that
 /// room to the org. It expires after 24 hours and works once.
@@ -21,7 +38,7 @@ pub async fn create_connect_code(
     OrgMember(admin): OrgMember,
 ) -> ApiResult<(StatusCode, AppJson<OneTimeCode>)> {
     let code = state.core.create_connect_code(&admin).await?;
-    Ok((StatusCode::CREATED, AppJson(code)))
+    Ok((StatusCode::CREATED, AppJson(code.into())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

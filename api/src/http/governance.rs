@@ -4,7 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -12,13 +12,14 @@ use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::optional_idempotency_key;
 use super::page_limit;
-use crate::domain::governance::pledges::{NewPledge, PledgeSummary, PledgeView};
+use crate::domain::governance::pledges::{self, NewPledge, PledgeView};
 use crate::domain::governance::proposals::{
     CloseSummary, NewProposal, ProposalStatus, ProposalView,
 };
 use crate::domain::governance::rules::Rules;
 use crate::domain::governance::tally::Choice;
 use crate::domain::ids::{PledgeId, ProposalId};
+use crate::domain::ledger::CurrencyCode;
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/rules", tag = "governance", params(("org" = String, Path)),
     responses((status = 200, body = Rules), (status = 403, body = Problem)))]
@@ -190,11 +191,37 @@ pub async fn get_pledge(
     Ok(AppJson(state.core.pledge_by_id(&member, id).await?))
 }
 
+/// Per currency, over all pledges.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PledgeSummary {
+    pub currency: CurrencyCode,
+    /// Pledges waiting for their vote or approved (rejected ones do not count).
+    pub pledged: String,
+    pub issued: String,
+    pub redeemed: String,
+    pub outstanding: String,
+}
+
+impl From<pledges::PledgeSummary> for PledgeSummary {
+    fn from(s: pledges::PledgeSummary) -> Self {
+        Self {
+            currency: s.currency,
+            pledged: s.pledged,
+            issued: s.issued,
+            redeemed: s.redeemed,
+            outstanding: s.outstanding,
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/v1/orgs/{org}/pledges/summary", tag = "governance", params(("org" = String, Path)),
     responses((status = 200, description = "Pledged, issued, redeemed and outstanding per currency", body = Vec<PledgeSummary>)))]
 pub async fn pledge_summary(
     State(state): State<AppState>,
     OrgMember(member): OrgMember,
 ) -> ApiResult<AppJson<Vec<PledgeSummary>>> {
-    Ok(AppJson(state.core.pledge_summary(&member).await?))
+    let summary = state.core.pledge_summary(&member).await?;
+    Ok(AppJson(
+        summary.into_iter().map(PledgeSummary::from).collect(),
+    ))
 }

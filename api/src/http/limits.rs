@@ -29,11 +29,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use super::AppState;
 use super::client_addr::ClientAddr;
 use super::error::ApiError;
-use crate::core::env_count;
 use crate::domain::identity::Email;
 use crate::error::{Error, Result};
 
-/// The numbers, from the environment or set by a test.
+/// The numbers, from the binary's flags or set by a test.
 #[derive(Debug, Clone, Copy)]
 pub struct LimitConfig {
     /// Requests to the sign-in routes per address and minute (a burst of as many is allowed).
@@ -45,20 +44,15 @@ pub struct LimitConfig {
     pub lock_for: Duration,
 }
 
-impl LimitConfig {
-    /// `COINSENCE_AUTH_PER_MINUTE` (default 30), `COINSENCE_LOGIN_FAILURES` (10),
-    /// `COINSENCE_LOGIN_WINDOW_SECS` (900) and `COINSENCE_LOGIN_LOCK_SECS` (900).
-    pub fn from_env() -> Self {
-        let secs = |name, default| Duration::from_secs(env_count(name).unwrap_or(default) as u64);
+impl Default for LimitConfig {
+    /// 30 sign-in requests per address and minute; 10 failed logins in 900 s lock an account
+    /// for 900 s.
+    fn default() -> Self {
         Self {
-            auth_per_minute: env_count("COINSENCE_AUTH_PER_MINUTE")
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(30),
-            login_failures: env_count("COINSENCE_LOGIN_FAILURES")
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(10),
-            failure_window: secs("COINSENCE_LOGIN_WINDOW_SECS", 900),
-            lock_for: secs("COINSENCE_LOGIN_LOCK_SECS", 900),
+            auth_per_minute: 30,
+            login_failures: 10,
+            failure_window: Duration::from_secs(900),
+            lock_for: Duration::from_secs(900),
         }
     }
 }
@@ -231,18 +225,18 @@ pub async fn per_address(
     next.run(req).await
 }
 
-/// Requests the API works on at once: `COINSENCE_MAX_IN_FLIGHT`, default 16 per core and at
-/// least 32 (about as many as keep the payment batches full; on two cores a payment then waits
-/// some 20 ms at most behind the others at the rate they sustain).
+/// Requests the API works on at once by default: 16 per core and at least 32 (about as many as
+/// keep the payment batches full; on two cores a payment then waits some 20 ms at most behind
+/// the others at the rate they sustain).
 pub fn max_in_flight() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    env_count("COINSENCE_MAX_IN_FLIGHT").unwrap_or((16 * cores).max(32))
+    (16 * cores).max(32)
 }
 
-/// `COINSENCE_ADMISSION_TARGET_MS`, default 15: with the time a payment is then worked on, what
-/// is taken under overload is answered within about 50 ms.
+/// 15 ms by default: with the time a payment is then worked on, what is taken under overload
+/// is answered within about 50 ms.
 pub fn admission_target() -> Duration {
-    Duration::from_millis(env_count("COINSENCE_ADMISSION_TARGET_MS").unwrap_or(15) as u64)
+    Duration::from_millis(15)
 }
 
 /// Admission to the API: a bounded number of requests in flight, and a wait for a place that

@@ -3,16 +3,19 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::{idempotency_key, optional_idempotency_key};
 use super::page_limit;
-use crate::domain::governance::market::{ListingStatus, ListingView, NewListing, PurchaseView};
+use crate::domain::governance::market::{self, ListingStatus, ListingView, NewListing};
 use crate::domain::ids::ListingId;
+use crate::domain::ids::{PurchaseId, TransferId, UserId};
+use crate::domain::ledger::CurrencyCode;
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/listings", request_body = NewListing, tag = "market",
     params(("org" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Optional: a retry with the same key and body answers what the first request created")),
@@ -75,6 +78,34 @@ pub async fn get_listing(
     Ok(AppJson(state.core.listing(&member, id).await?))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseView {
+    pub id: PurchaseId,
+    pub listing_id: ListingId,
+    pub buyer_user_id: UserId,
+    pub currency: CurrencyCode,
+    pub price: String,
+    /// How much of the listing's pledge this purchase redeemed.
+    pub redeemed: String,
+    pub transfer_id: TransferId,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<market::PurchaseView> for PurchaseView {
+    fn from(p: market::PurchaseView) -> Self {
+        Self {
+            id: p.id,
+            listing_id: p.listing_id,
+            buyer_user_id: p.buyer_user_id,
+            currency: p.currency,
+            price: p.price,
+            redeemed: p.redeemed,
+            transfer_id: p.transfer_id,
+            created_at: p.created_at,
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/v1/orgs/{org}/listings/{id}/purchases", tag = "market",
     params(("org" = String, Path), ("id" = i64, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 201, body = PurchaseView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -87,7 +118,7 @@ pub async fn buy(
     let key = idempotency_key(&headers, &member)?;
     Ok((
         StatusCode::CREATED,
-        AppJson(state.core.buy(&member, id, key).await?),
+        AppJson(state.core.buy(&member, id, key).await?.into()),
     ))
 }
 

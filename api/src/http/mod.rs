@@ -20,6 +20,7 @@ pub mod replays;
 pub mod serve;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -73,15 +74,18 @@ pub struct HttpConfig {
     /// Whether `/metrics` is on this router (false: it is served on its own listener, see
     /// [`metrics_router`]).
     pub public_metrics: bool,
+    /// Full journal replays (`ledger/verify`, `seals/verify`) at once in the process.
+    pub replays: usize,
 }
 
-impl HttpConfig {
-    pub fn from_env() -> Self {
+impl Default for HttpConfig {
+    fn default() -> Self {
         Self {
-            limits: LimitConfig::from_env(),
+            limits: LimitConfig::default(),
             max_in_flight: limits::max_in_flight(),
             admission_target: limits::admission_target(),
             public_metrics: true,
+            replays: Replays::DEFAULT_AT_ONCE,
         }
     }
 }
@@ -157,7 +161,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 pub fn router(core: Core) -> Router {
-    router_with(core, HttpConfig::from_env())
+    router_with(core, HttpConfig::default())
 }
 
 pub fn router_with(core: Core, config: HttpConfig) -> Router {
@@ -166,7 +170,7 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
     let state = AppState {
         core,
         limits: Arc::new(Limits::new(config.limits)),
-        replays: Arc::new(Replays::from_env()),
+        replays: Arc::new(Replays::new(config.replays, Duration::from_secs(60))),
         admission: Arc::new(limits::Admission::new(
             config.max_in_flight,
             config.admission_target,

@@ -10,12 +10,56 @@ use super::AppState;
 use super::auth::{Caller, OrgMember, Presented};
 use super::client_addr::ClientAddr;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
-use crate::domain::identity::{Role, TokenInfo, User};
-use crate::domain::ids::TokenId;
-use crate::domain::orgs::{MemberInfo, NewOrg, parse_org_name};
+use crate::domain::identity::{self, Role, User};
+use crate::domain::ids::{TokenId, UserId};
+use crate::domain::orgs::{self, NewOrg, parse_org_name};
 use crate::domain::tenancy::{OrgSlug, Tenant};
 use crate::error::Error;
 use crate::i18n::Lang;
+
+/// One of a person's tokens as they see it in their list (never the secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    /// How it was made: `signup`, `login`, `login link`, ...
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    /// When it was last seen in use (recorded at most once a day).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    /// The token this request was made with.
+    pub current: bool,
+}
+
+impl From<identity::TokenInfo> for TokenInfo {
+    fn from(t: identity::TokenInfo) -> Self {
+        Self {
+            id: t.id,
+            label: t.label,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+            current: t.current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberInfo {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl From<orgs::MemberInfo> for MemberInfo {
+    fn from(m: orgs::MemberInfo) -> Self {
+        Self {
+            user_id: m.user_id,
+            display_name: m.display_name,
+            role: m.role,
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -169,7 +213,8 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     Presented(token): Presented,
 ) -> ApiResult<AppJson<Vec<TokenInfo>>> {
-    Ok(AppJson(state.core.tokens(&token).await?))
+    let tokens = state.core.tokens(&token).await?;
+    Ok(AppJson(tokens.into_iter().map(TokenInfo::from).collect()))
 }
 
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "identity", params(("id" = i64, Path)),
@@ -240,7 +285,7 @@ pub async fn add_member(
         .core
         .add_member(&admin, &body.email, body.role.unwrap_or(Role::Member))
         .await?;
-    Ok((StatusCode::CREATED, AppJson(info)))
+    Ok((StatusCode::CREATED, AppJson(info.into())))
 }
 
 #[utoipa::path(get, path = "/v1/orgs/{org}/members", tag = "orgs", params(("org" = String, Path)),
@@ -249,7 +294,8 @@ pub async fn list_members(
     State(state): State<AppState>,
     OrgMember(member): OrgMember,
 ) -> ApiResult<AppJson<Vec<MemberInfo>>> {
-    Ok(AppJson(state.core.members(&member).await?))
+    let members = state.core.members(&member).await?;
+    Ok(AppJson(members.into_iter().map(MemberInfo::from).collect()))
 }
 
 /// A change to the caller. Only the fields given change.

@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::core::env_count;
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 
@@ -40,13 +39,8 @@ pub struct Replays {
 }
 
 impl Replays {
-    /// `COINSENCE_REPLAYS`: replays at once in the process (default 2).
-    pub fn from_env() -> Self {
-        Self::new(
-            env_count("COINSENCE_REPLAYS").unwrap_or(2),
-            Duration::from_secs(60),
-        )
-    }
+    /// Replays at once in the process unless configured otherwise.
+    pub const DEFAULT_AT_ONCE: usize = 2;
 
     pub fn new(at_once: usize, fresh_for: Duration) -> Self {
         Self {

@@ -25,7 +25,7 @@ fn archive_path(name: &str) -> PathBuf {
 
 /// Another, empty instance: a fresh database with the control plane migrated.
 async fn other_instance() -> PgPool {
-    let (pool, _) = coinsence_api::cluster::test_database()
+    let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     pool

@@ -27,16 +27,16 @@ async fn members_post_and_comment_and_the_rooms_hear_of_posts() {
 
     // A bot posts through the same operation, with its platform.
     let tenant = app.tenant("chatty").await;
-    let member = coinsence_api::domain::orgs::Member {
-        tenant: tenant.clone(),
-        user: coinsence_api::domain::identity::User {
+    let member = coinsence_api::testing::member(
+        tenant.clone(),
+        coinsence_api::domain::identity::User {
             id: coinsence_api::domain::ids::UserId(org.owner_id),
             email: String::new(),
             display_name: "Owner of chatty".into(),
             language: None,
         },
-        role: coinsence_api::domain::identity::Role::Owner,
-    };
+        coinsence_api::domain::identity::Role::Owner,
+    );
     let from_matrix = coinsence_api::domain::governance::feed::NewPost {
         body: "I'll bring tools".into(),
         platform: coinsence_api::domain::governance::feed::Platform::Matrix,

@@ -39,7 +39,7 @@ pub struct Org {
 
 impl TestApp {
     pub async fn new() -> Self {
-        let (pool, _url) = coinsence_api::cluster::test_database()
+        let (pool, _url) = coinsence_api::testing::test_database()
             .await
             .unwrap_or_else(|e| panic!("test database: {e:#}"));
         Self::with_pool(pool)
@@ -62,9 +62,11 @@ impl TestApp {
                 ..QueueConfig::default()
             },
         );
-        let mut http = HttpConfig::from_env();
-        http.max_in_flight = 4096;
-        http.admission_target = Duration::from_secs(60);
+        let http = HttpConfig {
+            max_in_flight: 4096,
+            admission_target: Duration::from_secs(60),
+            ..HttpConfig::default()
+        };
         let router = coinsence_api::http::router_with(core.clone(), http);
         Self { core, pool, router }
     }

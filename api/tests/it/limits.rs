@@ -31,7 +31,7 @@ fn limits(per_minute: u32, failures: u32, lock_for: Duration) -> HttpConfig {
         },
         max_in_flight: 1000,
         admission_target: Duration::from_millis(20),
-        public_metrics: true,
+        ..HttpConfig::default()
     }
 }
 
@@ -263,7 +263,7 @@ async fn a_database_that_is_down_answers_503_with_retry_after() {
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy("postgresql://postgres@127.0.0.1:1/none")
         .unwrap_or_else(|e| panic!("{e}"));
-    let router = router_with(Core::new(pool), HttpConfig::from_env());
+    let router = router_with(Core::new(pool), HttpConfig::default());
     let r = post_from(
         &router,
         [10, 9, 9, 9],
@@ -286,8 +286,10 @@ async fn a_database_that_is_down_answers_503_with_retry_after() {
 #[tokio::test]
 async fn metrics_can_leave_the_public_router() {
     let app = TestApp::new().await;
-    let mut config = HttpConfig::from_env();
-    config.public_metrics = false;
+    let config = HttpConfig {
+        public_metrics: false,
+        ..HttpConfig::default()
+    };
     let router = router_with(app.core.clone(), config);
     let get = |router: Router| async move {
         let req = Request::builder()
@@ -517,8 +519,10 @@ async fn database_errors_are_logged_without_the_rows_values() {
 #[tokio::test]
 async fn past_the_requests_in_flight_an_overloaded_service_sheds_quickly() {
     let app = TestApp::new().await;
-    let mut config = HttpConfig::from_env();
-    config.max_in_flight = 1;
+    let config = HttpConfig {
+        max_in_flight: 1,
+        ..HttpConfig::default()
+    };
     let router = router_with(app.core.clone(), config);
     // A request whose body never comes holds the one place.
     let stalled = Request::builder()

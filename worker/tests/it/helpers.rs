@@ -2,9 +2,8 @@ use chrono::{DateTime, Utc};
 use coinsence_api::Core;
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::ledger::issuance::{IssuancePolicyView, NewIssuancePolicy, Period};
-use coinsence_api::domain::ledger::ops::NewCurrency;
-use coinsence_api::domain::orgs::{Member, NewOrg};
-use coinsence_api::domain::tenancy::{OrgSlug, Tenant};
+use coinsence_api::domain::orgs::Member;
+use coinsence_api::domain::tenancy::Tenant;
 use sqlx::PgPool;
 
 pub struct TestDb {
@@ -14,7 +13,7 @@ pub struct TestDb {
 }
 
 pub async fn db() -> TestDb {
-    let (pool, url) = coinsence_api::cluster::test_database()
+    let (pool, url) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"));
     TestDb {
@@ -33,35 +32,9 @@ pub struct Org {
 
 pub async fn org(db: &TestDb, slug: &str, members: usize) -> Org {
     let core = &db.core;
-    let owner = core
-        .signup(
-            &format!("owner@{slug}.test"),
-            "correct horse".to_owned(),
-            "Owner",
-            Some(NewOrg {
-                slug: OrgSlug::parse(slug).unwrap_or_else(|e| panic!("{e}")),
-                name: slug.to_owned(),
-                open: true,
-                language: Default::default(),
-            }),
-        )
+    let admin = coinsence_api::testing::org_with_coin(core, slug, slug, true)
         .await
-        .unwrap_or_else(|e| panic!("signup: {e}"));
-    let admin = core
-        .member_for_token(&owner.token, slug)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    core.create_currency(
-        &admin,
-        NewCurrency {
-            code: "COIN".to_owned(),
-            name: "Coin".to_owned(),
-            scale: 2,
-            credit_limit: None,
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("currency: {e}"));
+        .admin;
     let ids: Vec<UserId> = sqlx::query_scalar(
         "INSERT INTO control.users (email, password_hash, display_name)
          SELECT $1 || '-' || i || '@members.test', '!', 'member ' || i FROM generate_series(1, $2) i

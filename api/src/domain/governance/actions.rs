@@ -7,22 +7,23 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::kind::ProposalKind;
 use super::outbox::{self, EventKind, NewEvent};
 use super::projects::{self, Investor};
-use super::proposals::ProposalKind;
 use super::rules::Rules;
-use super::{coin_by_code, parse_amount, post_all};
 use crate::core::Core;
 use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
 };
+use crate::domain::ledger::currencies::{coin_by_code, currency_by_code, currency_map};
 use crate::domain::ledger::issuance::{self, NewIssuancePolicy, PolicySpec};
+use crate::domain::ledger::queue::post_all;
 use crate::domain::ledger::{
     AccountKind, AccountRef, Authority, CurrencyCode, TransferKind, TransferOrder,
     store as ledger_store,
 };
-use crate::domain::money::{Amount, format_minor};
+use crate::domain::money::{Amount, format_minor, parse_amount};
 use crate::domain::orgs::admit_in;
 use crate::domain::tenancy::TenantTx;
 use crate::error::{Error, Result};
@@ -185,7 +186,7 @@ pub(crate) async fn prepare(
         }
         ActionRequest::FundProject { project_id, amount } => {
             let project = projects::find(tx, project_id).await?;
-            let currency = super::currency_map(tx)
+            let currency = currency_map(tx)
                 .await?
                 .remove(&project.currency_id)
                 .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
@@ -343,7 +344,7 @@ pub(crate) async fn execute(
                 .bind(pledge_id)
                 .execute(tx.conn())
                 .await?;
-            let shown = super::currency_map(tx)
+            let shown = currency_map(tx)
                 .await?
                 .remove(&currency)
                 .map(|c| (format_minor(amount, c.scale), c.code));
@@ -377,7 +378,7 @@ pub(crate) async fn execute(
             if let Some(owner) = owner_user_id {
                 still_member(tx, p.tenant, *owner, Refusal::ReceivingMemberLeft).await?;
             }
-            let currency = super::currency_by_code(tx, currency.as_str()).await?;
+            let currency = currency_by_code(tx, currency.as_str()).await?;
             let order = p.order(
                 "execute",
                 currency.id,

@@ -6,12 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
-use super::{Creation, retrying};
 use crate::core::Core;
+use crate::domain::idempotency::{Creation, IdempotencyKey};
 use crate::domain::ids::{CommentId, PostId, UserId};
-use crate::domain::ledger::ops::IdempotencyKey;
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::TenantTx;
+use crate::domain::tenancy::{TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};

@@ -8,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
-use super::{Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying};
 use crate::core::Core;
+use crate::domain::idempotency::{Creation, IdempotencyKey};
 use crate::domain::ids::{CurrencyId, ListingId, PledgeId, PurchaseId, TransferId, UserId};
-use crate::domain::ledger::ops::IdempotencyKey;
+use crate::domain::ledger::currencies::{coin_by_code, currency_map};
+use crate::domain::ledger::queue::{post_all, replayed};
 use crate::domain::ledger::{AccountRef, Authority, CurrencyCode, TransferKind, TransferOrder};
-use crate::domain::money::{Amount, format_minor};
+use crate::domain::money::{Amount, format_minor, parse_amount};
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::TenantTx;
+use crate::domain::tenancy::{TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
@@ -69,7 +70,8 @@ pub struct ListingView {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A purchase (on the wire as `http::market::PurchaseView`).
+#[derive(Debug, Clone, Serialize)]
 pub struct PurchaseView {
     pub id: PurchaseId,
     pub listing_id: ListingId,

@@ -9,14 +9,14 @@ use utoipa::ToSchema;
 
 use super::actions::Action;
 use super::proposals::open_for_pledge;
-use super::{Creation, coin_by_code, currency_map, parse_amount, retrying};
 use crate::core::Core;
+use crate::domain::idempotency::{Creation, IdempotencyKey};
 use crate::domain::ids::{CurrencyId, PledgeId, ProposalId, UserId};
 use crate::domain::ledger::CurrencyCode;
-use crate::domain::ledger::ops::IdempotencyKey;
-use crate::domain::money::format_minor;
+use crate::domain::ledger::currencies::{coin_by_code, currency_map};
+use crate::domain::money::{format_minor, parse_amount};
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::TenantTx;
+use crate::domain::tenancy::{TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
@@ -63,8 +63,8 @@ pub struct PledgeView {
     pub created_at: DateTime<Utc>,
 }
 
-/// Per currency, over all pledges.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// Per currency, over all pledges (on the wire as `http::governance::PledgeSummary`).
+#[derive(Debug, Clone, Serialize)]
 pub struct PledgeSummary {
     pub currency: CurrencyCode,
     /// Pledges waiting for their vote or approved (rejected ones do not count).

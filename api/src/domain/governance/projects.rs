@@ -13,19 +13,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, EventKind, NewEvent};
-use super::{Creation, coin_by_code, currency_map, parse_amount, post_all, replayed, retrying};
 use crate::core::Core;
+use crate::domain::idempotency::{Creation, IdempotencyKey};
 use crate::domain::ids::{
     AccountId, CurrencyId, InvestmentId, ProjectId, ProposalId, TransferId, UserId,
 };
-use crate::domain::ledger::ops::{IdempotencyKey, Receipt};
+use crate::domain::ledger::currencies::{coin_by_code, currency_map};
+use crate::domain::ledger::ops::Receipt;
+use crate::domain::ledger::queue::{post_all, replayed};
 use crate::domain::ledger::{
     AccountRef, Authority, Currency, CurrencyCode, CurrencyKind, TransferKind, TransferOrder,
     store as ledger_store,
 };
-use crate::domain::money::{Amount, Scale, format_minor};
+use crate::domain::money::{Amount, Scale, format_minor, parse_amount};
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::{Tenant, TenantTx};
+use crate::domain::tenancy::{Tenant, TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};

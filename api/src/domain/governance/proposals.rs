@@ -12,35 +12,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::actions::{self, Action, ActionRequest, Executing};
+use super::kind::ProposalKind;
 use super::outbox::{self, EventKind, NewEvent};
 use super::rules::{self, Proposers, Rules};
 use super::tally::{self, Choice, Counts, DecisionRule, Method, Outcome};
-use super::{Creation, retrying};
 use crate::core::Core;
 use crate::domain::follow_up::FollowUp;
+use crate::domain::idempotency::{Creation, IdempotencyKey};
 use crate::domain::ids::{ProjectId, ProposalId, TenantId, UserId};
-use crate::domain::ledger::ops::IdempotencyKey;
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::{Tenant, TenantTx};
+use crate::domain::tenancy::{Tenant, TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 use crate::refusal::Refusal;
-
-text_enum!(
-    /// What a proposal is about.
-    ProposalKind {
-        IssueForPledge => "issue_for_pledge",
-        IssueToAccount => "issue_to_account",
-        FundProject => "fund_project",
-        ChangeRules => "change_rules",
-        ChangeIssuance => "change_issuance",
-        AdmitMember => "admit_member",
-        RemoveMember => "remove_member",
-        SetRole => "set_role",
-        FreeText => "free_text",
-    }
-);
 
 text_enum!(
     /// Open until it closes; then passed (its action ran), rejected (by the vote) or failed

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::proposals::ProposalKind;
+use super::kind::ProposalKind;
 use super::tally::{DecisionRule, Method};
 use crate::core::Core;
 use crate::domain::orgs::Member;

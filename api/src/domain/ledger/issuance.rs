@@ -35,13 +35,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::CurrencyCode;
+use super::currencies::{coin_by_code, currency_map};
 use crate::core::Core;
 use crate::domain::follow_up::FollowUp;
-use crate::domain::governance::{coin_by_code, parse_amount, retrying};
 use crate::domain::ids::{CurrencyId, UserId};
-use crate::domain::money::format_minor;
+use crate::domain::money::{format_minor, parse_amount};
 use crate::domain::orgs::Member;
-use crate::domain::tenancy::{Tenant, TenantTx};
+use crate::domain::tenancy::{Tenant, TenantTx, retrying};
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
 use crate::refusal::{Money, Refusal};
@@ -228,7 +228,7 @@ async fn policy_rows(tx: &mut TenantTx, only: Option<i64>) -> Result<Vec<PolicyR
 }
 
 async fn views(tx: &mut TenantTx, only: Option<i64>) -> Result<Vec<IssuancePolicyView>> {
-    let currencies = crate::domain::governance::currency_map(tx).await?;
+    let currencies = currency_map(tx).await?;
     policy_rows(tx, only)
         .await?
         .into_iter()

@@ -8,12 +8,18 @@
 //! - `issuance`: scheduled issuance and demurrage, set-based per org and period.
 //! - `seal`: the hash chain over the journal that lets anyone check history was not rewritten.
 
+pub mod currencies;
 pub mod issuance;
 pub mod ops;
 pub mod posting;
 pub mod queue;
 pub mod seal;
+// The SQL is the ledger's own; edges go through `Core`. Tests that check the optimistic writes
+// directly reach it with the `testing` feature.
+#[cfg(feature = "testing")]
 pub mod store;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ use super::{
     TransferKind, TransferOrder, store,
 };
 use crate::core::Core;
-use crate::domain::ids::{AccountId, TransferId, UserId};
+use crate::domain::ids::{AccountId, TransferId};
 use crate::domain::money::{Amount, Scale, format_minor};
 use crate::domain::orgs::{Member, Payer};
 use crate::domain::tenancy::TenantTx;
@@ -13,33 +13,8 @@ use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::refusal::{Money, Refusal};
 
-/// A client-chosen idempotency key, namespaced by where it came from so two sources can never
-/// collide ("http:<user>:<key>", "matrix:<event id>", "stripe:<event id>", ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// A key sent in the HTTP `Idempotency-Key` header, scoped to the caller.
-    pub fn http(user: UserId, raw: &str) -> Result<Self> {
-        Self::scoped("http", &user.0.to_string(), raw)
-    }
-
-    /// A key from another source (a chat platform's event id, a job's natural key).
-    pub fn scoped(source: &str, scope: &str, raw: &str) -> Result<Self> {
-        let ok = !raw.is_empty() && raw.len() <= 200 && raw.bytes().all(|b| b.is_ascii_graphic());
-        if !ok {
-            return Err(Error::from(Refusal::IdempotencyKeyMalformed {
-                field: "idempotency_key",
-                max: 200,
-            }));
-        }
-        Ok(Self(format!("{source}:{scope}:{raw}")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// Edges name the key by this older path too.
+pub use crate::domain::idempotency::IdempotencyKey;
 
 /// A payment or issuance as asked for, before the currency is known.
 #[derive(Debug, Clone)]
@@ -85,6 +60,49 @@ fn parse_memo(memo: &str) -> Result<String> {
 }
 
 impl Core {
+    /// A payment over HTTP by a payer from [`Core::payer_for_token`]. A payment applied now was
+    /// authorised by its own write; any other answer (a refusal, decided without writing, or a
+    /// replay of an earlier key) is given only after the token and membership are looked up
+    /// again, so a revoked token gets 401 there too, in every process. Which answer was
+    /// written now is the transfer lane's to say ([`Posted::written_now`](super::queue::Posted::written_now)), not a clock's.
+    pub async fn pay_with_token(
+        &self,
+        payer: &Payer,
+        req: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<Receipt> {
+        let answer = self.pay_as(payer, req, key).await;
+        let checked_by_write = match &answer {
+            Ok((_, written_now)) => *written_now,
+            Err(Error::Unauthorized) => true,
+            Err(_) => false,
+        };
+        let answer = answer.map(|(receipt, _)| receipt);
+        if !payer.remembered || checked_by_write {
+            return answer;
+        }
+        let slug = payer.member.tenant.slug.to_string();
+        match self
+            .access
+            .call((payer.credential.token_hash.clone(), slug))
+            .await?
+        {
+            Ok(_) => answer,
+            // The write's own refusal of a member who left says it as well as the lookup would.
+            Err(e)
+                if !matches!(e, Error::Unauthorized)
+                    && answer
+                        .as_ref()
+                        .err()
+                        .and_then(Error::refusal)
+                        .is_some_and(|r| r.class() == crate::refusal::Class::Forbidden) =>
+            {
+                answer
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn create_currency(&self, admin: &Member, new: NewCurrency) -> Result<Currency> {
         admin.require_admin()?;
         let code = CurrencyCode::parse(&new.code)?;
@@ -222,7 +240,7 @@ impl Core {
             )
         };
         let order = TransferOrder {
-            key: key.0,
+            key: key.into_string(),
             currency: currency.id,
             from,
             to: req.to,

@@ -55,16 +55,15 @@ pub struct QueueConfig {
 }
 
 impl Default for QueueConfig {
-    /// `COINSENCE_TRANSFER_LANES` overrides the lanes per org. The default, 2, measured best
+    /// Two lanes per org: that measured best
     /// in `bench pay` with two-round-trip batches (random accounts, one run each: 1 lane
     /// 2,637/s, 2 lanes 2,963/s, 3 lanes 2,867/s; bigger batches cost PostgreSQL less per
     /// transfer, and one lane alone waits on its own round trips).
     fn default() -> Self {
-        let lanes_per_org = crate::core::env_count("COINSENCE_TRANSFER_LANES").unwrap_or(2);
         Self {
-            lanes_per_org,
+            lanes_per_org: 2,
             max_batch: 256,
-            limits: QueueLimits::from_env(),
+            limits: QueueLimits::default(),
         }
     }
 }
@@ -326,6 +325,33 @@ pub async fn post_in(
 ) -> Result<Option<Vec<Result<Transfer>>>> {
     let posted = post(tx, orders, Earlier::LookUp, Read::Lock).await?;
     Ok(posted.map(|results| results.into_iter().map(|r| r.map(|p| p.transfer)).collect()))
+}
+
+/// Posts orders inside the caller's transaction and insists they all apply. `Ok(None)`: a
+/// concurrent duplicate key raced, roll back and retry. `Err`: the first refused order's reason;
+/// other orders may have been written, so the caller must roll back (the transaction or to its
+/// savepoint) — nothing of a refused operation may stay.
+pub(crate) async fn post_all(
+    tx: &mut TenantTx,
+    orders: &[TransferOrder],
+) -> Result<Option<Vec<Transfer>>> {
+    let Some(results) = post_in(tx, orders).await? else {
+        return Ok(None);
+    };
+    results.into_iter().collect::<Result<Vec<_>>>().map(Some)
+}
+
+/// The transfer an earlier identical request already wrote under this order's key. The same key
+/// with other parameters is a conflict, as in the ledger.
+pub(crate) async fn replayed(tx: &mut TenantTx, order: &TransferOrder) -> Result<Option<Transfer>> {
+    let earlier = store::earlier_entries(tx, &[order.key.as_str()]).await?;
+    match earlier.get(&order.key) {
+        Some((fingerprint, transfer)) if *fingerprint == order.fingerprint() => {
+            Ok(Some(transfer.clone()))
+        }
+        Some(_) => Err(Error::IdempotencyConflict),
+        None => Ok(None),
+    }
 }
 
 /// Whether a batch looks up entries already written under its keys before deciding.

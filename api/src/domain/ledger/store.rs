@@ -558,15 +558,6 @@ pub async fn set_currency_kind(
     Ok(())
 }
 
-/// One account by id, if it exists.
-pub async fn account(tx: &mut TenantTx, id: AccountId) -> Result<Option<Account>> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
-}
-
 /// The account an [`AccountRef`] names in a currency, if it exists.
 pub async fn resolve_account(
     tx: &mut TenantTx,

@@ -1,0 +1,146 @@
+//! Test fixtures shared by every crate's tests (the `testing` feature; never in the production
+//! binary): a database of its own per test on a private cluster started once per test process,
+//! an org with an owner and a coin, and a member as `Core` would resolve one.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
+use tokio::sync::OnceCell;
+
+use crate::Core;
+use crate::cluster::{Cluster, ClusterOptions, connect};
+use crate::domain::identity::{ApiToken, Role, User};
+use crate::domain::ledger::ops::NewCurrency;
+use crate::domain::orgs::{Member, NewOrg};
+use crate::domain::tenancy::{OrgSlug, Tenant};
+
+/// A member as `Core` would resolve one, for tests that act as a bot or a job would.
+pub fn member(tenant: Tenant, user: User, role: Role) -> Member {
+    Member { tenant, user, role }
+}
+
+/// An org with its owner, who is its admin, and the owner's first token.
+pub struct TestOrg {
+    pub admin: Member,
+    pub token: ApiToken,
+}
+
+/// Org `slug` named `name` (open to join or not), its owner "Owner" (`owner@<slug>.test`) and
+/// its currency COIN (scale 2, no credit): what most tests start from.
+pub async fn org_with_coin(core: &Core, slug: &str, name: &str, open: bool) -> TestOrg {
+    let owner = core
+        .signup(
+            &format!("owner@{slug}.test"),
+            "correct horse".to_owned(),
+            "Owner",
+            Some(NewOrg {
+                slug: OrgSlug::parse(slug).unwrap_or_else(|e| panic!("slug {slug}: {e}")),
+                name: name.to_owned(),
+                open,
+                language: Default::default(),
+            }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("signup: {e}"));
+    let admin = core
+        .member_for_token(&owner.token, slug)
+        .await
+        .unwrap_or_else(|e| panic!("the owner in {slug}: {e}"));
+    core.create_currency(
+        &admin,
+        NewCurrency {
+            code: "COIN".to_owned(),
+            name: "Coin".to_owned(),
+            scale: 2,
+            credit_limit: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("currency: {e}"));
+    TestOrg {
+        admin,
+        token: owner.token,
+    }
+}
+
+/// The server the tests use: `DATABASE_URL`, or a private cluster started once per process.
+async fn test_server_url() -> anyhow::Result<&'static str> {
+    static URL: OnceCell<String> = OnceCell::const_new();
+    URL.get_or_try_init(|| async {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return Ok(url);
+        }
+        let dir = std::env::temp_dir().join(format!("coinsence-test-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let cluster = tokio::task::spawn_blocking(move || {
+            Cluster::start(
+                &dir,
+                ClusterOptions {
+                    fsync: false,
+                    remove_on_exit: true,
+                },
+            )
+        })
+        .await??;
+        let url = cluster.url("postgres");
+        // The watchdog stops it when the process ends.
+        std::mem::forget(cluster);
+        Ok(url)
+    })
+    .await
+    .map(String::as_str)
+}
+
+/// A fresh, empty database with the control plane migrated, on the test server.
+///
+/// With `COINSENCE_TEST_CITUS=1` the database is on a local Citus cluster instead (one per test
+/// process), so that any test suite can be run there.
+pub async fn test_database() -> anyhow::Result<(PgPool, String)> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    if std::env::var("COINSENCE_TEST_CITUS").is_ok_and(|v| v == "1") {
+        return crate::citus::test_database()
+            .await?
+            .context("COINSENCE_TEST_CITUS=1 but Citus is not installed");
+    }
+    let server = test_server_url().await?;
+    let admin = connect(server, 1).await?;
+    let name = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let mut options = PgConnectOptions::from_str(server)?;
+    options = options.database(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?;
+    crate::migrate::migrate_control(&pool).await?;
+    let url = replace_database(server, &name);
+    Ok((pool, url))
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgresql://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
