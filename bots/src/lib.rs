@@ -9,6 +9,7 @@ pub mod command;
 pub mod delivery;
 pub mod engine;
 pub mod reply;
+pub mod say;
 pub mod scenario;
 
 #[cfg(feature = "console")]

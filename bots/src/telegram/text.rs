@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use coinsence_api::domain::governance::tally::Choice;
+use coinsence_api::i18n::Lang;
 
 use crate::command::help_lines;
 use crate::reply::{Block, Reply, VoteButton, html_spans};
@@ -45,7 +46,7 @@ pub fn vote_buttons(reply: &Reply) -> Vec<(String, String)> {
     reply
         .buttons
         .iter()
-        .map(|b| (format!("{} {}", b.emoji(), b.label()), b.data()))
+        .map(|b| (format!("{} {}", b.emoji(), b.caption(reply.lang)), b.data()))
         .collect()
 }
 
@@ -57,7 +58,8 @@ pub fn vote_data(data: &str) -> Option<(i64, Choice)> {
 /// The command menu (`setMyCommands`) from the grammar's help: names are 1–32 of `a-z0-9_`,
 /// descriptions 1–256 characters.
 pub fn command_menu() -> Vec<(String, String)> {
-    help_lines()
+    // The menu is registered once, without a language: English.
+    help_lines(Lang::En)
         .into_iter()
         .filter_map(|(usage, summary)| {
             let name = usage
@@ -159,7 +161,7 @@ mod tests {
     #[test]
     fn command_menu_lists_every_verb() {
         let menu = command_menu();
-        assert_eq!(menu.len(), help_lines().len());
+        assert_eq!(menu.len(), help_lines(Lang::En).len());
         assert!(menu.iter().any(|(n, _)| n == "pay"));
         assert!(menu.iter().any(|(n, _)| n == "connect"));
     }
