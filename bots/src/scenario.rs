@@ -122,14 +122,14 @@ pub const STEPS: &[Step] = &[
         who: Person::Ana,
         text: "!vote {proposal} yes",
         en: &["You voted yes"],
-        de: &["Du hast mit Ja gestimmt"],
+        de: &["mit Ja gestimmt"],
         capture: None,
     },
     Step::Say {
         who: Person::Ben,
         text: "!VOTE {proposal} YES",
         en: &["You voted yes", "it passed"],
-        de: &["Du hast mit Ja gestimmt", "angenommen"],
+        de: &["mit Ja gestimmt", "angenommen"],
         capture: None,
     },
     // The refusal's words are the domain's (refusals.ftl); that nothing changed shows below.

@@ -155,11 +155,11 @@ chat-proposals-entry = { $proposal } — { $tally }
 chat-proposals-none = Es sind keine Anträge offen. Stell einen mit { $propose }.
 chat-proposals-vote-with = Abstimmen mit { $vote }
 chat-voted = { $choice ->
-    [yes] Du hast mit Ja gestimmt
-    [no] Du hast mit Nein gestimmt
-    [abstain] Du hast dich enthalten
-   *[block] Du hast ein Veto eingelegt
-} bei { $proposal }. { $tally }.
+    [yes] Du hast bei { $proposal } mit Ja gestimmt
+    [no] Du hast bei { $proposal } mit Nein gestimmt
+    [abstain] Du hast dich bei { $proposal } enthalten
+   *[block] Du hast bei { $proposal } ein Veto eingelegt
+}. { $tally }.
 chat-tally-votes = ja { $yes }, nein { $no }, Enthaltung { $abstain }, Veto { $block } von { $voters } Stimmberechtigten
 chat-tally-open = { $votes }; offen bis { $closes }
 chat-tally-passed = { $votes }; angenommen

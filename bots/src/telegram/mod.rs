@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinsence_api::domain::chat::ChatPlatform;
-use teloxide::Bot;
 use coinsence_api::i18n::Lang;
+use teloxide::Bot;
 use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{BotCommand, Me};
