@@ -4,18 +4,22 @@
 //! - A command starts with `/` or `!` (`/pay`, `!pay`); Telegram's `/pay@botname` is accepted
 //!   when it names this bot and ignored when it names another one.
 //! - Verbs and vote choices are case-insensitive; currency codes are upper-cased.
-//! - Amounts stay decimal text ([`AmountText`]): only the currency knows its scale, so the engine
-//!   parses them once the currency is known ("10.5" is 1050 in a scale-2 currency, an error in a
-//!   scale-0 one).
+//! - Amounts stay decimal text ([`AmountText`]): only the currency knows its scale and only the
+//!   speaker's language says what "1.234" means, so the engine parses them once both are known
+//!   ("10.5" is 1050 in a scale-2 currency, an error in a scale-0 one; "1.234,50" and "1,5" are
+//!   read as in German, "1,234.50" as in English).
 //! - People are named by a mention, whose form depends on the platform ([`Dialect`]).
-//! - Memos and descriptions follow `for` or are quoted: `/pay @ben 5 for lunch`,
+//! - Memos and descriptions follow `for` (or German `für`) or are quoted: `/pay @ben 5 for lunch`,
 //!   `/pay @ben 5 "lunch at Mo's"`.
+//! - Every sentence the grammar says (usage lines, summaries, mistakes) is a catalog message
+//!   (`chat.ftl`), rendered in the reader's language.
 //! - An unknown command is answered with the help, which is generated from [`VERBS`].
 
 use std::fmt;
 
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_api::domain::governance::tally::Choice;
+use coinsence_api::i18n::{Args, Lang, message};
 
 /// A person named in a command: the platform's user id (Matrix, Discord) or handle (console,
 /// Telegram), as the engine looks chat identities up.
@@ -27,21 +31,18 @@ pub struct Mention {
     pub display: String,
 }
 
-/// A positive decimal number as typed ("10", "10.5", ".5"); its currency decides if it fits.
+/// A positive number as typed, with `.` and `,` as a person's language writes them ("10",
+/// "10.5", ".5", "1,5", "1.234,50"); the speaker's language and the currency decide what it
+/// means and whether it fits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmountText(String);
 
 impl AmountText {
     pub fn parse(text: &str) -> Option<Self> {
-        let (whole, fraction) = match text.split_once('.') {
-            Some((w, f)) => (w, f),
-            None => (text, ""),
-        };
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         let ok = text.len() <= 40
-            && digits(whole)
-            && digits(fraction)
-            && !(whole.is_empty() && fraction.is_empty())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
             && text.bytes().any(|b| b.is_ascii_digit() && b != b'0');
         ok.then(|| Self(text.to_owned()))
     }
@@ -106,11 +107,24 @@ pub enum Command {
         code: String,
     },
     Link,
+    /// Which language the bot speaks to the person: `None` asks, `Some` chooses.
+    Language {
+        choice: Option<LanguageChoice>,
+    },
     /// The help, for one verb or all; `unknown` is the command that was not understood.
     Help {
         verb: Option<Verb>,
         unknown: Option<String>,
     },
+}
+
+/// What `/language` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanguageChoice {
+    /// This language, everywhere, whatever the platform says.
+    Set(Lang),
+    /// No choice of one's own: the platform's language, else the org's.
+    Auto,
 }
 
 /// Every command word, in the order the help lists them.
@@ -131,16 +145,28 @@ pub enum Verb {
     Invest,
     Connect,
     Link,
+    Language,
     Help,
 }
 
-/// One line of the grammar: the word, other words for it, how to write it, what it does.
+/// One line of the grammar: the word and other words for it. How to write it and what it does
+/// are the catalog messages `chat-usage-<name>` and `chat-summary-<name>`.
 pub struct VerbSpec {
     pub verb: Verb,
     pub name: &'static str,
     pub aliases: &'static [&'static str],
-    pub usage: &'static str,
-    pub summary: &'static str,
+}
+
+impl VerbSpec {
+    /// How to write the command, in `lang` (`/pay @who 10 [CUR] [for memo]`).
+    pub fn usage(&self, lang: Lang) -> String {
+        message(lang, &format!("chat-usage-{}", self.name), &Args::new())
+    }
+
+    /// What the command does, in `lang`.
+    pub fn summary(&self, lang: Lang) -> String {
+        message(lang, &format!("chat-summary-{}", self.name), &Args::new())
+    }
 }
 
 /// The grammar's table: the parser finds verbs here and the help is written from it.
@@ -149,113 +175,86 @@ pub const VERBS: &[VerbSpec] = &[
         verb: Verb::Pay,
         name: "pay",
         aliases: &["send", "give"],
-        usage: "/pay @who 10 [CUR] [for memo]",
-        summary: "pay someone from your account",
     },
     VerbSpec {
         verb: Verb::Balance,
         name: "balance",
         aliases: &["bal", "balances"],
-        usage: "/balance",
-        summary: "your balances",
     },
     VerbSpec {
         verb: Verb::History,
         name: "history",
         aliases: &["hist"],
-        usage: "/history",
-        summary: "your latest payments",
     },
     VerbSpec {
         verb: Verb::Pledge,
         name: "pledge",
         aliases: &[],
-        usage: "/pledge 10 [CUR] for the work",
-        summary: "pledge work; the community votes to issue its worth to you",
     },
     VerbSpec {
         verb: Verb::Propose,
         name: "propose",
         aliases: &["proposal"],
-        usage: "/propose what should be decided",
-        summary: "open a proposal for everyone to vote on",
     },
     VerbSpec {
         verb: Verb::Vote,
         name: "vote",
         aliases: &[],
-        usage: "/vote <id> yes|no|abstain|block",
-        summary: "vote on a proposal (you can change it until it closes)",
     },
     VerbSpec {
         verb: Verb::Proposals,
         name: "proposals",
         aliases: &["open"],
-        usage: "/proposals",
-        summary: "proposals open for voting",
     },
     VerbSpec {
         verb: Verb::Post,
         name: "post",
         aliases: &["say"],
-        usage: "/post your message",
-        summary: "post to the community's feed",
     },
     VerbSpec {
         verb: Verb::Offer,
         name: "offer",
         aliases: &[],
-        usage: "/offer 5 [CUR] for what you offer",
-        summary: "offer something on the market",
     },
     VerbSpec {
         verb: Verb::Need,
         name: "need",
         aliases: &[],
-        usage: "/need 5 [CUR] for what you need",
-        summary: "ask the market for something",
     },
     VerbSpec {
         verb: Verb::Market,
         name: "market",
         aliases: &["listings"],
-        usage: "/market",
-        summary: "open offers and needs",
     },
     VerbSpec {
         verb: Verb::Buy,
         name: "buy",
         aliases: &[],
-        usage: "/buy <listing id>",
-        summary: "buy an offer from the market",
     },
     VerbSpec {
         verb: Verb::Invest,
         name: "invest",
         aliases: &[],
-        usage: "/invest <project id> 10",
-        summary: "invest in a project for its shares",
     },
     VerbSpec {
         verb: Verb::Connect,
         name: "connect",
         aliases: &[],
-        usage: "/connect <code>",
-        summary: "connect this room to a community (an admin has the code)",
     },
     VerbSpec {
         verb: Verb::Link,
         name: "link",
         aliases: &["login"],
-        usage: "/link",
-        summary: "a one-time login for the web, sent to you privately",
+    },
+    VerbSpec {
+        verb: Verb::Language,
+        name: "language",
+        aliases: &["lang", "sprache"],
     },
     VerbSpec {
         verb: Verb::Help,
         name: "help",
         aliases: &["commands", "start", "?"],
-        usage: "/help [command]",
-        summary: "this list, or how to use one command",
     },
 ];
 
@@ -275,9 +274,12 @@ impl Verb {
     }
 }
 
-/// The help text: one line per command, from [`VERBS`].
-pub fn help_lines() -> Vec<(&'static str, &'static str)> {
-    VERBS.iter().map(|s| (s.usage, s.summary)).collect()
+/// The help text in `lang`: (usage, summary) per command, from [`VERBS`].
+pub fn help_lines(lang: Lang) -> Vec<(String, String)> {
+    VERBS
+        .iter()
+        .map(|s| (s.usage(lang), s.summary(lang)))
+        .collect()
 }
 
 /// How one platform writes commands and mentions.
@@ -357,22 +359,33 @@ impl Dialect {
     }
 }
 
-/// A line that looked like a command but could not be understood: a sentence for the person,
-/// and the command's usage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A line that looked like a command but could not be understood: what is wrong (a catalog
+/// message and its arguments), told with the command's usage.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
     pub verb: Verb,
-    pub sentence: String,
+    /// The catalog message that says what is wrong.
+    pub problem: &'static str,
+    pub args: Args,
 }
 
+impl ParseError {
+    /// What is wrong and how to write the command, in `lang`.
+    pub fn sentence(&self, lang: Lang) -> String {
+        message(
+            lang,
+            "chat-parse-mistake",
+            &Args::new()
+                .text("problem", message(lang, self.problem, &self.args))
+                .text("usage", self.verb.spec().usage(lang)),
+        )
+    }
+}
+
+/// In English; adapters answer with [`ParseError::sentence`] in the reader's language.
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} Write it as: {}",
-            self.sentence,
-            self.verb.spec().usage
-        )
+        f.write_str(&self.sentence(Lang::En))
     }
 }
 
@@ -451,16 +464,19 @@ fn choice_word(word: &str) -> Option<Choice> {
     }
 }
 
+/// The word before free text: `for`, or `für` as a German speaker writes it.
+fn is_for(word: &str) -> bool {
+    word.eq_ignore_ascii_case("for") || word.to_lowercase() == "für"
+}
+
 /// The free text after an amount and optional currency: `for ...` or a quoted string. Returns
-/// the text, or an error message when something else follows.
-fn memo_text(tokens: &[Token<'_>], raw_rest: &str) -> Result<String, String> {
+/// the text, or the catalog message that says what is wrong when something else follows.
+fn memo_text(tokens: &[Token<'_>], raw_rest: &str) -> Result<String, &'static str> {
     match tokens.first() {
         None => Ok(String::new()),
         Some(Token::Quoted(q)) if tokens.len() == 1 => Ok(q.trim().to_owned()),
-        Some(Token::Word(w)) if w.eq_ignore_ascii_case("for") => {
-            Ok(rest_after_words(raw_rest, 1).to_owned())
-        }
-        _ => Err("Put the note after \"for\" or in quotes.".to_owned()),
+        Some(Token::Word(w)) if is_for(w) => Ok(rest_after_words(raw_rest, 1).to_owned()),
+        _ => Err("chat-parse-memo-place"),
     }
 }
 
@@ -502,7 +518,12 @@ fn parse_args(
     raw: &str,
     dialect: &Dialect,
 ) -> Result<Command, ParseError> {
-    let fail = |sentence: String| ParseError { verb, sentence };
+    let fail_with = |problem: &'static str, args: Args| ParseError {
+        verb,
+        problem,
+        args,
+    };
+    let fail = |problem: &'static str| fail_with(problem, Args::new());
     let words: Vec<&str> = tokens
         .iter()
         .map(|t| match t {
@@ -514,10 +535,10 @@ fn parse_args(
         if tokens.is_empty() {
             Ok(cmd)
         } else {
-            Err(fail(format!(
-                "/{} takes nothing after it.",
-                verb.spec().name
-            )))
+            Err(fail_with(
+                "chat-parse-no-arguments",
+                Args::new().text("command", format!("/{}", verb.spec().name)),
+            ))
         }
     };
     match verb {
@@ -526,6 +547,24 @@ fn parse_args(
         Verb::Proposals => no_args(Command::Proposals),
         Verb::Market => no_args(Command::Market),
         Verb::Link => no_args(Command::Link),
+        Verb::Language => match words.as_slice() {
+            [] => Ok(Command::Language { choice: None }),
+            [word] => {
+                let word = word.to_lowercase();
+                if matches!(word.as_str(), "auto" | "automatic" | "automatisch") {
+                    Ok(Command::Language {
+                        choice: Some(LanguageChoice::Auto),
+                    })
+                } else {
+                    Lang::from_tag(&word)
+                        .map(|lang| Command::Language {
+                            choice: Some(LanguageChoice::Set(lang)),
+                        })
+                        .ok_or_else(|| fail("chat-parse-language"))
+                }
+            }
+            _ => Err(fail("chat-parse-language")),
+        },
         Verb::Help => Ok(Command::Help {
             verb: words
                 .first()
@@ -540,15 +579,15 @@ fn parse_args(
                     _ => match (AmountText::parse(a), dialect.mention(b)) {
                         (Some(x), Some(m)) => (m, x),
                         _ if dialect.mention(a).is_none() && dialect.mention(b).is_none() => {
-                            return Err(fail(format!(
-                                "Say whom to pay with a mention such as {}.",
-                                dialect.mention_example()
-                            )));
+                            return Err(fail_with(
+                                "chat-parse-pay-whom",
+                                Args::new().text("example", dialect.mention_example()),
+                            ));
                         }
-                        _ => return Err(fail("Say how much, such as 10 or 2.50.".to_owned())),
+                        _ => return Err(fail("chat-parse-pay-how-much")),
                     },
                 },
-                _ => return Err(fail("Say whom to pay and how much.".to_owned())),
+                _ => return Err(fail("chat-parse-pay-whom-and-how-much")),
             };
             let (currency, skip) = currency_at(&words, 2);
             let memo = memo_text(&tokens[skip..], rest_after_words(raw, skip)).map_err(fail)?;
@@ -561,19 +600,19 @@ fn parse_args(
         }
         Verb::Pledge | Verb::Offer | Verb::Need => {
             let what = match verb {
-                Verb::Pledge => "the work you pledge",
-                Verb::Offer => "what you offer",
-                _ => "what you need",
+                Verb::Pledge => "chat-parse-pledge-what",
+                Verb::Offer => "chat-parse-offer-what",
+                _ => "chat-parse-need-what",
             };
             let amount = words
                 .first()
                 .and_then(|w| AmountText::parse(w))
-                .ok_or_else(|| fail("Start with the amount, such as 10.".to_owned()))?;
+                .ok_or_else(|| fail("chat-parse-amount-first"))?;
             let (currency, skip) = currency_at(&words, 1);
-            let text = memo_text(&tokens[skip..], rest_after_words(raw, skip))
-                .map_err(|_| fail(format!("Write {what} after \"for\".")))?;
+            let text =
+                memo_text(&tokens[skip..], rest_after_words(raw, skip)).map_err(|_| fail(what))?;
             if text.is_empty() {
-                return Err(fail(format!("Say {what} after \"for\".")));
+                return Err(fail(what));
             }
             Ok(match verb {
                 Verb::Pledge => Command::Pledge {
@@ -596,22 +635,20 @@ fn parse_args(
         Verb::Propose => {
             let title = unquote_all(tokens, raw);
             if title.is_empty() {
-                return Err(fail("Say what should be decided.".to_owned()));
+                return Err(fail("chat-parse-propose-what"));
             }
             Ok(Command::Propose { title })
         }
         Verb::Post => {
             let body = unquote_all(tokens, raw);
             if body.is_empty() {
-                return Err(fail("Say what to post.".to_owned()));
+                return Err(fail("chat-parse-post-what"));
             }
             Ok(Command::Post { body })
         }
         Verb::Vote => {
             if words.len() != 2 {
-                return Err(fail(
-                    "Say the proposal's number and yes, no, abstain or block.".to_owned(),
-                ));
+                return Err(fail("chat-parse-vote-both"));
             }
             let (a, b) = (words[0], words[1]);
             let (proposal, choice) = match (id_word(a), choice_word(b)) {
@@ -619,10 +656,10 @@ fn parse_args(
                 _ => match (choice_word(a), id_word(b)) {
                     (Some(c), Some(id)) => (id, c),
                     _ if id_word(a).is_none() && id_word(b).is_none() => {
-                        return Err(fail("Say the proposal's number, such as 3.".to_owned()));
+                        return Err(fail("chat-parse-vote-number"));
                     }
                     _ => {
-                        return Err(fail("Vote yes, no, abstain or block.".to_owned()));
+                        return Err(fail("chat-parse-vote-choice"));
                     }
                 },
             };
@@ -631,23 +668,23 @@ fn parse_args(
         Verb::Buy => match words.as_slice() {
             [id] => id_word(id)
                 .map(|listing| Command::Buy { listing })
-                .ok_or_else(|| fail("Say the listing's number, such as 4.".to_owned())),
-            _ => Err(fail("Say the listing's number, such as 4.".to_owned())),
+                .ok_or_else(|| fail("chat-parse-buy-number")),
+            _ => Err(fail("chat-parse-buy-number")),
         },
         Verb::Invest => match words.as_slice() {
             [id, amount] => match (id_word(id), AmountText::parse(amount)) {
                 (Some(project), Some(amount)) => Ok(Command::Invest { project, amount }),
-                (None, _) => Err(fail("Say the project's number, such as 2.".to_owned())),
-                (_, None) => Err(fail("Say how much, such as 10.".to_owned())),
+                (None, _) => Err(fail("chat-parse-invest-project")),
+                (_, None) => Err(fail("chat-parse-invest-how-much")),
             },
-            _ => Err(fail("Say the project's number and how much.".to_owned())),
+            _ => Err(fail("chat-parse-invest-both")),
         },
         Verb::Connect => match tokens {
-            [] => Err(fail("Type the code an admin gave you.".to_owned())),
+            [] => Err(fail("chat-parse-connect-code")),
             _ => {
                 let code: String = raw.split_whitespace().collect::<Vec<_>>().join("");
                 if code.len() > 64 {
-                    Err(fail("That is not a connect code.".to_owned()))
+                    Err(fail("chat-parse-connect-not-a-code"))
                 } else {
                     Ok(Command::Connect { code })
                 }

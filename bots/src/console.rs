@@ -5,6 +5,7 @@
 //! by the operator who runs it (who has the database), so it needs no `/connect`.
 
 use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_api::i18n::Lang;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::engine::{Engine, Incoming};
@@ -15,6 +16,9 @@ use crate::reply::{Audience, Reply};
 pub struct ConsoleSession {
     pub room: String,
     pub name: String,
+    /// The language the terminal says its user reads (the console's "platform" language);
+    /// `None` leaves it to the person's own choice and the org.
+    pub locale: Option<Lang>,
 }
 
 impl ConsoleSession {
@@ -23,7 +27,15 @@ impl ConsoleSession {
         Self {
             room: room_for_org(slug),
             name: name.trim().to_owned(),
+            locale: None,
         }
+    }
+
+    /// The terminal's language, as a locale tag (`de_DE.UTF-8`, `en`); one we do not speak
+    /// counts as none.
+    pub fn with_locale(mut self, tag: Option<&str>) -> Self {
+        self.locale = tag.and_then(Lang::from_tag);
+        self
     }
 
     /// The message a typed line is, from this person. Console names are case-insensitive.
@@ -34,6 +46,7 @@ impl ConsoleSession {
             sender_name: self.name.clone(),
             event_id,
             direct: false,
+            locale: self.locale,
         }
     }
 }
@@ -56,12 +69,10 @@ pub async fn answer(engine: &Engine, session: &ConsoleSession, line: &str) -> Op
         format!("/{line}")
     };
     let msg = session.incoming(None);
-    Some(
-        engine
-            .handle_text(&msg, &text)
-            .await
-            .unwrap_or_else(|| crate::engine::help(None, None)),
-    )
+    match engine.handle_text(&msg, &text).await {
+        Some(reply) => Some(reply),
+        None => Some(crate::engine::help(engine.lang_of(&msg).await, None, None)),
+    }
 }
 
 /// The console's rendering: plain text; a private reply is shown as is (nobody else is here).

@@ -13,6 +13,8 @@
 //!   (Matrix does, per device).
 //! - An event counts as delivered only when every platform has sent it to all its targets;
 //!   otherwise it is retried after the core's back-off and, after its last attempt, parked.
+//! - An event is written in the reader's language: to a room in the org's, to a person in their
+//!   own choice (else the org's); each language is rendered once per event.
 //! - A rate-limited platform ([`SinkError::RateLimited`], e.g. Matrix `M_LIMIT_EXCEEDED` with
 //!   `retry_after_ms`) is waited for, then retried, a few times within one delivery.
 
@@ -28,10 +30,12 @@ use coinsence_api::domain::governance::outbox::{
 };
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::tenancy::Tenant;
+use coinsence_api::i18n::{Args, Lang};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::reply::{Reply, Span, Tone};
+use crate::reply::{Reply, Span};
+use crate::say::{self, code, strong, t};
 
 /// Why a send did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -181,9 +185,7 @@ impl ChatOutbox {
         event: &OutboxEvent,
     ) -> Result<(), DeliveryError> {
         let retry = |e: coinsence_api::Error| DeliveryError::Retry(e.to_string());
-        let reply = render_event(&self.core, tenant, event)
-            .await
-            .map_err(retry)?;
+        let mut renders = Renders::default();
         let mut round = Round::default();
         let mut complete = true;
         for sink in &self.sinks {
@@ -192,7 +194,7 @@ impl ChatOutbox {
                 tenant,
                 event,
                 sink.as_ref(),
-                reply.as_ref(),
+                &mut renders,
                 &mut round,
             )
             .await
@@ -224,18 +226,67 @@ impl OutboxSink for ChatOutbox {
     }
 }
 
+/// An event's message in each language asked for so far, rendered once.
+#[derive(Default)]
+struct Renders(Vec<(Lang, Option<Reply>)>);
+
+impl Renders {
+    async fn get(
+        &mut self,
+        core: &Core,
+        tenant: &Tenant,
+        event: &OutboxEvent,
+        lang: Lang,
+    ) -> Result<Option<Reply>, coinsence_api::Error> {
+        if let Some((_, reply)) = self.0.iter().find(|(l, _)| *l == lang) {
+            return Ok(reply.clone());
+        }
+        let reply = render_event(core, tenant, event, lang).await?;
+        self.0.push((lang, reply.clone()));
+        Ok(reply)
+    }
+}
+
+/// The language a target reads: a room its org's, a person their own choice, else the org's.
+async fn target_lang(
+    core: &Core,
+    tenant: &Tenant,
+    platform: ChatPlatform,
+    target: &ChatTarget,
+) -> Result<Lang, coinsence_api::Error> {
+    match target {
+        ChatTarget::Room(_) => Ok(tenant.language),
+        ChatTarget::Direct {
+            platform_user_id, ..
+        } => {
+            // No room: the context is only the person, with their own language.
+            let ctx = core.chat_context(platform, "", platform_user_id).await?;
+            Ok(Lang::pick(
+                ctx.user.and_then(|u| u.language),
+                None,
+                tenant.language,
+            ))
+        }
+    }
+}
+
 /// Sends one event on one platform; `Ok(false)` if a target is still owed it.
 async fn deliver_event(
     core: &Core,
     tenant: &Tenant,
     event: &OutboxEvent,
     sink: &dyn Sink,
-    reply: Option<&Reply>,
+    renders: &mut Renders,
     round: &mut Round,
 ) -> Result<bool, coinsence_api::Error> {
-    let Some(reply) = reply else {
+    // Events chat does not show need no targets.
+    if renders
+        .get(core, tenant, event, tenant.language)
+        .await?
+        .is_none()
+    {
         return Ok(true);
-    };
+    }
     let platform = sink.platform();
     let targets = core
         .chat_targets(tenant.id, platform, event.to_rooms, &event.to_users)
@@ -254,6 +305,11 @@ async fn deliver_event(
         if done.contains(&key) {
             continue;
         }
+        let lang = target_lang(core, tenant, platform, &target).await?;
+        let Some(reply) = renders.get(core, tenant, event, lang).await? else {
+            continue;
+        };
+        let reply = &reply;
         let txn_id = format!(
             "cs{}-{}-{}",
             tenant.id,
@@ -305,17 +361,21 @@ async fn deliver_event(
     Ok(complete)
 }
 
-/// The message an outbox event becomes; `None` for events chat does not show.
+/// The message an outbox event becomes in `lang`; `None` for events chat does not show.
 pub async fn render_event(
     core: &Core,
     tenant: &Tenant,
     event: &OutboxEvent,
+    lang: Lang,
 ) -> Result<Option<Reply>, coinsence_api::Error> {
     let p = &event.payload;
     let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let id = |k: &str| p.get(k).and_then(Value::as_i64).unwrap_or_default();
-    let amount = |value: String, currency: String| Span::Amount { value, currency };
-    let org = tenant.name.clone();
+    let amount = |value: String, currency: String| say::decimal(&value, &currency, lang);
+    let org = || t(tenant.name.clone());
+    let proposal = || strong(format!("#{} {}", id("proposal_id"), text("title")));
+    let line =
+        |id: &str, args: Args, marks: Vec<(&'static str, Span)>| say::line(lang, id, args, marks);
     let reply = match event.kind {
         EventKind::PaymentReceived => {
             let from = UserId(id("from_user_id"));
@@ -323,81 +383,82 @@ pub async fn render_event(
             let from = names
                 .get(&from)
                 .cloned()
-                .unwrap_or_else(|| "Someone".to_owned());
+                .unwrap_or_else(|| say::plain(lang, "notice-someone"));
             let memo = text("memo");
-            let mut line = vec![
-                Span::Strong(from),
-                Span::Text(" paid you ".to_owned()),
-                amount(text("amount"), text("currency")),
+            let mut marks = vec![
+                ("from", strong(from)),
+                ("amount", amount(text("amount"), text("currency"))),
+                ("org", org()),
+                ("balance", code("/balance")),
             ];
-            if !memo.is_empty() {
-                line.push(Span::Text(format!(" for {memo}")));
-            }
-            line.push(Span::Text(format!(" in {org}. ")));
-            line.push(Span::Text(
-                "Type /balance in one of its rooms (or here) to see your balance.".to_owned(),
-            ));
-            Reply::new(Tone::Ok).line(line)
-        }
-        EventKind::ProposalOpened => Reply::new(Tone::Ok)
-            .line(vec![
-                Span::Text(format!("New proposal in {org}: ")),
-                Span::Strong(format!("#{} {}", id("proposal_id"), text("title"))),
-                Span::Text(".".to_owned()),
-            ])
-            .vote_buttons(id("proposal_id")),
-        EventKind::VoteReminder => Reply::new(Tone::Ok)
-            .line(vec![
-                Span::Text("Proposal ".to_owned()),
-                Span::Strong(format!("#{} {}", id("proposal_id"), text("title"))),
-                Span::Text(format!(" in {org} closes soon and you have not voted yet.")),
-            ])
-            .vote_buttons(id("proposal_id")),
-        EventKind::ProposalClosed => {
-            let status = match text("status").as_str() {
-                "passed" => "passed".to_owned(),
-                "rejected" => "was rejected".to_owned(),
-                "failed" => format!("passed but could not be carried out ({})", text("reason")),
-                other => other.to_owned(),
+            let id = if memo.is_empty() {
+                "notice-payment-received"
+            } else {
+                marks.push(("memo", t(memo)));
+                "notice-payment-received-for"
             };
-            Reply::new(Tone::Ok).line(vec![
-                Span::Text("Proposal ".to_owned()),
-                Span::Strong(format!("#{} {}", id("proposal_id"), text("title"))),
-                Span::Text(format!(" {status}.")),
-            ])
+            line(id, Args::new(), marks)
         }
-        EventKind::PledgeApproved => Reply::new(Tone::Ok).line(vec![
-            Span::Text(format!(
-                "Your pledge \"{}\" was approved in {org}: ",
-                text("description")
-            )),
-            amount(text("amount"), text("currency")),
-            Span::Text(" was issued to you.".to_owned()),
-        ]),
-        EventKind::ProjectFunded => Reply::text(format!(
-            "Project #{} {} reached its goal with {} raised.",
-            id("project_id"),
-            text("title"),
-            text("raised")
-        )),
-        EventKind::ProjectRefunded => Reply::text(format!(
-            "Project #{} {} missed its goal; everyone who invested was refunded.",
-            id("project_id"),
-            text("title")
-        )),
-        EventKind::ListingBought => Reply::new(Tone::Ok).line(vec![
-            Span::Text(format!(
-                "Someone bought your listing #{} {} for ",
-                id("listing_id"),
-                text("title")
-            )),
-            amount(text("price"), text("currency").to_owned()),
-            Span::Text(format!(" in {org}.")),
-        ]),
-        EventKind::PostCreated => Reply::new(Tone::Ok).line(vec![
-            Span::Strong(text("author_name")),
-            Span::Text(format!(" posted in {org}: {}", text("body"))),
-        ]),
+        EventKind::ProposalOpened => line(
+            "notice-proposal-opened",
+            Args::new(),
+            vec![("org", org()), ("proposal", proposal())],
+        )
+        .vote_buttons(id("proposal_id")),
+        EventKind::VoteReminder => line(
+            "notice-vote-reminder",
+            Args::new(),
+            vec![("org", org()), ("proposal", proposal())],
+        )
+        .vote_buttons(id("proposal_id")),
+        EventKind::ProposalClosed => line(
+            "notice-proposal-closed",
+            Args::new().text("status", text("status")),
+            vec![("proposal", proposal()), ("reason", t(text("reason")))],
+        ),
+        EventKind::PledgeApproved => line(
+            "notice-pledge-approved",
+            Args::new(),
+            vec![
+                ("description", t(text("description"))),
+                ("org", org()),
+                ("amount", amount(text("amount"), text("currency"))),
+            ],
+        ),
+        EventKind::ProjectFunded => line(
+            "notice-project-funded",
+            Args::new().text("project", id("project_id").to_string()),
+            vec![
+                ("title", t(text("title"))),
+                ("raised", t(say::decimal_in(&text("raised"), lang))),
+            ],
+        ),
+        EventKind::ProjectRefunded => line(
+            "notice-project-refunded",
+            Args::new().text("project", id("project_id").to_string()),
+            vec![("title", t(text("title")))],
+        ),
+        EventKind::ListingBought => line(
+            "notice-listing-bought",
+            Args::new(),
+            vec![
+                (
+                    "listing",
+                    t(format!("#{} {}", id("listing_id"), text("title"))),
+                ),
+                ("price", amount(text("price"), text("currency"))),
+                ("org", org()),
+            ],
+        ),
+        EventKind::PostCreated => line(
+            "notice-post",
+            Args::new(),
+            vec![
+                ("author", strong(text("author_name"))),
+                ("org", org()),
+                ("body", t(text("body"))),
+            ],
+        ),
     };
     Ok(Some(reply))
 }

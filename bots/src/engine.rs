@@ -1,7 +1,11 @@
 //! The engine: runs a [`Command`] for a person in a room against the core's domain operations and
 //! answers a platform-neutral [`Reply`]. Adapters only translate messages to [`Incoming`] and
 //! replies to their platform; every rule lives in the domain, and every sentence a person reads
-//! is written here once.
+//! is a message of the catalog (`api/locales/<lang>/chat.ftl`), put together here once.
+//!
+//! Which language a person reads: their own choice (`/language`), else what their platform says
+//! ([`Incoming::locale`]), else the org's default. Amounts they type are read, and amounts they
+//! read are written, the way that language writes numbers.
 //!
 //! The platform's event id is the idempotency key of everything that moves money or creates
 //! something (`<platform>:<room>:<event id>`), so a redelivered or replayed event never acts twice:
@@ -19,14 +23,21 @@ use coinsence_api::domain::governance::feed::NewPost;
 use coinsence_api::domain::governance::market::{ListingKind, ListingStatus, NewListing};
 use coinsence_api::domain::governance::pledges::NewPledge;
 use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus, ProposalView};
+use coinsence_api::domain::identity::User;
 use coinsence_api::domain::ids::{AccountId, ListingId, ProjectId, ProposalId, TenantId};
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
 use coinsence_api::domain::ledger::{AccountKind, AccountRef, Currency};
+use coinsence_api::domain::money::{Amount, MoneyError, Scale, format_minor};
 use coinsence_api::domain::orgs::Member;
 use coinsence_api::domain::tenancy::Tenant;
+use coinsence_api::i18n::{Args, Lang};
+use coinsence_api::refusal::Refusal;
 
-use crate::command::{AmountText, Command, Dialect, Mention, Verb, help_lines, parse};
+use crate::command::{
+    AmountText, Command, Dialect, LanguageChoice, Mention, ParseError, Verb, help_lines, parse,
+};
 use crate::reply::{Reply, Span, Tone};
+use crate::say::{self, code, strong, t};
 
 /// A chat message as the engine needs it, whatever platform it came from.
 #[derive(Debug, Clone)]
@@ -42,6 +53,9 @@ pub struct Incoming {
     pub event_id: Option<String>,
     /// A one-to-one conversation with the bot rather than a shared room.
     pub direct: bool,
+    /// The language the platform says the sender uses (Discord's interaction `locale`,
+    /// Telegram's `language_code`); `None` where it says none we speak, or nothing (Matrix).
+    pub locale: Option<Lang>,
 }
 
 /// Settings an engine needs besides the core.
@@ -66,6 +80,14 @@ pub struct Engine {
 
 /// A reply that ends a command early (a person's mistake, or a refusal).
 type Said<T> = Result<T, Reply>;
+
+/// Who is speaking where, as far as the room and the platform tell before anything runs.
+struct Context {
+    tenant: Option<Tenant>,
+    member: Option<Member>,
+    user: Option<User>,
+    lang: Lang,
+}
 
 impl Engine {
     pub fn new(core: Core, config: EngineConfig) -> Self {
@@ -100,7 +122,22 @@ impl Engine {
         match parse(text, &self.dialect) {
             Ok(None) => None,
             Ok(Some(command)) => Some(self.execute(msg, command).await),
-            Err(e) => Some(Reply::error(e.to_string())),
+            Err(e) => Some(self.mistake(msg, &e).await),
+        }
+    }
+
+    /// A line the grammar could not read, told in the sender's language.
+    pub async fn mistake(&self, msg: &Incoming, e: &ParseError) -> Reply {
+        let lang = self.lang_of(msg).await;
+        Reply::error(e.sentence(lang)).in_lang(lang)
+    }
+
+    /// The language the sender of `msg` reads: their own choice, else their platform's, else
+    /// the room's org's (English where none is known).
+    pub async fn lang_of(&self, msg: &Incoming) -> Lang {
+        match self.context(msg).await {
+            Ok(ctx) => ctx.lang,
+            Err(_) => msg.locale.unwrap_or_default(),
         }
     }
 
@@ -113,43 +150,58 @@ impl Engine {
     }
 
     async fn run(&self, msg: &Incoming, command: Command) -> Said<Reply> {
+        let ctx = self.context(msg).await?;
         match command {
-            Command::Help { verb, unknown } => return Ok(help(verb, unknown.as_deref())),
-            Command::Connect { code } => return self.connect(msg, &code).await,
+            Command::Help { verb, unknown } => {
+                return Ok(help(ctx.lang, verb, unknown.as_deref()));
+            }
+            Command::Connect { code } => return self.connect(msg, ctx.lang, &code).await,
+            Command::Language { choice } => return self.language(msg, ctx, choice).await,
             _ => {}
         }
-        let member = self.member(msg).await?;
+        let member = self.member(msg, ctx).await?;
+        let lang = Lang::pick(member.user.language, msg.locale, member.tenant.language);
+        let refused = |e: Error| refusal(lang, &e);
         match command {
             Command::Pay {
                 to,
                 amount,
                 currency,
                 memo,
-            } => self.pay(msg, &member, &to, &amount, currency, memo).await,
-            Command::Balance => self.balance(&member).await,
-            Command::History => self.history(&member).await,
+            } => {
+                self.pay(msg, lang, &member, &to, &amount, currency, memo)
+                    .await
+            }
+            Command::Balance => self.balance(lang, &member).await,
+            Command::History => self.history(lang, &member).await,
             Command::Pledge {
                 amount,
                 currency,
                 work,
-            } => self.pledge(msg, &member, &amount, currency, work).await,
-            Command::Propose { title } => self.propose(msg, &member, title).await,
+            } => {
+                self.pledge(msg, lang, &member, &amount, currency, work)
+                    .await
+            }
+            Command::Propose { title } => self.propose(msg, lang, &member, title).await,
             Command::Vote { proposal, choice } => {
-                let key = self.key(msg)?;
+                let key = self.key(msg, lang)?;
                 let view = self
                     .core
                     .vote_keyed(&member, ProposalId(proposal), choice, key)
                     .await
-                    .map_err(|e| refusal(&e))?;
-                Ok(Reply::new(Tone::Ok).line(vec![
-                    Span::Text(format!("You voted {choice} on ")),
-                    Span::Strong(format!("#{} {}", view.id, view.title)),
-                    Span::Text(format!(". {}.", capitalize(&tally_text(&view)))),
-                ]))
+                    .map_err(refused)?;
+                Ok(say::line(
+                    lang,
+                    "chat-voted",
+                    Args::new()
+                        .text("choice", choice.to_string())
+                        .text("tally", capitalize(&tally_text(lang, &view))),
+                    vec![("proposal", strong(format!("#{} {}", view.id, view.title)))],
+                ))
             }
-            Command::Proposals => self.proposals(&member).await,
+            Command::Proposals => self.proposals(lang, &member).await,
             Command::Post { body } => {
-                let key = self.key(msg)?;
+                let key = self.key(msg, lang)?;
                 let post = self
                     .core
                     .post(
@@ -161,143 +213,212 @@ impl Engine {
                         Some(key),
                     )
                     .await
-                    .map_err(|e| refusal(&e))?;
-                Ok(Reply::text(format!(
-                    "Posted to the feed of {} (post #{}).",
-                    member.tenant.name, post.id
-                )))
+                    .map_err(refused)?;
+                Ok(say::line(
+                    lang,
+                    "chat-posted",
+                    Args::new().text("post", post.id.to_string()),
+                    vec![("org", t(member.tenant.name.clone()))],
+                ))
             }
             Command::Offer {
                 price,
                 currency,
                 title,
             } => {
-                self.list(msg, &member, ListingKind::Offer, &price, currency, title)
-                    .await
+                self.list(
+                    msg,
+                    lang,
+                    &member,
+                    ListingKind::Offer,
+                    &price,
+                    currency,
+                    title,
+                )
+                .await
             }
             Command::Need {
                 price,
                 currency,
                 title,
             } => {
-                self.list(msg, &member, ListingKind::Need, &price, currency, title)
-                    .await
+                self.list(
+                    msg,
+                    lang,
+                    &member,
+                    ListingKind::Need,
+                    &price,
+                    currency,
+                    title,
+                )
+                .await
             }
-            Command::Market => self.market(&member).await,
+            Command::Market => self.market(lang, &member).await,
             Command::Buy { listing } => {
-                let key = self.key(msg)?;
+                let key = self.key(msg, lang)?;
                 let bought = self
                     .core
                     .buy(&member, ListingId(listing), key)
                     .await
-                    .map_err(|e| self.money_refusal(&e))?;
+                    .map_err(|e| money_refusal(lang, &e))?;
                 let listing = self
                     .core
                     .listing(&member, ListingId(listing))
                     .await
-                    .map_err(|e| refusal(&e))?;
-                Ok(Reply::new(Tone::Ok).line(vec![
-                    Span::Text("You bought ".to_owned()),
-                    Span::Strong(format!("#{} {}", listing.id, listing.title)),
-                    Span::Text(format!(" from {} for ", listing.owner_name)),
-                    amount(&bought.price, bought.currency.as_str()),
-                    Span::Text(".".to_owned()),
-                ]))
+                    .map_err(refused)?;
+                Ok(say::line(
+                    lang,
+                    "chat-bought",
+                    Args::new(),
+                    vec![
+                        (
+                            "listing",
+                            strong(format!("#{} {}", listing.id, listing.title)),
+                        ),
+                        ("seller", t(listing.owner_name.clone())),
+                        (
+                            "price",
+                            say::decimal(&bought.price, bought.currency.as_str(), lang),
+                        ),
+                    ],
+                ))
             }
             Command::Invest { project, amount: a } => {
-                let key = self.key(msg)?;
+                // The project's currency decides the scale; the domain checks it. Here the
+                // typed number only becomes plain decimal text, as the speaker meant it.
+                let typed = decimal_text(lang, &a)?;
+                let key = self.key(msg, lang)?;
                 let done = self
                     .core
-                    .invest(&member, ProjectId(project), a.as_str(), key)
+                    .invest(&member, ProjectId(project), &typed, key)
                     .await
-                    .map_err(|e| self.money_refusal(&e))?;
-                Ok(Reply::new(Tone::Ok).line(vec![
-                    Span::Text("You invested ".to_owned()),
-                    amount(&done.amount, done.currency.as_str()),
-                    Span::Text(format!(" in project #{project} and received ")),
-                    amount(&done.shares, done.share_currency.as_str()),
-                    Span::Text(".".to_owned()),
-                ]))
+                    .map_err(|e| money_refusal(lang, &e))?;
+                Ok(say::line(
+                    lang,
+                    "chat-invested",
+                    Args::new().text("project", project.to_string()),
+                    vec![
+                        (
+                            "amount",
+                            say::decimal(&done.amount, done.currency.as_str(), lang),
+                        ),
+                        (
+                            "shares",
+                            say::decimal(&done.shares, done.share_currency.as_str(), lang),
+                        ),
+                    ],
+                ))
             }
             Command::Link => {
                 let link = self
                     .core
                     .create_login_link(member.user.id)
                     .await
-                    .map_err(|e| refusal(&e))?;
-                Ok(Reply::text("Your one-time login, valid for 15 minutes: ")
+                    .map_err(refused)?;
+                let curl = format!(
+                    "curl -X POST -H 'Content-Type: application/json' {}/v1/login/link -d '{{\"code\": \"{}\"}}'",
+                    self.config.public_url.trim_end_matches('/'),
+                    link.code
+                );
+                Ok(Reply::new(Tone::Ok)
+                    .in_lang(lang)
+                    .line(say::spans(lang, "chat-login-link", Args::new(), vec![]))
                     .line(vec![Span::Code(link.code.clone())])
-                    .line(vec![
-                        Span::Text("Exchange it for a token with ".to_owned()),
-                        Span::Code(format!(
-                            "curl -X POST -H 'Content-Type: application/json' {}/v1/login/link -d '{{\"code\": \"{}\"}}'",
-                            self.config.public_url.trim_end_matches('/'),
-                            link.code
-                        )),
-                    ])
+                    .line(say::spans(
+                        lang,
+                        "chat-login-exchange",
+                        Args::new(),
+                        vec![("command", code(curl))],
+                    ))
                     .to_sender())
             }
-            Command::Help { .. } | Command::Connect { .. } => Ok(help(None, None)),
+            Command::Help { .. } | Command::Connect { .. } | Command::Language { .. } => {
+                Ok(help(lang, None, None))
+            }
         }
     }
 
     /// The idempotency key of a command that moves money or creates something.
-    fn key(&self, msg: &Incoming) -> Said<IdempotencyKey> {
+    fn key(&self, msg: &Incoming, lang: Lang) -> Said<IdempotencyKey> {
         let event = match &msg.event_id {
             Some(id) => id.clone(),
             // A console line is a new event every time.
             None => format!("local-{:032x}", rand::random::<u128>()),
         };
         IdempotencyKey::scoped(self.config.platform.as_str(), &msg.room, &event)
-            .map_err(|e| refusal(&e))
+            .map_err(|e| refusal(lang, &e))
     }
 
-    /// The org of the room (or, in a direct message, the one org the sender is in).
-    async fn tenant_of(&self, msg: &Incoming) -> Said<(Tenant, Option<Member>)> {
+    /// The room's org (or, in a direct message, the one org the sender is in), the sender as
+    /// far as known, and the language they read: one query for most commands.
+    async fn context(&self, msg: &Incoming) -> Said<Context> {
+        let early = msg.locale.unwrap_or_default();
         let ctx = self
             .core
             .chat_context(self.config.platform, &msg.room, &msg.sender)
             .await
-            .map_err(|e| refusal(&e))?;
-        if let Some(tenant) = ctx.tenant.clone() {
-            return Ok((tenant, ctx.member()));
-        }
-        if msg.direct {
-            let who = self.identity(&msg.sender)?;
-            let mut orgs = self.core.chat_orgs(&who).await.map_err(|e| refusal(&e))?;
-            if orgs.len() > 1 {
-                return Err(Reply::error(
-                    "You are a member of several communities; use a room of the one you mean.",
-                ));
+            .map_err(|e| refusal(early, &e))?;
+        let member = ctx.member();
+        let own = ctx.user.as_ref().and_then(|u| u.language);
+        let mut tenant = ctx.tenant;
+        if tenant.is_none() && msg.direct && ctx.user.is_some() {
+            let who = self.identity(&msg.sender, early)?;
+            let mut orgs = self
+                .core
+                .chat_orgs(&who)
+                .await
+                .map_err(|e| refusal(early, &e))?;
+            if orgs.len() == 1 {
+                tenant = orgs.pop();
             }
-            if let Some(tenant) = orgs.pop() {
-                return Ok((tenant, None));
-            }
         }
-        Err(not_connected())
+        let org = tenant.as_ref().map(|t| t.language).unwrap_or_default();
+        Ok(Context {
+            tenant,
+            member,
+            user: ctx.user,
+            lang: Lang::pick(own, msg.locale, org),
+        })
     }
 
     /// The sender as a member of the room's org: known, or joined now (open orgs).
-    async fn member(&self, msg: &Incoming) -> Said<Member> {
-        let (tenant, member) = self.tenant_of(msg).await?;
-        if let Some(member) = member {
+    async fn member(&self, msg: &Incoming, ctx: Context) -> Said<Member> {
+        let lang = ctx.lang;
+        if let Some(member) = ctx.member {
             return Ok(member);
         }
-        let who = self.identity(&msg.sender)?;
+        let Some(tenant) = ctx.tenant else {
+            if msg.direct {
+                let who = self.identity(&msg.sender, lang)?;
+                let orgs = self
+                    .core
+                    .chat_orgs(&who)
+                    .await
+                    .map_err(|e| refusal(lang, &e))?;
+                if orgs.len() > 1 {
+                    return Err(say::error(lang, "chat-several-orgs", Args::new(), vec![]));
+                }
+            }
+            return Err(not_connected(lang));
+        };
+        let who = self.identity(&msg.sender, lang)?;
         self.core
             .chat_member(&tenant, &who, &msg.sender_name)
             .await
-            .map_err(|e| refusal(&e))
+            .map_err(|e| refusal(lang, &e))
     }
 
-    fn identity(&self, id: &str) -> Said<ChatIdentity> {
-        ChatIdentity::new(self.config.platform, id).map_err(|e| refusal(&e))
+    fn identity(&self, id: &str, lang: Lang) -> Said<ChatIdentity> {
+        ChatIdentity::new(self.config.platform, id).map_err(|e| refusal(lang, &e))
     }
 
-    async fn connect(&self, msg: &Incoming, code: &str) -> Said<Reply> {
+    async fn connect(&self, msg: &Incoming, lang: Lang, code_text: &str) -> Said<Reply> {
         if msg.direct {
-            return Err(Reply::error(
-                "Type /connect in the room you want to connect, not in a direct message.",
+            return Err(say::error(
+                lang,
+                "chat-connect-in-room",
+                Args::new(),
+                vec![("connect", code("/connect"))],
             ));
         }
         let by = self
@@ -308,26 +429,109 @@ impl Engine {
             .and_then(|c| c.user.map(|u| u.id));
         let done = self
             .core
-            .connect_room(self.config.platform, &msg.room, code, by)
+            .connect_room(self.config.platform, &msg.room, code_text, by)
             .await
             .map_err(|e| match e {
                 e if e.is_not_found() => {
-                    Reply::error("That connect code is not valid. Ask an admin for a new one.")
+                    say::error(lang, "chat-connect-code-invalid", Args::new(), vec![])
                 }
-                e => refusal(&e),
+                e => refusal(lang, &e),
             })?;
-        Ok(Reply::new(Tone::Ok).line(vec![
-            Span::Text("This room is now connected to ".to_owned()),
-            Span::Strong(done.tenant.name.clone()),
-            Span::Text(". ".to_owned()),
-            Span::Text("Type ".to_owned()),
-            Span::Code("/help".to_owned()),
-            Span::Text(" to see what you can do.".to_owned()),
-        ]))
+        // The room now speaks its org's language to whoever has no language of their own.
+        let lang = Lang::pick(
+            self.own_language(msg).await,
+            msg.locale,
+            done.tenant.language,
+        );
+        Ok(say::line(
+            lang,
+            "chat-connected",
+            Args::new(),
+            vec![
+                ("org", strong(done.tenant.name.clone())),
+                ("help", code("/help")),
+            ],
+        ))
+    }
+
+    /// The sender's own choice of language, if they made one.
+    async fn own_language(&self, msg: &Incoming) -> Option<Lang> {
+        self.core
+            .chat_context(self.config.platform, &msg.room, &msg.sender)
+            .await
+            .ok()
+            .and_then(|c| c.user)
+            .and_then(|u| u.language)
+    }
+
+    /// `/language`: tells which language the person reads and why, or sets their own choice
+    /// (`auto` clears it, so their platform or the org decide again).
+    async fn language(
+        &self,
+        msg: &Incoming,
+        ctx: Context,
+        choice: Option<LanguageChoice>,
+    ) -> Said<Reply> {
+        let lang = ctx.lang;
+        let org = ctx.tenant.as_ref().map(|t| t.language).unwrap_or_default();
+        let Some(choice) = choice else {
+            let why = match (ctx.user.as_ref().and_then(|u| u.language), msg.locale) {
+                (Some(_), _) => "own",
+                (None, Some(_)) => "platform",
+                (None, None) => "org",
+            };
+            return Ok(Reply::new(Tone::Ok)
+                .in_lang(lang)
+                .line(say::spans(
+                    lang,
+                    "chat-language-current",
+                    Args::new().text("why", why),
+                    vec![("language", strong(say::language_name(lang, lang)))],
+                ))
+                .line(say::spans(
+                    lang,
+                    "chat-language-how",
+                    Args::new(),
+                    vec![
+                        ("set", code("/language de|en")),
+                        ("auto", code("/language auto")),
+                    ],
+                )));
+        };
+        // A person who never wrote before has no user yet: choosing a language makes one.
+        let user = match ctx.user {
+            Some(user) => user,
+            None => {
+                let who = self.identity(&msg.sender, lang)?;
+                self.core
+                    .chat_user(&who, &msg.sender_name)
+                    .await
+                    .map_err(|e| refusal(lang, &e))?
+            }
+        };
+        let own = match choice {
+            LanguageChoice::Set(chosen) => Some(chosen),
+            LanguageChoice::Auto => None,
+        };
+        self.core
+            .set_user_language(user.id, own)
+            .await
+            .map_err(|e| refusal(lang, &e))?;
+        let now = Lang::pick(own, msg.locale, org);
+        let id = match own {
+            Some(_) => "chat-language-set",
+            None => "chat-language-auto",
+        };
+        Ok(say::line(
+            now,
+            id,
+            Args::new(),
+            vec![("language", strong(say::language_name(now, now)))],
+        ))
     }
 
     /// The org's coin currencies, from the cache when fresh.
-    async fn coins(&self, member: &Member, refresh: bool) -> Said<Vec<Currency>> {
+    async fn coins(&self, lang: Lang, member: &Member, refresh: bool) -> Said<Vec<Currency>> {
         if !refresh
             && let Ok(cache) = self.coins.read()
             && let Some((at, coins)) = cache.get(&member.tenant.id)
@@ -335,7 +539,11 @@ impl Engine {
         {
             return Ok(coins.clone());
         }
-        let coins = self.core.coins(member).await.map_err(|e| refusal(&e))?;
+        let coins = self
+            .core
+            .coins(member)
+            .await
+            .map_err(|e| refusal(lang, &e))?;
         if let Ok(mut cache) = self.coins.write() {
             cache.insert(member.tenant.id, (Instant::now(), coins.clone()));
         }
@@ -344,60 +552,64 @@ impl Engine {
 
     /// The currency a command means: the one it names (which must exist here), or the org's
     /// first coin.
-    async fn currency(&self, member: &Member, named: Option<String>) -> Said<Currency> {
-        let coins = self.coins(member, false).await?;
+    async fn currency(&self, lang: Lang, member: &Member, named: Option<String>) -> Said<Currency> {
+        let coins = self.coins(lang, member, false).await?;
         let find = |coins: &[Currency], code: &str| {
             coins.iter().find(|c| c.code.as_str() == code).cloned()
         };
+        let org = || t(member.tenant.name.clone());
         match named {
             None => coins.first().cloned().ok_or_else(|| {
-                Reply::error(format!(
-                    "{} has no currency yet; an admin creates one first.",
-                    member.tenant.name
-                ))
+                say::error(lang, "chat-no-currency", Args::new(), vec![("org", org())])
             }),
-            Some(code) => {
-                if let Some(c) = find(&coins, &code) {
+            Some(wanted) => {
+                if let Some(c) = find(&coins, &wanted) {
                     return Ok(c);
                 }
-                let coins = self.coins(member, true).await?;
-                find(&coins, &code).ok_or_else(|| {
+                let coins = self.coins(lang, member, true).await?;
+                find(&coins, &wanted).ok_or_else(|| {
                     let known: Vec<&str> = coins.iter().map(|c| c.code.as_str()).collect();
-                    Reply::error(if known.is_empty() {
-                        format!("{} has no currency yet.", member.tenant.name)
+                    if known.is_empty() {
+                        say::error(lang, "chat-no-currency", Args::new(), vec![("org", org())])
                     } else {
-                        format!(
-                            "There is no currency {code} in {}; use {}. Nothing was changed.",
-                            member.tenant.name,
-                            known.join(" or ")
+                        say::error(
+                            lang,
+                            "chat-unknown-currency",
+                            Args::new()
+                                .text("known", known.join(" | "))
+                                .count("count", i64::try_from(known.len()).unwrap_or(i64::MAX)),
+                            vec![("currency", t(wanted.clone())), ("org", org())],
                         )
-                    })
+                    }
                 })
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn pay(
         &self,
         msg: &Incoming,
+        lang: Lang,
         member: &Member,
         to: &Mention,
         amount_text: &AmountText,
         currency: Option<String>,
         memo: String,
     ) -> Said<Reply> {
-        let currency = self.currency(member, currency).await?;
-        let who = self.identity(&to.id)?;
+        let currency = self.currency(lang, member, currency).await?;
+        let typed = read_amount(lang, amount_text, currency.scale)?;
+        let who = self.identity(&to.id, lang)?;
         if who.platform_user_id == msg.sender {
-            return Err(Reply::error("You cannot pay yourself."));
+            return Err(say::error(lang, "chat-pay-yourself", Args::new(), vec![]));
         }
-        let key = self.key(msg)?;
+        let key = self.key(msg, lang)?;
         // A redelivered payment is answered from the journal, whoever the payee is now.
         let earlier = self
             .core
             .chat_paid(member, &key, &who)
             .await
-            .map_err(|e| refusal(&e))?;
+            .map_err(|e| refusal(lang, &e))?;
         let (payee, new_member) = match earlier {
             Some(paid) => paid,
             None => self
@@ -405,19 +617,25 @@ impl Engine {
                 .chat_payee(&member.tenant, &msg.room, &who, &to.display, &key)
                 .await
                 .map_err(|e| match e {
-                    e if e.is_not_found() => Reply::error(format!(
-                        "{} is not a member of {}, so they cannot be paid here. Nothing was paid.",
-                        to.display, member.tenant.name
-                    )),
-                    e => refusal(&e),
+                    e if e.is_not_found() => say::error(
+                        lang,
+                        "chat-payee-not-member",
+                        Args::new(),
+                        vec![
+                            ("payee", t(to.display.clone())),
+                            ("org", t(member.tenant.name.clone())),
+                        ],
+                    ),
+                    e => refusal(lang, &e),
                 })?,
         };
         let request = MoveRequest {
             currency: currency.code.as_str().to_owned(),
             to: AccountRef::Member(payee.id),
-            amount: amount_text.as_str().to_owned(),
+            amount: format_minor(typed.minor(), currency.scale),
             memo: memo.clone(),
         };
+        let code_text = currency.code.as_str();
         let receipt = match self.core.pay(member, request, key).await {
             Ok(r) => r,
             Err(Error::InsufficientFunds) => {
@@ -431,36 +649,48 @@ impl Engine {
                             .map(|(_, _, b)| b)
                     })
                     .unwrap_or_else(|| "0".to_owned());
-                return Err(Reply::new(Tone::Error).line(vec![
-                    Span::Text("You have ".to_owned()),
-                    amount(&balance, currency.code.as_str()),
-                    Span::Text(", not enough to pay ".to_owned()),
-                    amount(amount_text.as_str(), currency.code.as_str()),
-                    Span::Text(". Nothing was paid.".to_owned()),
-                ]));
+                return Err(say::error(
+                    lang,
+                    "chat-pay-not-enough",
+                    Args::new(),
+                    vec![
+                        ("balance", say::decimal(&balance, code_text, lang)),
+                        (
+                            "amount",
+                            say::amount(typed.minor(), currency.scale, code_text, lang),
+                        ),
+                    ],
+                ));
             }
-            Err(e) => return Err(self.money_refusal(&e)),
+            Err(e) => return Err(money_refusal(lang, &e)),
         };
-        let shown = coinsence_api::domain::money::format_minor(
+        let shown = say::amount(
             receipt.transfer.amount,
             receipt.currency.scale,
+            receipt.currency.code.as_str(),
+            lang,
         );
-        let mut line = vec![
-            Span::Text("Paid ".to_owned()),
-            amount(&shown, receipt.currency.code.as_str()),
-            Span::Text(" to ".to_owned()),
-            Span::Strong(payee.display_name.clone()),
+        let mut marks = vec![
+            ("amount", shown),
+            ("payee", strong(payee.display_name.clone())),
         ];
-        if !memo.is_empty() {
-            line.push(Span::Text(format!(" for {memo}")));
-        }
-        line.push(Span::Text(".".to_owned()));
-        let mut reply = Reply::new(Tone::Ok).line(line);
+        let id = if memo.is_empty() {
+            "chat-paid"
+        } else {
+            marks.push(("memo", t(memo)));
+            "chat-paid-for"
+        };
+        let mut reply = say::line(lang, id, Args::new(), marks);
         if new_member {
-            reply = reply.line(vec![Span::Text(format!(
-                "{} had no account in {} yet: one was opened, and they will hear of it in a direct message.",
-                payee.display_name, member.tenant.name
-            ))]);
+            reply = reply.line(say::spans(
+                lang,
+                "chat-payee-account-opened",
+                Args::new(),
+                vec![
+                    ("payee", t(payee.display_name.clone())),
+                    ("org", t(member.tenant.name.clone())),
+                ],
+            ));
         }
         Ok(reply)
     }
@@ -486,28 +716,38 @@ impl Engine {
             .collect())
     }
 
-    async fn balance(&self, member: &Member) -> Said<Reply> {
-        let accounts = self.own_accounts(member).await.map_err(|e| refusal(&e))?;
+    async fn balance(&self, lang: Lang, member: &Member) -> Said<Reply> {
+        let accounts = self
+            .own_accounts(member)
+            .await
+            .map_err(|e| refusal(lang, &e))?;
         if accounts.is_empty() {
-            return Ok(Reply::text(format!(
-                "You have no account in {} yet.",
-                member.tenant.name
-            )));
+            return Ok(say::line(
+                lang,
+                "chat-no-account",
+                Args::new(),
+                vec![("org", t(member.tenant.name.clone()))],
+            ));
         }
         let items = accounts
             .iter()
-            .map(|(_, c, balance)| vec![amount(balance, c.code.as_str())])
+            .map(|(_, c, balance)| vec![say::decimal(balance, c.code.as_str(), lang)])
             .collect();
-        Ok(Reply::new(Tone::Ok)
-            .line(vec![Span::Text(format!(
-                "{}, your balance in {}:",
-                member.user.display_name, member.tenant.name
-            ))])
-            .list(items))
+        Ok(say::line(
+            lang,
+            "chat-balance",
+            Args::new(),
+            vec![
+                ("name", t(member.user.display_name.clone())),
+                ("org", t(member.tenant.name.clone())),
+            ],
+        )
+        .list(items))
     }
 
-    async fn history(&self, member: &Member) -> Said<Reply> {
-        let own = self.own_accounts(member).await.map_err(|e| refusal(&e))?;
+    async fn history(&self, lang: Lang, member: &Member) -> Said<Reply> {
+        let refused = |e: Error| refusal(lang, &e);
+        let own = self.own_accounts(member).await.map_err(refused)?;
         let own_ids: Vec<AccountId> = own.iter().map(|(id, _, _)| *id).collect();
         let mut entries = Vec::new();
         if member.role.sees_all_accounts() {
@@ -517,7 +757,7 @@ impl Engine {
                     self.core
                         .history(member, Some(*id), None, 10)
                         .await
-                        .map_err(|e| refusal(&e))?,
+                        .map_err(refused)?,
                 );
             }
             entries.sort_by_key(|r| std::cmp::Reverse(r.transfer.id));
@@ -528,74 +768,94 @@ impl Engine {
                 .core
                 .history(member, None, None, 10)
                 .await
-                .map_err(|e| refusal(&e))?;
+                .map_err(refused)?;
         }
         if entries.is_empty() {
-            return Ok(Reply::text("No payments yet."));
+            return Ok(say::line(lang, "chat-history-empty", Args::new(), vec![]));
         }
         let items = entries
             .iter()
             .map(|r| {
                 let out = own_ids.contains(&r.transfer.from_account);
-                let value =
-                    coinsence_api::domain::money::format_minor(r.transfer.amount, r.currency.scale);
-                let mut spans = vec![
-                    Span::Text(format!(
-                        "{} {} ",
-                        r.transfer.created_at.format("%Y-%m-%d"),
-                        if out { "−" } else { "+" }
-                    )),
-                    amount(&value, r.currency.code.as_str()),
-                    Span::Text(format!(" ({})", r.transfer.kind)),
+                let mut marks = vec![
+                    ("date", t(say::day(r.transfer.created_at, lang))),
+                    (
+                        "amount",
+                        say::amount(
+                            r.transfer.amount,
+                            r.currency.scale,
+                            r.currency.code.as_str(),
+                            lang,
+                        ),
+                    ),
                 ];
-                if !r.transfer.memo.is_empty() {
-                    spans.push(Span::Text(format!(" {}", r.transfer.memo)));
-                }
-                spans
+                let args = Args::new()
+                    .text("direction", if out { "out" } else { "in" })
+                    .text("kind", r.transfer.kind.to_string());
+                let id = if r.transfer.memo.is_empty() {
+                    "chat-history-entry"
+                } else {
+                    marks.push(("memo", t(r.transfer.memo.clone())));
+                    "chat-history-entry-memo"
+                };
+                say::spans(lang, id, args, marks)
             })
             .collect();
-        Ok(Reply::text("Your latest payments:").list(items))
+        Ok(say::line(lang, "chat-history", Args::new(), vec![]).list(items))
     }
 
     async fn pledge(
         &self,
         msg: &Incoming,
+        lang: Lang,
         member: &Member,
         amount_text: &AmountText,
         currency: Option<String>,
         work: String,
     ) -> Said<Reply> {
-        let currency = self.currency(member, currency).await?;
-        let key = self.key(msg)?;
+        let currency = self.currency(lang, member, currency).await?;
+        let typed = read_amount(lang, amount_text, currency.scale)?;
+        let key = self.key(msg, lang)?;
         let pledge = self
             .core
             .pledge(
                 member,
                 NewPledge {
                     currency: currency.code.as_str().to_owned(),
-                    amount: amount_text.as_str().to_owned(),
+                    amount: format_minor(typed.minor(), currency.scale),
                     description: work,
                     closes_at: None,
                 },
                 Some(key),
             )
             .await
-            .map_err(|e| refusal(&e))?;
-        Ok(Reply::new(Tone::Ok)
-            .line(vec![
-                Span::Text(format!("Pledge #{}: ", pledge.id)),
-                amount(&pledge.amount, pledge.currency.as_str()),
-                Span::Text(format!(" for {}. ", pledge.description)),
-                Span::Text(format!(
-                    "Proposal #{} asks {} to issue it to you; vote on it.",
-                    pledge.proposal_id, member.tenant.name
-                )),
-            ])
-            .vote_buttons(pledge.proposal_id.0))
+            .map_err(|e| refusal(lang, &e))?;
+        Ok(say::line(
+            lang,
+            "chat-pledged",
+            Args::new()
+                .text("pledge", pledge.id.to_string())
+                .text("proposal", pledge.proposal_id.to_string()),
+            vec![
+                (
+                    "amount",
+                    say::decimal(&pledge.amount, pledge.currency.as_str(), lang),
+                ),
+                ("work", t(pledge.description.clone())),
+                ("org", t(member.tenant.name.clone())),
+            ],
+        )
+        .vote_buttons(pledge.proposal_id.0))
     }
 
-    async fn propose(&self, msg: &Incoming, member: &Member, title: String) -> Said<Reply> {
-        let key = self.key(msg)?;
+    async fn propose(
+        &self,
+        msg: &Incoming,
+        lang: Lang,
+        member: &Member,
+        title: String,
+    ) -> Said<Reply> {
+        let key = self.key(msg, lang)?;
         let view = self
             .core
             .propose(
@@ -609,61 +869,69 @@ impl Engine {
                 Some(key),
             )
             .await
-            .map_err(|e| refusal(&e))?;
-        Ok(Reply::new(Tone::Ok)
-            .line(vec![
-                Span::Text("Proposal ".to_owned()),
-                Span::Strong(format!("#{} {}", view.id, view.title)),
-                Span::Text(format!(
-                    " is open until {}.",
-                    view.closes_at.format("%Y-%m-%d %H:%M UTC")
-                )),
-            ])
-            .vote_buttons(view.id.0))
+            .map_err(|e| refusal(lang, &e))?;
+        Ok(say::line(
+            lang,
+            "chat-proposal-opened",
+            Args::new().text("closes", say::when(view.closes_at, lang)),
+            vec![("proposal", strong(format!("#{} {}", view.id, view.title)))],
+        )
+        .vote_buttons(view.id.0))
     }
 
-    async fn proposals(&self, member: &Member) -> Said<Reply> {
+    async fn proposals(&self, lang: Lang, member: &Member) -> Said<Reply> {
         let open = self
             .core
             .proposals(member, Some(ProposalStatus::Open), None, 20)
             .await
-            .map_err(|e| refusal(&e))?;
+            .map_err(|e| refusal(lang, &e))?;
         if open.is_empty() {
-            return Ok(Reply::text(
-                "No proposals are open. Open one with /propose.",
+            return Ok(say::line(
+                lang,
+                "chat-proposals-none",
+                Args::new(),
+                vec![("propose", code("/propose"))],
             ));
         }
         let items = open
             .iter()
             .map(|p| {
-                vec![
-                    Span::Strong(format!("#{} {}", p.id, p.title)),
-                    Span::Text(format!(" — {}", tally_text(p))),
-                ]
+                say::spans(
+                    lang,
+                    "chat-proposals-entry",
+                    Args::new().text("tally", tally_text(lang, p)),
+                    vec![("proposal", strong(format!("#{} {}", p.id, p.title)))],
+                )
             })
             .collect();
-        let mut reply = Reply::text("Open proposals:").list(items);
-        reply = reply.line(vec![
-            Span::Text("Vote with ".to_owned()),
-            Span::Code("/vote <id> yes|no|abstain|block".to_owned()),
-        ]);
+        let mut reply = say::line(lang, "chat-proposals", Args::new(), vec![])
+            .list(items)
+            .line(say::spans(
+                lang,
+                "chat-proposals-vote-with",
+                Args::new(),
+                vec![("vote", code("/vote <id> yes|no|abstain|block"))],
+            ));
         if let [only] = open.as_slice() {
             reply = reply.vote_buttons(only.id.0);
         }
         Ok(reply)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         msg: &Incoming,
+        lang: Lang,
         member: &Member,
         kind: ListingKind,
         price: &AmountText,
         currency: Option<String>,
         title: String,
     ) -> Said<Reply> {
-        let currency = self.currency(member, currency).await?;
-        let key = self.key(msg)?;
+        let currency = self.currency(lang, member, currency).await?;
+        let typed = read_amount(lang, price, currency.scale)?;
+        let key = self.key(msg, lang)?;
         let listing = self
             .core
             .create_listing(
@@ -672,126 +940,175 @@ impl Engine {
                     kind,
                     title,
                     description: String::new(),
-                    price: price.as_str().to_owned(),
+                    price: format_minor(typed.minor(), currency.scale),
                     currency: currency.code.as_str().to_owned(),
                     pledge_id: None,
                 },
                 Some(key),
             )
             .await
-            .map_err(|e| refusal(&e))?;
-        let after = match kind {
-            ListingKind::Offer => format!(" Others can buy it with /buy {}.", listing.id),
-            ListingKind::Need => " Whoever can help may answer with an /offer.".to_owned(),
+            .map_err(|e| refusal(lang, &e))?;
+        let (id, marks) = match kind {
+            ListingKind::Offer => (
+                "chat-listed-offer",
+                vec![("buy", code(format!("/buy {}", listing.id)))],
+            ),
+            ListingKind::Need => ("chat-listed-need", vec![("offer", code("/offer"))]),
         };
-        Ok(Reply::new(Tone::Ok).line(vec![
-            Span::Text(format!("Listed {} ", kind)),
-            Span::Strong(format!("#{} {}", listing.id, listing.title)),
-            Span::Text(" for ".to_owned()),
-            amount(&listing.price, listing.currency.as_str()),
-            Span::Text(format!(".{after}")),
-        ]))
+        let mut marks = marks;
+        marks.push((
+            "listing",
+            strong(format!("#{} {}", listing.id, listing.title)),
+        ));
+        marks.push((
+            "price",
+            say::decimal(&listing.price, listing.currency.as_str(), lang),
+        ));
+        Ok(say::line(lang, id, Args::new(), marks))
     }
 
-    async fn market(&self, member: &Member) -> Said<Reply> {
+    async fn market(&self, lang: Lang, member: &Member) -> Said<Reply> {
         let open = self
             .core
             .listings(member, Some(ListingStatus::Open), None, 20)
             .await
-            .map_err(|e| refusal(&e))?;
+            .map_err(|e| refusal(lang, &e))?;
         if open.is_empty() {
-            return Ok(Reply::text(
-                "The market is empty. List something with /offer or /need.",
+            return Ok(say::line(
+                lang,
+                "chat-market-empty",
+                Args::new(),
+                vec![("offer", code("/offer")), ("need", code("/need"))],
             ));
         }
         let items = open
             .iter()
             .take(20)
             .map(|l| {
-                vec![
-                    Span::Strong(format!("#{} {}", l.id, l.title)),
-                    Span::Text(format!(" ({} by {}) ", l.kind, l.owner_name)),
-                    amount(&l.price, l.currency.as_str()),
-                ]
+                say::spans(
+                    lang,
+                    "chat-market-entry",
+                    Args::new().text("kind", l.kind.to_string()),
+                    vec![
+                        ("listing", strong(format!("#{} {}", l.id, l.title))),
+                        ("owner", t(l.owner_name.clone())),
+                        ("price", say::decimal(&l.price, l.currency.as_str(), lang)),
+                    ],
+                )
             })
             .collect();
-        Ok(Reply::text("On the market:").list(items))
+        Ok(say::line(lang, "chat-market", Args::new(), vec![]).list(items))
     }
+}
 
-    /// A refused payment, purchase or investment as one sentence.
-    fn money_refusal(&self, e: &Error) -> Reply {
-        match e {
-            Error::InsufficientFunds => {
-                Reply::error("You do not have enough money for that. Nothing was paid.")
-            }
-            e => refusal(e),
+/// An amount as the speaker typed it, read the way their language writes numbers and checked
+/// against the currency's scale.
+fn read_amount(lang: Lang, typed: &AmountText, scale: Scale) -> Said<Amount> {
+    Amount::parse_in(typed.as_str(), scale, lang).map_err(|e| {
+        let (id, args) = match e {
+            MoneyError::TooManyDecimals(places) => (
+                "chat-amount-decimals",
+                Args::new().count("places", i64::from(places)),
+            ),
+            MoneyError::TooLarge => ("chat-amount-too-large", Args::new()),
+            _ => ("chat-amount-unreadable", Args::new()),
+        };
+        say::error(lang, id, args, vec![("amount", t(typed.as_str()))])
+    })
+}
+
+/// An amount typed for a currency not known yet (the domain finds it and checks the scale): read
+/// in the speaker's language and written as plain decimal text ("1.234,5" → "1234.5").
+fn decimal_text(lang: Lang, typed: &AmountText) -> Said<String> {
+    // The finest scale a currency may have: every amount some currency accepts reads here.
+    const FINEST: u8 = 6;
+    let scale = Scale::new(FINEST)
+        .map_err(|e| refusal(lang, &Error::from(Refusal::amount("amount", e))))?;
+    let text = format_minor(read_amount(lang, typed, scale)?.minor(), scale);
+    Ok(match text.split_once('.') {
+        Some((whole, fraction)) if fraction.trim_end_matches('0').is_empty() => whole.to_owned(),
+        Some((whole, fraction)) => format!("{whole}.{}", fraction.trim_end_matches('0')),
+        None => text,
+    })
+}
+
+fn tally_text(lang: Lang, p: &ProposalView) -> String {
+    let votes = say::text(
+        lang,
+        "chat-tally-votes",
+        &Args::new()
+            .count("yes", p.votes.yes)
+            .count("no", p.votes.no)
+            .count("abstain", p.votes.abstain)
+            .count("block", p.votes.block)
+            .count("voters", p.voters),
+    );
+    let args = Args::new().text("votes", votes);
+    match p.status {
+        ProposalStatus::Open => say::text(
+            lang,
+            "chat-tally-open",
+            &args.text("closes", say::when(p.closes_at, lang)),
+        ),
+        ProposalStatus::Passed => say::text(lang, "chat-tally-passed", &args),
+        ProposalStatus::Rejected => say::text(lang, "chat-tally-rejected", &args),
+        ProposalStatus::Failed => {
+            let reason = p
+                .reason
+                .clone()
+                .unwrap_or_else(|| say::plain(lang, "chat-unknown-reason"));
+            say::text(lang, "chat-tally-failed", &args.text("reason", reason))
         }
     }
 }
 
-fn amount(value: &str, currency: &str) -> Span {
-    Span::Amount {
-        value: value.to_owned(),
-        currency: currency.to_owned(),
-    }
-}
-
-fn tally_text(p: &ProposalView) -> String {
-    let votes = format!(
-        "yes {}, no {}, abstain {}, block {} of {} voters",
-        p.votes.yes, p.votes.no, p.votes.abstain, p.votes.block, p.voters
-    );
-    match p.status {
-        ProposalStatus::Open => format!(
-            "{votes}; open until {}",
-            p.closes_at.format("%Y-%m-%d %H:%M UTC")
-        ),
-        ProposalStatus::Passed => format!("{votes}; it passed"),
-        ProposalStatus::Rejected => format!("{votes}; it was rejected"),
-        ProposalStatus::Failed => format!(
-            "{votes}; it passed but could not be carried out: {}",
-            p.reason.as_deref().unwrap_or("unknown reason")
-        ),
-    }
-}
-
-fn not_connected() -> Reply {
-    Reply::error(
-        "This room is not connected to a community yet. An admin gets a code on the portal or \
-         with `coinsence org connect-code <org>` and types /connect <code> here.",
+fn not_connected(lang: Lang) -> Reply {
+    say::error(
+        lang,
+        "chat-not-connected",
+        Args::new(),
+        vec![
+            ("command", code("coinsence org connect-code <org>")),
+            ("connect", code("/connect <code>")),
+        ],
     )
 }
 
-/// The help: every command, or one; after an unknown command, says so first.
-pub fn help(verb: Option<Verb>, unknown: Option<&str>) -> Reply {
-    let mut reply = Reply::new(Tone::Ok);
+/// The help in `lang`: every command, or one; after an unknown command, says so first.
+pub fn help(lang: Lang, verb: Option<Verb>, unknown: Option<&str>) -> Reply {
+    let mut reply = Reply::new(Tone::Ok).in_lang(lang);
     if let Some(word) = unknown {
-        reply = reply.line(vec![Span::Text(format!(
-            "I don't know the command \"{word}\". These are the ones I know:"
-        ))]);
+        reply = reply.line(say::spans(
+            lang,
+            "chat-help-unknown",
+            Args::new(),
+            vec![("command", t(word))],
+        ));
     }
     match verb {
         Some(v) => {
             let spec = v.spec();
-            reply.line(vec![
-                Span::Code(spec.usage.to_owned()),
-                Span::Text(format!(": {}.", spec.summary)),
-            ])
+            reply.line(say::spans(
+                lang,
+                "chat-help-one",
+                Args::new().text("summary", spec.summary(lang)),
+                vec![("usage", code(spec.usage(lang)))],
+            ))
         }
         None => {
             if unknown.is_none() {
-                reply = reply.line(vec![Span::Text(
-                    "Commands (start them with / or !):".to_owned(),
-                )]);
+                reply = reply.line(say::spans(lang, "chat-help", Args::new(), vec![]));
             }
             reply.list(
-                help_lines()
+                help_lines(lang)
                     .into_iter()
                     .map(|(usage, summary)| {
-                        vec![
-                            Span::Code(usage.to_owned()),
-                            Span::Text(format!(" — {summary}")),
-                        ]
+                        say::spans(
+                            lang,
+                            "chat-help-entry",
+                            Args::new().text("summary", summary),
+                            vec![("usage", code(usage))],
+                        )
                     })
                     .collect(),
             )
@@ -801,41 +1118,33 @@ pub fn help(verb: Option<Verb>, unknown: Option<&str>) -> Reply {
 
 /// A refused domain operation as one sentence for the person; faults of ours are logged and
 /// told as such, never shown.
-pub fn refusal(e: &Error) -> Reply {
-    Reply::error(sentence(e))
+pub fn refusal(lang: Lang, e: &Error) -> Reply {
+    Reply::error(sentence(lang, e)).in_lang(lang)
 }
 
-pub fn sentence(e: &Error) -> String {
+/// A refused payment, purchase or investment: not having enough money says so in money words.
+fn money_refusal(lang: Lang, e: &Error) -> Reply {
     match e {
-        Error::Unauthorized => "You need to be signed in for that.".to_owned(),
-        // The refusal's sentence from the catalog (`refusals.ftl`).
-        Error::Refused(refusal) => refusal.message(coinsence_api::i18n::Lang::En),
-        Error::IdempotencyConflict => {
-            "That message was already used for something else; nothing was changed.".to_owned()
-        }
-        Error::InsufficientFunds => {
-            "There is not enough money for that. Nothing was paid.".to_owned()
-        }
-        Error::CeilingExceeded => {
-            "That would take the receiving account over its limit. Nothing was paid.".to_owned()
-        }
-        Error::CurrencyMismatch => "Those accounts are in different currencies.".to_owned(),
-        Error::SameAccount => "You cannot pay yourself.".to_owned(),
-        Error::Busy | Error::Unavailable { .. } => {
-            "Busy right now; nothing was changed. Please try again.".to_owned()
-        }
-        Error::RateLimited { retry_after_secs } => format!(
-            "Too many requests; nothing was changed. Please try again in {retry_after_secs} s."
-        ),
-        Error::Database(_) | Error::Internal(_) => {
-            tracing::error!(error = %e, "chat command failed");
-            "Something went wrong on our side; nothing was changed. Please try again.".to_owned()
-        }
+        Error::InsufficientFunds => say::error(lang, "chat-not-enough-money", Args::new(), vec![]),
+        e => refusal(lang, e),
+    }
+}
+
+/// The domain's refusal in `lang` (the catalog's `refusals.ftl`, through [`Error::message`]),
+/// as a sentence: starting with a capital and ending with a full stop.
+pub fn sentence(lang: Lang, e: &Error) -> String {
+    if e.is_internal() {
+        tracing::error!(error = %e, "chat command failed");
+    }
+    let text = capitalize(e.message(lang).trim());
+    if text.ends_with(['.', '!', '?']) {
+        text
+    } else {
+        format!("{text}.")
     }
 }
 
 fn capitalize(text: &str) -> String {
-    let text = text.trim_end_matches('.');
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

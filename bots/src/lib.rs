@@ -10,6 +10,7 @@ pub mod command;
 pub mod delivery;
 pub mod engine;
 pub mod reply;
+pub mod say;
 #[cfg(feature = "testing")]
 pub mod scenario;
 

@@ -35,6 +35,7 @@ use crate::command::Command;
 use crate::delivery::{Sent, Sink, SinkError};
 use crate::engine::{Engine, Incoming};
 use crate::reply::{Audience, Reply, choice_for_emoji};
+use crate::say;
 
 /// The custom content key that ties a message with vote buttons to its proposal, so a reaction
 /// to it can be turned into a vote even after a restart.
@@ -286,6 +287,8 @@ impl MatrixBot {
             sender_name,
             event_id: Some(ev.event_id.to_string()),
             direct: room.is_direct().await.unwrap_or(false),
+            // Matrix tells nothing about a person's language.
+            locale: None,
         };
         let Some(reply) = self.engine.handle_text(&msg, &body).await else {
             return;
@@ -312,6 +315,7 @@ impl MatrixBot {
             sender_name,
             event_id: Some(ev.event_id.to_string()),
             direct: room.is_direct().await.unwrap_or(false),
+            locale: None,
         };
         let reply = self
             .engine
@@ -342,12 +346,14 @@ impl MatrixBot {
             reply.audience == Audience::Sender && !room.is_direct().await.unwrap_or(false);
         let (target, in_reply_to) = if private {
             let (notice, target) = match direct_room(&self.client, sender).await {
-                Ok((dm, _)) => (Reply::text("I sent you a direct message."), Some(dm)),
+                Ok((dm, _)) => (
+                    Reply::text(say::plain(reply.lang, "chat-sent-direct")).in_lang(reply.lang),
+                    Some(dm),
+                ),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot open a direct message");
-                    let sorry = Reply::error(
-                        "I could not open a direct message with you; start one with me and ask there.",
-                    );
+                    let sorry = Reply::error(say::plain(reply.lang, "chat-direct-open-failed"))
+                        .in_lang(reply.lang);
                     (sorry, None)
                 }
             };

@@ -4,6 +4,7 @@
 //! plain text); Discord takes [`Reply::markdown`].
 
 use coinsence_api::domain::governance::tally::Choice;
+use coinsence_api::i18n::{Args, Lang, message};
 
 /// A piece of text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,16 @@ impl VoteButton {
     /// The reaction a Matrix user clicks for this choice.
     pub fn emoji(&self) -> &'static str {
         emoji_for(self.choice)
+    }
+
+    /// What the button shows, in the reader's language ("yes", "ja"); the command it stands
+    /// for keeps the grammar's word.
+    pub fn caption(&self, lang: Lang) -> String {
+        message(
+            lang,
+            "chat-choice",
+            &Args::new().text("choice", self.label()),
+        )
     }
 
     /// The command the button stands for.
@@ -123,6 +134,9 @@ pub struct Reply {
     pub buttons: Vec<VoteButton>,
     pub audience: Audience,
     pub tone: Tone,
+    /// The language the reply is written in (for the words adapters add: button captions, the
+    /// vote prompt).
+    pub lang: Lang,
 }
 
 impl Reply {
@@ -132,7 +146,14 @@ impl Reply {
             buttons: Vec::new(),
             audience: Audience::Room,
             tone,
+            lang: Lang::En,
         }
+    }
+
+    /// Says which language the reply is written in.
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.lang = lang;
+        self
     }
 
     /// One sentence.
@@ -192,7 +213,11 @@ impl Reply {
             }
         }
         if let Some(id) = self.vote_proposal() {
-            out.push(format!("Vote: /vote {id} {}", self.choices(emoji)));
+            out.push(format!(
+                "{} /vote {id} {}",
+                self.vote_prompt(),
+                self.choices(emoji)
+            ));
         }
         out.join("\n")
     }
@@ -222,11 +247,17 @@ impl Reply {
         }
         if let Some(id) = self.vote_proposal() {
             out.push_str(&format!(
-                "<br>Vote: <code>/vote {id} {}</code>",
+                "<br>{} <code>/vote {id} {}</code>",
+                escape(&self.vote_prompt()),
                 escape(&self.choices(emoji))
             ));
         }
         out
+    }
+
+    /// "Vote:", in the reply's language.
+    fn vote_prompt(&self) -> String {
+        message(self.lang, "chat-vote-prompt", &Args::new())
     }
 
     /// The vote buttons written out, `yes | no | ...` (with their emoji on platforms that show

@@ -12,6 +12,7 @@ use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrency};
 use coinsence_api::domain::orgs::{Member, NewOrg};
 use coinsence_api::domain::tenancy::OrgSlug;
+use coinsence_api::i18n::Lang;
 use futures::future::BoxFuture;
 
 /// The two people of the scenario.
@@ -30,18 +31,29 @@ pub trait Driver: Send {
     fn mention(&self, who: Person) -> String;
     /// The person types `text` in the scenario's room; returns the bot's answer as plain text.
     fn say<'a>(&'a mut self, who: Person, text: &'a str) -> BoxFuture<'a, Result<String, String>>;
+    /// From now on both people's platform says they read the language `tag` (Telegram's
+    /// `language_code`, Discord's interaction `locale`). A platform that tells no language
+    /// cannot run the scenario in another language than the org's.
+    fn set_locale(&mut self, tag: &'static str) -> Result<(), String> {
+        Err(format!(
+            "{} tells no language; cannot speak {tag}",
+            self.platform()
+        ))
+    }
 }
 
 /// One step of the scenario.
 #[derive(Debug, Clone, Copy)]
 pub enum Step {
-    /// A person types a line; the answer must contain every `expect` text. `capture` names a
-    /// variable taken from the first `#<digits>` after the text `after` in the answer.
+    /// A person types a line; the answer must contain every text of `en` (when the run's
+    /// people read English) or `de` (German). `capture` names a variable taken from the first
+    /// `#<digits>` after the text `after` (English, German) in the answer.
     Say {
         who: Person,
         text: &'static str,
-        expect: &'static [&'static str],
-        capture: Option<(&'static str, &'static str)>,
+        en: &'static [&'static str],
+        de: &'static [&'static str],
+        capture: Option<(&'static str, &'static str, &'static str)>,
     },
     /// The admin issues money to a person (outside chat, as the portal would).
     Fund { who: Person, amount: &'static str },
@@ -49,91 +61,150 @@ pub enum Step {
     Balances(&'static [(Person, &'static str)]),
 }
 
-/// The shared scenario. `{code}`, `{ana}`, `{ben}` and captured variables are filled in.
+/// The shared scenario. `{code}`, `{ana}`, `{ben}`, `{other}` (the language the run's people do
+/// not read: `de` in the English run) and captured variables are filled in.
 pub const STEPS: &[Step] = &[
     Step::Say {
         who: Person::Ana,
         text: "!balance",
-        expect: &["not connected"],
+        en: &["not connected"],
+        de: &["noch mit keiner Gemeinschaft verbunden"],
         capture: None,
     },
     Step::Say {
         who: Person::Ana,
         text: "!connect {code}",
-        expect: &["now connected to Scenario Commons"],
+        en: &["now connected to Scenario Commons"],
+        de: &["jetzt mit Scenario Commons verbunden"],
         capture: None,
     },
     Step::Say {
         who: Person::Ana,
         text: "!balance",
-        expect: &["0.00 COIN"],
+        en: &["0.00 COIN"],
+        de: &["0,00 COIN"],
         capture: None,
     },
     Step::Fund {
         who: Person::Ana,
         amount: "100",
     },
+    // A decimal comma reads the same in every language.
     Step::Say {
         who: Person::Ana,
-        text: "!pay {ben} 12.50 for bread",
-        expect: &["Paid 12.50 COIN to", "for bread"],
+        text: "!pay {ben} 12,50 for bread",
+        en: &["Paid 12.50 COIN to", "for bread"],
+        de: &["12,50 COIN an", "gezahlt für bread"],
         capture: None,
     },
     Step::Say {
         who: Person::Ana,
         text: "!pay {ben} 1000",
-        expect: &["not enough", "Nothing was paid"],
+        en: &["not enough", "1,000.00 COIN", "Nothing was paid"],
+        de: &["nicht genug", "1.000,00 COIN", "Es wurde nichts gezahlt"],
         capture: None,
     },
     Step::Say {
         who: Person::Ben,
         text: "!balance",
-        expect: &["12.50 COIN"],
+        en: &["12.50 COIN"],
+        de: &["12,50 COIN"],
         capture: None,
     },
     Step::Say {
         who: Person::Ben,
         text: "/pledge 5 for two hours of bike repair",
-        expect: &["Pledge #", "5.00 COIN"],
-        capture: Some(("proposal", "Proposal ")),
+        en: &["Pledge #", "5.00 COIN"],
+        de: &["Zusage #", "5,00 COIN"],
+        capture: Some(("proposal", "Proposal ", "Antrag ")),
     },
     Step::Say {
         who: Person::Ana,
         text: "!vote {proposal} yes",
-        expect: &["You voted yes"],
+        en: &["You voted yes"],
+        de: &["mit Ja gestimmt"],
         capture: None,
     },
     Step::Say {
         who: Person::Ben,
         text: "!VOTE {proposal} YES",
-        expect: &["You voted yes", "it passed"],
+        en: &["You voted yes", "it passed"],
+        de: &["mit Ja gestimmt", "angenommen"],
         capture: None,
     },
+    // The refusal's words are the domain's (refusals.ftl); that nothing changed shows below.
     Step::Say {
         who: Person::Ben,
         text: "!vote {proposal} no",
-        expect: &["has closed"],
+        en: &["has closed"],
+        de: &[],
         capture: None,
     },
     Step::Say {
         who: Person::Ben,
         text: "!balance",
-        expect: &["17.50 COIN"],
+        en: &["17.50 COIN"],
+        de: &["17,50 COIN"],
         capture: None,
     },
     Step::Say {
         who: Person::Ana,
         text: "!post The repair café opens on Saturday",
-        expect: &["Posted"],
+        en: &["Posted"],
+        de: &["veröffentlicht"],
         capture: None,
     },
     Step::Say {
         who: Person::Ana,
         text: "!frobnicate",
-        expect: &["don't know", "/pay @who"],
+        en: &["don't know", "/pay @who"],
+        de: &["kenne ich nicht", "/pay @wer"],
         capture: None,
     },
     Step::Balances(&[(Person::Ana, "87.50"), (Person::Ben, "17.50")]),
+    // Languages: which one and why, a choice of one's own, and back to the platform's.
+    Step::Say {
+        who: Person::Ana,
+        text: "!language",
+        en: &["I answer you in English, the community's language"],
+        de: &["Ich antworte dir auf Deutsch, wie deine App eingestellt ist"],
+        capture: None,
+    },
+    Step::Say {
+        who: Person::Ana,
+        text: "!language {other}",
+        en: &["Ab jetzt antworte ich dir auf Deutsch"],
+        de: &["From now on I answer you in English"],
+        capture: None,
+    },
+    Step::Say {
+        who: Person::Ana,
+        text: "!balance",
+        en: &["87,50 COIN"],
+        de: &["87.50 COIN"],
+        capture: None,
+    },
+    Step::Say {
+        who: Person::Ben,
+        text: "!balance",
+        en: &["17.50 COIN"],
+        de: &["17,50 COIN"],
+        capture: None,
+    },
+    Step::Say {
+        who: Person::Ana,
+        text: "!language auto",
+        en: &["For now that is English"],
+        de: &["Im Moment ist das Deutsch"],
+        capture: None,
+    },
+    Step::Say {
+        who: Person::Ana,
+        text: "!balance",
+        en: &["87.50 COIN"],
+        de: &["87,50 COIN"],
+        capture: None,
+    },
 ];
 
 /// The org the scenario runs in: open, currency `COIN` (scale 2).
@@ -176,10 +247,24 @@ pub async fn setup(core: &Core, slug: &str) -> Result<ScenarioOrg, String> {
     Ok(ScenarioOrg { admin })
 }
 
-/// Plays [`STEPS`] through `driver`; the first failed expectation is the error.
-pub async fn run(core: &Core, org: &ScenarioOrg, driver: &mut dyn Driver) -> Result<(), String> {
+/// Plays [`STEPS`] through `driver`, its people reading `lang` (the org's is English: German
+/// comes from their platform); the first failed expectation is the error.
+pub async fn run(
+    core: &Core,
+    org: &ScenarioOrg,
+    driver: &mut dyn Driver,
+    lang: Lang,
+) -> Result<(), String> {
     let platform = |d: &dyn Driver, who| d.user_id(who);
     let mut vars: HashMap<&str, String> = HashMap::new();
+    let other = match lang {
+        Lang::En => Lang::De,
+        Lang::De => {
+            driver.set_locale("de-DE")?;
+            Lang::En
+        }
+    };
+    vars.insert("other", other.as_str().to_owned());
     let code = core
         .create_connect_code(&org.admin)
         .await
@@ -193,9 +278,14 @@ pub async fn run(core: &Core, org: &ScenarioOrg, driver: &mut dyn Driver) -> Res
             Step::Say {
                 who,
                 text,
-                expect,
+                en,
+                de,
                 capture,
             } => {
+                let expect = match lang {
+                    Lang::En => en,
+                    Lang::De => de,
+                };
                 let mut line = text.to_owned();
                 for (k, v) in &vars {
                     line = line.replace(&format!("{{{k}}}"), v);
@@ -208,7 +298,11 @@ pub async fn run(core: &Core, org: &ScenarioOrg, driver: &mut dyn Driver) -> Res
                         ));
                     }
                 }
-                if let Some((name, after)) = capture {
+                if let Some((name, after_en, after_de)) = capture {
+                    let after = match lang {
+                        Lang::En => after_en,
+                        Lang::De => after_de,
+                    };
                     let value = number_after(&answer, after).ok_or_else(|| {
                         format!("step {n}: no #number after {after:?} in {answer:?}")
                     })?;

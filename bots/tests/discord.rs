@@ -987,7 +987,7 @@ async fn shared_scenario_through_the_real_client() {
         fake: &fake,
         next: 7000,
     };
-    scenario::run(&w.core, &org, &mut driver)
+    scenario::run(&w.core, &org, &mut driver, coinsence_api::i18n::Lang::En)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     bot.stop().await;

@@ -14,6 +14,7 @@ use coinsence_api::domain::governance::proposals::NewProposal;
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
 use coinsence_api::domain::orgs::Member;
+use coinsence_api::i18n::Lang;
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::delivery::{self, Sent, Sink, SinkError};
 use coinsence_bots::reply::{Audience, Reply, Tone};
@@ -64,6 +65,15 @@ impl World {
             sender_name: who.to_owned(),
             event_id: event.map(str::to_owned),
             direct: false,
+            locale: None,
+        }
+    }
+
+    /// A message from someone whose platform says they read `lang`.
+    fn msg_in(&self, who: &str, lang: Lang) -> Incoming {
+        Incoming {
+            locale: Some(lang),
+            ..self.msg(who, None)
         }
     }
 
@@ -302,7 +312,7 @@ async fn mistakes_are_one_sentence_and_change_nothing() {
     let poor = w.refused("Ana", "/pay @ben 50").await;
     assert_eq!(
         poor,
-        "You have 10.00 COIN, not enough to pay 50 COIN. Nothing was paid."
+        "You have 10.00 COIN, not enough to pay 50.00 COIN. Nothing was paid."
     );
     let wrong = w.refused("Ana", "/pay @ben 5 EUR").await;
     assert_eq!(
@@ -311,8 +321,13 @@ async fn mistakes_are_one_sentence_and_change_nothing() {
     );
     let decimals = w.refused("Ana", "/pay @ben 1.005").await;
     assert!(
-        decimals.starts_with("That amount does not work: this currency has 2 decimal places"),
+        decimals.starts_with("This currency has 2 decimal places: \"1.005\" does not fit."),
         "{decimals}"
+    );
+    let unreadable = w.refused("Ana", "/pay @ben 1,2,3").await;
+    assert!(
+        unreadable.starts_with("I cannot read \"1,2,3\" as an amount"),
+        "{unreadable}"
     );
     assert_eq!(
         w.refused("Ana", "/pay @ana 1").await,
@@ -323,16 +338,11 @@ async fn mistakes_are_one_sentence_and_change_nothing() {
         syntax.contains("Write it as: /pay @who 10 [CUR] [for memo]"),
         "{syntax}"
     );
-    assert!(
-        w.refused("Ana", "/vote 999 yes")
-            .await
-            .contains("no such proposal")
-    );
-    assert!(
-        w.refused("Ana", "/buy 999")
-            .await
-            .contains("no such listing")
-    );
+    // The domain's refusal, in its words (refusals.ftl): naming what was not found.
+    let missing = w.refused("Ana", "/vote 999 yes").await;
+    assert!(missing.to_lowercase().contains("proposal"), "{missing}");
+    let missing = w.refused("Ana", "/buy 999").await;
+    assert!(missing.to_lowercase().contains("listing"), "{missing}");
     assert_eq!(w.ledger().await, before);
 
     // A proposal that closed: Ana, Ben and the owner vote; two yes settle it.
@@ -621,6 +631,8 @@ async fn a_stormed_post_event_posts_once() {
 struct ConsoleDriver {
     engine: Engine,
     room: String,
+    /// The terminal's language (`LANG`), as the console's platform language.
+    locale: Option<Lang>,
 }
 
 impl Driver for ConsoleDriver {
@@ -636,11 +648,17 @@ impl Driver for ConsoleDriver {
         format!("@{who:?}")
     }
 
+    fn set_locale(&mut self, tag: &'static str) -> Result<(), String> {
+        self.locale = Lang::from_tag(tag);
+        Ok(())
+    }
+
     fn say<'a>(&'a mut self, who: Person, text: &'a str) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
             let session = ConsoleSession {
                 room: self.room.clone(),
                 name: format!("{who:?}"),
+                locale: self.locale,
             };
             console::answer(&self.engine, &session, text)
                 .await
@@ -650,13 +668,12 @@ impl Driver for ConsoleDriver {
     }
 }
 
-#[tokio::test]
-async fn the_shared_scenario_on_the_console() {
+async fn console_scenario(slug: &str, lang: Lang) {
     let (pool, _) = coinsence_api::testing::test_database()
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let core = Core::new(pool);
-    let org = scenario::setup(&core, "scenario-console")
+    let org = scenario::setup(&core, slug)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let engine = Engine::new(
@@ -669,10 +686,105 @@ async fn the_shared_scenario_on_the_console() {
     let mut driver = ConsoleDriver {
         engine,
         room: "console-room-1".into(),
+        locale: None,
     };
-    scenario::run(&core, &org, &mut driver)
+    scenario::run(&core, &org, &mut driver, lang)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn the_shared_scenario_on_the_console() {
+    console_scenario("scenario-console", Lang::En).await;
+}
+
+/// People whose terminal says German read German (in an English-speaking org) until one of them
+/// chooses English.
+#[tokio::test]
+async fn the_shared_scenario_on_the_console_in_german() {
+    console_scenario("scenario-console-de", Lang::De).await;
+}
+
+/// Which language a person reads, and amounts both read and written in it: the platform's
+/// language (German here), a choice of one's own over it, and the org's default under both.
+#[tokio::test]
+async fn people_read_and_write_their_language() {
+    let w = world(true).await;
+    w.fund("Ana", "2000").await;
+    let ana_de = w.msg_in("Ana", Lang::De);
+    // A German speaker writes a thousand with a dot and decimals with a comma.
+    let paid = w
+        .say_as(ana_de.clone(), "/pay @ben 1.234,50 für Werkzeug")
+        .await;
+    assert_eq!(paid.tone, Tone::Ok, "{}", paid.plain());
+    assert!(
+        paid.plain()
+            .starts_with("1.234,50 COIN an ben gezahlt für Werkzeug."),
+        "{}",
+        paid.plain()
+    );
+    let balance = w.say_as(ana_de.clone(), "/balance").await.plain();
+    assert!(
+        balance.contains("dein Kontostand") && balance.contains("765,50 COIN"),
+        "{balance}"
+    );
+    // The same words from an English speaker: "1.234" is one and a bit, too fine for COIN.
+    let en = w.refused("Ana", "/pay @ben 1.234").await;
+    assert!(en.starts_with("This currency has 2 decimal places"), "{en}");
+    // A decimal comma is read the same by everyone.
+    let comma = w.ok("Ana", "/pay @ben 1,5").await;
+    assert!(comma.starts_with("Paid 1.50 COIN to ben."), "{comma}");
+    // The help and the grammar's mistakes speak German too.
+    let help = w.say_as(ana_de.clone(), "/help").await.plain();
+    assert!(help.starts_with("Befehle"), "{help}");
+    assert!(
+        help.contains("/pay @wer 10 [WÄHRUNG] [für Notiz]"),
+        "{help}"
+    );
+    let mistake = w.say_as(ana_de.clone(), "/pay ben 5").await;
+    assert_eq!(mistake.tone, Tone::Error);
+    assert!(
+        mistake.plain().contains("Schreib es so: /pay @wer"),
+        "{}",
+        mistake.plain()
+    );
+    // Her own choice wins over her platform's, until she gives it up.
+    let chose = w.say_as(ana_de.clone(), "/language en").await.plain();
+    assert_eq!(chose, "From now on I answer you in English.");
+    assert!(
+        w.say_as(ana_de.clone(), "/balance")
+            .await
+            .plain()
+            .contains("764.00 COIN"),
+        "English, though her platform says German"
+    );
+    let auto = w.say_as(ana_de.clone(), "/language auto").await.plain();
+    assert!(auto.ends_with("Im Moment ist das Deutsch."), "{auto}");
+    let asked = w.say_as(ana_de.clone(), "/language").await.plain();
+    assert!(
+        asked.starts_with("Ich antworte dir auf Deutsch, wie deine App"),
+        "{asked}"
+    );
+    assert!(asked.contains("/language auto"), "{asked}");
+    let bad = w.say_as(ana_de, "/language fr").await;
+    assert_eq!(bad.tone, Tone::Error);
+    assert!(
+        bad.plain().contains("/language [de|en|auto]"),
+        "{}",
+        bad.plain()
+    );
+    // Under both, the org's language: an admin makes it German.
+    assert!(w.ok("Ben", "/balance").await.contains("1,236.00 COIN"));
+    w.core
+        .set_org_language(&w.admin, Lang::De)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ben = w.ok("Ben", "/balance").await;
+    assert!(ben.contains("1.236,00 COIN"), "{ben}");
+    assert_eq!(
+        w.ok("Ben", "/language").await.lines().next(),
+        Some("Ich antworte dir auf Deutsch, in der Sprache der Gemeinschaft.")
+    );
 }
 
 /// A sink that records what it sends, and can be told to be rate-limited first.
@@ -793,6 +905,50 @@ async fn outbox_events_reach_rooms_and_people_once() {
             .await
             .unwrap_or_default()
             .is_empty()
+    );
+}
+
+/// Notices to a room are in the org's language; to a person, in their own choice.
+#[tokio::test]
+async fn outbox_notices_speak_each_readers_language() {
+    let w = world(true).await;
+    w.fund("Ana", "2000").await;
+    // Ben has been seen and chooses German; Ana has no choice of her own.
+    w.ok("Ben", "/balance").await;
+    w.say("Ben", "/language de").await;
+    w.ok("Ana", "/pay @ben 1234 for a bike").await;
+    w.ok("Ben", "/pay @ana 1,5").await;
+    w.ok("Ana", "/propose Longer opening hours").await;
+    let recorder = Arc::new(Recorder::default());
+    let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
+    delivery::deliver_once(&w.core, &sinks)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
+    let to = |target: &str| -> Vec<String> {
+        sent.iter()
+            .filter(|(t, _, _)| t == target)
+            .map(|(_, text, _)| text.clone())
+            .collect()
+    };
+    let ben = to("dm:ben");
+    assert!(
+        ben.iter()
+            .any(|t| t.starts_with("Ana hat dir 1.234,00 COIN für a bike in Test Commons gezahlt.")),
+        "{sent:?}"
+    );
+    let ana = to("dm:ana");
+    assert!(
+        ana.iter()
+            .any(|t| t.starts_with("Ben paid you 1.50 COIN in Test Commons.")),
+        "{sent:?}"
+    );
+    let room = to(&format!("room:{}", w.room));
+    assert!(
+        room.iter()
+            .any(|t| t.starts_with("New proposal in Test Commons: #")
+                && t.contains("\nVote: /vote ")),
+        "{sent:?}"
     );
 }
 

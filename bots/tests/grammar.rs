@@ -3,7 +3,8 @@
 
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_api::domain::governance::tally::Choice;
-use coinsence_bots::command::{AmountText, Command, Dialect, Mention, Verb, parse};
+use coinsence_api::i18n::Lang;
+use coinsence_bots::command::{AmountText, Command, Dialect, LanguageChoice, Mention, Verb, parse};
 use proptest::prelude::*;
 
 fn amount(text: &str) -> AmountText {
@@ -43,7 +44,7 @@ fn check(dialect: &Dialect, cases: Vec<(&str, Want)>) {
             (Want::Err(text), Err(e)) => {
                 assert!(e.to_string().contains(text), "{input:?}: {e}");
                 assert!(
-                    e.to_string().contains(e.verb.spec().usage),
+                    e.to_string().contains(&e.verb.spec().usage(Lang::En)),
                     "{input:?}: {e}"
                 );
             }
@@ -207,6 +208,42 @@ fn console_table() {
             ),
             ("/connect", Want::Err("code an admin gave you")),
             ("/link", Want::Cmd(Command::Link)),
+            ("/language", Want::Cmd(Command::Language { choice: None })),
+            (
+                "/language de",
+                Want::Cmd(Command::Language {
+                    choice: Some(LanguageChoice::Set(Lang::De)),
+                }),
+            ),
+            (
+                "/LANGUAGE EN",
+                Want::Cmd(Command::Language {
+                    choice: Some(LanguageChoice::Set(Lang::En)),
+                }),
+            ),
+            (
+                "/sprache de-AT",
+                Want::Cmd(Command::Language {
+                    choice: Some(LanguageChoice::Set(Lang::De)),
+                }),
+            ),
+            (
+                "/language auto",
+                Want::Cmd(Command::Language {
+                    choice: Some(LanguageChoice::Auto),
+                }),
+            ),
+            ("/language fr", Want::Err("Say de or en")),
+            ("/language de en", Want::Err("Say de or en")),
+            // Amounts as any language writes them; the speaker's language reads them later.
+            (
+                "/pay @ben 1.234,50 für Werkzeug",
+                Want::Cmd(pay(console_mention("ben"), "1.234,50", None, "Werkzeug")),
+            ),
+            (
+                "/pay @ben 1,5",
+                Want::Cmd(pay(console_mention("ben"), "1,5", None, "")),
+            ),
             (
                 "/help",
                 Want::Cmd(Command::Help {
@@ -327,15 +364,47 @@ fn telegram_addressing() {
     );
 }
 
+/// Every command is in the help, in every language, with a usage line and summary of its own
+/// (a verb without its catalog messages would show their ids).
 #[test]
 fn help_is_generated_from_the_grammar() {
-    let reply = coinsence_bots::engine::help(None, None).plain();
-    for spec in coinsence_bots::command::VERBS {
-        assert!(reply.contains(spec.usage), "{}", spec.usage);
-        assert!(reply.contains(spec.summary), "{}", spec.summary);
+    for lang in Lang::ALL {
+        let reply = coinsence_bots::engine::help(lang, None, None).plain();
+        for spec in coinsence_bots::command::VERBS {
+            let (usage, summary) = (spec.usage(lang), spec.summary(lang));
+            assert!(
+                usage.starts_with(&format!("/{}", spec.name)),
+                "{lang}: {usage}"
+            );
+            assert!(!summary.starts_with("chat-"), "{lang}: {summary}");
+            assert!(reply.contains(&usage), "{lang}: {usage}");
+            assert!(reply.contains(&summary), "{lang}: {summary}");
+        }
     }
-    let unknown = coinsence_bots::engine::help(None, Some("frob")).plain();
+    let unknown = coinsence_bots::engine::help(Lang::En, None, Some("frob")).plain();
     assert!(unknown.starts_with("I don't know the command \"frob\""));
+    let unknown = coinsence_bots::engine::help(Lang::De, None, Some("frob")).plain();
+    assert!(
+        unknown.starts_with("Den Befehl „frob“ kenne ich nicht"),
+        "{unknown}"
+    );
+}
+
+/// A mistake is told in the reader's language, with the usage in that language.
+#[test]
+fn mistakes_are_told_in_each_language() {
+    let d = Dialect::new(ChatPlatform::Console);
+    let Err(e) = parse("/pay ben 5", &d) else {
+        panic!("a payment without a mention parsed");
+    };
+    assert_eq!(
+        e.sentence(Lang::En),
+        "Say whom to pay with a mention such as @ben. Write it as: /pay @who 10 [CUR] [for memo]"
+    );
+    assert_eq!(
+        e.sentence(Lang::De),
+        "Sag, wen du bezahlst, mit einer Erwähnung wie @ben. Schreib es so: /pay @wer 10 [WÄHRUNG] [für Notiz]"
+    );
 }
 
 proptest! {
@@ -357,7 +426,7 @@ proptest! {
         let line = format!("/{verb} {}", args.join(" "));
         for platform in [ChatPlatform::Console, ChatPlatform::Matrix, ChatPlatform::Discord] {
             if let Err(e) = parse(&line, &Dialect::new(platform)) {
-                prop_assert!(!e.sentence.is_empty());
+                prop_assert!(!e.sentence(Lang::En).is_empty());
             }
         }
     }

@@ -539,7 +539,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         ben: ben.clone(),
         latencies: Vec::new(),
     };
-    scenario::run(&core, &org, &mut driver)
+    scenario::run(&core, &org, &mut driver, coinsence_api::i18n::Lang::En)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut latencies = driver.latencies.clone();

@@ -19,6 +19,7 @@ use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, ChatTarget};
 use coinsence_api::domain::ids::ProposalId;
 use coinsence_api::domain::ledger::AccountRef;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
+use coinsence_api::i18n::Lang;
 use coinsence_bots::delivery::{Sink, SinkError};
 use coinsence_bots::reply::Reply;
 use coinsence_bots::scenario::{self, Driver, Person, ScenarioOrg};
@@ -572,7 +573,7 @@ async fn group_payments_votes_buttons_and_redelivery() {
         .unwrap_or_default();
     assert_eq!(
         names.len(),
-        coinsence_bots::command::help_lines().len(),
+        coinsence_bots::command::help_lines(Lang::En).len(),
         "{menu}"
     );
     for want in ["pay", "balance", "vote", "connect", "help"] {
@@ -884,6 +885,8 @@ async fn flood_waits_are_honoured() {
 struct TelegramDriver {
     fake: Fake,
     group: i64,
+    /// The `language_code` the people's Telegram apps send, if any.
+    language_code: Option<&'static str>,
 }
 
 fn who(p: Person) -> Who {
@@ -906,9 +909,18 @@ impl Driver for TelegramDriver {
         format!("@{}", who(p).2.unwrap_or_default())
     }
 
+    fn set_locale(&mut self, tag: &'static str) -> Result<(), String> {
+        self.language_code = Some(tag);
+        Ok(())
+    }
+
     fn say<'a>(&'a mut self, p: Person, text: &'a str) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
-            let m = self.fake.say(who(p), self.group, text, None);
+            let mut m = self.fake.message(who(p), self.group, text, None);
+            if let Some(code) = self.language_code {
+                m["from"]["language_code"] = json!(code);
+            }
+            self.fake.push(json!({ "message": m.clone() }));
             let r = tokio::time::timeout(WAIT, self.fake.reply_to(id(&m), 0))
                 .await
                 .map_err(|_| format!("no answer to {text:?}"))?;
@@ -917,10 +929,8 @@ impl Driver for TelegramDriver {
     }
 }
 
-#[tokio::test]
-async fn shared_scenario_through_the_polling_loop() {
-    let w = world("tgscn").await;
-    let group = -3003;
+async fn scenario_through_the_polling_loop(slug: &str, group: i64, lang: Lang) {
+    let w = world(slug).await;
     // Both join the group first: the bot learns their usernames from the service message.
     let mut join = w.fake.message(ANA, group, "", None);
     if let Some(m) = join.as_object_mut() {
@@ -932,11 +942,24 @@ async fn shared_scenario_through_the_polling_loop() {
     let mut driver = TelegramDriver {
         fake: w.fake.clone(),
         group,
+        language_code: None,
     };
-    scenario::run(&w.core, &w.org, &mut driver)
+    scenario::run(&w.core, &w.org, &mut driver, lang)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     w.stop().await;
+}
+
+#[tokio::test]
+async fn shared_scenario_through_the_polling_loop() {
+    scenario_through_the_polling_loop("tgscn", -3003, Lang::En).await;
+}
+
+/// People whose Telegram app is set to German (`language_code`) read German until one of them
+/// chooses English with `/language en`.
+#[tokio::test]
+async fn shared_scenario_in_german_through_the_polling_loop() {
+    scenario_through_the_polling_loop("tgscnde", -3004, Lang::De).await;
 }
 
 #[tokio::test]

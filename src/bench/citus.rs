@@ -13,8 +13,8 @@ use coinsence_api::citus::{self, LocalCitus};
 use coinsence_api::cluster::{Cluster, ClusterOptions};
 use coinsence_api::domain::tenancy::SchemaName;
 
-use super::pay::{self as bench, Seeded};
 use super::cli::{CitusBenchArgs, PayBenchArgs};
+use super::pay::{self as bench, Seeded};
 
 pub async fn run(args: CitusBenchArgs) -> anyhow::Result<()> {
     let durable = ClusterOptions {

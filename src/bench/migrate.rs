@@ -40,8 +40,7 @@ pub async fn run(args: MigrateBenchArgs) -> anyhow::Result<()> {
         let url = args.database_url.context("--child needs --database-url")?;
         return child(&url, version).await;
     }
-    let (pool, url, cluster) =
-        super::worker::database(args.database_url.as_deref(), 8).await?;
+    let (pool, url, cluster) = super::worker::database(args.database_url.as_deref(), 8).await?;
     let local = cluster.is_some();
 
     let start = Instant::now();

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::ids::UserId;
 use super::tenancy::TenantTx;
-use crate::refusal::Refusal;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// A client-chosen idempotency key, namespaced by where it came from so two sources can never
 /// collide ("http:<user>:<key>", "matrix:<event id>", "stripe:<event id>", ...).

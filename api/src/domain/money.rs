@@ -264,7 +264,8 @@ pub(crate) fn parse_amount(
     text: &str,
     scale: Scale,
 ) -> crate::error::Result<Amount> {
-    Amount::parse(text, scale).map_err(|e| crate::error::Error::from(crate::refusal::Refusal::amount(field, e)))
+    Amount::parse(text, scale)
+        .map_err(|e| crate::error::Error::from(crate::refusal::Refusal::amount(field, e)))
 }
 
 #[cfg(test)]

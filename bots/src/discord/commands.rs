@@ -8,6 +8,7 @@
 //! first, so an option can never inject more words into the line.
 
 use coinsence_api::domain::governance::tally::Choice;
+use coinsence_api::i18n::Lang;
 use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption};
 
 use crate::command::{VERBS, Verb};
@@ -105,6 +106,7 @@ fn options(verb: Verb) -> &'static [Opt] {
         ],
         Verb::Connect => &[opt!("code", Kind::Word, true, "the code an admin gave you")],
         Verb::Help => &[opt!("command", Kind::Word, false, "one command to explain")],
+        Verb::Language => &[opt!("language", Kind::Word, false, "de, en, or auto")],
         Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => &[],
     }
 }
@@ -114,7 +116,10 @@ pub fn definitions() -> Vec<CreateCommand> {
     VERBS
         .iter()
         .map(|spec| {
-            let mut command = CreateCommand::new(spec.name).description(clip(spec.summary, 100));
+            // Discord shows each person the description in their client's language.
+            let mut command = CreateCommand::new(spec.name)
+                .description(clip(&spec.summary(Lang::En), 100))
+                .description_localized("de", clip(&spec.summary(Lang::De), 100));
             for o in options(spec.verb) {
                 let kind = match o.kind {
                     Kind::User => CommandOptionType::User,
@@ -205,6 +210,7 @@ pub fn command_line(name: &str, args: &[(String, Arg)]) -> Option<String> {
         }
         Verb::Connect => push(word("code")),
         Verb::Help => push(word("command")),
+        Verb::Language => push(word("language")),
         Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => {}
     }
     Some(line)

@@ -39,6 +39,8 @@ use crate::command::Command;
 use crate::delivery::Sink;
 use crate::engine::{Engine, Incoming, help};
 use crate::reply::{Audience, Reply};
+use crate::say;
+use coinsence_api::i18n::Lang;
 
 pub use sink::DiscordSink;
 
@@ -256,6 +258,7 @@ impl State {
         user: &User,
         nick: Option<&str>,
         event: String,
+        locale: Option<&str>,
     ) -> Incoming {
         Incoming {
             room: channel.to_string(),
@@ -263,6 +266,8 @@ impl State {
             sender_name: nick.unwrap_or_else(|| user.display_name()).to_owned(),
             event_id: Some(event),
             direct: guild.is_none(),
+            // Interactions carry the user's client language; messages carry none.
+            locale: locale.and_then(Lang::from_tag),
         }
     }
 
@@ -296,14 +301,14 @@ impl State {
             &i.user,
             i.member.as_ref().and_then(|m| m.nick.as_deref()),
             format!("dc:{}", i.id),
+            Some(&i.locale),
         );
         let reply = match commands::command_line(&i.data.name, &args) {
-            Some(line) => self
-                .engine
-                .handle_text(&msg, &line)
-                .await
-                .unwrap_or_else(|| help(None, None)),
-            None => help(None, Some(&i.data.name)),
+            Some(line) => match self.engine.handle_text(&msg, &line).await {
+                Some(reply) => reply,
+                None => help(self.engine.lang_of(&msg).await, None, None),
+            },
+            None => help(self.engine.lang_of(&msg).await, None, Some(&i.data.name)),
         };
         self.finish_interaction(http, &i.token, &i.user, &msg, &reply, private)
             .await;
@@ -326,6 +331,7 @@ impl State {
             &i.user,
             i.member.as_ref().and_then(|m| m.nick.as_deref()),
             format!("dc:{}", i.id),
+            Some(&i.locale),
         );
         let reply = self
             .engine
@@ -378,12 +384,10 @@ impl State {
             Err(e) => Err(e),
         };
         match sent {
-            Ok(()) => Reply::text("I sent you a direct message."),
+            Ok(()) => Reply::text(say::plain(reply.lang, "chat-sent-direct")).in_lang(reply.lang),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot send a direct message");
-                Reply::error(
-                    "I could not send you a direct message; allow direct messages from this server's members, or ask me in one.",
-                )
+                Reply::error(say::plain(reply.lang, "chat-direct-failed")).in_lang(reply.lang)
             }
         }
     }
@@ -399,6 +403,7 @@ impl State {
             &m.author,
             m.member.as_ref().and_then(|p| p.nick.as_deref()),
             format!("dc:{}", m.id),
+            None,
         );
         let Some(reply) = self.engine.handle_text(&msg, text).await else {
             return;

@@ -38,7 +38,7 @@ pub fn components(reply: &Reply) -> Vec<CreateActionRow> {
         .iter()
         .map(|b| {
             CreateButton::new(b.data())
-                .label(b.label())
+                .label(b.caption(reply.lang))
                 .emoji(b.emoji().chars().next().unwrap_or('?'))
                 .style(match b.choice {
                     coinsence_api::domain::governance::tally::Choice::Yes => ButtonStyle::Success,

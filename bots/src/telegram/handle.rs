@@ -11,6 +11,8 @@ use super::{TelegramBot, sink, text};
 use crate::command::{Command, parse};
 use crate::engine::Incoming;
 use crate::reply::{Audience, Reply, Tone};
+use crate::say;
+use coinsence_api::i18n::{Args, Lang};
 
 impl TelegramBot {
     /// A message in a chat with the bot. Public so a test can hand it one directly.
@@ -58,21 +60,29 @@ impl TelegramBot {
             }
             (parsed, _) => parsed,
         };
+        let incoming = Incoming {
+            room: msg.chat.id.0.to_string(),
+            sender: from.id.0.to_string(),
+            sender_name: from.full_name(),
+            event_id: Some(format!("tg:{}:{}", msg.chat.id.0, msg.id.0)),
+            direct: msg.chat.is_private(),
+            locale: locale(from),
+        };
+        let engine = &self.inner.engine;
         let reply = match parsed {
             Ok(None) => return,
-            Err(e) => Reply::error(e.to_string()),
+            Err(e) => engine.mistake(&incoming, &e).await,
             Ok(Some(command)) => match self.named(command) {
-                Ok(command) => {
-                    let incoming = Incoming {
-                        room: msg.chat.id.0.to_string(),
-                        sender: from.id.0.to_string(),
-                        sender_name: from.full_name(),
-                        event_id: Some(format!("tg:{}:{}", msg.chat.id.0, msg.id.0)),
-                        direct: msg.chat.is_private(),
-                    };
-                    self.inner.engine.execute(&incoming, command).await
+                Ok(command) => engine.execute(&incoming, command).await,
+                Err(unknown) => {
+                    let lang = engine.lang_of(&incoming).await;
+                    say::error(
+                        lang,
+                        "chat-unknown-username",
+                        Args::new(),
+                        vec![("name", say::t(unknown))],
+                    )
                 }
-                Err(refused) => refused,
             },
         };
         self.answer(&msg.chat, msg.id, from, &reply).await;
@@ -136,15 +146,13 @@ impl TelegramBot {
         text::rewrite(line, edits)
     }
 
-    /// A payee must be a user id by now: an `@username` nobody was seen with is refused, since
-    /// paying the name would pay no one the person could ever be. A known one gets their name.
-    fn named(&self, mut command: Command) -> Result<Command, Reply> {
+    /// A payee must be a user id by now: an `@username` nobody was seen with is refused (the
+    /// error is that name), since paying the name would pay no one the person could ever be. A
+    /// known one gets their name.
+    fn named(&self, mut command: Command) -> Result<Command, String> {
         if let Command::Pay { to, .. } = &mut command {
             if !text::is_user_id(&to.id) {
-                return Err(Reply::error(format!(
-                    "I don't know who @{} is yet. Reply to one of their messages with /pay, or ask them to write here first. Nothing was paid.",
-                    to.display
-                )));
+                return Err(to.display.clone());
             }
             if let Some(name) = to
                 .id
@@ -180,6 +188,7 @@ impl TelegramBot {
             sender_name: q.from.full_name(),
             event_id: Some(format!("tg-cb:{}", q.id.0)),
             direct,
+            locale: locale(&q.from),
         };
         let reply = self
             .inner
@@ -208,20 +217,27 @@ impl TelegramBot {
     async fn answer(&self, chat: &Chat, cause: MessageId, from: &User, reply: &Reply) {
         let sender = &self.inner.sender;
         if reply.audience == Audience::Sender && !chat.is_private() {
+            let lang = reply.lang;
             let notice = match sender.send(ChatId::from(from.id), reply, None).await {
-                Ok(_) => Reply::text("I sent you a private message."),
-                Err(RequestError::Api(e)) if sink::cannot_write(&e) => Reply::error(format!(
-                    "I can't write to you privately yet: open a chat with @{} and press Start, then ask again.",
-                    self.inner
+                Ok(_) => say::line(lang, "chat-sent-private", Args::new(), vec![]),
+                Err(RequestError::Api(e)) if sink::cannot_write(&e) => {
+                    let bot = self
+                        .inner
                         .me
                         .user
                         .username
                         .as_deref()
-                        .unwrap_or(&self.inner.username)
-                )),
+                        .unwrap_or(&self.inner.username);
+                    say::error(
+                        lang,
+                        "chat-private-start",
+                        Args::new(),
+                        vec![("bot", say::t(bot))],
+                    )
+                }
                 Err(e) => {
                     tracing::warn!(error = %sender.redact(&e), "private reply not sent");
-                    Reply::error("I could not send you a private message; please ask again.")
+                    say::error(lang, "chat-private-failed", Args::new(), vec![])
                 }
             };
             if let Err(e) = sender.send(chat.id, &notice, Some(cause)).await {
@@ -233,4 +249,9 @@ impl TelegramBot {
             tracing::warn!(error = %sender.redact(&e), chat = chat.id.0, "reply not sent");
         }
     }
+}
+
+/// The language a Telegram user's app is set to (`language_code`, an IETF tag such as `de`).
+fn locale(user: &User) -> Option<Lang> {
+    user.language_code.as_deref().and_then(Lang::from_tag)
 }

@@ -5,7 +5,8 @@
 //!   webhook (teloxide's axum router, with a secret); updates of one chat are handled in order
 //!   by teloxide's dispatcher.
 //! - Commands as `/pay` or `/pay@botname` (the bot's name comes from `getMe`); the command menu
-//!   is registered with `setMyCommands` from the grammar's help.
+//!   is registered with `setMyCommands` from the grammar's help, in English and (for apps set to
+//!   German) in German.
 //! - People are their numeric user ids (usernames change). A mention by `@username` is turned
 //!   into the id of the person the bot has seen with that username ([`People`]); one it has
 //!   never seen is refused rather than paid to a stranger's name. A mention without username
@@ -32,7 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_api::i18n::Lang;
 use teloxide::Bot;
+use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{BotCommand, Me};
 
@@ -173,13 +176,21 @@ impl TelegramBot {
             .to_lowercase();
         let engine =
             engine.with_dialect(Dialect::new(ChatPlatform::Telegram).with_bot_name(&username));
-        let commands = text::command_menu()
-            .into_iter()
-            .map(|(name, description)| BotCommand::new(name, description));
-        // A missing menu costs only the autocompletion: log it and go on.
-        if let Err(e) = bot.set_my_commands(commands).send().await {
-            let error = redact(&e.to_string(), &config.token);
-            tracing::warn!(%error, "Telegram command menu not set");
+        // The menu in English for everyone, and in German for apps set to German. A missing
+        // menu costs only the autocompletion: log it and go on.
+        for lang in Lang::ALL {
+            let commands = text::command_menu(lang)
+                .into_iter()
+                .map(|(name, description)| BotCommand::new(name, description));
+            let request = bot.set_my_commands(commands);
+            let request = match lang {
+                Lang::En => request,
+                other => request.language_code(other.as_str()),
+            };
+            if let Err(e) = request.send().await {
+                let error = redact(&e.to_string(), &config.token);
+                tracing::warn!(%error, %lang, "Telegram command menu not set");
+            }
         }
         Ok(Self {
             inner: Arc::new(Inner {

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use coinsence_api::domain::governance::tally::Choice;
+use coinsence_api::i18n::Lang;
 
 use crate::command::help_lines;
 use crate::reply::{Block, Reply, VoteButton, html_spans};
@@ -45,7 +46,7 @@ pub fn vote_buttons(reply: &Reply) -> Vec<(String, String)> {
     reply
         .buttons
         .iter()
-        .map(|b| (format!("{} {}", b.emoji(), b.label()), b.data()))
+        .map(|b| (format!("{} {}", b.emoji(), b.caption(reply.lang)), b.data()))
         .collect()
 }
 
@@ -54,10 +55,10 @@ pub fn vote_data(data: &str) -> Option<(i64, Choice)> {
     VoteButton::from_data(data).map(|b| (b.proposal, b.choice))
 }
 
-/// The command menu (`setMyCommands`) from the grammar's help: names are 1–32 of `a-z0-9_`,
-/// descriptions 1–256 characters.
-pub fn command_menu() -> Vec<(String, String)> {
-    help_lines()
+/// The command menu (`setMyCommands`) in `lang` from the grammar's help: names are 1–32 of
+/// `a-z0-9_`, descriptions 1–256 characters.
+pub fn command_menu(lang: Lang) -> Vec<(String, String)> {
+    help_lines(lang)
         .into_iter()
         .filter_map(|(usage, summary)| {
             let name = usage
@@ -158,10 +159,19 @@ mod tests {
 
     #[test]
     fn command_menu_lists_every_verb() {
-        let menu = command_menu();
-        assert_eq!(menu.len(), help_lines().len());
-        assert!(menu.iter().any(|(n, _)| n == "pay"));
-        assert!(menu.iter().any(|(n, _)| n == "connect"));
+        for lang in Lang::ALL {
+            let menu = command_menu(lang);
+            assert_eq!(menu.len(), help_lines(lang).len(), "{lang}");
+            assert!(menu.iter().any(|(n, _)| n == "pay"));
+            assert!(menu.iter().any(|(n, _)| n == "language"));
+        }
+        let german = command_menu(Lang::De);
+        assert!(
+            german
+                .iter()
+                .any(|(n, d)| n == "pay" && d == "jemanden von deinem Konto bezahlen"),
+            "{german:?}"
+        );
     }
 
     #[test]

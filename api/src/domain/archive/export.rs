@@ -85,7 +85,8 @@ pub async fn export_org(pool: &PgPool, slug: &OrgSlug, out: &Path) -> Result<Exp
     .bind(slug.as_str())
     .fetch_optional(tx.conn())
     .await?;
-    let (tenant, name, created_at, origin) = org.ok_or_else(|| Error::from(Refusal::OrgNotFound))?;
+    let (tenant, name, created_at, origin) =
+        org.ok_or_else(|| Error::from(Refusal::OrgNotFound))?;
     let schema = SchemaName::for_tenant(tenant);
     sqlx::query("SELECT set_config('search_path', $1, true)")
         .bind(schema.as_str())

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use super::{Currency, CurrencyCode, CurrencyKind, store as ledger_store};
 use crate::domain::ids::CurrencyId;
 use crate::domain::tenancy::TenantTx;
-use crate::refusal::Refusal;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 /// The org's currencies by id, for showing amounts.
 pub(crate) async fn currency_map(tx: &mut TenantTx) -> Result<HashMap<CurrencyId, Currency>> {
