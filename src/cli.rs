@@ -486,7 +486,7 @@ mod tests {
             "--replays",
             "5",
         ])
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         let Command::Serve(args) = cli.command else {
             panic!("not serve");
         };

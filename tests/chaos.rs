@@ -1,6 +1,9 @@
 //! `coinsence chaos` in CI, with modest settings: every promise of the ledger checked after
 //! crashes (the command exits non-zero on any violation and prints what it saw).
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 fn chaos(args: &[&str]) {
@@ -9,7 +12,7 @@ fn chaos(args: &[&str]) {
         .args(args)
         .env_remove("DATABASE_URL")
         .output()
-        .unwrap_or_else(|e| panic!("running coinsence chaos: {e}"));
+        .expect("running coinsence chaos");
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}");
     assert!(

@@ -4,6 +4,9 @@
 //! (`up` is in tests/up.rs; `audit verify`, `migrate
 //! --background/--status` and `worker --status` in tests/worker_cli.rs.)
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -27,13 +30,8 @@ fn coinsence(url: &str, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
-    let mut input = child
-        .stdin
-        .take()
-        .unwrap_or_else(|| panic!("stdin is piped"));
-    input
-        .write_all(stdin.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin.as_bytes()).unwrap();
     drop(input);
     child
         .wait_with_output()
@@ -66,9 +64,7 @@ fn is_connect_code(s: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in_chat() {
-    let (pool, url) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, url) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool);
 
     let first = ok(&url, &["migrate"], "");
@@ -95,7 +91,7 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
     let admin = core
         .member_for_token(&ApiToken::from_presented(token.trim()), "tea")
         .await
-        .unwrap_or_else(|e| panic!("the printed token is the owner's: {e}"));
+        .expect("the printed token is the owner's");
 
     let listed = ok(&url, &["org", "list"], "");
     assert!(
@@ -118,7 +114,7 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
     let connected = core
         .connect_room(ChatPlatform::Matrix, "!tea:example.org", code, None)
         .await
-        .unwrap_or_else(|e| panic!("the printed code binds a room: {e}"));
+        .expect("the printed code binds a room");
     assert_eq!(connected.tenant.slug.as_str(), "tea");
     assert!(!connected.again);
 
@@ -147,17 +143,17 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let chat = ["chat", "--org", "tea", "--as", "Cleo"];
     let hello = ok(&url, &chat, "/balance\n");
     assert!(!hello.trim().is_empty(), "chat answers /balance");
     let cleo = core
         .members(&admin)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .into_iter()
         .find(|m| m.display_name == "Cleo")
-        .unwrap_or_else(|| panic!("Cleo joined from the console"));
+        .expect("Cleo joined from the console");
     core.issue(
         &admin,
         MoveRequest {
@@ -166,10 +162,10 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
             amount: "12.50".to_owned(),
             memo: "welcome".to_owned(),
         },
-        IdempotencyKey::scoped("test", "cli", "welcome").unwrap_or_else(|e| panic!("{e}")),
+        IdempotencyKey::scoped("test", "cli", "welcome").unwrap(),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let balance = ok(&url, &chat, "/balance\n");
     assert!(balance.contains("12.50 TEA"), "{balance}");
 }
@@ -217,7 +213,7 @@ fn audit_verify_and_the_other_commands_find_ups_cluster_without_a_url() {
             remove_on_exit: true,
         },
     )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    .unwrap();
     succeeded(&coinsence_at(&dir, &["migrate"]));
     let created = succeeded(&coinsence_at(
         &dir,
@@ -237,7 +233,7 @@ fn audit_verify_and_the_other_commands_find_ups_cluster_without_a_url() {
     assert!(verified.contains("ok: the journal matches"), "{verified}");
 
     // `up` has stopped: the command starts the cluster for itself and stops it again.
-    cluster.stop().unwrap_or_else(|e| panic!("{e:#}"));
+    cluster.stop().unwrap();
     let verified = succeeded(&coinsence_at(&dir, &["audit", "verify", "--org", "local"]));
     assert!(verified.contains("ok: the journal matches"), "{verified}");
     assert!(
@@ -272,9 +268,7 @@ fn check(url: &str) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothing() {
-    let (pool, url) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, url) = coinsence_api::testing::test_database().await.unwrap();
     let sql = |q: &'static str| {
         let pool = pool.clone();
         async move {
@@ -292,7 +286,7 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
     let (control,): (Option<String>,) = sqlx::query_as("SELECT to_regnamespace('control')::text")
         .fetch_one(&pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(control, None, "--check created nothing");
 
     ok(&url, &["migrate"], "");
@@ -318,12 +312,12 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
     let (id,): (i64,) = sqlx::query_as("SELECT id FROM control.tenants WHERE slug = 'tea'")
         .fetch_one(&pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let reset = format!("DROP SCHEMA org_{id} CASCADE; CREATE SCHEMA org_{id};");
     sqlx::raw_sql(sqlx::AssertSqlSafe(reset))
         .execute(&pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let (passed, said) = check(&url);
     assert!(!passed, "{said}");
     assert!(
@@ -335,7 +329,7 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
             .bind(id)
             .fetch_one(&pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(tables, 0, "--check migrated nothing");
 
     ok(&url, &["migrate"], "");
@@ -345,9 +339,7 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_there() {
-    let (pool, url) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, url) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool);
     ok(&url, &["migrate"], "");
     let created = ok(
@@ -371,7 +363,7 @@ async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_
     let admin = core
         .member_for_token(&ApiToken::from_presented(token.trim()), "tea")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     core.create_currency(
         &admin,
         NewCurrency {
@@ -382,7 +374,7 @@ async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     for n in 0..3 {
         core.issue(
             &admin,
@@ -392,24 +384,21 @@ async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_
                 amount: "1.50".to_owned(),
                 memo: format!("round {n}"),
             },
-            IdempotencyKey::scoped("test", "cli", &format!("round-{n}"))
-                .unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("test", "cli", &format!("round-{n}")).unwrap(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     }
-    let tenant = core.tenant("tea").await.unwrap_or_else(|e| panic!("{e}"));
+    let tenant = core.tenant("tea").await.unwrap();
     core.seal_journal(&tenant, chrono::Utc::now())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let file = std::env::temp_dir().join(format!("coinsence-cli-{}.jsonl", std::process::id()));
     let path = file.to_string_lossy().into_owned();
     let exported = ok(&url, &["org", "export", "tea", "--out", &path], "");
     assert!(exported.contains("exported org tea"), "{exported}");
 
-    let (_, elsewhere) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (_, elsewhere) = coinsence_api::testing::test_database().await.unwrap();
     let imported = ok(&elsewhere, &["org", "import", &path], "");
     assert!(imported.contains("imported org tea"), "{imported}");
     let audit = ok(&elsewhere, &["audit", "verify", "--org", "tea"], "");

@@ -8,6 +8,9 @@
 //! except under CI=true, where it fails. A longer dedicated run: `COINSENCE_ST_MAX_EXAMPLES=200`;
 //! other checks (e.g. to look past one kind of failure): `COINSENCE_ST_CHECKS=not_a_server_error`.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,7 +64,7 @@ impl Drop for Serve {
 async fn serve(db_url: &str) -> (Serve, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_coinsence"))
         .args(["serve", "--database-url", db_url])
@@ -70,7 +73,7 @@ async fn serve(db_url: &str) -> (Serve, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn serve: {e}"));
+        .expect("spawn serve");
     let server = Serve(child);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -156,7 +159,7 @@ async fn seed(base: &str) -> String {
             .bearer_auth(&mt)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         assert!(r.status().is_success());
         send(
             &c,
@@ -237,18 +240,17 @@ async fn the_openapi_document_holds_under_schemathesis() {
     let Some(st) = schemathesis() else { return };
     let (_pool, db_url) = coinsence_api::testing::test_database()
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        .expect("test database");
     let (_server, base) = serve(&db_url).await;
     let token = seed(&base).await;
 
     let dir = std::env::temp_dir().join(format!("coinsence-st-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
     // Every `{org}` is the demo org: a random slug only ever finds nothing, and the point is to
     // reach the handlers. (Hostile slugs have their own tests.)
     let config = dir.join("schemathesis.toml");
-    std::fs::write(&config, "[parameters]\n\"path.org\" = \"demo\"\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, "[parameters]\n\"path.org\" = \"demo\"\n").unwrap();
     let started = Instant::now();
     let out = Command::new(&st)
         .arg("--config-file")

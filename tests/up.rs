@@ -1,6 +1,9 @@
 //! `coinsence up` as a newcomer runs it: a private cluster, the demo org, the API; Ctrl-C stops
 //! everything, the cluster too; a second `up` reuses the data.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,8 +25,8 @@ fn start(data_dir: &Path) -> Up {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("no stdout");
     let (mut base, mut token, mut chat_hint) = (None, None, false);
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap_or_default();
@@ -41,8 +44,8 @@ fn start(data_dir: &Path) -> Up {
     assert!(chat_hint, "up says how to use the console chat");
     Up {
         child,
-        base: base.unwrap_or_else(|| panic!("up printed no URL")),
-        token: token.unwrap_or_else(|| panic!("up printed no token")),
+        base: base.expect("up printed no URL"),
+        token: token.expect("up printed no token"),
     }
 }
 
@@ -68,10 +71,10 @@ async fn ada_balance(client: &reqwest::Client, up: &Up) -> String {
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .json()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let all = accounts.as_array().cloned().unwrap_or_default();
     assert_eq!(all.len(), 5, "issuance, fund and three members: {accounts}");
     all.iter()
@@ -92,15 +95,11 @@ fn chat(data_dir: &Path, name: &str, input: &str) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn chat: {e}"));
+        .expect("spawn chat");
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
+        stdin.write_all(input.as_bytes()).unwrap();
     }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("chat: {e}"));
+    let out = child.wait_with_output().expect("chat");
     assert!(out.status.success(), "chat exited with {}", out.status);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -112,9 +111,8 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
     use std::os::unix::fs::PermissionsExt;
     let home = std::env::temp_dir().join(format!("coinsence-up-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
     let dir = home.join("coinsence/.coinsence");
     let client = reqwest::Client::new();
 
@@ -127,7 +125,7 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
         .json(&json!({"currency": "DEMO", "to_member": 2, "amount": "3.50", "memo": "lunch"}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(paid.status(), reqwest::StatusCode::CREATED);
     let answers = chat(&dir, "Ben", "/balance\n/pay @cleo 1.5 for tea\n/balance\n");
     assert!(
@@ -151,10 +149,7 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
         "the second up reuses the data"
     );
     stop(again);
-    let cluster = dir
-        .join("postgres")
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = dir.join("postgres").canonicalize().unwrap();
     if am_root() {
         assert!(
             cluster.starts_with("/var/lib/coinsence/"),
@@ -176,7 +171,7 @@ fn am_root() -> bool {
 /// The first line of the cluster's pid file: the postmaster's pid.
 fn postmaster_pid(data_dir: &Path) -> String {
     let pid_file = data_dir.join("postgres/data/postmaster.pid");
-    let text = std::fs::read_to_string(&pid_file).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&pid_file).unwrap();
     text.lines().next().unwrap_or_default().trim().to_owned()
 }
 
@@ -209,8 +204,8 @@ fn interrupt_on_a_terminal(data_dir: &Path, presses: usize) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn script: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        .expect("spawn script");
+    let stdout = child.stdout.take().expect("no stdout");
     let mut lines = BufReader::new(stdout).lines();
     let (mut chat_offered, mut screen) = (false, String::new());
     for line in lines.by_ref() {
@@ -237,13 +232,13 @@ fn interrupt_on_a_terminal(data_dir: &Path, presses: usize) {
     );
     let postmaster = postmaster_pid(data_dir);
     assert!(alive(&postmaster), "the cluster runs");
-    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    let mut stdin = child.stdin.take().expect("no stdin");
     // Ctrl-C at a terminal: the terminal sends SIGINT to the foreground process group.
     let mut ctrl_c = || {
         stdin
             .write_all(b"\x03")
             .and_then(|()| stdin.flush())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     };
     ctrl_c();
     if presses > 1 {
@@ -294,7 +289,7 @@ fn interrupt_on_a_terminal(data_dir: &Path, presses: usize) {
 fn ctrl_c_on_a_terminal_ends_up_and_its_cluster_at_once() {
     let dir = std::env::temp_dir().join(format!("coinsence-up-tty-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
     interrupt_on_a_terminal(&dir, 1);
     // A second Ctrl-C while it stops: it stops at once, the cluster first.
     interrupt_on_a_terminal(&dir, 2);

@@ -1,6 +1,9 @@
 //! The worker's commands as an operator runs them, against a test database: `audit verify`
 //! finds a rewritten journal row, `migrate --background/--status` and `worker --status` report.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Output};
 
 use coinsence_api::Core;
@@ -15,7 +18,7 @@ fn coinsence(url: &str, args: &[&str]) -> Output {
         .env("DATABASE_URL", url)
         .env("COINSENCE_LOG", "warn")
         .output()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -24,9 +27,7 @@ fn stdout(o: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_report() {
-    let (pool, url) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, url) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool.clone());
     let owner = core
         .signup(
@@ -34,18 +35,18 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
             "correct horse".to_owned(),
             "Owner",
             Some(NewOrg {
-                slug: OrgSlug::parse("audited").unwrap_or_else(|e| panic!("{e}")),
+                slug: OrgSlug::parse("audited").unwrap(),
                 name: "Audited".to_owned(),
                 open: true,
                 language: Default::default(),
             }),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let admin = core
         .member_for_token(&owner.token, "audited")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     core.create_currency(
         &admin,
         NewCurrency {
@@ -56,7 +57,7 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     for i in 0..4 {
         core.issue(
             &admin,
@@ -66,15 +67,14 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
                 amount: "1.00".to_owned(),
                 memo: format!("entry {i}"),
             },
-            IdempotencyKey::scoped("test", "audit", &i.to_string())
-                .unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("test", "audit", &i.to_string()).unwrap(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     }
     core.seal_journal(&admin.tenant, chrono_now())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     let ok = coinsence(&url, &["audit", "verify", "--org", "audited"]);
     assert!(
@@ -97,7 +97,7 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
     )))
     .execute(&pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let bad = coinsence(&url, &["audit", "verify", "--org", "audited"]);
     assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
     assert!(

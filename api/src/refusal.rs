@@ -439,7 +439,7 @@ mod tests {
         let refusal = Refusal::samples()
             .into_iter()
             .find(|r| r.code() == "investment_cap_exceeded")
-            .unwrap_or_else(|| panic!("sampled"));
+            .expect("sampled");
         assert!(refusal.message(Lang::En).contains("1,234.56"));
         assert!(refusal.message(Lang::De).contains("1.234,56"));
         let fields = refusal.fields();

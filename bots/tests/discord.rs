@@ -7,6 +7,9 @@
 //! Every wait has a timeout, and the bot refuses to start when the fake's gateway lookup fails
 //! (serenity would otherwise fall back to the real Discord), so a broken fake fails fast.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,20 +78,10 @@ struct Fake {
 
 impl Fake {
     async fn start(behaviour: Behaviour) -> Self {
-        let rest = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let gateway = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let rest_url = format!(
-            "http://{}",
-            rest.local_addr().unwrap_or_else(|e| panic!("{e}"))
-        );
-        let gateway_url = format!(
-            "ws://{}",
-            gateway.local_addr().unwrap_or_else(|e| panic!("{e}"))
-        );
+        let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let gateway = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let rest_url = format!("http://{}", rest.local_addr().unwrap());
+        let gateway_url = format!("ws://{}", gateway.local_addr().unwrap());
         let state = Arc::new(FakeState {
             hits: Mutex::new(Vec::new()),
             gateway_url,
@@ -142,7 +135,7 @@ impl Fake {
         check_payload(event, &d);
         self.dispatch
             .send((event.to_owned(), d))
-            .unwrap_or_else(|e| panic!("gateway gone: {e}"));
+            .expect("gateway gone");
     }
 }
 
@@ -502,12 +495,10 @@ struct World {
 async fn world(bound: bool) -> World {
     let (pool, _) = coinsence_api::testing::test_database()
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        .expect("test database");
     let core = Core::new(pool);
     let slug = format!("dc-{:08x}", rand::random::<u32>());
-    let org = scenario::setup(&core, &slug)
-        .await
-        .unwrap_or_else(|e| panic!("setup: {e}"));
+    let org = scenario::setup(&core, &slug).await.expect("setup");
     if bound {
         core.bind_room(
             ChatPlatform::Discord,
@@ -515,7 +506,7 @@ async fn world(bound: bool) -> World {
             &org.admin.tenant,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     }
     World {
         core,
@@ -525,13 +516,12 @@ async fn world(bound: bool) -> World {
 
 impl World {
     async fn fund(&self, who: u64, amount: &str) {
-        let id = ChatIdentity::new(ChatPlatform::Discord, &who.to_string())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let id = ChatIdentity::new(ChatPlatform::Discord, &who.to_string()).unwrap();
         let member = self
             .core
             .chat_member(&self.admin.tenant, &id, name_of(who))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         self.core
             .issue(
                 &self.admin,
@@ -541,11 +531,10 @@ impl World {
                     amount: amount.into(),
                     memo: "funding".into(),
                 },
-                IdempotencyKey::scoped("test", "fund", &format!("{who}-{amount}"))
-                    .unwrap_or_else(|e| panic!("{e}")),
+                IdempotencyKey::scoped("test", "fund", &format!("{who}-{amount}")).unwrap(),
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
 
     async fn balance(&self, who: u64) -> String {
@@ -554,7 +543,7 @@ impl World {
         };
         scenario::balance_of(&self.core, &org, ChatPlatform::Discord, &who.to_string())
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     }
 
     /// How many entries the org's journal has.
@@ -562,7 +551,7 @@ impl World {
         self.core
             .history(&self.admin, None, None, 200)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .len()
     }
 }
@@ -606,8 +595,8 @@ async fn start(fake: &Fake, core: Core) -> Running {
     );
     let bot = tokio::time::timeout(WAIT, DiscordBot::connect(config(fake), engine))
         .await
-        .unwrap_or_else(|_| panic!("connecting timed out"))
-        .unwrap_or_else(|e| panic!("connecting: {e}"));
+        .expect("connecting timed out")
+        .expect("connecting");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(bot.run(async move {
         let _ = rx.await;
@@ -884,11 +873,7 @@ async fn slash_commands_buttons_messages_and_redelivery() {
     assert_eq!(w.journal().await, journal + 1);
     assert_eq!(w.balance(ANA).await, "86.50");
     assert_eq!(w.balance(BEN).await, "13.50");
-    let checks = w
-        .core
-        .verify_ledger(&w.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let checks = w.core.verify_ledger(&w.admin).await.unwrap();
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
 
     // The session stayed up: heartbeats were sent and acknowledged, and there was one IDENTIFY
@@ -989,7 +974,7 @@ async fn shared_scenario_through_the_real_client() {
     };
     scenario::run(&w.core, &org, &mut driver, coinsence_api::i18n::Lang::En)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     bot.stop().await;
 }
 
@@ -1056,7 +1041,7 @@ async fn a_broken_fake_fails_fast_instead_of_reaching_discord() {
     // No database is touched before the gateway is found.
     let pool = sqlx::postgres::PgPoolOptions::new()
         .connect_lazy("postgres://nobody@127.0.0.1:1/none")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let engine = Engine::new(
         Core::new(pool),
         EngineConfig {
@@ -1067,7 +1052,7 @@ async fn a_broken_fake_fails_fast_instead_of_reaching_discord() {
     let started = Instant::now();
     let result = tokio::time::timeout(WAIT, DiscordBot::connect(config(&fake), engine))
         .await
-        .unwrap_or_else(|_| panic!("connect hung"));
+        .expect("connect hung");
     assert!(result.is_err(), "connected through a broken fake");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(fake.hits().iter().all(|h| h.method != "WS"));

@@ -2,6 +2,9 @@
 //! people make (each one clear sentence, nothing changed), redelivery, the shared scenario, and
 //! outbox delivery through a recording sink.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +35,7 @@ struct World {
 async fn world(open: bool) -> World {
     let (pool, _) = coinsence_api::testing::test_database()
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        .expect("test database");
     let core = Core::new(pool);
     let slug = format!("eng-{:08x}", rand::random::<u32>());
     let admin = coinsence_api::testing::org_with_coin(&core, &slug, "Test Commons", open)
@@ -41,7 +44,7 @@ async fn world(open: bool) -> World {
     let room = console::room_for_org(&slug);
     core.bind_room(ChatPlatform::Console, &room, &admin.tenant)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let engine = Engine::new(
         core.clone(),
         EngineConfig {
@@ -112,12 +115,8 @@ impl World {
     }
 
     async fn user(&self, name: &str) -> coinsence_api::domain::identity::User {
-        let who = ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase())
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.core
-            .chat_user(&who, name)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
+        let who = ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase()).unwrap();
+        self.core.chat_user(&who, name).await.unwrap()
     }
 
     async fn fund(&self, name: &str, amount: &str) {
@@ -125,12 +124,11 @@ impl World {
         self.core
             .chat_member(
                 &self.admin.tenant,
-                &ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase())
-                    .unwrap_or_else(|e| panic!("{e}")),
+                &ChatIdentity::new(ChatPlatform::Console, &name.to_lowercase()).unwrap(),
                 name,
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         self.core
             .issue(
                 &self.admin,
@@ -140,20 +138,15 @@ impl World {
                     amount: amount.into(),
                     memo: "funding".into(),
                 },
-                IdempotencyKey::scoped("test", "fund", &format!("{name}-{amount}"))
-                    .unwrap_or_else(|e| panic!("{e}")),
+                IdempotencyKey::scoped("test", "fund", &format!("{name}-{amount}")).unwrap(),
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
 
     /// Every balance and the journal's length: what "nothing changed" compares.
     async fn ledger(&self) -> (Vec<(i64, i64)>, usize) {
-        let accounts = self
-            .core
-            .accounts(&self.admin)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let accounts = self.core.accounts(&self.admin).await.unwrap();
         let balances = accounts
             .iter()
             .map(|a| (a.account.id.0, a.account.balance))
@@ -162,7 +155,7 @@ impl World {
             .core
             .history(&self.admin, None, None, 200)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .len();
         (balances, journal)
     }
@@ -193,9 +186,7 @@ async fn every_command_answers() {
 
     let pledge = w.say("Ben", "/pledge 5 for two hours of bike repair").await;
     assert_eq!(pledge.tone, Tone::Ok, "{}", pledge.plain());
-    let proposal = pledge
-        .vote_proposal()
-        .unwrap_or_else(|| panic!("no buttons"));
+    let proposal = pledge.vote_proposal().expect("no buttons");
     assert_eq!(pledge.buttons.len(), 4);
     assert!(
         pledge
@@ -223,11 +214,7 @@ async fn every_command_answers() {
             .await
             .contains("Posted")
     );
-    let feed = w
-        .core
-        .feed(&w.admin, None, 10)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let feed = w.core.feed(&w.admin, None, 10).await.unwrap();
     assert_eq!(feed[0].body, "Saturday is repair day");
 
     let offer = w.ok("Ben", "/offer 3 for a bike check").await;
@@ -267,7 +254,7 @@ async fn every_command_answers() {
             None,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let invested = w.ok("Ana", &format!("/invest {} 10", project.id)).await;
     assert!(
         invested.contains("10.00 COIN") && invested.contains("BIKE"),
@@ -285,20 +272,12 @@ async fn every_command_answers() {
                 .to_owned()
         })
         .unwrap_or_else(|| panic!("no code in {}", link.plain()));
-    let (user, _token) = w
-        .core
-        .redeem_login_link(&code)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (user, _token) = w.core.redeem_login_link(&code).await.unwrap();
     assert_eq!(user.id, w.user("Ana").await.id);
     assert!(w.core.redeem_login_link(&code).await.is_err(), "used twice");
 
     assert!(w.ok("Ana", "!BALANCE").await.contains("74.50 COIN"));
-    let checks = w
-        .core
-        .verify_ledger(&w.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let checks = w.core.verify_ledger(&w.admin).await.unwrap();
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
 }
 
@@ -361,7 +340,7 @@ async fn mistakes_are_one_sentence_and_change_nothing() {
         .core
         .proposal(&w.admin, coinsence_api::domain::ids::ProposalId(p))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(view.votes.no, 0, "the late vote was not counted");
 
     // A room nobody connected.
@@ -395,11 +374,11 @@ async fn closed_orgs_pay_members_only() {
         r.plain(),
         "This org admits members by invitation; ask an admin to admit you."
     );
-    let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap_or_else(|e| panic!("{e}"));
+    let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap();
     w.core
         .link_chat_identity(&owner, w.admin.user.id)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     w.core
         .issue(
             &w.admin,
@@ -409,10 +388,10 @@ async fn closed_orgs_pay_members_only() {
                 amount: "10".into(),
                 memo: String::new(),
             },
-            IdempotencyKey::scoped("test", "fund", "owner").unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("test", "fund", "owner").unwrap(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let before = w.ledger().await;
     let unknown = w.refused("Owner", "/pay @nobody 5").await;
     assert_eq!(
@@ -461,11 +440,11 @@ async fn a_redelivered_event_acts_once() {
 #[tokio::test]
 async fn a_payment_redelivered_after_its_payee_left_answers_the_receipt() {
     let w = world(false).await;
-    let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap_or_else(|e| panic!("{e}"));
+    let owner = ChatIdentity::new(ChatPlatform::Console, "owner").unwrap();
     w.core
         .link_chat_identity(&owner, w.admin.user.id)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     w.core
         .issue(
             &w.admin,
@@ -475,15 +454,12 @@ async fn a_payment_redelivered_after_its_payee_left_answers_the_receipt() {
                 amount: "10".into(),
                 memo: String::new(),
             },
-            IdempotencyKey::scoped("test", "fund", "owner").unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("test", "fund", "owner").unwrap(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let ben = w.user("Ben").await;
-    w.core
-        .admit_members(&w.admin, &[ben.id])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    w.core.admit_members(&w.admin, &[ben.id]).await.unwrap();
     let pay = w.msg("Owner", Some("$pay-before-leaving"));
     let first = w.say_as(pay.clone(), "/pay @ben 4 for tea").await;
     assert_eq!(first.tone, Tone::Ok, "{}", first.plain());
@@ -501,13 +477,13 @@ async fn a_payment_redelivered_after_its_payee_left_answers_the_receipt() {
             None,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     w.ok("Owner", &format!("/vote {} yes", bye.id)).await;
     w.ok("Ben", &format!("/vote {} yes", bye.id)).await;
     w.core
         .close_due(&w.admin.tenant, Utc::now() + chrono::Duration::days(100))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let fresh = w.refused("Owner", "/pay @ben 1").await;
     assert!(fresh.contains("not a member"), "{fresh}");
 
@@ -536,7 +512,7 @@ async fn a_redelivered_vote_answers_the_first_tally() {
     w.core
         .close_due(&w.admin.tenant, Utc::now() + chrono::Duration::days(100))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     w.refused("Ben", "/vote 1 yes").await;
     let closed = w.say_as(vote, "/vote 1 yes").await;
     assert_eq!(closed.plain(), first.plain());
@@ -584,11 +560,7 @@ async fn a_stormed_payment_event_pays_once_and_always_answers_the_receipt() {
     let again = storm_event(&w, "Ana", "$storm-pay", "/pay @ben 15 for tea").await;
     all_alike(&again, &receipt, "the payment after the balance changed");
     assert!(w.ok("Ben", "/balance").await.contains("20.00 COIN"));
-    let journal = w
-        .core
-        .history(&w.admin, None, None, 200)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let journal = w.core.history(&w.admin, None, None, 200).await.unwrap();
     assert_eq!(
         journal.len(),
         3,
@@ -604,11 +576,7 @@ async fn a_stormed_pledge_event_pledges_once() {
     w.ok("Ana", "/pledge 2 for bread").await;
     let again = storm_event(&w, "Ben", "$storm-pledge", "/pledge 3 for soup").await;
     all_alike(&again, &pledged[0], "the pledge again");
-    let pledges = w
-        .core
-        .pledges(&w.admin, None, 200)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pledges = w.core.pledges(&w.admin, None, 200).await.unwrap();
     assert_eq!(pledges.len(), 2, "Ben's pledge once and Ana's");
 }
 
@@ -669,13 +637,9 @@ impl Driver for ConsoleDriver {
 }
 
 async fn console_scenario(slug: &str, lang: Lang) {
-    let (pool, _) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, _) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool);
-    let org = scenario::setup(&core, slug)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let org = scenario::setup(&core, slug).await.unwrap();
     let engine = Engine::new(
         core.clone(),
         EngineConfig {
@@ -688,9 +652,7 @@ async fn console_scenario(slug: &str, lang: Lang) {
         room: "console-room-1".into(),
         locale: None,
     };
-    scenario::run(&core, &org, &mut driver, lang)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    scenario::run(&core, &org, &mut driver, lang).await.unwrap();
 }
 
 #[tokio::test]
@@ -775,10 +737,7 @@ async fn people_read_and_write_their_language() {
     );
     // Under both, the org's language: an admin makes it German.
     assert!(w.ok("Ben", "/balance").await.contains("1,236.00 COIN"));
-    w.core
-        .set_org_language(&w.admin, Lang::De)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    w.core.set_org_language(&w.admin, Lang::De).await.unwrap();
     let ben = w.ok("Ben", "/balance").await;
     assert!(ben.contains("1.236,00 COIN"), "{ben}");
     assert_eq!(
@@ -845,13 +804,9 @@ async fn outbox_events_reach_rooms_and_people_once() {
         *n = 2;
     }
     let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
-    let round = delivery::deliver_once(&w.core, &sinks)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let round = delivery::deliver_once(&w.core, &sinks).await.unwrap();
     assert_eq!(round.failed, 0, "{round:?}");
-    let again = delivery::deliver_once(&w.core, &sinks)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = delivery::deliver_once(&w.core, &sinks).await.unwrap();
     assert_eq!(again.sent, 0, "nothing is sent twice: {again:?}");
     let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
     let to_ben: Vec<_> = sent.iter().filter(|(t, _, _)| t == "dm:ben").collect();
@@ -879,7 +834,7 @@ async fn outbox_events_reach_rooms_and_people_once() {
         sent.len(),
         "transaction ids are distinct per event and target"
     );
-    let ben = ChatIdentity::new(ChatPlatform::Console, "ben").unwrap_or_else(|e| panic!("{e}"));
+    let ben = ChatIdentity::new(ChatPlatform::Console, "ben").unwrap();
     let targets = w
         .core
         .chat_targets(
@@ -889,7 +844,7 @@ async fn outbox_events_reach_rooms_and_people_once() {
             &[w.user("Ben").await.id],
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         targets,
         vec![ChatTarget::Direct {
@@ -921,9 +876,7 @@ async fn outbox_notices_speak_each_readers_language() {
     w.ok("Ana", "/propose Longer opening hours").await;
     let recorder = Arc::new(Recorder::default());
     let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
-    delivery::deliver_once(&w.core, &sinks)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    delivery::deliver_once(&w.core, &sinks).await.unwrap();
     let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
     let to = |target: &str| -> Vec<String> {
         sent.iter()
@@ -962,9 +915,7 @@ async fn a_failed_send_backs_off_and_never_repeats_the_targets_already_reached()
         *down = true;
     }
     let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
-    let first = delivery::deliver_once(&w.core, &sinks)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let first = delivery::deliver_once(&w.core, &sinks).await.unwrap();
     assert!(first.failed >= 1, "{first:?}");
     let pending = |w: &World| {
         let (core, tenant) = (w.core.clone(), w.admin.tenant.clone());
@@ -978,9 +929,7 @@ async fn a_failed_send_backs_off_and_never_repeats_the_targets_already_reached()
     let waiting = pending(&w).await;
     assert!(waiting >= 1, "the event is still owed to the room");
     // Tried again at once: the event is backing off, so nothing is sent or failed.
-    let again = delivery::deliver_once(&w.core, &sinks)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = delivery::deliver_once(&w.core, &sinks).await.unwrap();
     assert_eq!((again.sent, again.failed), (0, 0), "{again:?}");
     // Once due again and the rooms are back, only the room gets it (nobody twice).
     if let Ok(mut down) = recorder.rooms_down.lock() {
@@ -994,10 +943,8 @@ async fn a_failed_send_backs_off_and_never_repeats_the_targets_already_reached()
     )))
     .execute(&w.core.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let later = delivery::deliver_once(&w.core, &sinks)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    let later = delivery::deliver_once(&w.core, &sinks).await.unwrap();
     assert_eq!(later.failed, 0, "{later:?}");
     let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
     assert!(

@@ -4,6 +4,9 @@
 //! `COINSENCE_FUZZ_CASES` sets the number of inputs per property (default 20,000 for CI; a
 //! dedicated run uses a million or more).
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_bots::command::{AmountText, Command, Dialect, Mention, VERBS, parse};
 use proptest::prelude::*;

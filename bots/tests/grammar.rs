@@ -1,6 +1,9 @@
 //! The grammar as a table: each input and the `Command` it gives, or the start of the sentence
 //! that says what is wrong; and a property test that no input makes the parser panic.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use coinsence_api::domain::chat::ChatPlatform;
 use coinsence_api::domain::governance::tally::Choice;
 use coinsence_api::i18n::Lang;

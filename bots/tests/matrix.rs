@@ -5,6 +5,8 @@
 //! bot's replies arrive in the room and the ledger changes as it should. Missing Synapse skips
 //! loudly on a laptop and fails under CI=true.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 // Type-checking a spawned matrix-sdk sync future (its `Send` bound) needs more than the default.
 #![recursion_limit = "256"]
 
@@ -77,7 +79,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+        .expect("no free port")
 }
 
 fn limit(per_second: u32) -> String {
@@ -94,7 +96,7 @@ fn limit(per_second: u32) -> String {
 async fn start_synapse(python: &Path) -> Synapse {
     let dir = std::env::temp_dir().join(format!("coinsence-synapse-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("media")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.join("media")).unwrap();
     let port = free_port();
     let d = dir.display();
     let l = limit(10_000);
@@ -164,13 +166,13 @@ rc_federation:
          root:\n  level: WARNING\n  handlers: [file]\ndisable_existing_loggers: false\n"
     );
     let cfg = dir.join("homeserver.yaml");
-    std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("log.yaml"), log).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cfg, config).unwrap();
+    std::fs::write(dir.join("log.yaml"), log).unwrap();
     let keys = Process::new(python)
         .args(["-m", "synapse.app.homeserver", "--generate-keys", "-c"])
         .arg(&cfg)
         .output()
-        .unwrap_or_else(|e| panic!("synapse: {e}"));
+        .expect("synapse");
     assert!(
         keys.status.success(),
         "synapse --generate-keys: {}",
@@ -184,7 +186,7 @@ rc_federation:
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.log")).map_or(Stdio::null(), Stdio::from))
         .spawn()
-        .unwrap_or_else(|e| panic!("starting synapse: {e}"));
+        .expect("starting synapse");
     // Synapse outlives no test process: a watchdog stops it when this process is gone.
     let watchdog = format!(
         "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {child} 2>/dev/null; sleep 2; kill -9 {child} 2>/dev/null; rm -rf '{d}'",
@@ -200,7 +202,7 @@ rc_federation:
         0,
     )
     .spawn()
-    .unwrap_or_else(|e| panic!("watchdog: {e}"));
+    .expect("watchdog");
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     let http = reqwest::Client::new();
@@ -256,14 +258,13 @@ impl Synapse {
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .unwrap_or_else(|e| panic!("nonce: {e}"))
+            .expect("nonce")
             .json()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let nonce = nonce["nonce"].as_str().unwrap_or_default().to_owned();
         let password = format!("pw-{name}-secret");
-        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(format!("{nonce}\0{name}\0{password}\0notadmin").as_bytes());
         let mac = hex::encode(mac.finalize().into_bytes());
         let done: Value = http
@@ -271,10 +272,10 @@ impl Synapse {
             .json(&json!({"nonce": nonce, "username": name, "password": password, "admin": false, "mac": mac}))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("register: {e}"))
+            .expect("register")
             .json()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         Account {
             user_id: done["user_id"]
                 .as_str()
@@ -416,9 +417,7 @@ async fn start_bot(hs: &Synapse, account: &Account, store: &Path, core: &Core) -
         store_passphrase: None,
         delivery_interval: Duration::from_millis(200),
     };
-    let bot = MatrixBot::login(&config, engine)
-        .await
-        .unwrap_or_else(|e| panic!("bot login: {e}"));
+    let bot = MatrixBot::login(&config, engine).await.expect("bot login");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut listening = bot.listening();
     let runner = bot.clone();
@@ -434,8 +433,8 @@ async fn start_bot(hs: &Synapse, account: &Account, store: &Path, core: &Core) -
     });
     tokio::time::timeout(Duration::from_secs(30), listening.wait_for(|l| *l))
         .await
-        .unwrap_or_else(|_| panic!("the bot did not start listening"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the bot did not start listening")
+        .unwrap();
     RunningBot { bot, stop, task }
 }
 
@@ -498,15 +497,13 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let Some(hs) = synapse().await else {
         return;
     };
-    let (pool, _) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, _) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool);
     let tag = rand::random::<u32>();
     let bot_account = hs.register(&format!("coinsence{tag}")).await;
     let ana = hs.register(&format!("ana{tag}")).await;
     let ben = hs.register(&format!("ben{tag}")).await;
-    let store = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = tempfile::tempdir().unwrap();
     let running = start_bot(hs, &bot_account, store.path(), &core).await;
 
     let created = hs
@@ -530,7 +527,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
 
     let org = scenario::setup(&core, &format!("scenario-mx-{tag:x}"))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut driver = MatrixDriver {
         hs,
         room: room.clone(),
@@ -541,7 +538,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     };
     scenario::run(&core, &org, &mut driver, coinsence_api::i18n::Lang::En)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut latencies = driver.latencies.clone();
     latencies.sort();
     eprintln!(
@@ -557,7 +554,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         async move {
             scenario::balance_of(&core, org_admin, ChatPlatform::Matrix, &id)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
         }
     };
 
@@ -566,7 +563,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let formatted = events
         .iter()
         .find(|e| e["sender"] == bot_account.user_id && e["content"]["formatted_body"].is_string())
-        .unwrap_or_else(|| panic!("no formatted reply"));
+        .expect("no formatted reply");
     assert_eq!(formatted["content"]["format"], "org.matrix.custom.html");
     assert!(
         events.iter().any(|e| e["type"] == "m.reaction"
@@ -586,7 +583,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let first = hs
         .answer(&ana, &room, &bot_account.user_id, &event_id)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(first.contains("Paid 1.00 COIN"), "{first}");
     assert_eq!(balance(&ben).await, "18.50");
     let raw = hs
@@ -597,13 +594,12 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
             None,
         )
         .await;
-    let event: OriginalSyncRoomMessageEvent =
-        serde_json::from_value(raw).unwrap_or_else(|e| panic!("event: {e}"));
+    let event: OriginalSyncRoomMessageEvent = serde_json::from_value(raw).expect("event");
     let bot_room = running
         .bot
         .client()
-        .get_room(&RoomId::parse(&room).unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|| panic!("the bot does not know the room"));
+        .get_room(&RoomId::parse(&room).unwrap())
+        .expect("the bot does not know the room");
     running.bot.handle_message(&bot_room, &event).await;
     running.bot.handle_message(&bot_room, &event).await;
     assert_eq!(
@@ -626,7 +622,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let opened = hs
         .answer(&ana, &room, &bot_account.user_id, &proposed)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let proposal: i64 = scenario::number_after(&opened, "Proposal ")
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no proposal number in {opened:?}"));
@@ -639,7 +635,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
                 && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == proposed
         })
         .and_then(|e| e["event_id"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("the bot's answer to the proposal"));
+        .expect("the bot's answer to the proposal");
     let click = hs
         .call(
             &ben,
@@ -657,12 +653,12 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let voted = hs
         .answer(&ben, &room, &bot_account.user_id, &click)
         .await
-        .unwrap_or_else(|e| panic!("the click was not answered: {e}"));
+        .expect("the click was not answered");
     assert!(voted.contains("You voted yes"), "{voted}");
     let view = core
         .proposal(&org.admin, coinsence_api::domain::ids::ProposalId(proposal))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(view.votes.yes, 1, "{view:?}");
     let started = Instant::now();
     while !hs.messages(&ana, &room).await.iter().any(|e| {
@@ -689,7 +685,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let answer = hs
         .answer(&ben, &room, &bot_account.user_id, &fresh)
         .await
-        .unwrap_or_else(|e| panic!("after a restart: {e}"));
+        .expect("after a restart");
     assert!(answer.contains("18.50 COIN"), "{answer}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let late = hs
@@ -712,7 +708,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let notice = hs
         .answer(&ana, &room, &bot_account.user_id, &asked)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(notice.contains("I sent you a direct message"), "{notice}");
     let started = Instant::now();
     let dm = loop {
@@ -783,37 +779,32 @@ async fn an_encrypted_room_works() {
     let Some(hs) = synapse().await else {
         return;
     };
-    let (pool, _) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, _) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool);
     let tag = rand::random::<u32>();
     let bot_account = hs.register(&format!("crypto-bot{tag}")).await;
     let ana = hs.register(&format!("crypto-ana{tag}")).await;
     let org = scenario::setup(&core, &format!("crypto-{tag:x}"))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let bot_store = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let bot_store = tempfile::tempdir().unwrap();
     let running = start_bot(hs, &bot_account, bot_store.path(), &core).await;
 
     // Ana uses a real end-to-end client with her own keys.
-    let ana_store = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ana_store = tempfile::tempdir().unwrap();
     let client = matrix_sdk::Client::builder()
         .homeserver_url(&hs.base)
         .sqlite_store(ana_store.path(), None)
         .build()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     client
         .matrix_auth()
         .login_username(&ana.user_id, &ana.password)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    client
-        .sync_once(SyncSettings::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    client.sync_once(SyncSettings::default()).await.unwrap();
     let (tx, mut answers) = tokio::sync::mpsc::unbounded_channel::<String>();
     let bot_id = bot_account.user_id.clone();
     client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent| {
@@ -830,32 +821,24 @@ async fn an_encrypted_room_works() {
     });
 
     let mut request = create_room::v3::Request::new();
-    request.invite = vec![
-        matrix_sdk::ruma::UserId::parse(&bot_account.user_id).unwrap_or_else(|e| panic!("{e}")),
-    ];
+    request.invite = vec![matrix_sdk::ruma::UserId::parse(&bot_account.user_id).unwrap()];
     request.initial_state = vec![
         InitialStateEvent::with_empty_state_key(
             RoomEncryptionEventContent::with_recommended_defaults(),
         )
         .to_raw_any(),
     ];
-    let room = client
-        .create_room(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let room = client.create_room(request).await.unwrap();
     let room_id = room.room_id().to_string();
     hs.wait_joined(&ana, &room_id, &bot_account.user_id).await;
     // Let Ana's client see the bot join, so her room key is shared with the bot's device.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let code = core
-        .create_connect_code(&org.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let code = core.create_connect_code(&org.admin).await.unwrap();
     let mut expect = async |text: String, want: &str| {
         room.send(RoomMessageEventContent::text_plain(text))
             .await
-            .unwrap_or_else(|e| panic!("send: {e}"));
+            .expect("send");
         let answer = tokio::time::timeout(Duration::from_secs(30), answers.recv())
             .await
             .unwrap_or_else(|_| panic!("no decrypted answer within 30 s (waiting for {want:?})"))

@@ -5,6 +5,9 @@
 //! `setMyCommands`, and records every call. Every wait has a timeout, so a broken fake fails the
 //! test instead of hanging it.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -119,10 +122,8 @@ impl Fake {
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("addr: {e}"));
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -436,12 +437,10 @@ async fn world(slug_prefix: &str) -> World {
 async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<Webhook>) -> World {
     let (pool, _) = coinsence_api::testing::test_database()
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        .expect("test database");
     let core = Core::new(pool);
     let slug = format!("{slug_prefix}-{:08x}", rand::random::<u32>());
-    let org = scenario::setup(&core, &slug)
-        .await
-        .unwrap_or_else(|e| panic!("setup: {e}"));
+    let org = scenario::setup(&core, &slug).await.expect("setup");
     let fake = Fake::start().await;
     let engine = Engine::new(
         core.clone(),
@@ -459,8 +458,8 @@ async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<W
     };
     let bot = tokio::time::timeout(WAIT, TelegramBot::connect(&config, engine))
         .await
-        .unwrap_or_else(|_| panic!("connect timed out"))
-        .unwrap_or_else(|e| panic!("connect: {e}"));
+        .expect("connect timed out")
+        .expect("connect");
     assert_eq!(bot.username(), BOT_NAME);
     let sink = bot.sink();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -469,7 +468,7 @@ async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<W
             let _ = stopped.await;
         })
         .await
-        .unwrap_or_else(|e| panic!("bot: {e}"));
+        .expect("bot");
     });
     World {
         core,
@@ -487,7 +486,7 @@ impl World {
             .core
             .create_connect_code(&self.org.admin)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let m = self
             .fake
             .say(ANA, chat, &format!("/connect {}", code.code), None);
@@ -499,13 +498,12 @@ impl World {
     }
 
     async fn fund(&self, who: Who, amount: &str) {
-        let ident = ChatIdentity::new(ChatPlatform::Telegram, &who.0.to_string())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let ident = ChatIdentity::new(ChatPlatform::Telegram, &who.0.to_string()).unwrap();
         let user = self
             .core
             .chat_member(&self.org.admin.tenant, &ident, who.1)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .user;
         self.core
             .issue(
@@ -516,11 +514,10 @@ impl World {
                     amount: amount.into(),
                     memo: "funding".into(),
                 },
-                IdempotencyKey::scoped("test", "fund", &format!("{}-{amount}", who.0))
-                    .unwrap_or_else(|e| panic!("{e}")),
+                IdempotencyKey::scoped("test", "fund", &format!("{}-{amount}", who.0)).unwrap(),
             )
             .await
-            .unwrap_or_else(|e| panic!("fund: {e}"));
+            .expect("fund");
     }
 
     async fn balance(&self, who: Who) -> String {
@@ -531,7 +528,7 @@ impl World {
             &who.0.to_string(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
     }
 
     /// Stops the bot; it must stop promptly.
@@ -542,8 +539,8 @@ impl World {
         if let Some(task) = self.bot.take() {
             tokio::time::timeout(WAIT, task)
                 .await
-                .unwrap_or_else(|_| panic!("the bot did not stop"))
-                .unwrap_or_else(|e| panic!("bot task: {e}"));
+                .expect("the bot did not stop")
+                .expect("bot task");
         }
     }
 }
@@ -699,7 +696,7 @@ async fn group_payments_votes_buttons_and_redelivery() {
         .core
         .proposal(&w.org.admin, ProposalId(proposal))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(view.votes.yes, 1);
 
     // A login link goes privately; Cat never started the bot, so the group is told.
@@ -735,11 +732,7 @@ async fn group_payments_votes_buttons_and_redelivery() {
     assert_eq!(w.balance(ANA).await, "84.00");
     assert_eq!(w.balance(BEN).await, "10.00");
     assert_eq!(w.balance(CAT).await, "6.00");
-    let checks = w
-        .core
-        .verify_ledger(&w.org.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let checks = w.core.verify_ledger(&w.org.admin).await.unwrap();
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
 
     // Nothing answered the chatter or the other bot's command.
@@ -839,14 +832,14 @@ async fn flood_waits_are_honoured() {
         .iter()
         .find(|(p, _)| p["ok"] == json!(false))
         .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("no 429 was served"));
+        .expect("no 429 was served");
     let delivered = attempts
         .iter()
         .find(|(p, _)| {
             p["reply_parameters"]["message_id"] == json!(id(&help)) && p["ok"] == json!(true)
         })
         .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("not delivered"));
+        .expect("not delivered");
     assert!(
         delivered.duration_since(refused) >= Duration::from_millis(950),
         "resent after {:?}",
@@ -946,7 +939,7 @@ async fn scenario_through_the_polling_loop(slug: &str, group: i64, lang: Lang) {
     };
     scenario::run(&w.core, &w.org, &mut driver, lang)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     w.stop().await;
 }
 
@@ -967,7 +960,7 @@ async fn webhook_mode() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"));
+        .expect("free port");
     let url = format!("http://127.0.0.1:{port}/tg-hook");
     let secret = "test-secret_1";
     let w = world_with(
@@ -993,19 +986,12 @@ async fn webhook_mode() {
     assert_eq!(set["secret_token"], json!(secret));
 
     let group = -4004;
-    let code = w
-        .core
-        .create_connect_code(&w.org.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let code = w.core.create_connect_code(&w.org.admin).await.unwrap();
     let m = w
         .fake
         .message(ANA, group, &format!("/connect {}", code.code), None);
     let update = json!({ "update_id": 1, "message": m });
-    let client = reqwest::Client::builder()
-        .timeout(WAIT)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
     let post = |secret: &str| {
         client
             .post(&url)
@@ -1014,9 +1000,9 @@ async fn webhook_mode() {
             .body(update.to_string())
             .send()
     };
-    let forged = post("wrong").await.unwrap_or_else(|e| panic!("{e}"));
+    let forged = post("wrong").await.unwrap();
     assert_eq!(forged.status().as_u16(), 401);
-    let sent = post(secret).await.unwrap_or_else(|e| panic!("{e}"));
+    let sent = post(secret).await.unwrap();
     assert!(sent.status().is_success(), "{}", sent.status());
     let r = w.fake.reply_to(id(&m), 0).await;
     assert!(

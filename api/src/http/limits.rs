@@ -342,12 +342,8 @@ mod tests {
 
     #[test]
     fn one_ipv6_host_is_its_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let b: IpAddr = "2001:db8:1:2:bbbb::2"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
         assert_eq!(address_key(a), address_key(b));
     }
 

@@ -20,20 +20,17 @@ use crate::helpers::{Org, TestApp, rand_key};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_transaction_touches_two_orgs() {
-    let Some((setup, url)) = citus::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("Citus test database: {e:#}"))
-    else {
+    let Some((setup, url)) = citus::test_database().await.expect("Citus test database") else {
         return;
     };
     let cluster = citus::test_cluster()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("a Citus database without a Citus cluster"));
+        .unwrap()
+        .expect("a Citus database without a Citus cluster");
     let (db,): (String,) = sqlx::query_as("SELECT current_database()")
         .fetch_one(&setup)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     for setting in [
         "citus.log_remote_commands = on",
         "log_min_messages = notice",
@@ -47,9 +44,9 @@ async fn no_transaction_touches_two_orgs() {
     // The settings hold for connections opened from now on: the app's.
     let pool = PgPoolOptions::new()
         .max_connections(20)
-        .connect_with(PgConnectOptions::from_str(&url).unwrap_or_else(|e| panic!("{e}")))
+        .connect_with(PgConnectOptions::from_str(&url).unwrap())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let app = TestApp::with_pool(pool);
 
     let a = app.org("cross-a").await;
@@ -69,15 +66,15 @@ async fn no_transaction_touches_two_orgs() {
         app.tenant("cross-a").await.schema(),
         app.tenant("cross-b").await.schema(),
     );
-    let mut tx = app.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = app.pool.begin().await.unwrap();
     for schema in [&sa, &sb] {
         let sql = format!("SELECT count(*) FROM {schema}.transfers");
         sqlx::query(AssertSqlSafe(sql))
             .execute(&mut *tx)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    tx.commit().await.unwrap();
     let seen = two_org_transactions(&cluster.coordinator_log(), &db);
     assert_eq!(seen.len(), 1, "{seen:#?}");
     let names: BTreeSet<String> = [sa.to_string(), sb.to_string()].into();
@@ -148,7 +145,7 @@ async fn scenario(app: &TestApp, org: &Org, both: &str, both_id: i64) {
     app.core
         .run_scheduled_issuance(&tenant, chrono::Utc::now())
         .await
-        .unwrap_or_else(|e| panic!("issuance: {e}"));
+        .expect("issuance");
     assert_eq!(app.verify(org).await["ok"], true);
 }
 

@@ -3,6 +3,9 @@
 //! request touching two orgs. Under `CI=true` they run (a missing Citus fails them); elsewhere
 //! they skip, loudly, when Citus is not installed.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[allow(dead_code)]
 #[path = "../it/helpers.rs"]
 mod helpers;
@@ -18,9 +21,7 @@ use helpers::TestApp;
 
 /// The app on a fresh Citus database, or None (the test skips) when Citus is not installed.
 pub async fn citus_app() -> Option<TestApp> {
-    let (pool, _url) = citus::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("Citus test database: {e:#}"))?;
+    let (pool, _url) = citus::test_database().await.expect("Citus test database")?;
     Some(TestApp::with_pool(pool))
 }
 

@@ -72,8 +72,8 @@ async fn an_org_moves_to_the_other_worker_while_its_members_pay() {
     let from = placement_of(&app, "moving-org").await;
     let cluster = citus::test_cluster()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("a Citus app without a Citus cluster"));
+        .unwrap()
+        .expect("a Citus app without a Citus cluster");
     let (host, port) = (0..2)
         .map(|i| cluster.worker_address(i))
         .find(|(h, p)| format!("{h}:{p}") != from)
@@ -82,12 +82,12 @@ async fn an_org_moves_to_the_other_worker_while_its_members_pay() {
     let before = answers.lock().await.len();
     citus::move_schema(&app.pool, &schema, host, port)
         .await
-        .unwrap_or_else(|e| panic!("citus_schema_move: {e}"));
+        .expect("citus_schema_move");
     let during = answers.lock().await.len() - before;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
     for p in payers {
-        p.await.unwrap_or_else(|e| panic!("payer: {e}"));
+        p.await.expect("payer");
     }
     let to = placement_of(&app, "moving-org").await;
     assert_eq!(to, format!("{host}:{port}"), "the org moved");
@@ -111,7 +111,7 @@ async fn an_org_moves_to_the_other_worker_while_its_members_pay() {
     )
     .fetch_all(&mut *tx)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     drop(tx);
     let mut in_journal: HashMap<&str, (usize, i64)> = HashMap::new();
     for (key, amount) in &journal {

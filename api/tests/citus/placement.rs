@@ -80,7 +80,7 @@ async fn orgs_on_both_workers_sign_up_pay_vote_issue_and_verify() {
             }));
         }
         for t in tasks {
-            t.await.unwrap_or_else(|e| panic!("payer: {e}"));
+            t.await.expect("payer");
         }
         // Everyone paid 8 x 1.25 and was paid as much: balances are back where they were.
         for (token, id) in members.iter() {
@@ -124,13 +124,13 @@ async fn orgs_on_both_workers_sign_up_pay_vote_issue_and_verify() {
             .core
             .run_scheduled_issuance(&tenant, now)
             .await
-            .unwrap_or_else(|e| panic!("issuance: {e}"));
+            .expect("issuance");
         assert_eq!(run.issued_count, MEMBERS as i64 + 1, "{run:?}");
         let again = app
             .core
             .run_scheduled_issuance(&tenant, now)
             .await
-            .unwrap_or_else(|e| panic!("issuance: {e}"));
+            .expect("issuance");
         assert_eq!(again.issued_count, 0, "{again:?}");
         assert_eq!(
             app.balance(&org, &members[0].0, members[0].1).await,
@@ -147,13 +147,13 @@ async fn orgs_on_both_workers_sign_up_pay_vote_issue_and_verify() {
     )
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(distributed, orgs.len() as i64);
 
     // `migrate` over every org (and the spares) finds them up to date, and fails none.
     let summary = coinsence_api::migrate::migrate_all(&app.pool, |_, _| {})
         .await
-        .unwrap_or_else(|e| panic!("migrate: {e}"));
+        .expect("migrate");
     assert_eq!(
         (summary.orgs, summary.up_to_date, summary.failed),
         (orgs.len(), orgs.len(), 0)
@@ -166,21 +166,19 @@ async fn a_spare_schema_becomes_a_distributed_org() {
         return;
     };
     app.core.spares = spare_schemas::Spares::new(0);
-    let prepared = spare_schemas::top_up(&app.pool, 1)
-        .await
-        .unwrap_or_else(|e| panic!("spares: {e}"));
+    let prepared = spare_schemas::top_up(&app.pool, 1).await.expect("spares");
     assert_eq!(prepared, 1);
     let (spare,): (String,) = sqlx::query_as("SELECT name FROM control.spare_schemas")
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let (is_distributed,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_dist_schema WHERE schemaid = $1::regnamespace)",
     )
     .bind(&spare)
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert!(
         is_distributed,
         "{spare} is prepared as a distributed schema"
@@ -190,7 +188,7 @@ async fn a_spare_schema_becomes_a_distributed_org() {
     let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM control.spare_schemas")
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(left, 0, "the org took the spare");
     placement_of(&app, "from-a-spare").await;
     let (_, id) = app.member(&org, "ana").await;

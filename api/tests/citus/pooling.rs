@@ -24,28 +24,25 @@ async fn payments_go_through_pgbouncer_in_session_mode() {
         eprintln!("SKIPPED: PgBouncer is not installed (apt-get install pgbouncer)");
         return;
     }
-    let Some((setup, _url)) = citus::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("Citus test database: {e:#}"))
-    else {
+    let Some((setup, _url)) = citus::test_database().await.expect("Citus test database") else {
         return;
     };
     let cluster = citus::test_cluster()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("a Citus database without a Citus cluster"));
+        .unwrap()
+        .expect("a Citus database without a Citus cluster");
     let (db,): (String,) = sqlx::query_as("SELECT current_database()")
         .fetch_one(&setup)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     setup.close().await;
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .port();
     let dir = cluster.coordinator.dir().join(format!("pgbouncer-{db}"));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let ini = format!(
         "[databases]\n{db} = host=127.0.0.1 port={coordinator} dbname={db} user=postgres\n\
          [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
@@ -56,26 +53,24 @@ async fn payments_go_through_pgbouncer_in_session_mode() {
         coordinator = cluster.coordinator.port(),
         dir = dir.display(),
     );
-    std::fs::write(dir.join("pgbouncer.ini"), ini).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("pgbouncer.ini"), ini).unwrap();
+    std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").unwrap();
     let mut cmd = Command::new("pgbouncer");
     cmd.arg(dir.join("pgbouncer.ini"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // PgBouncer, like PostgreSQL, refuses to run as root.
-    if let Some((uid, gid)) =
-        coinsence_api::cluster::server_user().unwrap_or_else(|e| panic!("{e}"))
-    {
-        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("{e}"));
+    if let Some((uid, gid)) = coinsence_api::cluster::server_user().unwrap() {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
         cmd.uid(uid).gid(gid);
     }
-    let mut bouncer = cmd.spawn().unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    let mut bouncer = cmd.spawn().expect("pgbouncer");
 
     let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}?sslmode=disable");
     let mut pool = None;
     for _ in 0..50 {
-        let options = PgConnectOptions::from_str(&url).unwrap_or_else(|e| panic!("{e}"));
+        let options = PgConnectOptions::from_str(&url).unwrap();
         match PgPoolOptions::new()
             .max_connections(16)
             .connect_with(options)
@@ -117,7 +112,7 @@ async fn payments_go_through_pgbouncer_in_session_mode() {
         }));
     }
     for t in tasks {
-        t.await.unwrap_or_else(|e| panic!("{e}"));
+        t.await.unwrap();
     }
     for (token, id) in members.iter() {
         assert_eq!(app.balance(&org, token, *id).await, "10.00");

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use crate::helpers::{Org, TestApp, rand_key};
 
 fn slug(s: &str) -> OrgSlug {
-    OrgSlug::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    OrgSlug::parse(s).unwrap()
 }
 
 fn archive_path(name: &str) -> PathBuf {
@@ -25,9 +25,7 @@ fn archive_path(name: &str) -> PathBuf {
 
 /// Another, empty instance: a fresh database with the control plane migrated.
 async fn other_instance() -> PgPool {
-    let (pool, _) = coinsence_api::testing::test_database()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (pool, _) = coinsence_api::testing::test_database().await.unwrap();
     pool
 }
 
@@ -39,12 +37,12 @@ async fn rows(pool: &PgPool, org: &str, select: &str) -> Vec<String> {
             .fetch_one(pool)
             .await
             .unwrap_or_else(|e| panic!("{org}: {e}"));
-    let mut tx = pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = pool.begin().await.unwrap();
     sqlx::query("SELECT set_config('search_path', $1, true)")
         .bind(&schema)
         .execute(&mut *tx)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     sqlx::query_scalar(sqlx::AssertSqlSafe(select.to_owned()))
         .fetch_all(&mut *tx)
         .await
@@ -92,7 +90,7 @@ async fn seal(app: &TestApp, org: &str) {
     app.core
         .seal_journal(&tenant, chrono::Utc::now())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 }
 
 /// An org with a passed pledge, a market purchase that redeems it, a project with an
@@ -188,11 +186,7 @@ async fn busy_org(app: &TestApp, s: &str) -> (Org, String, i64) {
         app.pay(&org, &bo, ana_id, "1.25", "lunch-1").await.status,
         StatusCode::CREATED
     );
-    let code = app
-        .core
-        .create_connect_code_for(&slug(s))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let code = app.core.create_connect_code_for(&slug(s)).await.unwrap();
     app.core
         .connect_room(
             ChatPlatform::Matrix,
@@ -201,7 +195,7 @@ async fn busy_org(app: &TestApp, s: &str) -> (Org, String, i64) {
             None,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     seal(app, s).await;
     assert_eq!(
         app.pay(&org, &ana, bo_id, "0.50", "after-seal")
@@ -213,11 +207,8 @@ async fn busy_org(app: &TestApp, s: &str) -> (Org, String, i64) {
 }
 
 async fn verified(core: &Core, org: &str) {
-    let tenant = core.tenant(org).await.unwrap_or_else(|e| panic!("{e}"));
-    let audit = core
-        .audit_seals(&tenant)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let tenant = core.tenant(org).await.unwrap();
+    let audit = core.audit_seals(&tenant).await.unwrap();
     assert!(
         audit.ok && audit.seals == 2 && audit.unsealed_entries == 1,
         "{audit:?}"
@@ -229,9 +220,7 @@ async fn an_exported_org_is_the_same_org_in_another_instance_with_its_people_mat
     let app = TestApp::new().await;
     busy_org(&app, "bikes").await;
     let file = archive_path("bikes");
-    let done = export_org(&app.pool, &slug("bikes"), &file)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let done = export_org(&app.pool, &slug("bikes"), &file).await.unwrap();
     assert!(
         done.parts
             .iter()
@@ -252,7 +241,7 @@ async fn an_exported_org_is_the_same_org_in_another_instance_with_its_people_mat
             None,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let bo_there = core
         .signup(
             "bo.bikes@example.org",
@@ -261,10 +250,8 @@ async fn an_exported_org_is_the_same_org_in_another_instance_with_its_people_mat
             None,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let imported = import_org(&there, &file, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let imported = import_org(&there, &file, None).await.unwrap();
     assert_eq!(
         (imported.users_matched, imported.users_created),
         (1, 2),
@@ -279,12 +266,9 @@ async fn an_exported_org_is_the_same_org_in_another_instance_with_its_people_mat
     let bo = core
         .member_for_token(&bo_there.token, "bikes")
         .await
-        .unwrap_or_else(|e| panic!("Bo's login here is Bo in the imported org: {e}"));
+        .expect("Bo's login here is Bo in the imported org");
     assert_eq!(bo.user.id, bo_there.user.id);
-    let checks = core
-        .verify_ledger(&bo)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let checks = core.verify_ledger(&bo).await.unwrap();
     assert!(
         checks.iter().all(|c| c.ok) && !checks.is_empty(),
         "{checks:?}"
@@ -294,7 +278,7 @@ async fn an_exported_org_is_the_same_org_in_another_instance_with_its_people_mat
     )
     .fetch_one(&there)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(emails, 1, "a person already here is not duplicated");
     assert!(
         core.member_for_token(&stranger.token, "bikes")
@@ -308,21 +292,21 @@ async fn an_exported_org_is_the_same_org_in_another_instance_with_its_people_mat
     )
     .fetch_one(&there)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(room, 1, "the room binding came along");
     let no_secrets: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM control.users WHERE password_hash IS NULL AND email LIKE '%bikes%'",
     )
     .fetch_one(&there)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(no_secrets, 2, "credentials are not exported");
     let _ = std::fs::remove_file(file);
 }
 
 /// Rewrites one part's rows in an archive; with `fix_checksum` the manifest is updated to match.
 fn tamper(file: &Path, part: &str, fix_checksum: bool, change: impl Fn(&mut Value)) -> PathBuf {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(file).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let header = format!("{{\"part\":\"{part}\"}}");
     let start = lines
@@ -330,7 +314,7 @@ fn tamper(file: &Path, part: &str, fix_checksum: bool, change: impl Fn(&mut Valu
         .position(|l| *l == header)
         .unwrap_or_else(|| panic!("no {part}"))
         + 1;
-    let mut row: Value = serde_json::from_str(&lines[start]).unwrap_or_else(|e| panic!("{e}"));
+    let mut row: Value = serde_json::from_str(&lines[start]).unwrap();
     change(&mut row);
     lines[start] = row.to_string();
     if fix_checksum {
@@ -342,7 +326,7 @@ fn tamper(file: &Path, part: &str, fix_checksum: bool, change: impl Fn(&mut Valu
             hash.update(l.as_bytes());
             hash.update(b"\n");
         }
-        let mut manifest: Value = serde_json::from_str(&lines[0]).unwrap_or_else(|e| panic!("{e}"));
+        let mut manifest: Value = serde_json::from_str(&lines[0]).unwrap();
         for p in manifest["parts"].as_array_mut().into_iter().flatten() {
             if p["name"] == part {
                 p["sha256"] = json!(hex::encode(hash.clone().finalize()));
@@ -351,7 +335,7 @@ fn tamper(file: &Path, part: &str, fix_checksum: bool, change: impl Fn(&mut Valu
         lines[0] = manifest.to_string();
     }
     let out = archive_path("tampered");
-    std::fs::write(&out, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&out, lines.join("\n") + "\n").unwrap();
     out
 }
 
@@ -360,15 +344,13 @@ async fn a_changed_newer_or_repeated_archive_is_refused_and_writes_nothing() {
     let app = TestApp::new().await;
     busy_org(&app, "tea").await;
     let file = archive_path("tea");
-    export_org(&app.pool, &slug("tea"), &file)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    export_org(&app.pool, &slug("tea"), &file).await.unwrap();
     let there = other_instance().await;
     let orgs_there = async || -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM control.tenants")
             .fetch_one(&there)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     };
     let refused = async |file: &Path, new_slug: Option<&str>| -> String {
         let before = orgs_there().await;
@@ -394,13 +376,12 @@ async fn a_changed_newer_or_repeated_archive_is_refused_and_writes_nothing() {
     assert!(said.contains("does not match its seals: seal 1"), "{said}");
     // A broken checksum in the manifest.
     let broken = tamper(&file, "control.users", true, |_| {});
-    let text = std::fs::read_to_string(&broken).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&broken).unwrap();
     let mut manifest: Value =
         serde_json::from_str(text.lines().next().unwrap_or_default()).unwrap_or_default();
     manifest["parts"][1]["sha256"] = json!("00".repeat(32));
     let rest: Vec<&str> = text.lines().skip(1).collect();
-    std::fs::write(&broken, format!("{manifest}\n{}\n", rest.join("\n")))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&broken, format!("{manifest}\n{}\n", rest.join("\n"))).unwrap();
     let said = refused(&broken, None).await;
     assert!(
         said.contains("part control.users does not match its checksum"),
@@ -408,20 +389,17 @@ async fn a_changed_newer_or_repeated_archive_is_refused_and_writes_nothing() {
     );
     // An archive from a newer Coinsence.
     let newer = archive_path("newer");
-    std::fs::write(&newer, text.replacen("\"tenant\":", "\"tenant\":9", 1))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&newer, text.replacen("\"tenant\":", "\"tenant\":9", 1)).unwrap();
     let said = refused(&newer, None).await;
     assert!(said.contains("newer Coinsence"), "{said}");
 
     // The real one loads; the same one again is refused, unless as a copy under a new slug.
-    import_org(&there, &file, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    import_org(&there, &file, None).await.unwrap();
     let said = refused(&file, None).await;
     assert!(said.contains("exists here already"), "{said}");
     let copy = import_org(&there, &file, Some(slug("tea-copy")))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         copy.users_created, 0,
         "the copy's people are the first import's"
@@ -441,7 +419,7 @@ async fn a_changed_newer_or_repeated_archive_is_refused_and_writes_nothing() {
     sqlx::query("UPDATE control.tenants SET slug = 'tea-moved' WHERE slug = 'tea'")
         .execute(&there)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let said = refused(&file, None).await;
     assert!(
         said.contains("imported here already (as tea-moved)"),
@@ -491,16 +469,12 @@ async fn an_export_while_payments_run_is_one_consistent_moment() {
             seal(&app, "busy").await;
         }
         let file = archive_path("busy");
-        export_org(&app.pool, &slug("busy"), &file)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        export_org(&app.pool, &slug("busy"), &file).await.unwrap();
         // The import checks that balances replay from the journal and the seals hold; a torn
         // export (balances of one moment, journal of another) would fail that.
         let copy = format!("busy-{n}");
-        import_org(&there, &file, Some(slug(&copy)))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let tenant = core.tenant(&copy).await.unwrap_or_else(|e| panic!("{e}"));
+        import_org(&there, &file, Some(slug(&copy))).await.unwrap();
+        let tenant = core.tenant(&copy).await.unwrap();
         assert!(
             core.audit_seals(&tenant)
                 .await
@@ -512,7 +486,7 @@ async fn an_export_while_payments_run_is_one_consistent_moment() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut paid = 0;
     for p in payers {
-        paid += p.await.unwrap_or_else(|e| panic!("{e}"));
+        paid += p.await.unwrap();
     }
     assert!(paid > 20, "payments ran during the exports ({paid})");
 }

@@ -219,7 +219,7 @@ async fn a_remembered_payer_is_checked_again_where_the_money_moves() {
     .bind(ana_id)
     .execute(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     // Her payment and Bo's arrive together (likely one batch); only Bo's moves money.
     let (k1, k2) = (rand_key(), rand_key());
     let (refused, paid) = tokio::join!(
@@ -244,7 +244,7 @@ async fn a_remembered_payer_is_checked_again_where_the_money_moves() {
     .bind(bo_id)
     .execute(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let gone = app.pay(&org, &bo, cy_id, "1", &rand_key()).await;
     assert_eq!(gone.status, StatusCode::FORBIDDEN, "{:?}", gone.body);
     assert_eq!(journal().await, before + 1);
@@ -253,7 +253,7 @@ async fn a_remembered_payer_is_checked_again_where_the_money_moves() {
     sqlx::query("UPDATE control.tenants SET status = 'suspended' WHERE slug = 'recheck'")
         .execute(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let suspended = app.pay(&org, &cy, ana_id, "1", &rand_key()).await;
     assert_eq!(
         suspended.status,
@@ -265,7 +265,7 @@ async fn a_remembered_payer_is_checked_again_where_the_money_moves() {
     sqlx::query("UPDATE control.tenants SET status = 'active' WHERE slug = 'recheck'")
         .execute(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let key = rand_key();
     let back = app.pay(&org, &cy, ana_id, "1", &key).await;
     assert_eq!(back.status, StatusCode::CREATED, "{:?}", back.body);

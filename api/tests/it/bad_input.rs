@@ -155,7 +155,7 @@ async fn bad_transfers_are_refused_and_change_nothing() {
             .header("idempotency-key", "raw")
             .header("content-type", content_type)
             .body(body)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     };
     let malformed = app
         .raw(raw(

@@ -28,13 +28,13 @@ async fn admins_get_connect_codes_that_bind_one_room_once() {
     let bound = core
         .connect_room(ChatPlatform::Matrix, "!room:hs", &code.to_lowercase(), None)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(bound.tenant.slug.as_str(), "chat-codes");
     assert!(!bound.again);
     let again = core
         .connect_room(ChatPlatform::Matrix, "!room:hs", &code, None)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(again.again, "a redelivered /connect answers the same");
     let elsewhere = core
         .connect_room(ChatPlatform::Matrix, "!other:hs", &code, None)
@@ -46,7 +46,7 @@ async fn admins_get_connect_codes_that_bind_one_room_once() {
     let ctx = core
         .chat_context(ChatPlatform::Matrix, "!room:hs", "@x:hs")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         ctx.tenant.map(|t| t.slug.to_string()).as_deref(),
         Some("chat-codes")
@@ -57,18 +57,10 @@ async fn admins_get_connect_codes_that_bind_one_room_once() {
 #[tokio::test]
 async fn a_login_link_works_once() {
     let app = TestApp::new().await;
-    let who = ChatIdentity::new(ChatPlatform::Matrix, "@ana:hs").unwrap_or_else(|e| panic!("{e}"));
-    let user = app
-        .core
-        .chat_user(&who, "Ana")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let who = ChatIdentity::new(ChatPlatform::Matrix, "@ana:hs").unwrap();
+    let user = app.core.chat_user(&who, "Ana").await.unwrap();
     assert_eq!(user.display_name, "Ana");
-    let same = app
-        .core
-        .chat_user(&who, "Ana again")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let same = app.core.chat_user(&who, "Ana again").await.unwrap();
     assert_eq!(same.id, user.id, "one identity, one user");
     // A chat user has no password: no password logs them in.
     let login = app
@@ -81,11 +73,7 @@ async fn a_login_link_works_once() {
         )
         .await;
     assert_eq!(login.status, StatusCode::UNAUTHORIZED);
-    let link = app
-        .core
-        .create_login_link(user.id)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let link = app.core.create_login_link(user.id).await.unwrap();
     let body = Some(json!({"code": link.code}));
     let r = app
         .call(Method::POST, "/v1/login/link", None, body.clone(), None)

@@ -61,7 +61,7 @@ async fn random_transfers_keep_every_invariant() {
         }));
     }
     for t in tasks {
-        t.await.unwrap_or_else(|e| panic!("{e}"));
+        t.await.unwrap();
     }
     let accepted = accepted.load(Ordering::Relaxed);
     let refused = refused.load(Ordering::Relaxed);
@@ -127,7 +127,7 @@ async fn concurrent_issuance_from_the_one_issuance_account_never_loses_it() {
         })
         .collect();
     for t in tasks {
-        t.await.unwrap_or_else(|e| panic!("{e}"));
+        t.await.unwrap();
     }
     let report = app.verify(&org).await;
     assert_eq!(report["ok"], json!(true), "{report}");

@@ -50,7 +50,7 @@ async fn members_post_and_comment_and_the_rooms_hear_of_posts() {
             None,
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(c.platform.as_str(), "matrix");
     let reply = app
         .post(

@@ -94,9 +94,9 @@ async fn each_decision_method_gives_the_outcome_in_the_table() {
             .core
             .user_for_token(&ApiToken::from_presented(owner))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let new_org = NewOrg {
-            slug: OrgSlug::parse(&slug).unwrap_or_else(|e| panic!("{e}")),
+            slug: OrgSlug::parse(&slug).unwrap(),
             name: case.name.to_owned(),
             open: true,
             language: Default::default(),
@@ -794,11 +794,7 @@ async fn events_land_in_the_outbox_once_and_can_be_marked_delivered() {
     );
 
     let tenant = app.tenant("newsy").await;
-    let pending = app
-        .core
-        .outbox_pending(&tenant, 100)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pending = app.core.outbox_pending(&tenant, 100).await.unwrap();
     let kinds: Vec<String> = pending.iter().map(|e| e.kind.to_string()).collect();
     assert_eq!(
         kinds,
@@ -823,23 +819,13 @@ async fn events_land_in_the_outbox_once_and_can_be_marked_delivered() {
 
     let ids: Vec<_> = pending.iter().take(2).map(|e| e.id).collect();
     assert_eq!(
-        app.core
-            .outbox_mark_delivered(&tenant, &ids)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+        app.core.outbox_mark_delivered(&tenant, &ids).await.unwrap(),
         2
     );
     assert_eq!(
-        app.core
-            .outbox_mark_delivered(&tenant, &ids)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+        app.core.outbox_mark_delivered(&tenant, &ids).await.unwrap(),
         0
     );
-    let left = app
-        .core
-        .outbox_pending(&tenant, 100)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let left = app.core.outbox_pending(&tenant, 100).await.unwrap();
     assert_eq!(left.len(), 1);
 }

@@ -76,12 +76,12 @@ async fn concurrent_votes_and_closes_count_every_vote_and_run_the_action_once() 
                 app.core
                     .close_due(&tenant, chrono::Utc::now() + Duration::hours(2))
                     .await
-                    .unwrap_or_else(|e| panic!("close_due: {e}"))
+                    .expect("close_due")
             }));
         }
         let mut expected: Vec<(i64, &str)> = Vec::new();
         for task in votes {
-            let (user, answers) = task.await.unwrap_or_else(|e| panic!("{e}"));
+            let (user, answers) = task.await.unwrap();
             let mut closed = false;
             let mut last_counted = None;
             for (choice, status, code) in answers {
@@ -107,10 +107,7 @@ async fn concurrent_votes_and_closes_count_every_vote_and_run_the_action_once() 
         let closed_now: i64 = {
             let mut n = 0;
             for task in closes {
-                n += task
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .proposals_closed;
+                n += task.await.unwrap().proposals_closed;
             }
             n
         };

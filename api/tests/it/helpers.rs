@@ -41,7 +41,7 @@ impl TestApp {
     pub async fn new() -> Self {
         let (pool, _url) = coinsence_api::testing::test_database()
             .await
-            .unwrap_or_else(|e| panic!("test database: {e:#}"));
+            .expect("test database");
         Self::with_pool(pool)
     }
 
@@ -118,8 +118,7 @@ impl TestApp {
                 .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         };
-        self.raw(req.unwrap_or_else(|e| panic!("request: {e}")))
-            .await
+        self.raw(req.expect("request")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
@@ -259,12 +258,12 @@ impl TestApp {
                 .bind(slug)
                 .fetch_one(&self.pool)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
         let sql = format!("SELECT count(*) FROM {schema}.transfers");
         let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_one(&self.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         n
     }
 }
@@ -300,7 +299,7 @@ impl TestApp {
         self.core
             .close_due(&tenant, chrono::Utc::now() + after)
             .await
-            .unwrap_or_else(|e| panic!("close_due: {e}"))
+            .expect("close_due")
     }
 
     /// Opens a proposal; `action` is the tagged action object.
@@ -338,13 +337,13 @@ impl TestApp {
                 .bind(slug)
                 .fetch_one(&self.pool)
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        let mut tx = self.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
+        let mut tx = self.pool.begin().await.unwrap();
         sqlx::query("SELECT set_config('search_path', $1, true)")
             .bind(&schema)
             .execute(&mut *tx)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         tx
     }
 

@@ -61,7 +61,7 @@ async fn concurrent_duplicates_apply_once() {
         .collect();
     let mut ids = Vec::new();
     for t in tasks {
-        let r = t.await.unwrap_or_else(|e| panic!("{e}"));
+        let r = t.await.unwrap();
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         ids.push(r.body["id"].clone());
     }

@@ -41,7 +41,7 @@ async fn signup(app: &TestApp, email: &str) -> Response {
 }
 
 fn ok<T>(result: Result<T, Error>) -> T {
-    result.unwrap_or_else(|e| panic!("{e}"))
+    result.unwrap()
 }
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
     .bind(&address)
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let tenant = ok(app.core.tenant("claims").await);
     let (ana, admitted) = ok(app
         .core
@@ -123,7 +123,7 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
             .bind(mallory)
             .fetch_one(&app.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(mallory_memberships, 0);
 }
 
@@ -149,7 +149,7 @@ async fn concurrent_first_sightings_make_one_user() {
     }
     let mut ids = Vec::new();
     for task in tasks {
-        ids.push(ok(task.await.unwrap_or_else(|e| panic!("{e}"))));
+        ids.push(ok(task.await.unwrap()));
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
@@ -159,7 +159,7 @@ async fn concurrent_first_sightings_make_one_user() {
     )
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!((users, admissions), (1, 1));
 }
 
@@ -197,7 +197,7 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
     )
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(known, 0);
     // Members already admitted are still paid there; another room has its own count.
     let (_, again) = ok(app
@@ -271,7 +271,7 @@ async fn a_person_creates_at_most_five_orgs_a_day() {
         sqlx::query_as("SELECT count(*) FROM control.tenants WHERE slug = 'mine-5'")
             .fetch_one(&app.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(made, 0);
     // The operator is not capped.
     let user = ok(app
@@ -308,7 +308,7 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
             .uri("/v1/signup")
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         req.extensions_mut().insert(from(ip));
         req
     };
@@ -345,7 +345,7 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
         sqlx::query_as("SELECT count(*) FROM control.users WHERE email = 'owner2@example.org'")
             .fetch_one(&app.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(users, 0);
     assert_eq!(
         status(signup(3, [198, 51, 100, 1])).await.0,
@@ -355,6 +355,5 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
 
 /// A chat payment's key, as the engine makes one from the platform's event id.
 fn event() -> IdempotencyKey {
-    IdempotencyKey::scoped("matrix", "!room", &crate::helpers::rand_key())
-        .unwrap_or_else(|e| panic!("{e}"))
+    IdempotencyKey::scoped("matrix", "!room", &crate::helpers::rand_key()).unwrap()
 }

@@ -115,7 +115,7 @@ async fn the_seal_chain_is_published_and_verifiable_by_any_member() {
     app.core
         .seal_journal(&tenant, chrono::Utc::now())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let seals = app.get("/v1/orgs/chain/ledger/seals", &member).await;
     let first = &seals.body[0];
     assert_eq!(
@@ -155,7 +155,7 @@ async fn a_community_changes_and_ends_its_issuance_by_vote_without_paying_a_peri
         async move {
             core.run_scheduled_issuance(&tenant, at)
                 .await
-                .unwrap_or_else(|e| panic!("issuance: {e}"))
+                .expect("issuance")
         }
     };
     let now = chrono::Utc::now();

@@ -38,12 +38,12 @@ async fn an_orgs_language_is_set_at_signup_and_by_admins_only() {
         .core
         .member_for_token(&token, "verein")
         .await
-        .unwrap_or_else(|e| panic!("owner: {e}"));
+        .expect("owner");
     assert_eq!(admin.tenant.language, Lang::De);
     app.core
         .set_org_language(&admin, Lang::En)
         .await
-        .unwrap_or_else(|e| panic!("set: {e}"));
+        .expect("set");
     assert_eq!(app.tenant("verein").await.language, Lang::En);
 
     // A plain member may not change it.
@@ -53,7 +53,7 @@ async fn an_orgs_language_is_set_at_signup_and_by_admins_only() {
         .core
         .member_for_token(&token, "plain")
         .await
-        .unwrap_or_else(|e| panic!("mia: {e}"));
+        .expect("mia");
     assert!(app.core.set_org_language(&mia, Lang::De).await.is_err());
     assert_eq!(app.tenant("plain").await.language, Lang::En);
 }
@@ -71,18 +71,14 @@ async fn a_persons_language_follows_them_into_every_org() {
     let _ = two;
 
     let secret = ApiToken::from_presented(&token);
-    let before = app
-        .core
-        .member_for_token(&secret, "one")
-        .await
-        .unwrap_or_else(|e| panic!("jo: {e}"));
+    let before = app.core.member_for_token(&secret, "one").await.expect("jo");
     assert_eq!(before.user.language, None);
 
     let user = app
         .core
         .set_user_language(UserId(id), Some(Lang::De))
         .await
-        .unwrap_or_else(|e| panic!("set: {e}"));
+        .expect("set");
     assert_eq!(user.language, Some(Lang::De));
     for slug in ["one", "two"] {
         let member = app
@@ -95,11 +91,7 @@ async fn a_persons_language_follows_them_into_every_org() {
     app.core
         .set_user_language(UserId(id), None)
         .await
-        .unwrap_or_else(|e| panic!("unset: {e}"));
-    let after = app
-        .core
-        .member_for_token(&secret, "two")
-        .await
-        .unwrap_or_else(|e| panic!("jo: {e}"));
+        .expect("unset");
+    let after = app.core.member_for_token(&secret, "two").await.expect("jo");
     assert_eq!(after.user.language, None);
 }

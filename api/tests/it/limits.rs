@@ -48,7 +48,7 @@ async fn post_from(router: &Router, from: [u8; 4], path: &str, body: Value) -> A
         .uri(path)
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((from, 40000))));
     let res = router
@@ -262,7 +262,7 @@ async fn a_database_that_is_down_answers_503_with_retry_after() {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy("postgresql://postgres@127.0.0.1:1/none")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let router = router_with(Core::new(pool), HttpConfig::default());
     let r = post_from(
         &router,
@@ -278,7 +278,7 @@ async fn a_database_that_is_down_answers_503_with_retry_after() {
         .uri("/v1/orgs/some-org/accounts")
         .header("authorization", "Bearer cs_whatever")
         .body(Body::empty())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let res = router.oneshot(req).await.unwrap_or_else(|e| match e {});
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -295,7 +295,7 @@ async fn metrics_can_leave_the_public_router() {
         let req = Request::builder()
             .uri("/metrics")
             .body(Body::empty())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         router
             .oneshot(req)
             .await
@@ -357,18 +357,16 @@ async fn a_panicking_handler_answers_500_and_keeps_the_connection() {
     let boom = coinsence_api::http::with_common_layers(Router::new().route("/boom", get(boom)));
     let (addr, _stop) = spawn_for_test(boom, quick(Duration::from_secs(5), 16))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     for _ in 0..2 {
         stream
             .write_all(b"GET /boom HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let answer = read_response(&mut stream)
             .await
-            .unwrap_or_else(|| panic!("no answer to a panicking handler"));
+            .expect("no answer to a panicking handler");
         assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
         assert!(answer.contains("application/problem+json"), "{answer}");
     }
@@ -379,28 +377,18 @@ async fn a_415_before_the_body_arrived_keeps_the_next_request() {
     let app = TestApp::new().await;
     let (addr, _stop) = spawn_for_test(app.router.clone(), quick(Duration::from_secs(5), 16))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     let body = r#"{"email":"ana@example.org","password":"x"}"#;
     let head = format!(
         "POST /v1/login HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     // The headers first, the body a moment later (as many clients send them).
-    stream
-        .write_all(head.as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    stream.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stream
-        .write_all(body.as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let first = read_response(&mut stream)
-        .await
-        .unwrap_or_else(|| panic!("no answer"));
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let first = read_response(&mut stream).await.expect("no answer");
     assert!(first.starts_with("HTTP/1.1 415"), "{first}");
     // The same connection takes the next request, or says it will not.
     let closes = first.to_lowercase().contains("connection: close");
@@ -429,13 +417,11 @@ async fn a_client_that_stalls_in_its_headers_is_disconnected() {
         quick(Duration::from_secs(1), 16),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut slow = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    let mut slow = TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let start = Instant::now();
     let mut buf = [0u8; 1024];
     let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await;
@@ -457,15 +443,13 @@ async fn slow_clients_do_not_keep_a_normal_request_from_its_answer() {
     // Four slots; the slow clients take three, then all four.
     let (addr, _stop) = spawn_for_test(app.router.clone(), quick(Duration::from_secs(2), 4))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut slow = Vec::new();
     let stall = |addr| async move {
-        let mut s = TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nhost:")
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         s
     };
     for _ in 0..3 {
@@ -473,12 +457,10 @@ async fn slow_clients_do_not_keep_a_normal_request_from_its_answer() {
     }
     let normal = |addr| async move {
         let start = Instant::now();
-        let mut s = TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let answer = read_response(&mut s).await;
         (answer, start.elapsed())
     };
@@ -500,16 +482,11 @@ async fn database_errors_are_logged_without_the_rows_values() {
     sqlx::query("CREATE TABLE people (email text CONSTRAINT people_email_key UNIQUE)")
         .execute(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let insert =
         || sqlx::query("INSERT INTO people VALUES ('ana.secret@example.org')").execute(&app.pool);
-    insert().await.unwrap_or_else(|e| panic!("{e}"));
-    let err = coinsence_api::Error::from(
-        insert()
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("a duplicate was taken")),
-    );
+    insert().await.unwrap();
+    let err = coinsence_api::Error::from(insert().await.expect_err("a duplicate was taken"));
     let logged = err.for_log().to_string();
     assert!(logged.contains("23505"), "{logged}");
     assert!(logged.contains("people_email_key"), "{logged}");
@@ -532,7 +509,7 @@ async fn past_the_requests_in_flight_an_overloaded_service_sheds_quickly() {
         .body(Body::from_stream(futures::stream::pending::<
             Result<axum::body::Bytes, std::io::Error>,
         >()))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let held = tokio::spawn(router.clone().oneshot(stalled));
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Not overloaded yet: a newcomer waits its patience (2 s) for the place, then is shed.
@@ -562,7 +539,7 @@ async fn past_the_requests_in_flight_an_overloaded_service_sheds_quickly() {
     let health = Request::builder()
         .uri("/healthz")
         .body(Body::empty())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let res = router
         .clone()
         .oneshot(health)

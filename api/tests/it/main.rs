@@ -1,6 +1,9 @@
 //! Integration tests of the core against a real PostgreSQL (a private cluster started once for
 //! this test process, or `DATABASE_URL`), each test in its own fresh database.
 
+// Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod archive;
 mod auth;
 mod bad_input;

@@ -15,10 +15,7 @@ async fn migrating_twice_or_concurrently_is_harmless_and_every_schema_records_it
         migrate::migrate_all(&app.pool, |_, _| {}),
         migrate::migrate_all(&app.pool, |_, _| {})
     );
-    let (a, b) = (
-        a.unwrap_or_else(|e| panic!("{e}")),
-        b.unwrap_or_else(|e| panic!("{e}")),
-    );
+    let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!((a.orgs, a.failed, b.failed), (3, 0, 0));
     assert_eq!(
         a.up_to_date + b.up_to_date,
@@ -30,17 +27,15 @@ async fn migrating_twice_or_concurrently_is_harmless_and_every_schema_records_it
     sqlx::raw_sql("DROP SCHEMA org_1 CASCADE; CREATE SCHEMA org_1;")
         .execute(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let again = migrate::migrate_all(&app.pool, |_, _| {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let again = migrate::migrate_all(&app.pool, |_, _| {}).await.unwrap();
     assert_eq!((again.migrated, again.up_to_date), (1, 2));
     for schema in ["org_1", "org_2", "org_3", "control"] {
         let sql = format!("SELECT max(version) FROM {schema}.schema_migrations");
         let (v,): (Option<i64>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_one(&app.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         assert!(v.is_some(), "{schema} records its version");
     }
     let _ = migrate::tenant_target_version();
@@ -58,6 +53,6 @@ async fn a_new_org_is_ready_at_once() {
         sqlx::query_as("SELECT status FROM control.tenants WHERE slug = 'quick'")
             .fetch_one(&app.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(status, "active");
 }

@@ -17,7 +17,7 @@ async fn exec_in(app: &TestApp, slug: &str, sql: &str) {
         .execute(&mut *tx)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    tx.commit().await.unwrap();
 }
 
 async fn issue_with_key(
@@ -142,7 +142,7 @@ async fn a_storm_of_one_payment_lands_once_and_answers_alike() {
         async move {
             let mut answers = Vec::new();
             for t in tasks {
-                let r = t.await.unwrap_or_else(|e| panic!("{e}"));
+                let r = t.await.unwrap();
                 answers.push((r.status, r.body));
             }
             answers
@@ -184,7 +184,7 @@ async fn concurrent_retries_of_one_project_creation_answer_the_one_project() {
         })
         .collect();
     for t in warm {
-        t.await.unwrap_or_else(|e| panic!("{e}"));
+        t.await.unwrap();
     }
     for (round, code) in ["BIKE", "CART", "DOCK"].into_iter().enumerate() {
         let body = json!({"title": code, "currency": "COIN", "goal": "100",
@@ -207,7 +207,7 @@ async fn concurrent_retries_of_one_project_creation_answer_the_one_project() {
             .collect();
         let mut ids = Vec::new();
         for t in tasks {
-            let r = t.await.unwrap_or_else(|e| panic!("{e}"));
+            let r = t.await.unwrap();
             assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
             ids.push(r.body["id"].clone());
         }
@@ -510,7 +510,7 @@ async fn one_account_that_would_overflow_does_not_stop_the_others_top_up() {
         .core
         .run_scheduled_issuance(&tenant, chrono::Utc::now())
         .await
-        .unwrap_or_else(|e| panic!("the period failed for everyone: {e}"));
+        .expect("the period failed for everyone");
     assert_eq!(done.periods, 1);
     assert_eq!(app.member_balance(&org, bo_id, "COIN").await, "100.00");
     assert_eq!(

@@ -36,14 +36,12 @@ async fn setup(slug: &str) -> Setup {
         StatusCode::CREATED
     );
     let schema = app.tenant(slug).await.schema();
-    let mut session = TenantSession::open(&app.pool, &schema)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut session = TenantSession::open(&app.pool, &schema).await.unwrap();
     let (currency,): (CurrencyId,) =
         sqlx::query_as("SELECT id FROM currencies WHERE code = 'COIN'")
             .fetch_one(session.conn())
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     Setup {
         app,
         org,
@@ -61,7 +59,7 @@ fn order(currency: CurrencyId, from: i64, to: i64, cents: i64, key: &str) -> Tra
         currency,
         from: AccountRef::Member(UserId(from)),
         to: AccountRef::Member(UserId(to)),
-        amount: Amount::from_minor(cents).unwrap_or_else(|e| panic!("{e}")),
+        amount: Amount::from_minor(cents).unwrap(),
         kind: TransferKind::Payment,
         memo: String::new(),
         actor: UserId(from),
@@ -115,7 +113,7 @@ fn decided<'a>(read: &Locked, orders: &'a [TransferOrder]) -> (Vec<NewEntry<'a>>
 async fn read_unlocked(session: &mut TenantSession, orders: &[TransferOrder]) -> Locked {
     store::read_accounts(session, orders, Read::Optimistic)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 /// Writing what was decided fails as stale (and so writes nothing).
@@ -126,8 +124,7 @@ async fn assert_stale(
 ) {
     let err = store::write_entries(session, entries, balances)
         .await
-        .err()
-        .unwrap_or_else(|| panic!("a stale batch was written"));
+        .expect_err("a stale batch was written");
     assert!(store::is_stale(&err), "{err}");
 }
 
@@ -161,8 +158,8 @@ async fn a_batch_whose_payer_changed_since_it_read_writes_nothing() {
     let (entries, balances) = decided(&read, &orders);
     let written = store::write_entries(&mut session, &entries, &balances)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("the key was new"));
+        .unwrap()
+        .expect("the key was new");
     assert_eq!(written.len(), 1);
     assert_eq!(app.member_balance(&org, ana.1, "COIN").await, "85.00");
     assert_eq!(app.member_balance(&org, bo.1, "COIN").await, "10.00");
@@ -234,14 +231,14 @@ async fn a_key_already_written_makes_the_optimistic_write_step_aside() {
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
 
     // As the API stores it: scoped to the payer.
-    let stored = IdempotencyKey::http(UserId(ana.1), &key).unwrap_or_else(|e| panic!("{e}"));
+    let stored = IdempotencyKey::http(UserId(ana.1), &key).unwrap();
     let orders = [order(currency, ana.1, bo.1, 10_00, stored.as_str())];
     let read = read_unlocked(&mut session, &orders).await;
     let (entries, balances) = decided(&read, &orders);
 
     let written = store::write_entries(&mut session, &entries, &balances)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(written.is_none(), "the repeated key was written twice");
     assert_eq!(app.journal_rows(&org.slug).await, 2);
     assert_eq!(app.member_balance(&org, ana.1, "COIN").await, "90.00");
@@ -309,7 +306,7 @@ async fn everyone_paying_one_shop_at_once_lands_every_payment_once() {
     }
     let (mut paid, mut refused) = (0, 0);
     for t in tasks {
-        let (p, r) = t.await.unwrap_or_else(|e| panic!("{e}"));
+        let (p, r) = t.await.unwrap();
         paid += p;
         refused += r;
     }
@@ -341,15 +338,13 @@ async fn a_session_never_hands_its_org_to_the_next_user_of_the_connection() {
         .max_connections(1)
         .connect_with((*app.pool.connect_options()).clone())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut session = TenantSession::open(&pool, &schema)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let mut session = TenantSession::open(&pool, &schema).await.unwrap();
     let (session_pid, path) = backend(session.conn()).await;
     assert_eq!(path, schema.as_str());
     session.release().await;
 
-    let mut conn = pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = pool.acquire().await.unwrap();
     let (next_pid, path) = backend(&mut conn).await;
     assert_eq!(
         next_pid, session_pid,
@@ -365,12 +360,10 @@ async fn a_session_never_hands_its_org_to_the_next_user_of_the_connection() {
     );
     drop(conn);
 
-    let mut session = TenantSession::open(&pool, &schema)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut session = TenantSession::open(&pool, &schema).await.unwrap();
     let (session_pid, _) = backend(session.conn()).await;
     drop(session);
-    let mut conn = pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = pool.acquire().await.unwrap();
     let (next_pid, path) = backend(&mut conn).await;
     assert_ne!(
         next_pid, session_pid,
@@ -384,7 +377,7 @@ async fn backend(conn: &mut sqlx::PgConnection) -> (i32, String) {
     sqlx::query_as("SELECT pg_backend_pid(), current_setting('search_path')")
         .fetch_one(conn)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 /// Lanes hold a connection while their org keeps paying. With more busy orgs than connections,
@@ -398,7 +391,7 @@ async fn more_busy_orgs_than_connections_all_get_paid() {
         .acquire_timeout(std::time::Duration::from_secs(60))
         .connect_with((*base.pool.connect_options()).clone())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let core = coinsence_api::Core::new(small.clone()).with_spare_orgs(0);
     let app = std::sync::Arc::new(TestApp {
         router: coinsence_api::http::router(core.clone()),
@@ -432,7 +425,7 @@ async fn more_busy_orgs_than_connections_all_get_paid() {
         }));
     }
     for t in tasks {
-        let (slug, paid) = t.await.unwrap_or_else(|e| panic!("{e}"));
+        let (slug, paid) = t.await.unwrap();
         assert!(paid >= 10, "{slug} got only {paid} payments through in 3 s");
     }
 }

@@ -400,7 +400,7 @@ async fn a_retried_pledge_or_proposal_is_made_once() {
         .collect();
     let mut ids = Vec::new();
     for t in tasks {
-        let r = t.await.unwrap_or_else(|e| panic!("{e}"));
+        let r = t.await.unwrap();
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         ids.push(r.body["id"].clone());
     }

@@ -20,7 +20,7 @@ async fn unknown_vote(app: &TestApp, slug: &str, token: &str, accept: Option<&st
     }
     let req = req
         .body(Body::from(json!({"choice": "yes"}).to_string()))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let r = app.raw(req).await;
     assert_eq!(
         (r.status, r.code()),

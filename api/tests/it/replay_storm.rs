@@ -470,7 +470,7 @@ async fn a_creation_keyed_before_answers_were_kept_replays_the_resource() {
     )))
     .execute(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(forgotten.rows_affected(), 1);
     let closed = app
         .call(
@@ -506,8 +506,7 @@ const STORMED: &[(&str, &str)] = &[
 #[test]
 fn every_route_with_an_idempotency_key_has_a_storm() {
     use utoipa::OpenApi;
-    let doc = serde_json::to_value(coinsence_api::http::ApiDoc::openapi())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let doc = serde_json::to_value(coinsence_api::http::ApiDoc::openapi()).unwrap();
     let mut keyed = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {

@@ -41,7 +41,7 @@ async fn sign_up(core: &Core, slug: &str) -> Org {
             "correct horse".to_owned(),
             "Owner",
             Some(NewOrg {
-                slug: OrgSlug::parse(slug).unwrap_or_else(|e| panic!("{e}")),
+                slug: OrgSlug::parse(slug).unwrap(),
                 name: slug.to_owned(),
                 open: true,
                 language: Default::default(),
@@ -69,7 +69,7 @@ async fn a_new_org_takes_a_prepared_schema_and_works_like_any_other() {
     let (spare,): (String,) = sqlx::query_as("SELECT name FROM control.spare_schemas")
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     let org = sign_up(&core, "from-a-spare").await;
     assert_eq!(
@@ -82,7 +82,7 @@ async fn a_new_org_takes_a_prepared_schema_and_works_like_any_other() {
     let (versions,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(versions, migrate::TENANT.iter().count() as i64);
     // Nothing in the org still names the spare (a function pinned to its search_path would).
     let (pinned,): (i64,) = sqlx::query_as(
@@ -92,7 +92,7 @@ async fn a_new_org_takes_a_prepared_schema_and_works_like_any_other() {
     .bind(schema.as_str())
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(pinned, 0);
 
     // And it works: a currency, a member, issuance, a payment, a ledger that verifies.
@@ -129,7 +129,7 @@ async fn concurrent_new_orgs_each_take_their_own_spare_or_none() {
     }
     let mut orgs = Vec::new();
     for t in tasks {
-        orgs.push(t.await.unwrap_or_else(|e| panic!("{e}")));
+        orgs.push(t.await.unwrap());
     }
     assert_eq!(
         spares(&app.pool).await,
@@ -182,12 +182,12 @@ async fn migrate_passes_over_a_spare_being_taken() {
     );
 
     // A creation holds one spare's row (as `take_or_create` does until it commits).
-    let mut taking = app.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut taking = app.pool.begin().await.unwrap();
     let (held,): (String,) =
         sqlx::query_as("SELECT name FROM control.spare_schemas ORDER BY name LIMIT 1 FOR UPDATE")
             .fetch_one(&mut *taking)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     let migrated = tokio::time::timeout(
         Duration::from_secs(10),
         migrate::migrate_all(&app.pool, |_, _| {}),
@@ -195,6 +195,6 @@ async fn migrate_passes_over_a_spare_being_taken() {
     .await
     .unwrap_or_else(|_| panic!("migrate waited on {held}, which a creation holds"));
     assert!(migrated.is_ok(), "{migrated:?}");
-    taking.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+    taking.rollback().await.unwrap();
     assert_eq!(spares(&app.pool).await, (2, 2));
 }

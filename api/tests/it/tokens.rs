@@ -114,7 +114,7 @@ async fn use_extends_a_token_at_most_once_a_day() {
         .bind(org.owner_id)
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         row
     };
     // Used two days ago, expiring in an hour.

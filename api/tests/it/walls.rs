@@ -141,7 +141,7 @@ async fn no_slug_can_shape_a_schema_name() {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM control.tenants")
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(n, 0);
     // The schemas that exist are exactly control (and PostgreSQL's own).
     let (ours,): (i64,) = sqlx::query_as(
@@ -149,7 +149,7 @@ async fn no_slug_can_shape_a_schema_name() {
     )
     .fetch_one(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(ours, 0);
 }
 

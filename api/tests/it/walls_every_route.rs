@@ -138,8 +138,7 @@ fn fill(path: &str, slug: &str, ids: &BIds) -> String {
 /// Every operation of the OpenAPI document: (method, path).
 fn operations() -> Vec<(String, String)> {
     use utoipa::OpenApi;
-    let doc = serde_json::to_value(coinsence_api::http::ApiDoc::openapi())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let doc = serde_json::to_value(coinsence_api::http::ApiDoc::openapi()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
@@ -158,7 +157,7 @@ async fn dump(app: &TestApp, slug: &str) -> BTreeMap<String, (i64, String)> {
         .bind(slug)
         .fetch_one(&app.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let schema = format!("org_{tenant}");
     let tables: Vec<(String,)> = sqlx::query_as(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
@@ -166,7 +165,7 @@ async fn dump(app: &TestApp, slug: &str) -> BTreeMap<String, (i64, String)> {
     .bind(&schema)
     .fetch_all(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert!(tables.len() > 5, "B's schema {schema} has its tables");
     let mut queries: Vec<(String, String)> = tables
         .into_iter()
@@ -182,7 +181,7 @@ async fn dump(app: &TestApp, slug: &str) -> BTreeMap<String, (i64, String)> {
     )
     .fetch_all(&app.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     for (t,) in control {
         queries.push((
             format!("control.{t}"),
@@ -393,8 +392,7 @@ async fn no_route_lets_one_org_see_or_change_another() {
     let mut failures = Vec::new();
     for (who, token) in [("A's admin", &a.owner_token), ("A's member", &al)] {
         for (method, path, body) in &calls {
-            let m = Method::from_bytes(method.to_uppercase().as_bytes())
-                .unwrap_or_else(|e| panic!("{e}"));
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             // Against B's slug with B's ids: refused, as a problem document, revealing nothing.
             let url = fill(path, &b_slug, &ids);
             let r = app

@@ -41,9 +41,7 @@ async fn start(
     config: WorkerConfig,
     stop: &watch::Receiver<bool>,
 ) -> JoinHandle<anyhow::Result<()>> {
-    let pool = coinsence_api::cluster::connect(&db.url, 8)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = coinsence_api::cluster::connect(&db.url, 8).await.unwrap();
     let worker = Worker::new(Core::new(pool), Arc::new(clock.clone()), None, config);
     let mut stop = stop.clone();
     tokio::spawn(worker.run(async move {
@@ -72,19 +70,12 @@ async fn a_due_proposal_is_closed_within_a_minute_of_the_worker_running_and_its_
     let org = org(&db, "votes", 1).await;
     let rules: Rules = serde_json::from_value(json!({"method": "consent", "quorum_bp": 0,
         "voting_period_secs": 60, "proposers": "members"}))
-    .unwrap_or_else(|e| panic!("{e}"));
-    db.core
-        .set_rules(&org.admin, rules)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    db.core.set_rules(&org.admin, rules).await.unwrap();
     let proposal: NewProposal = serde_json::from_value(json!({"title": "a gift",
         "action": {"kind": "issue_to_account", "currency": "COIN", "to_member": org.members[1].0, "amount": "5.00"}}))
-    .unwrap_or_else(|e| panic!("{e}"));
-    let opened = db
-        .core
-        .propose(&org.admin, proposal, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    let opened = db.core.propose(&org.admin, proposal, None).await.unwrap();
 
     // The deadline passed while no worker ran; two workers start.
     let clock = ManualClock::new(Utc::now() + chrono::Duration::minutes(2));
@@ -104,15 +95,9 @@ async fn a_due_proposal_is_closed_within_a_minute_of_the_worker_running_and_its_
     tokio::time::sleep(Duration::from_secs(3)).await;
     let _ = stop.send(true);
     for w in [a, b] {
-        w.await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e:#}"));
+        w.await.unwrap().unwrap();
     }
-    let closed = db
-        .core
-        .proposal(&org.admin, opened.id)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let closed = db.core.proposal(&org.admin, opened.id).await.unwrap();
     assert_eq!(closed.status, ProposalStatus::Passed, "{closed:?}");
     assert_eq!(
         count(
@@ -124,13 +109,11 @@ async fn a_due_proposal_is_closed_within_a_minute_of_the_worker_running_and_its_
         1
     );
     assert_eq!(balances(&db, &org).await[1].1, 500);
-    let counts = status::job_counts(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let counts = status::job_counts(&db.pool).await.unwrap();
     let close = counts
         .iter()
         .find(|c| c.kind == CloseDue::NAME)
-        .unwrap_or_else(|| panic!("counts"));
+        .expect("counts");
     assert!(close.done >= 1 && close.failed == 0, "{close:?}");
     // One tick, one job per org, whichever worker claimed it.
     let ticks: i64 =
@@ -138,12 +121,12 @@ async fn a_due_proposal_is_closed_within_a_minute_of_the_worker_running_and_its_
             .bind(CloseDue::NAME)
             .fetch_one(&db.pool)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = $1")
         .bind(CloseDue::NAME)
         .fetch_one(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(ticks, jobs, "each tick fanned out once (one org)");
 }
 
@@ -169,9 +152,7 @@ async fn scheduled_issuance_by_two_workers_with_a_clock_that_skips_periods() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop.send(true);
     for w in [a, b] {
-        w.await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e:#}"));
+        w.await.unwrap().unwrap();
     }
     assert_eq!(count(&db, &org, "issuance_runs").await, 4);
     assert!(
@@ -188,18 +169,13 @@ async fn a_tick_fans_out_once_and_migration_jobs_bring_orgs_up_to_date() {
     let db = db().await;
     let one = org(&db, "first", 0).await;
     org(&db, "second", 0).await;
-    coinsence_worker::setup(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    coinsence_worker::setup(&db.pool).await.unwrap();
     let tick = Utc::now();
     let (x, y) = tokio::join!(
         fan_out::<CloseDue>(&db.core, tick),
         fan_out::<CloseDue>(&db.core, tick)
     );
-    let (x, y) = (
-        x.unwrap_or_else(|e| panic!("{e}")),
-        y.unwrap_or_else(|e| panic!("{e}")),
-    );
+    let (x, y) = (x.unwrap(), y.unwrap());
     assert_eq!(x + y, 2, "one job per org, from whichever claimed the tick");
 
     // An org left behind (its schema emptied) is migrated by a job enqueued in a transaction.
@@ -209,9 +185,9 @@ async fn a_tick_fans_out_once_and_migration_jobs_bring_orgs_up_to_date() {
     )))
     .execute(&db.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let target = coinsence_api::migrate::tenant_target_version();
-    let mut tx = db.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = db.pool.begin().await.unwrap();
     enqueue(
         &mut tx,
         [MigrateTenant {
@@ -220,8 +196,8 @@ async fn a_tick_fans_out_once_and_migration_jobs_bring_orgs_up_to_date() {
         }],
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    tx.commit().await.unwrap();
     let clock = ManualClock::new(Utc::now());
     let (stop, stopped) = watch::channel(false);
     let w = start(&db, &clock, config(NEVER, NEVER), &stopped).await;
@@ -234,19 +210,15 @@ async fn a_tick_fans_out_once_and_migration_jobs_bring_orgs_up_to_date() {
     })
     .await;
     let _ = stop.send(true);
-    w.await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    w.await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
     let db = db().await;
-    coinsence_worker::setup(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    coinsence_worker::setup(&db.pool).await.unwrap();
     // An org that does not exist: its migration fails every time.
-    let mut tx = db.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = db.pool.begin().await.unwrap();
     enqueue(
         &mut tx,
         [MigrateTenant {
@@ -255,8 +227,8 @@ async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
         }],
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    tx.commit().await.unwrap();
     let clock = ManualClock::new(Utc::now());
     let (stop, stopped) = watch::channel(false);
     let started = Instant::now();
@@ -279,7 +251,7 @@ async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
         .bind(MigrateTenant::NAME)
         .fetch_optional(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .unwrap_or(0)
     };
     let limit = i32::try_from(MigrateTenant::MAX_ATTEMPTS).unwrap_or(i32::MAX);
@@ -297,15 +269,13 @@ async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
     tokio::time::sleep(base * 20).await;
     assert_eq!(attempts().await, limit, "no attempt after the last one");
     let _ = stop.send(true);
-    w.await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    w.await.unwrap().unwrap();
 
     // Housekeeping: the process's workers are long gone (as seen from a day later), the job
     // it gave up on stays for inspection.
     let pruned = status::prune(&db.pool, chrono::Duration::zero())
         .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+        .unwrap();
     assert!(pruned.workers >= 1, "{pruned:?}");
     let (workers, failed): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM apalis.workers),
@@ -313,33 +283,29 @@ async fn a_failing_job_backs_off_between_attempts_and_stops_at_its_limit() {
     )
     .fetch_one(&db.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!((workers, failed), (0, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_ups_are_enqueued_with_their_change_and_run_without_the_schedules() {
     let db = db().await;
-    coinsence_worker::setup(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    coinsence_worker::setup(&db.pool).await.unwrap();
     let org = org(&db, "followed", 1).await;
     let core = Core::new(db.pool.clone()).with_follow_ups(Arc::new(JobFollowUps));
     let rules: Rules = serde_json::from_value(json!({"method": "consent", "quorum_bp": 0,
         "voting_period_secs": 60, "proposers": "members"}))
-    .unwrap_or_else(|e| panic!("{e}"));
-    core.set_rules(&org.admin, rules)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    core.set_rules(&org.admin, rules).await.unwrap();
     let proposal = |amount: &str| -> NewProposal {
         serde_json::from_value(json!({"title": "a gift",
             "action": {"kind": "issue_to_account", "currency": "COIN", "to_member": org.members[1].0, "amount": amount}}))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
     };
     let opened = core
         .propose(&org.admin, proposal("5.00"), None)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // A refused proposal leaves no job behind: the follow-up is part of the change.
     assert!(
         core.propose(&org.admin, proposal("5.001"), None)
@@ -352,7 +318,7 @@ async fn follow_ups_are_enqueued_with_their_change_and_run_without_the_schedules
     .bind(CloseDue::NAME)
     .fetch_all(&db.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let deadline = opened.closes_at.timestamp();
     assert!(
         jobs.len() == 1 && (deadline..=deadline + 1).contains(&jobs[0].0),
@@ -360,7 +326,7 @@ async fn follow_ups_are_enqueued_with_their_change_and_run_without_the_schedules
     );
     core.create_issuance_policy(&org.admin, policy(Some("3.00"), None, None))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
 
     // The deadline comes (the job is made due; the worker's clock is past it). The schedules
     // never fire, so only the follow-ups can close the vote and pay the income.
@@ -368,7 +334,7 @@ async fn follow_ups_are_enqueued_with_their_change_and_run_without_the_schedules
         .bind(CloseDue::NAME)
         .execute(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let clock = ManualClock::new(Utc::now() + chrono::Duration::minutes(2));
     let (stop, stopped) = watch::channel(false);
     let w = start(&db, &clock, config(NEVER, NEVER), &stopped).await;
@@ -382,13 +348,11 @@ async fn follow_ups_are_enqueued_with_their_change_and_run_without_the_schedules
     })
     .await;
     let _ = stop.send(true);
-    w.await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    w.await.unwrap().unwrap();
     let ticks: i64 = sqlx::query_scalar("SELECT count(*) FROM control.worker_ticks")
         .fetch_one(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(ticks, 0, "no schedule fired");
     assert_verifies(&db, &org).await;
 }

@@ -15,7 +15,7 @@ pub struct TestDb {
 pub async fn db() -> TestDb {
     let (pool, url) = coinsence_api::testing::test_database()
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"));
+        .expect("test database");
     TestDb {
         core: Core::new(pool.clone()),
         pool,
@@ -44,10 +44,8 @@ pub async fn org(db: &TestDb, slug: &str, members: usize) -> Org {
     .bind(i64::try_from(members).unwrap_or(0))
     .fetch_all(&db.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    core.admit_members(&admin, &ids)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    core.admit_members(&admin, &ids).await.unwrap();
     let mut all = vec![admin.user.id];
     all.extend(ids);
     Org {
@@ -77,7 +75,7 @@ pub async fn create_policy(db: &TestDb, org: &Org, new: NewIssuancePolicy) -> Is
     db.core
         .create_issuance_policy(&org.admin, new)
         .await
-        .unwrap_or_else(|e| panic!("policy: {e}"))
+        .expect("policy")
 }
 
 /// Every member account's balance of COIN (minor units), by owner.
@@ -91,17 +89,17 @@ pub async fn balances(db: &TestDb, org: &Org) -> Vec<(i64, i64)> {
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 /// `SELECT count(*) FROM <rest>` inside the org's schema.
 pub async fn count(db: &TestDb, org: &Org, rest: &str) -> i64 {
-    let mut tx = db.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = db.pool.begin().await.unwrap();
     sqlx::query("SELECT set_config('search_path', $1, true)")
         .bind(org.tenant.schema().as_str())
         .execute(&mut *tx)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {rest}")))
         .fetch_one(&mut *tx)
         .await
@@ -110,11 +108,7 @@ pub async fn count(db: &TestDb, org: &Org, rest: &str) -> i64 {
 
 /// The ledger verifies: balances sum to zero, the journal replays, no floor is broken.
 pub async fn assert_verifies(db: &TestDb, org: &Org) {
-    let checks = db
-        .core
-        .verify_ledger(&org.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let checks = db.core.verify_ledger(&org.admin).await.unwrap();
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
 }
 

@@ -19,7 +19,7 @@ async fn each_member_gets_each_period_once_however_often_it_runs_and_missed_peri
         .core
         .run_scheduled_issuance(&org.tenant, t0)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         (first.periods, first.issued_count, first.issued_total),
         (1, 4, 4000)
@@ -29,7 +29,7 @@ async fn each_member_gets_each_period_once_however_often_it_runs_and_missed_peri
         .core
         .run_scheduled_issuance(&org.tenant, t0 + chrono::Duration::hours(1))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(again.periods, 0);
     assert!(balances(&db, &org).await.iter().all(|(_, b)| *b == 1000));
 
@@ -38,13 +38,13 @@ async fn each_member_gets_each_period_once_however_often_it_runs_and_missed_peri
         .core
         .run_scheduled_issuance(&org.tenant, t0 + weeks(3))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!((caught_up.periods, caught_up.issued_count), (3, 12));
     let again = db
         .core
         .run_scheduled_issuance(&org.tenant, t0 + weeks(3))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(again.periods, 0);
     assert!(
         balances(&db, &org).await.iter().all(|(_, b)| *b == 4000),
@@ -59,22 +59,18 @@ async fn each_member_gets_each_period_once_however_often_it_runs_and_missed_peri
     assert_verifies(&db, &org).await;
 
     // The policy shows its last period; members who left get nothing more.
-    let views = db
-        .core
-        .issuance_policies(&org.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let views = db.core.issuance_policies(&org.admin).await.unwrap();
     assert!(views[0].last_period.is_some());
     sqlx::query("DELETE FROM control.memberships WHERE user_id = $1")
         .bind(org.members[1])
         .execute(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let next = db
         .core
         .run_scheduled_issuance(&org.tenant, t0 + weeks(4))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!((next.periods, next.issued_count), (1, 3));
     assert_verifies(&db, &org).await;
 }
@@ -99,10 +95,10 @@ async fn top_up_and_demurrage_move_money_through_the_journal_and_keep_the_floors
                     "seed",
                     &i.to_string(),
                 )
-                .unwrap_or_else(|e| panic!("{e}")),
+                .unwrap(),
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     // Top up to 20.00, with a 10 % holding fee taken first.
     create_policy(&db, &org, policy(None, Some("20.00"), Some(1000))).await;
@@ -111,7 +107,7 @@ async fn top_up_and_demurrage_move_money_through_the_journal_and_keep_the_floors
         .core
         .run_scheduled_issuance(&org.tenant, t0)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // Fees: 10.00 from member 1, 0.30 from member 2; top-ups: 20.00, 20.00, (90.00 needs none), 17.30.
     assert_eq!((run.demurrage_count, run.demurrage_total), (2, 1030));
     assert_eq!(
@@ -133,7 +129,7 @@ async fn top_up_and_demurrage_move_money_through_the_journal_and_keep_the_floors
         .core
         .run_scheduled_issuance(&org.tenant, t0 + weeks(2))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(later.periods, 2);
     assert_eq!(
         count(&db, &org, "transfers WHERE kind = 'demurrage'").await,
@@ -174,10 +170,7 @@ async fn a_run_killed_midway_and_restarted_pays_each_period_exactly_once() {
     assert!(partial_kills > 0, "no kill landed inside a period");
     let before = count(&db, &org, "issuance_runs").await;
     let paid_before = count(&db, &org, "transfers WHERE kind = 'issuance'").await;
-    let rest = core
-        .run_scheduled_issuance(&org.tenant, at)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rest = core.run_scheduled_issuance(&org.tenant, at).await.unwrap();
     eprintln!(
         "the kills left {before} periods complete and {paid_before} incomes paid; the restart ran {} periods",
         rest.periods
@@ -215,11 +208,7 @@ async fn two_workers_at_once_write_the_same_ledger_as_one() {
         }
         let mut periods = 0;
         for run in runs {
-            periods += run
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or_else(|e| panic!("{e}"))
-                .periods;
+            periods += run.await.unwrap().unwrap().periods;
         }
         assert_eq!(
             periods, 3,
@@ -232,7 +221,7 @@ async fn two_workers_at_once_write_the_same_ledger_as_one() {
         )))
         .fetch_all(&db.pool)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         results.push((
             balances(db, &org)
                 .await

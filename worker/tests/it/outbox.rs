@@ -65,10 +65,10 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
                 amount: "10".into(),
                 memo: String::new(),
             },
-            IdempotencyKey::scoped("t", "t", "fund").unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("t", "t", "fund").unwrap(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     for (i, memo) in ["thanks", "poison"].into_iter().enumerate() {
         db.core
             .pay(
@@ -79,10 +79,10 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
                     amount: "1".into(),
                     memo: memo.into(),
                 },
-                IdempotencyKey::scoped("t", "t", memo).unwrap_or_else(|e| panic!("{e}")),
+                IdempotencyKey::scoped("t", "t", memo).unwrap(),
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     let sink = FakeSink {
         flaky: 2,
@@ -99,20 +99,20 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
         .core
         .deliver_outbox(&org.tenant, &sink, t, policy)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!((first.delivered, first.retrying, first.parked), (0, 1, 1));
     // Backing off: nothing is due a second later.
     let early = db
         .core
         .deliver_outbox(&org.tenant, &sink, t + Duration::seconds(1), policy)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!((early.delivered, early.retrying, early.parked), (0, 0, 0));
     let second = db
         .core
         .deliver_outbox(&org.tenant, &sink, t + Duration::seconds(10), policy)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         second.retrying, 1,
         "the second try fails too; the next waits 20 s"
@@ -121,19 +121,19 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
         .core
         .deliver_outbox(&org.tenant, &sink, t + Duration::seconds(25), policy)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(early.delivered, 0);
     let third = db
         .core
         .deliver_outbox(&org.tenant, &sink, t + Duration::seconds(31), policy)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(third.delivered, 1);
     let done = db
         .core
         .deliver_outbox(&org.tenant, &sink, t + Duration::hours(2), policy)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         (done.delivered, done.retrying, done.parked),
         (0, 0, 0),
@@ -146,11 +146,7 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
             .len(),
         1
     );
-    let parked = db
-        .core
-        .outbox_parked(&org.tenant, 10)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let parked = db.core.outbox_parked(&org.tenant, 10).await.unwrap();
     assert_eq!(parked.len(), 1);
     assert!(
         parked[0].park_reason.contains("the room is gone"),
@@ -161,7 +157,7 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
         db.core
             .outbox_pending(&org.tenant, 10)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .is_empty()
     );
 
@@ -175,10 +171,10 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
                 amount: "1".into(),
                 memo: "again".into(),
             },
-            IdempotencyKey::scoped("t", "t", "again").unwrap_or_else(|e| panic!("{e}")),
+            IdempotencyKey::scoped("t", "t", "again").unwrap(),
         )
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let hopeless = FakeSink {
         flaky: usize::MAX,
         tries: Mutex::default(),
@@ -189,14 +185,10 @@ async fn failed_deliveries_back_off_and_poison_events_are_parked_with_the_reason
         db.core
             .deliver_outbox(&org.tenant, &hopeless, at, policy)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         at += Duration::hours(2);
     }
-    let parked = db
-        .core
-        .outbox_parked(&org.tenant, 10)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let parked = db.core.outbox_parked(&org.tenant, 10).await.unwrap();
     assert_eq!(parked.len(), 2);
     assert!(
         parked[0]

@@ -17,11 +17,10 @@ async fn pay_some(db: &TestDb, org: &Org, tag: &str, n: usize) {
                     amount: "1.25".to_owned(),
                     memo: format!("gift {i} — für Ünïcode"),
                 },
-                IdempotencyKey::scoped("test", tag, &i.to_string())
-                    .unwrap_or_else(|e| panic!("{e}")),
+                IdempotencyKey::scoped("test", tag, &i.to_string()).unwrap(),
             )
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
 }
 
@@ -34,7 +33,7 @@ async fn seals_chain_over_new_entries_and_a_rewritten_row_is_found() {
         db.core
             .seal_journal(&org.tenant, t)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .is_none(),
         "an empty journal has nothing to seal"
     );
@@ -43,19 +42,15 @@ async fn seals_chain_over_new_entries_and_a_rewritten_row_is_found() {
     db.core
         .run_scheduled_issuance(&org.tenant, t)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let first = db
-        .core
-        .seal_journal(&org.tenant, t)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let first = first.unwrap_or_else(|| panic!("a seal"));
+        .unwrap();
+    let first = db.core.seal_journal(&org.tenant, t).await.unwrap();
+    let first = first.expect("a seal");
     assert_eq!((first.seq, first.entries), (1, 7 + 6));
     assert!(
         db.core
             .seal_journal(&org.tenant, t)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .is_none(),
         "nothing new, no seal"
     );
@@ -65,25 +60,14 @@ async fn seals_chain_over_new_entries_and_a_rewritten_row_is_found() {
         db.core.seal_journal(&org.tenant, t),
         db.core.seal_journal(&org.tenant, t)
     );
-    let made: Vec<_> = [a, b]
-        .into_iter()
-        .filter_map(|r| r.unwrap_or_else(|e| panic!("{e}")))
-        .collect();
+    let made: Vec<_> = [a, b].into_iter().filter_map(|r| r.unwrap()).collect();
     assert_eq!(made.len(), 1);
     assert_eq!((made[0].seq, made[0].entries), (2, 3));
     assert_eq!(made[0].prev_hash, first.hash);
 
-    let published = db
-        .core
-        .journal_seals(&org.admin)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let published = db.core.journal_seals(&org.admin).await.unwrap();
     assert_eq!(published.len(), 2);
-    let audit = db
-        .core
-        .audit_seals(&org.tenant)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let audit = db.core.audit_seals(&org.tenant).await.unwrap();
     assert!(audit.ok, "{audit:?}");
     assert_eq!(
         (audit.seals, audit.sealed_entries, audit.unsealed_entries),
@@ -99,14 +83,10 @@ async fn seals_chain_over_new_entries_and_a_rewritten_row_is_found() {
     )))
     .execute(&db.pool)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let audit = db
-        .core
-        .audit_seals(&org.tenant)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    let audit = db.core.audit_seals(&org.tenant).await.unwrap();
     assert!(!audit.ok);
-    let mismatch = audit.first_mismatch.unwrap_or_else(|| panic!("a mismatch"));
+    let mismatch = audit.first_mismatch.expect("a mismatch");
     assert_eq!(mismatch.seq, 1);
     assert_ne!(mismatch.published, mismatch.recomputed);
 }

@@ -819,7 +819,7 @@ mod tests {
     }
 
     fn amount(minor: i64) -> Amount {
-        Amount::from_minor(minor).unwrap_or_else(|e| panic!("{e}"))
+        Amount::from_minor(minor).unwrap()
     }
 
     #[test]

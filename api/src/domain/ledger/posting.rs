@@ -218,7 +218,7 @@ mod tests {
             currency: C,
             from,
             to,
-            amount: Amount::from_minor(amount).unwrap_or_else(|e| panic!("{e}")),
+            amount: Amount::from_minor(amount).unwrap(),
             kind: TransferKind::Payment,
             memo: String::new(),
             actor: UserId(1),
