@@ -12,7 +12,7 @@
 //! it gets the first answer again.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use coinsence_api::Core;
@@ -1074,8 +1074,23 @@ fn not_connected(lang: Lang) -> Reply {
     )
 }
 
+/// The full help of each language, written once: it is a sixth of what a room asks.
+static FULL_HELP: LazyLock<[Reply; 2]> =
+    LazyLock::new(|| Lang::ALL.map(|l| write_help(l, None, None)));
+
 /// The help in `lang`: every command, or one; after an unknown command, says so first.
 pub fn help(lang: Lang, verb: Option<Verb>, unknown: Option<&str>) -> Reply {
+    match (verb, unknown) {
+        (None, None) => FULL_HELP
+            .iter()
+            .find(|r| r.lang == lang)
+            .cloned()
+            .unwrap_or_else(|| write_help(lang, None, None)),
+        _ => write_help(lang, verb, unknown),
+    }
+}
+
+fn write_help(lang: Lang, verb: Option<Verb>, unknown: Option<&str>) -> Reply {
     let mut reply = Reply::new(Tone::Ok).in_lang(lang);
     if let Some(word) = unknown {
         reply = reply.line(say::spans(
