@@ -10,7 +10,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::{FORMAT, Manifest, ManifestOrg, Migrations, PartHeader, PartSum, VERSION};
+use super::format::{FORMAT, Manifest, ManifestOrg, Migrations, PartHeader, PartSum, VERSION};
 use crate::domain::ids::TenantId;
 use crate::domain::tenancy::{OrgSlug, SchemaName, TenantTx};
 use crate::error::{Error, Result};

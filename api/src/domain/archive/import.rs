@@ -13,7 +13,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use super::export::{quote_ident, tables_in_load_order};
-use super::{FORMAT, Manifest, PartHeader, VERSION, remap_row};
+use super::format::{FORMAT, Manifest, PartHeader, VERSION, remap_row};
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::{seal, store};
 use crate::domain::tenancy::{OrgSlug, SchemaName, TenantTx};
