@@ -66,7 +66,11 @@ fn lists_users(key: &str) -> bool {
 
 /// Translates the user ids in one row of an org table from the archive's ids to this instance's.
 /// Ids without a translation (nobody exported, so nobody to match) are left as they are.
-pub(super) fn remap_row(table: &str, row: &mut serde_json::Map<String, Value>, users: &HashMap<i64, i64>) {
+pub(super) fn remap_row(
+    table: &str,
+    row: &mut serde_json::Map<String, Value>,
+    users: &HashMap<i64, i64>,
+) {
     if table == SEALED_TABLE {
         return;
     }
