@@ -73,21 +73,28 @@ pub async fn migrate_schema(
 /// so it exists only once it is complete).
 pub async fn migrate_in(tx: &mut TenantTx, migrator: &Migrator) -> Result<Applied> {
     let schema = tx.schema().clone();
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('coinsence-migrate'), hashtext($1))")
-        .bind(schema.as_str())
+    // One round trip: the lock, the Citus trigger setting, and whether the version table exists
+    // (a release migrates thousands of schemas, so round trips per schema count).
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT to_regclass('schema_migrations') IS NOT NULL
+         FROM (SELECT pg_advisory_xact_lock(hashtext('coinsence-migrate'), hashtext($1)),
+                      set_config('citus.enable_unsafe_triggers', 'on', true)) AS locked",
+    )
+    .bind(schema.as_str())
+    .fetch_one(tx.conn())
+    .await?;
+    if !has_table {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version     bigint PRIMARY KEY,
+                description text NOT NULL,
+                checksum    bytea NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now()
+            )",
+        )
         .execute(tx.conn())
         .await?;
-    crate::citus::allow_triggers(tx.conn()).await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version     bigint PRIMARY KEY,
-            description text NOT NULL,
-            checksum    bytea NOT NULL,
-            applied_at  timestamptz NOT NULL DEFAULT now()
-        )",
-    )
-    .execute(tx.conn())
-    .await?;
+    }
     let applied: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT version, checksum FROM schema_migrations ORDER BY version")
             .fetch_all(tx.conn())
@@ -162,30 +169,34 @@ pub async fn tenant_versions(pool: &PgPool) -> Result<Vec<(TenantId, i64)>> {
     Ok(out)
 }
 
-/// Migrates the control plane, then every org schema in id order, then the spare schemas. A
-/// failed org is reported and skipped (the next run retries it); `progress` is called after
-/// each org.
+/// Migrates the control plane, then every org schema, then the spare schemas. A failed org is
+/// reported and skipped (the next run retries it); `progress` is called after each org.
 pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(usize, usize)) -> Result<Summary> {
     migrate_control(pool).await?;
-    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM control.tenants ORDER BY id")
+    let ids: Vec<TenantId> = sqlx::query_scalar("SELECT id FROM control.tenants ORDER BY id")
         .fetch_all(pool)
         .await?;
     let mut summary = Summary {
         orgs: ids.len(),
         ..Summary::default()
     };
-    for (done, (id,)) in ids.into_iter().enumerate() {
-        let schema = SchemaName::for_tenant(crate::domain::ids::TenantId(id));
-        match migrate_tenant(pool, &schema).await {
+    let total = ids.len();
+    migrate_tenants(pool, ids, &TENANT, |id, outcome| {
+        match outcome {
             Ok(a) if a.newly_applied > 0 => summary.migrated += 1,
             Ok(_) => summary.up_to_date += 1,
             Err(e) => {
+                let schema = SchemaName::for_tenant(id);
                 tracing::error!(%schema, error = %e, "migrating org failed");
                 summary.failed += 1;
             }
         }
-        progress(done + 1, summary.orgs);
-    }
+        progress(
+            summary.migrated + summary.up_to_date + summary.failed,
+            total,
+        );
+    })
+    .await;
     match crate::domain::spare_schemas::migrate(pool).await {
         Ok(n) if n > 0 => tracing::info!(spares = n, "spare org schemas migrated"),
         Ok(_) => {}
@@ -195,6 +206,34 @@ pub async fn migrate_all(pool: &PgPool, mut progress: impl FnMut(usize, usize)) 
     }
     Ok(summary)
 }
+
+/// Migrates the given org schemas with `migrator`, several at once (each schema in its own
+/// transaction on its own connection, so one org's failure touches no other), calling `done`
+/// as each finishes. As many at once as the pool allows, up to [`MAX_CONCURRENT_SCHEMAS`]: a
+/// schema's migration is a few short round trips, so overlapping them keeps the server busy
+/// rather than waiting on the network.
+pub async fn migrate_tenants(
+    pool: &PgPool,
+    ids: Vec<TenantId>,
+    migrator: &Migrator,
+    mut done: impl FnMut(TenantId, Result<Applied>),
+) {
+    use futures::StreamExt;
+
+    let at_once = (pool.options().get_max_connections() as usize).clamp(1, MAX_CONCURRENT_SCHEMAS);
+    let mut running = futures::stream::iter(ids)
+        .map(|id| async move {
+            let outcome = migrate_schema(pool, &SchemaName::for_tenant(id), migrator).await;
+            (id, outcome)
+        })
+        .buffer_unordered(at_once);
+    while let Some((id, outcome)) = running.next().await {
+        done(id, outcome);
+    }
+}
+
+/// More at once stops paying on a small server and only queues on its locks.
+pub const MAX_CONCURRENT_SCHEMAS: usize = 4;
 
 /// One org whose schema lacks some tenant migrations.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1071,16 +1071,12 @@ async fn issuance() -> anyhow::Result<()> {
     let tenant = core.tenant(&slug).await?;
     pool.close().await;
 
-    let (log, outputs) = crash_a_step(&db, "issuance", &slug).await?;
-    let pool = coinsence_api::cluster::connect(&db.url, 4).await?;
-    let core = Core::new(pool.clone());
-    let mut violations = Vec::new();
-    if !outputs[1].starts_with("0 periods") {
-        violations.push(format!(
-            "a run after the end still found work: {}",
-            outputs[1]
-        ));
-    }
+    let Crashed {
+        log,
+        pool,
+        core,
+        mut violations,
+    } = crash_and_reconnect(&db, "issuance", &slug, "0 periods").await?;
     let s = tenant.schema();
     let (runs,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM {}.issuance_runs WHERE policy_id = $1",
@@ -1127,9 +1123,7 @@ async fn issuance() -> anyhow::Result<()> {
         "  {members} member accounts, {runs} periods, {} accounts paid wrongly",
         wrong.len()
     );
-    violations.extend(books_in_sql(&core, &tenant).await?);
-    pool.close().await;
-    report("issuance", &log, &violations)
+    finish("issuance", &pool, &core, &tenant, &log, violations).await
 }
 
 /// Due proposals closed by a closer that is killed mid-run: each passed proposal's action runs
@@ -1175,16 +1169,12 @@ async fn votes() -> anyhow::Result<()> {
     let tenant = core.tenant(&slug).await?;
     pool.close().await;
 
-    let (log, outputs) = crash_a_step(&db, "close-due", &slug).await?;
-    let pool = coinsence_api::cluster::connect(&db.url, 4).await?;
-    let core = Core::new(pool.clone());
-    let mut violations = Vec::new();
-    if !outputs[1].starts_with("0 closed") {
-        violations.push(format!(
-            "a run after the end still found work: {}",
-            outputs[1]
-        ));
-    }
+    let Crashed {
+        log,
+        pool,
+        core,
+        mut violations,
+    } = crash_and_reconnect(&db, "close-due", &slug, "0 closed").await?;
     let s = tenant.schema();
     let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT p.id, p.status, count(t.id), coalesce(sum(t.amount), 0)::bigint
@@ -1224,7 +1214,54 @@ async fn votes() -> anyhow::Result<()> {
         }
     }
     println!("  {PROPOSALS} proposals: {passed} to pass, {rejected} blocked");
-    violations.extend(books_in_sql(&core, &tenant).await?);
+    finish("votes", &pool, &core, &tenant, &log, violations).await
+}
+
+/// What a scenario has after its step was crashed and re-run: the step's log, a fresh
+/// connection, and the first violation both scenarios check.
+struct Crashed {
+    log: Vec<String>,
+    pool: sqlx::PgPool,
+    core: Core,
+    violations: Vec<String>,
+}
+
+/// Crashes `step` part-way ([`crash_a_step`]), reconnects, and checks that a run after the
+/// end found nothing left to do (its output starts with `idle`).
+async fn crash_and_reconnect(
+    db: &Database,
+    step: &str,
+    slug: &str,
+    idle: &str,
+) -> anyhow::Result<Crashed> {
+    let (log, outputs) = crash_a_step(db, step, slug).await?;
+    let pool = coinsence_api::cluster::connect(&db.url, 4).await?;
+    let core = Core::new(pool.clone());
+    let mut violations = Vec::new();
+    if !outputs[1].starts_with(idle) {
+        violations.push(format!(
+            "a run after the end still found work: {}",
+            outputs[1]
+        ));
+    }
+    Ok(Crashed {
+        log,
+        pool,
+        core,
+        violations,
+    })
+}
+
+/// The books must balance whatever the scenario found; then the report.
+async fn finish(
+    name: &str,
+    pool: &sqlx::PgPool,
+    core: &Core,
+    tenant: &Tenant,
+    log: &[String],
+    mut violations: Vec<String>,
+) -> anyhow::Result<()> {
+    violations.extend(books_in_sql(core, tenant).await?);
     pool.close().await;
-    report("votes", &log, &violations)
+    report(name, log, &violations)
 }

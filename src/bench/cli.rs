@@ -53,6 +53,9 @@ pub struct MigrateBenchArgs {
     /// Internal: migrate every org up to this bench migration (the process the bench kills).
     #[arg(long, hide = true)]
     pub child: Option<i64>,
+    /// Internal: how many schemas the child migrates at once (its pool's size).
+    #[arg(long, hide = true, default_value_t = coinsence_api::migrate::MAX_CONCURRENT_SCHEMAS)]
+    pub at_once: usize,
 }
 
 #[derive(Debug, Clone, Args)]

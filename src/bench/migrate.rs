@@ -6,9 +6,10 @@
 //!    (`migrate_in`, as a new org's), four at a time; these setup commits skip the wait for the
 //!    disk (`synchronous_commit = off`), which is not what is measured.
 //! 2. Times migrating every org to a new, no-op tenant migration that exists only in this run
-//!    (never in `migrations/`): a child process runs what `coinsence migrate` runs per org (its
-//!    own transaction, the advisory lock, the version check, the migration, its record), in id
-//!    order. Target: <= 60 s for 5,000 orgs.
+//!    (never in `migrations/`): a child process runs what `coinsence migrate` runs
+//!    (`migrate_tenants`: per org its own transaction, the advisory lock, the version check, the
+//!    migration, its record; four orgs at once), after a baseline run one org at a time.
+//!    Target: <= 60 s for 5,000 orgs.
 //! 3. Shows it resumes: a second no-op migration, the child killed (SIGKILL) a third of the way,
 //!    then run again; it finishes, and every org has the migration exactly once.
 //! 4. Reports the catalog (`pg_database_size`, `pg_class` rows) and memory (the server's
@@ -38,7 +39,7 @@ const SETUP_WORKERS: usize = 4;
 pub async fn run(args: MigrateBenchArgs) -> anyhow::Result<()> {
     if let Some(version) = args.child {
         let url = args.database_url.context("--child needs --database-url")?;
-        return child(&url, version).await;
+        return child(&url, version, args.at_once).await;
     }
     let (pool, url, cluster) = super::worker::database(args.database_url.as_deref(), 8).await?;
     let local = cluster.is_some();
@@ -55,27 +56,30 @@ pub async fn run(args: MigrateBenchArgs) -> anyhow::Result<()> {
 
     // A release with one new tenant migration, applied to every org without interruption.
     let first = FIRST_BENCH_VERSION + i64::try_from(bench_versions_applied(&pool).await?)?;
-    let run = migrate_in_child(&url, first, None).await?;
+    // One schema at a time first, as the baseline measured in the same run.
+    let serial = migrate_in_child(&url, first, 1, None).await?;
+    let at_once = migrate::MAX_CONCURRENT_SCHEMAS;
+    let run = migrate_in_child(&url, first + 1, at_once, None).await?;
     println!(
-        "migrate: {} orgs to the new migration in {:.1} s ({:.2} ms per org; target <= 60 s for 5,000){}",
+        "migrate: {} orgs to a new migration in {:.1} s ({:.2} ms per org; target <= 60 s for \
+         5,000), {at_once} at once; one at a time took {:.1} s ({:.2}x as long){}",
         run.migrated,
         run.seconds,
         run.seconds * 1000.0 / run.migrated.max(1) as f64,
+        serial.seconds,
+        serial.seconds / run.seconds.max(1e-9),
         run.backend_memory
-            .map(|b| format!(
-                "; the migrating backend's memory contexts {:.1} MiB",
-                mib(b)
-            ))
+            .map(|b| format!("; a migrating backend's memory contexts {:.1} MiB", mib(b)))
             .unwrap_or_default()
     );
 
     // Another release, its migration killed a third of the way, then run again.
-    let second = first + 1;
+    let second = first + 2;
     let total = org_count(&pool).await?;
-    let killed = migrate_in_child(&url, second, Some(total / 3)).await?;
-    // The child may have committed one more org than it printed before the kill: count.
+    let killed = migrate_in_child(&url, second, at_once, Some(total / 3)).await?;
+    // The child may have committed a few more orgs than it printed before the kill: count.
     let (at_kill, _) = orgs_at(&pool, second).await?;
-    let resumed = migrate_in_child(&url, second, None).await?;
+    let resumed = migrate_in_child(&url, second, at_once, None).await?;
     let (at_end, missing) = orgs_at(&pool, second).await?;
     println!(
         "resumable: killed (SIGKILL) after {at_kill} of {total} orgs ({:.1} s); the rerun found \
@@ -197,10 +201,12 @@ struct ChildRun {
 async fn migrate_in_child(
     url: &str,
     version: i64,
+    at_once: usize,
     kill_after: Option<usize>,
 ) -> anyhow::Result<ChildRun> {
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["bench", "migrate", "--child", &version.to_string()])
+        .args(["--at-once", &at_once.to_string()])
         .env("DATABASE_URL", url)
         .env("COINSENCE_LOG", "warn")
         .stdout(Stdio::piped())
@@ -237,27 +243,33 @@ async fn migrate_in_child(
 
 /// The child: `coinsence migrate`'s per-org step over every org in id order, with the bench's
 /// migrations added; one line per org on stdout.
-async fn child(url: &str, version: i64) -> anyhow::Result<()> {
+async fn child(url: &str, version: i64, at_once: usize) -> anyhow::Result<()> {
     use std::io::Write;
 
-    let pool = coinsence_api::cluster::connect(url, 1).await?;
+    // The production path: `migrate_tenants` runs as many at once as the pool has connections.
+    let pool = coinsence_api::cluster::connect(url, u32::try_from(at_once)?).await?;
     let migrator = migrator_up_to(version);
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM control.tenants ORDER BY id")
+    let ids: Vec<TenantId> = sqlx::query_scalar("SELECT id FROM control.tenants ORDER BY id")
         .fetch_all(&pool)
         .await?;
     let mut out = std::io::stdout().lock();
-    for id in ids {
-        let schema = SchemaName::for_tenant(TenantId(id));
-        let applied = migrate::migrate_schema(&pool, &schema, &migrator).await?;
-        let what = if applied.newly_applied > 0 {
-            "migrated"
-        } else {
-            "current"
+    let mut failed = None;
+    migrate::migrate_tenants(&pool, ids, &migrator, |id, applied| {
+        let line = match applied {
+            Ok(a) if a.newly_applied > 0 => format!("migrated {id}"),
+            Ok(_) => format!("current {id}"),
+            Err(e) => {
+                failed.get_or_insert(e);
+                return;
+            }
         };
-        writeln!(out, "{what} {id}")?;
-        out.flush()?;
+        // The parent counts lines as they come (and kills this child part-way).
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    })
+    .await;
+    if let Some(e) = failed {
+        return Err(e.into());
     }
-    // What touching every schema left in the one backend that did it (its catalog caches).
     let memory: i64 =
         sqlx::query_scalar("SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts")
             .fetch_one(&pool)

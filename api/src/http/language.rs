@@ -60,11 +60,8 @@ pub fn learn(parts: &axum::http::request::Parts, f: impl FnOnce(&Readers)) {
 }
 
 pub async fn localize(mut req: Request, next: Next) -> Response {
-    let asked = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Lang::from_accept_language);
+    // Kept raw: only a problem answer needs it parsed, and most answers are not problems.
+    let asked = req.headers().get(header::ACCEPT_LANGUAGE).cloned();
     let readers = Readers::default();
     req.extensions_mut().insert(readers.clone());
     let mut response = next.run(req).await;
@@ -72,6 +69,10 @@ pub async fn localize(mut req: Request, next: Next) -> Response {
         return response;
     };
     let learned = readers.learned();
+    let asked = asked
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language);
     let lang = Lang::pick(learned.own, asked, learned.org.unwrap_or_default());
     // Rendered in English already; only another language needs a new body.
     if lang != Lang::En
