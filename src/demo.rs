@@ -66,8 +66,6 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         },
     )
     .await?;
-    // Whoever joins from chat can pay at once (the demo people were funded below).
-    core.set_joining_grant(&admin, JOINING_GRANT).await?;
     let mut people = vec![(ada.user.clone(), "100")];
     for (name, amount) in [("Ben", "50"), ("Cleo", "25")] {
         let email = format!("{}@demo.coinsence.test", name.to_lowercase());
@@ -88,5 +86,8 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         let key = IdempotencyKey::scoped("demo", "welcome", &user.id.to_string())?;
         core.issue(&admin, request, key).await?;
     }
+    // Whoever joins from now on (from chat, say) can pay at once; the demo people were funded
+    // above, so the grant is set after them.
+    core.set_joining_grant(&admin, JOINING_GRANT).await?;
     Ok((ada.user, ada.token))
 }
