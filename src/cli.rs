@@ -23,8 +23,29 @@ pub struct Cli {
     /// Log filter (tracing's EnvFilter syntax); RUST_LOG wins when set.
     #[arg(long, global = true, env = "COINSENCE_LOG", default_value = "info")]
     pub log: String,
+    /// Where the database is, for every command: written before the command's name or after
+    /// it, as one likes (clap hands a global flag's value to the command that reads it).
+    #[command(flatten)]
+    pub db: SharedDbArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The database flags every command shares, accepted anywhere on the line. Each command reads
+/// them through its own arguments (`DbArgs`, `LocalDbArgs`, `UpArgs`), which carry the same ids.
+#[derive(Debug, Clone, Args)]
+pub struct SharedDbArgs {
+    /// PostgreSQL URL; without it, the private cluster of `coinsence up` under --data-dir.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where `coinsence up` keeps its private cluster (and logs).
+    #[arg(
+        long,
+        env = "COINSENCE_DATA_DIR",
+        default_value = ".coinsence",
+        global = true
+    )]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -504,6 +525,55 @@ mod tests {
             ])
             .is_err(),
             "no lanes is refused, not taken for the default"
+        );
+    }
+
+    /// The database flags go before or after any command's name, and reach it either way.
+    #[test]
+    fn database_flags_go_before_or_after_the_command() {
+        let url = |argv: &[&str]| -> (Option<String>, PathBuf) {
+            let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            match cli.command {
+                Command::Bots(a) => (a.db.database_url, a.db.data_dir),
+                Command::Org(a) => (a.db.database_url, a.db.data_dir),
+                Command::Audit(a) => (a.db.database_url, a.db.data_dir),
+                Command::Chat(a) => (a.db.database_url, a.db.data_dir),
+                Command::Up(a) => (a.database_url, a.data_dir),
+                Command::Migrate(a) => (a.db.database_url, a.db.data_dir),
+                other => panic!("{other:?}"),
+            }
+        };
+        let want = (Some("postgres://h/db".to_owned()), PathBuf::from("d"));
+        for tail in [
+            &["bots"][..],
+            &["org", "list"],
+            &["audit", "verify", "--org", "x"],
+            &["chat", "--org", "x", "--as", "Ana"],
+            &["migrate"],
+        ] {
+            let before = [
+                &[
+                    "coinsence",
+                    "--database-url",
+                    "postgres://h/db",
+                    "--data-dir",
+                    "d",
+                ][..],
+                tail,
+            ]
+            .concat();
+            let after = [
+                &["coinsence"][..],
+                tail,
+                &["--database-url", "postgres://h/db", "--data-dir", "d"],
+            ]
+            .concat();
+            assert_eq!(url(&before), want, "{before:?}");
+            assert_eq!(url(&after), want, "{after:?}");
+        }
+        assert_eq!(
+            url(&["coinsence", "--data-dir", "d", "up"]).1,
+            PathBuf::from("d")
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The demo org that `coinsence up` creates on its first run: an owner and two members with
-//! balances in the DEMO currency.
+//! balances in the DEMO currency, and a joining grant of 20.00 DEMO for everyone who joins later.
 
 use coinsence_api::Core;
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
@@ -13,6 +13,8 @@ pub const SLUG: &str = "demo";
 pub const CURRENCY: &str = "DEMO";
 pub const ADMIN_EMAIL: &str = "ada@demo.coinsence.test";
 const PASSWORD: &str = "coinsence-demo";
+/// What each newcomer to the demo org is given when they join.
+pub const JOINING_GRANT: &str = "20.00";
 
 /// The demo people, by their console names.
 pub const PEOPLE: [&str; 3] = ["Ada", "Ben", "Cleo"];
@@ -84,5 +86,8 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         let key = IdempotencyKey::scoped("demo", "welcome", &user.id.to_string())?;
         core.issue(&admin, request, key).await?;
     }
+    // Whoever joins from now on (from chat, say) can pay at once; the demo people were funded
+    // above, so the grant is set after them.
+    core.set_joining_grant(&admin, JOINING_GRANT).await?;
     Ok((ada.user, ada.token))
 }

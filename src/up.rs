@@ -12,7 +12,6 @@ use coinsence_api::domain::identity::{ApiToken, User};
 use coinsence_bots::console::{self, ConsoleSession};
 use coinsence_bots::{Engine, EngineConfig};
 use coinsence_worker::enqueue::JobFollowUps;
-use coinsence_worker::sinks::LogSink;
 use coinsence_worker::{SystemClock, Worker, WorkerConfig};
 use tokio::io::BufReader;
 use tokio::sync::watch;
@@ -103,6 +102,14 @@ pub(crate) async fn run_on(
         admin.email
     );
     println!("admin token: {}", token.expose());
+    if args.database_url.is_none() {
+        // The private cluster listens on a socket in the data directory: a bot needs this.
+        println!("database: {url}");
+        println!(
+            "chat bots beside it: coinsence bots --data-dir {} --matrix ... (or --database-url with the database above)",
+            args.data_dir.display()
+        );
+    }
     println!(
         "try:  curl -H 'Authorization: Bearer {}' {base}/v1/orgs/{}/accounts",
         token.expose(),
@@ -123,11 +130,13 @@ pub(crate) async fn run_on(
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
     // One Ctrl-C stops both the API and the worker (which lets running jobs finish); the
     // console chat's read of the terminal is abandoned (`main` does not wait for it).
-    // No chat bots run here yet, so events are delivered to the log.
+    // The outbox is left to `coinsence bots` (beside `up`, on its database): a sink here would
+    // mark every event delivered, so a receipt for a payment made through the API would never
+    // reach the payee's chat, while one made in chat sometimes did (whichever took it first).
     let worker = Worker::new(
         core.clone(),
         Arc::new(SystemClock),
-        Some(Arc::new(LogSink)),
+        None,
         WorkerConfig::default(),
     );
     let worker = tokio::spawn(worker.run(until_stopped(stopped.clone())));

@@ -1,8 +1,8 @@
 //! The commands the README names, run as an operator runs them against a test database:
 //! `migrate` (twice), `org create`, `org list`, `org connect-code` (its code binds a room) and the
 //! console `chat` through a pipe; without `DATABASE_URL`, the commands find `up`'s private cluster.
-//! (`up` is in tests/up.rs; `audit verify`, `migrate
-//! --background/--status` and `worker --status` in tests/worker_cli.rs.)
+//! `--database-url` goes before or after every command, `bots` included. (`up` is in tests/up.rs;
+//! `audit verify`, `migrate --background/--status` and `worker --status` in tests/worker_cli.rs.)
 
 // Test code: helpers may unwrap and expect too (clippy.toml allows it in test functions only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -51,6 +51,71 @@ fn ok(url: &str, args: &[&str], stdin: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `coinsence org create` of the Tea Club, as the README has it; what it printed.
+fn create_tea(url: &str) -> String {
+    ok(
+        url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "tea",
+            "--name",
+            "Tea Club",
+            "--owner-email",
+            "owner@tea.test",
+        ],
+        "",
+    )
+}
+
+/// The binary with the database given only by flags (no `DATABASE_URL`), wherever they are put.
+fn coinsence_flags(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coinsence"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("COINSENCE_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// One rule for every command: `--database-url` before the command's name or after it. `bots`
+/// takes it like the others (and, with no bot configured, says so rather than misreading it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_flag_goes_before_or_after_every_command() {
+    let (_pool, url) = coinsence_api::testing::test_database().await.unwrap();
+    let flag = ["--database-url", url.as_str()];
+    let before = |tail: &[&str]| coinsence_flags(&[&flag[..], tail].concat());
+    let after = |tail: &[&str]| coinsence_flags(&[tail, &flag[..]].concat());
+    succeeded(&before(&["migrate"]));
+    succeeded(&after(&["migrate"]));
+    create_tea(&url);
+    for run in [before(&["org", "list"]), after(&["org", "list"])] {
+        assert!(succeeded(&run).contains("Tea Club"));
+    }
+    for run in [
+        before(&["org", "connect-code", "tea"]),
+        after(&["org", "connect-code", "tea"]),
+    ] {
+        assert!(is_connect_code(succeeded(&run).trim()));
+    }
+    for run in [
+        before(&["audit", "verify", "--org", "tea"]),
+        after(&["audit", "verify", "--org", "tea"]),
+    ] {
+        assert!(succeeded(&run).contains("ok"));
+    }
+    for run in [before(&["bots"]), after(&["bots"])] {
+        let said = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(!run.status.success());
+        assert!(
+            said.contains("no bot") && !said.contains("unexpected argument"),
+            "{said}"
+        );
+    }
+}
+
 /// A connect code as people type it: three groups of four unambiguous letters and digits.
 fn is_connect_code(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
@@ -70,20 +135,7 @@ async fn the_readme_commands_create_an_org_hand_out_a_working_code_and_answer_in
     let first = ok(&url, &["migrate"], "");
     assert!(first.contains("0 failed"), "{first}");
 
-    let created = ok(
-        &url,
-        &[
-            "org",
-            "create",
-            "--slug",
-            "tea",
-            "--name",
-            "Tea Club",
-            "--owner-email",
-            "owner@tea.test",
-        ],
-        "",
-    );
+    let created = create_tea(&url);
     let token = created
         .lines()
         .find_map(|l| l.strip_prefix("owner token (shown once): "))
@@ -231,6 +283,8 @@ fn audit_verify_and_the_other_commands_find_ups_cluster_without_a_url() {
     assert!(created.contains("owner token"), "{created}");
     let verified = succeeded(&coinsence_at(&dir, &["audit", "verify", "--org", "local"]));
     assert!(verified.contains("ok: the journal matches"), "{verified}");
+    let code = succeeded(&coinsence_at(&dir, &["org", "connect-code", "local"]));
+    assert!(is_connect_code(code.trim()), "{code}");
 
     // `up` has stopped: the command starts the cluster for itself and stops it again.
     cluster.stop().unwrap();
@@ -290,20 +344,7 @@ async fn migrate_check_fails_while_anything_is_behind_names_it_and_changes_nothi
     assert_eq!(control, None, "--check created nothing");
 
     ok(&url, &["migrate"], "");
-    ok(
-        &url,
-        &[
-            "org",
-            "create",
-            "--slug",
-            "tea",
-            "--name",
-            "Tea Club",
-            "--owner-email",
-            "owner@tea.test",
-        ],
-        "",
-    );
+    create_tea(&url);
     let (passed, said) = check(&url);
     assert!(passed, "{said}");
     assert!(said.contains("current"), "{said}");
@@ -342,20 +383,7 @@ async fn an_org_exported_by_the_cli_imports_elsewhere_once_and_passes_the_audit_
     let (pool, url) = coinsence_api::testing::test_database().await.unwrap();
     let core = Core::new(pool);
     ok(&url, &["migrate"], "");
-    let created = ok(
-        &url,
-        &[
-            "org",
-            "create",
-            "--slug",
-            "tea",
-            "--name",
-            "Tea Club",
-            "--owner-email",
-            "owner@tea.test",
-        ],
-        "",
-    );
+    let created = create_tea(&url);
     let token = created
         .lines()
         .find_map(|l| l.strip_prefix("owner token (shown once): "))

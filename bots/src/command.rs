@@ -38,12 +38,15 @@ pub struct Mention {
 pub struct AmountText(String);
 
 impl AmountText {
+    /// A leading minus is read too, so that `/pay @ben -3` is answered that amounts must be
+    /// positive rather than that the amount is missing.
     pub fn parse(text: &str) -> Option<Self> {
+        let digits = text.strip_prefix('-').unwrap_or(text);
         let ok = text.len() <= 40
-            && text
+            && digits
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
-            && text.bytes().any(|b| b.is_ascii_digit() && b != b'0');
+            && digits.bytes().any(|b| b.is_ascii_digit() && b != b'0');
         ok.then(|| Self(text.to_owned()))
     }
 
@@ -308,7 +311,15 @@ impl Dialect {
         match self.platform {
             // Matrix ids: @localpart:server (the adapter turns pills into this form).
             ChatPlatform::Matrix => {
-                let (local, server) = token.strip_prefix('@')?.split_once(':')?;
+                let name = token.strip_prefix('@')?;
+                // A short name (`@ben`): the engine finds the room's member it names.
+                if !name.contains(':') {
+                    return short_name(name).map(|name| Mention {
+                        id: name.to_owned(),
+                        display: token.to_owned(),
+                    });
+                }
+                let (local, server) = name.split_once(':')?;
                 let ok_local = !local.is_empty()
                     && local.bytes().all(|b| {
                         b.is_ascii_lowercase()
@@ -356,6 +367,23 @@ impl Dialect {
             ChatPlatform::Discord => "@Ben",
             ChatPlatform::Telegram | ChatPlatform::Console => "@ben",
         }
+    }
+}
+
+/// A name typed after `@` without a server: letters, digits and `.`, `_`, `-`.
+fn short_name(name: &str) -> Option<&str> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    ok.then_some(name)
+}
+
+impl Mention {
+    /// A name the person typed rather than the platform's id for someone (Matrix's `@ben`
+    /// without a server): the room's members are searched for it.
+    pub fn is_short(&self, platform: ChatPlatform) -> bool {
+        platform == ChatPlatform::Matrix && !self.id.starts_with('@')
     }
 }
 

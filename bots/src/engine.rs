@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use coinsence_api::Core;
 use coinsence_api::Error;
-use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform};
+use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, Payee};
 use coinsence_api::domain::governance::ActionRequest;
 use coinsence_api::domain::governance::feed::NewPost;
 use coinsence_api::domain::governance::market::{ListingKind, ListingStatus, NewListing};
@@ -25,6 +25,7 @@ use coinsence_api::domain::governance::pledges::NewPledge;
 use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus, ProposalView};
 use coinsence_api::domain::identity::User;
 use coinsence_api::domain::ids::{AccountId, ListingId, ProjectId, ProposalId, TenantId};
+use coinsence_api::domain::joining_grant::JoiningGrant;
 use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
 use coinsence_api::domain::ledger::{AccountKind, AccountRef, Currency};
 use coinsence_api::domain::money::{Amount, MoneyError, Scale, format_minor};
@@ -36,7 +37,7 @@ use coinsence_api::refusal::Refusal;
 use crate::command::{
     AmountText, Command, Dialect, LanguageChoice, Mention, ParseError, Verb, help_lines, parse,
 };
-use crate::reply::{Reply, Span, Tone};
+use crate::reply::{Block, Reply, Span, Tone};
 use crate::say::{self, code, strong, t};
 
 /// A chat message as the engine needs it, whatever platform it came from.
@@ -153,14 +154,57 @@ impl Engine {
         let ctx = self.context(msg).await?;
         match command {
             Command::Help { verb, unknown } => {
-                return Ok(help(ctx.lang, verb, unknown.as_deref()));
+                let mut reply = help(ctx.lang, verb, unknown.as_deref());
+                // The full help of a connected room also says how a newcomer gets money.
+                if let (None, None, Some(tenant)) = (verb, &unknown, &ctx.tenant) {
+                    reply = reply.line(self.how_to_get_money(ctx.lang, tenant).await);
+                }
+                return Ok(reply);
             }
             Command::Connect { code } => return self.connect(msg, ctx.lang, &code).await,
             Command::Language { choice } => return self.language(msg, ctx, choice).await,
             _ => {}
         }
-        let member = self.member(msg, ctx).await?;
+        let (member, granted) = self.member(msg, ctx).await?;
         let lang = Lang::pick(member.user.language, msg.locale, member.tenant.language);
+        let answer = self.run_as(msg, lang, &member, command).await;
+        // A newcomer's first answer says what they were given on joining.
+        let Some(grant) = granted else {
+            return answer;
+        };
+        let welcome = Block::Line(say::spans(
+            lang,
+            "chat-welcome-grant",
+            Args::new(),
+            vec![
+                ("org", strong(member.tenant.name.clone())),
+                (
+                    "amount",
+                    say::amount(
+                        grant.amount,
+                        grant.currency.scale,
+                        grant.currency.code.as_str(),
+                        lang,
+                    ),
+                ),
+            ],
+        ));
+        let first = |mut reply: Reply| {
+            reply.blocks.insert(0, welcome.clone());
+            reply
+        };
+        answer.map(first).map_err(first)
+    }
+
+    /// Runs a command of a member of the room's org.
+    async fn run_as(
+        &self,
+        msg: &Incoming,
+        lang: Lang,
+        member: &Member,
+        command: Command,
+    ) -> Said<Reply> {
+        let member = member.clone();
         let refused = |e: Error| refusal(lang, &e);
         match command {
             Command::Pay {
@@ -381,11 +425,47 @@ impl Engine {
         })
     }
 
+    /// How newcomers to `tenant` get money: its joining grant, or an admin.
+    async fn how_to_get_money(&self, lang: Lang, tenant: &Tenant) -> Vec<Span> {
+        let org = ("org", strong(tenant.name.clone()));
+        match self.core.joining_grant(tenant).await {
+            Ok(Some(grant)) => say::spans(
+                lang,
+                "chat-help-grant",
+                Args::new(),
+                vec![
+                    org,
+                    (
+                        "amount",
+                        say::amount(
+                            grant.amount,
+                            grant.currency.scale,
+                            grant.currency.code.as_str(),
+                            lang,
+                        ),
+                    ),
+                ],
+            ),
+            Ok(None) => say::spans(lang, "chat-help-no-grant", Args::new(), vec![org]),
+            Err(e) => {
+                tracing::warn!(error = %e.for_log(), "could not read the joining grant");
+                say::spans(lang, "chat-help-no-grant", Args::new(), vec![org])
+            }
+        }
+    }
+
     /// The sender as a member of the room's org: known, or joined now (open orgs).
-    async fn member(&self, msg: &Incoming, ctx: Context) -> Said<Member> {
+    async fn member(&self, msg: &Incoming, ctx: Context) -> Said<(Member, Option<JoiningGrant>)> {
         let lang = ctx.lang;
         if let Some(member) = ctx.member {
-            return Ok(member);
+            // Their name as their platform says it now (they may have been paid by mention,
+            // under their raw id, before they ever spoke). A failure here costs only the name.
+            if msg.sender_name != msg.sender
+                && let Err(e) = self.core.follow_chat_name(&member, &msg.sender_name).await
+            {
+                tracing::warn!(error = %e.for_log(), "could not update a chat member's name");
+            }
+            return Ok((member, None));
         }
         let Some(tenant) = ctx.tenant else {
             if msg.direct {
@@ -403,7 +483,7 @@ impl Engine {
         };
         let who = self.identity(&msg.sender, lang)?;
         self.core
-            .chat_member(&tenant, &who, &msg.sender_name)
+            .chat_join(&tenant, &who, &msg.sender_name)
             .await
             .map_err(|e| refusal(lang, &e))
     }
@@ -599,45 +679,68 @@ impl Engine {
     ) -> Said<Reply> {
         let currency = self.currency(lang, member, currency).await?;
         let typed = read_amount(lang, amount_text, currency.scale)?;
+        let to = &self.named(lang, member, to).await?;
         let who = self.identity(&to.id, lang)?;
         if who.platform_user_id == msg.sender {
             return Err(say::error(lang, "chat-pay-yourself", Args::new(), vec![]));
         }
         let key = self.key(msg, lang)?;
+        let request = |to: AccountRef| MoveRequest {
+            currency: currency.code.as_str().to_owned(),
+            to,
+            amount: format_minor(typed.minor(), currency.scale),
+            memo: memo.clone(),
+        };
         // A redelivered payment is answered from the journal, whoever the payee is now.
         let earlier = self
             .core
             .chat_paid(member, &key, &who)
             .await
             .map_err(|e| refusal(lang, &e))?;
-        let (payee, new_member) = match earlier {
-            Some(paid) => paid,
+        let payee = match earlier {
+            Some((user, admitted)) => Ok((Payee::Member(user), admitted)),
             None => self
                 .core
-                .chat_payee(&member.tenant, &msg.room, &who, &to.display, &key)
+                .chat_payee(&member.tenant, &who)
                 .await
-                .map_err(|e| match e {
-                    e if e.is_not_found() => say::error(
-                        lang,
-                        "chat-payee-not-member",
-                        Args::new(),
-                        vec![
-                            ("payee", t(to.display.clone())),
-                            ("org", t(member.tenant.name.clone())),
-                        ],
-                    ),
-                    e => refusal(lang, &e),
-                })?,
-        };
-        let request = MoveRequest {
-            currency: currency.code.as_str().to_owned(),
-            to: AccountRef::Member(payee.id),
-            amount: format_minor(typed.minor(), currency.scale),
-            memo: memo.clone(),
+                .map(|payee| (payee, false)),
+        }
+        .map_err(|e| match e {
+            e if e.is_not_found() => say::error(
+                lang,
+                "chat-payee-not-member",
+                Args::new(),
+                vec![
+                    ("payee", t(to.display.clone())),
+                    ("org", t(member.tenant.name.clone())),
+                ],
+            ),
+            e => refusal(lang, &e),
+        })?;
+        // Someone new is admitted only by the payment's own transaction: a refused payment
+        // leaves the member list as it was.
+        let paid = match payee {
+            (Payee::Member(user), admitted) => self
+                .core
+                .pay(member, request(AccountRef::Member(user.id)), key)
+                .await
+                .map(|receipt| (receipt, user, admitted)),
+            (Payee::Newcomer, _) => {
+                self.core
+                    .chat_pay_newcomer(
+                        member,
+                        &msg.room,
+                        &who,
+                        &to.display,
+                        request(AccountRef::Issuance),
+                        key,
+                    )
+                    .await
+            }
         };
         let code_text = currency.code.as_str();
-        let receipt = match self.core.pay(member, request, key).await {
-            Ok(r) => r,
+        let (receipt, payee, new_member) = match paid {
+            Ok(paid) => paid,
             Err(Error::InsufficientFunds) => {
                 let balance = self
                     .own_accounts(member)
@@ -693,6 +796,48 @@ impl Engine {
             ));
         }
         Ok(reply)
+    }
+
+    /// The person a mention names: itself, or for a short name (`@ben` on Matrix) the one
+    /// member of the room's org it matches; several or none are answered with who they could be.
+    async fn named(&self, lang: Lang, member: &Member, to: &Mention) -> Said<Mention> {
+        if !to.is_short(self.config.platform) {
+            return Ok(to.clone());
+        }
+        // Enough to tell several apart without listing a crowd.
+        const SHOWN: i64 = 5;
+        let mut found = self
+            .core
+            .chat_members_named(&member.tenant, self.config.platform, &to.id, SHOWN)
+            .await
+            .map_err(|e| refusal(lang, &e))?;
+        match found.len() {
+            0 => Err(say::error(
+                lang,
+                "chat-nobody-called",
+                Args::new(),
+                vec![("name", t(to.id.clone()))],
+            )),
+            1 => {
+                let (id, display) = found.remove(0);
+                Ok(Mention { id, display })
+            }
+            n => Err(say::error(
+                lang,
+                "chat-which-one",
+                Args::new()
+                    .text(
+                        "choices",
+                        found
+                            .into_iter()
+                            .map(|(id, _)| id)
+                            .collect::<Vec<_>>()
+                            .join(" | "),
+                    )
+                    .count("count", i64::try_from(n).unwrap_or(i64::MAX)),
+                vec![("name", t(to.id.clone()))],
+            )),
+        }
     }
 
     /// The member's own accounts: (account, currency, balance text).
@@ -1005,6 +1150,12 @@ impl Engine {
 /// against the currency's scale.
 fn read_amount(lang: Lang, typed: &AmountText, scale: Scale) -> Said<Amount> {
     Amount::parse_in(typed.as_str(), scale, lang).map_err(|e| {
+        if e == MoneyError::NotPositive {
+            return refusal(
+                lang,
+                &Error::from(Refusal::AmountNotPositive { field: "amount" }),
+            );
+        }
         let (id, args) = match e {
             MoneyError::TooManyDecimals(places) => (
                 "chat-amount-decimals",

@@ -59,6 +59,8 @@ pub enum Step {
     Fund { who: Person, amount: &'static str },
     /// The ledger holds these balances (currency `COIN`).
     Balances(&'static [(Person, &'static str)]),
+    /// Of the scenario's people, exactly these are members of the org (besides its admin).
+    Members(&'static [Person]),
 }
 
 /// The shared scenario. `{code}`, `{ana}`, `{ben}`, `{other}` (the language the run's people do
@@ -89,6 +91,15 @@ pub const STEPS: &[Step] = &[
         who: Person::Ana,
         amount: "100",
     },
+    // A refused payment to someone new changes nothing: Ben is not made a member by it.
+    Step::Say {
+        who: Person::Ana,
+        text: "!pay {ben} 1000",
+        en: &["not enough", "1,000.00 COIN", "Nothing was paid"],
+        de: &["nicht genug", "1.000,00 COIN", "Es wurde nichts gezahlt"],
+        capture: None,
+    },
+    Step::Members(&[Person::Ana]),
     // A decimal comma reads the same in every language.
     Step::Say {
         who: Person::Ana,
@@ -97,13 +108,7 @@ pub const STEPS: &[Step] = &[
         de: &["12,50 COIN an", "gezahlt für bread"],
         capture: None,
     },
-    Step::Say {
-        who: Person::Ana,
-        text: "!pay {ben} 1000",
-        en: &["not enough", "1,000.00 COIN", "Nothing was paid"],
-        de: &["nicht genug", "1.000,00 COIN", "Es wurde nichts gezahlt"],
-        capture: None,
-    },
+    Step::Members(&[Person::Ana, Person::Ben]),
     Step::Say {
         who: Person::Ben,
         text: "!balance",
@@ -329,6 +334,28 @@ pub async fn run(
                 )
                 .await
                 .map_err(|e| format!("step {n}: funding: {e}"))?;
+            }
+            Step::Members(expected) => {
+                let members = core.members(&org.admin).await.map_err(|e| e.to_string())?;
+                let mut found = Vec::new();
+                for who in [Person::Ana, Person::Ben] {
+                    // Looked up without creating anyone: no room, just who they are.
+                    let known = core
+                        .chat_context(chat_platform, "", &platform(driver, who))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .user;
+                    if known.is_some_and(|u| members.iter().any(|m| m.user_id == u.id)) {
+                        found.push(who);
+                    }
+                }
+                if found != expected || members.len() != expected.len() + 1 {
+                    let names: Vec<&str> =
+                        members.iter().map(|m| m.display_name.as_str()).collect();
+                    return Err(format!(
+                        "step {n}: expected members {expected:?} (and the admin), found {found:?} among {names:?}"
+                    ));
+                }
             }
             Step::Balances(expected) => {
                 for (who, want) in expected {

@@ -955,3 +955,317 @@ async fn a_failed_send_backs_off_and_never_repeats_the_targets_already_reached()
     );
     assert_eq!(pending(&w).await, 0);
 }
+
+/// Issue 14: a newcomer gets the org's joining grant with their first answer, once; `/help`
+/// says how newcomers get money; paying someone new admits them with the grant too.
+#[tokio::test]
+async fn newcomers_get_the_joining_grant_once_and_help_says_how() {
+    let w = world(true).await;
+    w.fund("Ana", "10").await;
+    let help = w.ok("Ana", "/help").await;
+    assert!(
+        help.contains("How newcomers get money: ask an admin of Test Commons."),
+        "{help}"
+    );
+    let grant = w
+        .core
+        .set_joining_grant(&w.admin, "20")
+        .await
+        .unwrap()
+        .expect("a grant is set");
+    assert_eq!(grant.decimal(), "20.00");
+    let help = w.ok("Ana", "/help").await;
+    assert!(
+        help.contains("everyone who joins Test Commons gets 20.00 COIN once"),
+        "{help}"
+    );
+    // Ana joined before: nothing for her.
+    assert!(w.ok("Ana", "/balance").await.contains("10.00 COIN"));
+
+    let first = w.ok("Dan", "/balance").await;
+    assert!(
+        first.starts_with("Welcome to Test Commons! You got 20.00 COIN to get started."),
+        "{first}"
+    );
+    assert!(first.contains("20.00 COIN"), "{first}");
+    let second = w.ok("Dan", "/balance").await;
+    assert!(!second.contains("Welcome"), "{second}");
+    assert!(second.contains("20.00 COIN"), "{second}");
+    // The newcomer's first payment works.
+    assert!(
+        w.ok("Dan", "/pay @ana 5")
+            .await
+            .starts_with("Paid 5.00 COIN to Ana.")
+    );
+
+    // Paid by mention before ever speaking: admitted with the grant, in the payment's transaction.
+    w.ok("Ana", "/pay @eve 1").await;
+    let eve = w.ok("Eve", "/balance").await;
+    assert!(
+        eve.contains("21.00 COIN") && !eve.contains("Welcome"),
+        "{eve}"
+    );
+
+    assert!(
+        w.core
+            .set_joining_grant(&w.admin, "0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let fay = w.ok("Fay", "/balance").await;
+    assert!(
+        !fay.contains("Welcome") && fay.contains("0.00 COIN"),
+        "{fay}"
+    );
+    let checks = w.core.verify_ledger(&w.admin).await.unwrap();
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+}
+
+/// Issue 14: a refused payment to someone new changes nothing, not even who is a member.
+#[tokio::test]
+async fn a_refused_payment_to_someone_new_admits_nobody() {
+    let w = world(true).await;
+    w.fund("Ana", "5").await;
+    let members = w.core.members(&w.admin).await.unwrap().len();
+    let before = w.ledger().await;
+    let refused = w.refused("Ana", "/pay @zoe 50").await;
+    assert!(refused.contains("not enough"), "{refused}");
+    let negative = w.refused("Ana", "/pay @zoe -3").await;
+    assert!(negative.contains("greater than zero"), "{negative}");
+    assert_eq!(w.core.members(&w.admin).await.unwrap().len(), members);
+    assert_eq!(w.ledger().await, before);
+    let zoe = ChatIdentity::new(ChatPlatform::Console, "zoe").unwrap();
+    let known = w
+        .core
+        .chat_context(ChatPlatform::Console, &w.room, &zoe.platform_user_id)
+        .await
+        .unwrap();
+    assert!(known.user.is_none(), "no user was made for Zoe");
+}
+
+/// A Matrix engine on the console's org: rooms and people as Matrix names them.
+async fn matrix_world() -> (World, Engine, String) {
+    let w = world(true).await;
+    let room = "!commons:hs".to_owned();
+    w.core
+        .bind_room(ChatPlatform::Matrix, &room, &w.admin.tenant)
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        w.core.clone(),
+        EngineConfig {
+            platform: ChatPlatform::Matrix,
+            public_url: "http://127.0.0.1:8080".into(),
+        },
+    );
+    (w, engine, room)
+}
+
+async fn matrix_say(engine: &Engine, room: &str, sender: &str, name: &str, text: &str) -> Reply {
+    let msg = Incoming {
+        room: room.to_owned(),
+        sender: sender.to_owned(),
+        sender_name: name.to_owned(),
+        event_id: Some(format!("$ev{:016x}", rand::random::<u64>())),
+        direct: false,
+        locale: None,
+    };
+    engine
+        .handle_text(&msg, text)
+        .await
+        .unwrap_or_else(|| panic!("{text:?} got no answer"))
+}
+
+/// Issue 14: `!pay @ben 1` finds the one member called ben (by display name or the local part
+/// of their Matrix id), asks which one when several match, and says when nobody does.
+#[tokio::test]
+async fn short_names_find_the_one_member_or_ask_which() {
+    let (w, engine, room) = matrix_world().await;
+    let say = |sender: &'static str, name: &'static str, text: &'static str| {
+        let (engine, room) = (engine.clone(), room.clone());
+        async move { matrix_say(&engine, &room, sender, name, text).await }
+    };
+    for (id, name) in [
+        ("@ana:hs", "Ana"),
+        ("@ben:a.org", "Ben A"),
+        ("@ben:b.org", "Ben B"),
+        ("@cleo:hs", "Cleopatra"),
+    ] {
+        let r = say(id, name, "!balance").await;
+        assert_eq!(r.tone, Tone::Ok, "{}", r.plain());
+    }
+    let ana = w
+        .core
+        .chat_user(
+            &ChatIdentity::new(ChatPlatform::Matrix, "@ana:hs").unwrap(),
+            "Ana",
+        )
+        .await
+        .unwrap();
+    w.core
+        .issue(
+            &w.admin,
+            MoveRequest {
+                currency: "COIN".into(),
+                to: AccountRef::Member(ana.id),
+                amount: "10".into(),
+                memo: String::new(),
+            },
+            IdempotencyKey::scoped("test", "fund", "short-names").unwrap(),
+        )
+        .await
+        .unwrap();
+    // Unique by local part, and by display name (any case).
+    let paid = say("@ana:hs", "Ana", "!pay @cleo 1").await;
+    assert_eq!(paid.tone, Tone::Ok, "{}", paid.plain());
+    assert!(
+        paid.plain().contains("Paid 1.00 COIN to Cleopatra."),
+        "{}",
+        paid.plain()
+    );
+    let paid = say("@ana:hs", "Ana", "!pay @CLEOPATRA 1").await;
+    assert_eq!(paid.tone, Tone::Ok, "{}", paid.plain());
+    // Two Bens: asked which, nothing paid.
+    let which = say("@ana:hs", "Ana", "!pay @ben 1").await;
+    assert_eq!(which.tone, Tone::Error);
+    assert!(
+        which
+            .plain()
+            .contains("Which ben do you mean: @ben:a.org | @ben:b.org?"),
+        "{}",
+        which.plain()
+    );
+    let nobody = say("@ana:hs", "Ana", "!pay @dan 1").await;
+    assert_eq!(nobody.tone, Tone::Error);
+    assert!(
+        nobody.plain().contains("Nobody called dan is here."),
+        "{}",
+        nobody.plain()
+    );
+    // The full id still works for either Ben.
+    let paid = say("@ana:hs", "Ana", "!pay @ben:b.org 1").await;
+    assert!(
+        paid.plain().contains("Paid 1.00 COIN to Ben B."),
+        "{}",
+        paid.plain()
+    );
+    let checks = w.core.verify_ledger(&w.admin).await.unwrap();
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+}
+
+/// Issue 14: someone paid by mention carries their raw id as a name until they speak; then
+/// their name is what their platform says.
+#[tokio::test]
+async fn a_name_follows_the_platform_once_the_person_speaks() {
+    let (w, engine, room) = matrix_world().await;
+    let r = matrix_say(&engine, &room, "@ana:hs", "Ana", "!balance").await;
+    assert_eq!(r.tone, Tone::Ok, "{}", r.plain());
+    let ana = w
+        .core
+        .chat_user(
+            &ChatIdentity::new(ChatPlatform::Matrix, "@ana:hs").unwrap(),
+            "Ana",
+        )
+        .await
+        .unwrap();
+    w.core
+        .issue(
+            &w.admin,
+            MoveRequest {
+                currency: "COIN".into(),
+                to: AccountRef::Member(ana.id),
+                amount: "10".into(),
+                memo: String::new(),
+            },
+            IdempotencyKey::scoped("test", "fund", "names").unwrap(),
+        )
+        .await
+        .unwrap();
+    let paid = matrix_say(&engine, &room, "@ana:hs", "Ana", "!pay @ben:hs 2").await;
+    assert!(
+        paid.plain().contains("Paid 2.00 COIN to @ben:hs."),
+        "{}",
+        paid.plain()
+    );
+    let names = |w: &World| {
+        let core = w.core.clone();
+        let admin = w.admin.clone();
+        async move {
+            core.members(&admin)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.display_name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(names(&w).await.contains(&"@ben:hs".to_owned()));
+    let r = matrix_say(&engine, &room, "@ben:hs", "Ben Brown", "!balance").await;
+    assert_eq!(r.tone, Tone::Ok, "{}", r.plain());
+    let now = names(&w).await;
+    assert!(now.contains(&"Ben Brown".to_owned()), "{now:?}");
+    assert!(!now.contains(&"@ben:hs".to_owned()), "{now:?}");
+}
+
+/// Issue 14: a payment made outside chat (the API's path, by someone with no chat identity)
+/// reaches the payee's chat identity as a receipt.
+#[tokio::test]
+async fn a_payment_made_through_the_api_reaches_the_payees_chat() {
+    let w = world(true).await;
+    w.ok("Cleo", "/balance").await;
+    let cleo = w.user("Cleo").await;
+    w.core
+        .issue(
+            &w.admin,
+            MoveRequest {
+                currency: "COIN".into(),
+                to: AccountRef::Member(w.admin.user.id),
+                amount: "10".into(),
+                memo: String::new(),
+            },
+            IdempotencyKey::scoped("test", "fund", "api").unwrap(),
+        )
+        .await
+        .unwrap();
+    w.core
+        .pay(
+            &w.admin,
+            MoveRequest {
+                currency: "COIN".into(),
+                to: AccountRef::Member(cleo.id),
+                amount: "3".into(),
+                memo: "tea".into(),
+            },
+            IdempotencyKey::scoped("api", "test", "pay-cleo").unwrap(),
+        )
+        .await
+        .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
+    let round = delivery::deliver_once(&w.core, &sinks).await.unwrap();
+    assert_eq!(round.failed, 0, "{round:?}");
+    let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(
+        sent.iter().any(|(target, text, _)| target == "dm:cleo"
+            && text.contains("paid you 3.00 COIN for tea in Test Commons")),
+        "{sent:?}"
+    );
+}
+
+/// Issue 14: the "not connected" answer shows its commands as code, with no literal backticks.
+#[tokio::test]
+async fn the_not_connected_answer_renders_code_without_backticks() {
+    let w = world(true).await;
+    let msg = Incoming {
+        room: "nowhere".into(),
+        ..w.msg("Ana", None)
+    };
+    let reply = w.say_as(msg, "/balance").await;
+    let html = reply.html(false);
+    assert!(!html.contains('`'), "{html}");
+    assert!(
+        html.contains("<code>coinsence org connect-code &lt;org&gt;</code>"),
+        "{html}"
+    );
+}

@@ -99,7 +99,11 @@ fn console_table() {
             ("/pay ben 5", Want::Err("Say whom to pay")),
             ("/pay @ben five", Want::Err("Say how much")),
             ("/pay @ben 0", Want::Err("Say how much")),
-            ("/pay @ben -5", Want::Err("Say how much")),
+            // A negative amount is read, so the engine can say amounts must be positive.
+            (
+                "/pay @ben -5",
+                Want::Cmd(pay(console_mention("ben"), "-5", None, "")),
+            ),
             ("/pay @ben 5 lunch money", Want::Err("after \"for\"")),
             ("/balance", Want::Cmd(Command::Balance)),
             ("/Balance", Want::Cmd(Command::Balance)),
@@ -313,7 +317,19 @@ fn matrix_mentions() {
                 "/pay 5 @ben:example.org",
                 Want::Cmd(pay(ben, "5", None, "")),
             ),
-            ("!pay @ben 5", Want::Err("mention such as @ben:example.org")),
+            // A short name: the engine looks for the room's member it names.
+            (
+                "!pay @ben 5",
+                Want::Cmd(pay(
+                    Mention {
+                        id: "ben".into(),
+                        display: "@ben".into(),
+                    },
+                    "5",
+                    None,
+                    "",
+                )),
+            ),
             ("!pay @Ben:example.org 5", Want::Err("mention such as")),
         ],
     );

@@ -204,3 +204,10 @@ chat-private-failed = Ich konnte dir keine private Nachricht schicken; bitte fra
 chat-private-start = Ich kann dir noch nicht privat schreiben: Öffne einen Chat mit @{ $bot }, drück auf Start und frag dann noch einmal.
 chat-unknown-username = Ich weiß noch nicht, wer @{ $name } ist. Antworte mit /pay auf eine Nachricht dieser Person, oder bitte sie, zuerst hier zu schreiben. Es wurde nichts gezahlt.
 chat-direct-open-failed = Ich konnte keine Direktnachricht mit dir öffnen; schreib mir zuerst eine und frag dort.
+
+## The way to the first payment (issue 14): joining grant, short names.
+chat-welcome-grant = Willkommen bei { $org }! Du hast { $amount } zum Start bekommen.
+chat-help-grant = So kommen Neue an Geld: Wer { $org } beitritt, bekommt einmalig { $amount }.
+chat-help-no-grant = So kommen Neue an Geld: Frag einen Admin von { $org }.
+chat-nobody-called = Hier heißt niemand { $name }. Es wurde nichts gezahlt.
+chat-which-one = Wen meinst du mit { $name }: { $choices }? Schreib die volle ID. Es wurde nichts gezahlt.

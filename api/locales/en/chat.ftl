@@ -204,3 +204,10 @@ chat-private-failed = I could not send you a private message; please ask again.
 chat-private-start = I can't write to you privately yet: open a chat with @{ $bot } and press Start, then ask again.
 chat-unknown-username = I don't know who @{ $name } is yet. Reply to one of their messages with /pay, or ask them to write here first. Nothing was paid.
 chat-direct-open-failed = I could not open a direct message with you; start one with me and ask there.
+
+## The way to the first payment (issue 14): joining grant, short names.
+chat-welcome-grant = Welcome to { $org }! You got { $amount } to get started.
+chat-help-grant = How newcomers get money: everyone who joins { $org } gets { $amount } once.
+chat-help-no-grant = How newcomers get money: ask an admin of { $org }.
+chat-nobody-called = Nobody called { $name } is here. Nothing was paid.
+chat-which-one = Which { $name } do you mean: { $choices }? Write their full id. Nothing was paid.

@@ -20,8 +20,12 @@ use super::governance::feed::Platform;
 use super::idempotency::IdempotencyKey;
 use super::identity::{self, ApiToken, Role, User};
 use super::ids::{OutboxId, TenantId, UserId};
+use super::joining_grant::JoiningGrant;
+use super::ledger::AccountRef;
+use super::ledger::ops::{MoveRequest, Receipt};
+use super::ledger::queue::post_all;
 use super::ledger::{Currency, CurrencyKind, store as ledger_store};
-use super::orgs::{Member, admit_in};
+use super::orgs::{Member, admit_in, admit_with_grant_in};
 use super::tenancy::{OrgSlug, Tenant, TenantTx};
 use super::text_enum::text_enum;
 use crate::core::Core;
@@ -80,12 +84,15 @@ impl ChatIdentity {
     fn placeholder_email(&self) -> String {
         let random: [u8; 16] = rand::random();
         format!(
-            "{}.{}@chat.coinsence.invalid",
+            "{}.{}{PLACEHOLDER_DOMAIN}",
             self.platform,
             hex::encode(random)
         )
     }
 }
+
+/// Where the placeholder addresses of people who arrived from chat live.
+const PLACEHOLDER_DOMAIN: &str = "@chat.coinsence.invalid";
 
 /// A display name from a platform, made to fit `users.display_name` (1–100 characters).
 /// The platform's name is not the person's input to us, so what a name may not have is dropped
@@ -96,6 +103,14 @@ fn fit_display_name(name: &str, fallback: &str) -> String {
         .map(|n| super::text::fit_line(n, 100))
         .find(|n| !n.is_empty())
         .unwrap_or_else(|| "chat member".to_owned())
+}
+
+/// Whom a mention names, as far as the org knows them ([`Core::chat_payee`]).
+#[derive(Debug, Clone)]
+pub enum Payee {
+    Member(User),
+    /// Not a member (perhaps not even seen yet): paying them admits them.
+    Newcomer,
 }
 
 /// Who speaks in a room, and as what, resolved in one round trip.
@@ -467,22 +482,67 @@ impl Core {
         who: &ChatIdentity,
         display_name: &str,
     ) -> Result<Member> {
+        Ok(self.chat_join(tenant, who, display_name).await?.0)
+    }
+
+    /// As [`Core::chat_member`], with the joining grant they were given if they joined just now
+    /// (the newcomer's first answer tells them).
+    pub async fn chat_join(
+        &self,
+        tenant: &Tenant,
+        who: &ChatIdentity,
+        display_name: &str,
+    ) -> Result<(Member, Option<JoiningGrant>)> {
         let user = self.chat_user(who, display_name).await?;
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
         let existing = identity::role_in(tx.conn(), tenant.id, user.id).await?;
-        let role = match existing {
-            Some(role) => role,
-            None if tenant.open => admit_in(&mut tx, tenant.id, &user, Role::Member).await?,
+        let (role, granted) = match existing {
+            Some(role) => (role, None),
+            None if tenant.open => {
+                admit_with_grant_in(&mut tx, tenant.id, &user, Role::Member).await?
+            }
             None => {
                 return Err(Error::from(Refusal::InvitationOnly));
             }
         };
         tx.commit().await?;
-        Ok(Member {
-            tenant: tenant.clone(),
-            user,
-            role,
-        })
+        Ok((
+            Member {
+                tenant: tenant.clone(),
+                user,
+                role,
+            },
+            granted,
+        ))
+    }
+
+    /// A chat member's display name follows what their platform calls them, once they speak
+    /// (someone first seen as a mention may carry their raw id). Only for people who came from
+    /// chat: a name chosen at signup or on the portal is theirs to keep.
+    pub async fn follow_chat_name(&self, member: &Member, platform_name: &str) -> Result<()> {
+        let name = super::text::fit_line(platform_name, 100);
+        let from_chat = member.user.email.ends_with(PLACEHOLDER_DOMAIN);
+        if !from_chat || name.is_empty() || name == member.user.display_name {
+            return Ok(());
+        }
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let renamed = sqlx::query(
+            "UPDATE control.users SET display_name = $2 WHERE id = $1 AND password_hash IS NULL",
+        )
+        .bind(member.user.id)
+        .bind(&name)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if renamed > 0 {
+            sqlx::query("UPDATE members SET display_name = $2 WHERE user_id = $1")
+                .bind(member.user.id)
+                .bind(&name)
+                .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Whom the payment already made under this event's key paid, if it paid the person
@@ -524,22 +584,10 @@ impl Core {
         Ok(paid.map(|p| (p.user, p.admitted)))
     }
 
-    /// Someone mentioned in a room, as a member who can be paid. A person the bot has never seen
-    /// gets a user and, in an open org, an account on the spot; in a closed org only members can
-    /// be paid. An open org admits at most [`MENTION_ADMISSIONS_PER_HOUR`] people by mention per
-    /// room and hour, so one room cannot fill it with people nobody invited. Returns the user
-    /// and whether they were admitted just now, which is kept under the payment's `key` so that
-    /// its redelivery answers the same ([`Core::chat_paid`]).
-    pub async fn chat_payee(
-        &self,
-        tenant: &Tenant,
-        room_id: &str,
-        who: &ChatIdentity,
-        display_name: &str,
-        key: &IdempotencyKey,
-    ) -> Result<(User, bool)> {
-        let mut conn = self.pool.acquire().await?;
-        // Who they are and whether they are a member here, in one round trip.
+    /// Whom a mention names in the room's org, changing nothing: a member, or someone an open
+    /// org would admit with the payment ([`Core::chat_pay_newcomer`]). In a closed org only
+    /// members can be paid.
+    pub async fn chat_payee(&self, tenant: &Tenant, who: &ChatIdentity) -> Result<Payee> {
         #[derive(sqlx::FromRow)]
         struct Found {
             #[sqlx(flatten)]
@@ -555,56 +603,130 @@ impl Core {
         .bind(who.platform.as_str())
         .bind(&who.platform_user_id)
         .bind(tenant.id)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&self.pool)
         .await?;
-        drop(conn);
-        if let Some(Found {
-            user,
-            role: Some(_),
-        }) = found
-        {
-            return Ok((user, false));
+        match found {
+            Some(Found {
+                user,
+                role: Some(_),
+            }) => Ok(Payee::Member(user)),
+            _ if tenant.open => Ok(Payee::Newcomer),
+            _ => Err(Error::from(Refusal::MemberNotFound)),
         }
+    }
+
+    /// The members of `tenant` known on `platform` whom `name` may mean: their display name, or
+    /// the local part of their platform id (`ben` of `@ben:example.org`), is `name` whatever the
+    /// case. Platform id and display name, at most `limit`, ordered by id.
+    pub async fn chat_members_named(
+        &self,
+        tenant: &Tenant,
+        platform: ChatPlatform,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT i.platform_user_id, u.display_name FROM control.chat_identities i
+             JOIN control.memberships m ON m.user_id = i.user_id AND m.tenant_id = $2
+             JOIN control.users u ON u.id = i.user_id
+             WHERE i.platform = $1
+               AND (lower(u.display_name) = lower($3)
+                    OR lower(split_part(ltrim(i.platform_user_id, '@'), ':', 1)) = lower($3))
+             ORDER BY i.platform_user_id LIMIT $4",
+        )
+        .bind(platform.as_str())
+        .bind(tenant.id)
+        .bind(name)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Pays someone mentioned who is not a member yet, and admits them (with the org's joining
+    /// grant), in one transaction: a refused payment leaves no user, no member and no account
+    /// behind. An open org admits at most [`MENTION_ADMISSIONS_PER_HOUR`] people by mention per
+    /// room and hour, so one room cannot fill it with people nobody invited. Returns the receipt,
+    /// the payee and whether they were admitted by it, which is kept under the payment's `key` so
+    /// that its redelivery answers the same ([`Core::chat_paid`]).
+    pub async fn chat_pay_newcomer(
+        &self,
+        payer: &Member,
+        room_id: &str,
+        who: &ChatIdentity,
+        display_name: &str,
+        request: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<(Receipt, User, bool)> {
+        let tenant = &payer.tenant;
         if !tenant.open {
             return Err(Error::from(Refusal::MemberNotFound));
         }
-        let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
-        // Counted under a lock per room, before anyone is created, so concurrent mentions
-        // cannot slip past the cap together.
-        mention_admissions_left(tx.conn(), who.platform, room_id).await?;
-        // Found or created under the identity's lock, which also orders concurrent admissions
-        // of the same person (from several rooms) one after the other.
-        let user = ensure_chat_user_in(tx.conn(), who, display_name).await?;
-        // Admitted meanwhile (a concurrent mention in another room, or they spoke).
-        if identity::role_in(tx.conn(), tenant.id, user.id)
-            .await?
-            .is_some()
-        {
+        let key_text = key.as_str().to_owned();
+        let (order, currency) = self.payment_order(payer, request, key).await?;
+        // A duplicate key committed meanwhile (a concurrent redelivery): roll back, try again,
+        // and the journal answers.
+        for _ in 0..3 {
+            let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
+            let known = match find_chat_user(tx.conn(), who).await? {
+                Some(user) => identity::role_in(tx.conn(), tenant.id, user.id)
+                    .await?
+                    .is_some(),
+                None => false,
+            };
+            // Counted under a lock per room, before anyone is created, so concurrent mentions
+            // cannot slip past the cap together. A member is paid whatever the room's count.
+            if !known {
+                mention_admissions_left(tx.conn(), who.platform, room_id).await?;
+            }
+            // Found or created under the identity's lock, which also orders concurrent
+            // admissions of the same person (from several rooms) one after the other.
+            let user = ensure_chat_user_in(tx.conn(), who, display_name).await?;
+            // Admitted meanwhile (a concurrent mention in another room, or they spoke).
+            let admitted = identity::role_in(tx.conn(), tenant.id, user.id)
+                .await?
+                .is_none();
+            if admitted {
+                admit_in(&mut tx, tenant.id, &user, Role::Member).await?;
+                sqlx::query(
+                    "INSERT INTO control.chat_mention_admissions (platform, room_id, tenant_id, user_id)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(who.platform.as_str())
+                .bind(room_id)
+                .bind(tenant.id)
+                .bind(user.id)
+                .execute(tx.conn())
+                .await?;
+                // Under the payment's key: a creation never holds it (one event is one command).
+                sqlx::query(
+                    "INSERT INTO requests (idempotency_key, resource, fingerprint, resource_id)
+                     VALUES ($1, 'mention_admission', '', $2) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(&key_text)
+                .bind(user.id)
+                .execute(tx.conn())
+                .await?;
+            }
+            let mut order = order.clone();
+            order.to = AccountRef::Member(user.id);
+            // A refusal returns here, and dropping `tx` undoes the admission with it.
+            let Some(mut posted) = post_all(&mut tx, &[order]).await? else {
+                continue;
+            };
             tx.commit().await?;
-            return Ok((user, false));
+            let transfer = posted
+                .pop()
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("no transfer posted")))?;
+            return Ok((
+                Receipt {
+                    transfer,
+                    currency: currency.clone(),
+                },
+                user,
+                admitted,
+            ));
         }
-        admit_in(&mut tx, tenant.id, &user, Role::Member).await?;
-        sqlx::query(
-            "INSERT INTO control.chat_mention_admissions (platform, room_id, tenant_id, user_id)
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(who.platform.as_str())
-        .bind(room_id)
-        .bind(tenant.id)
-        .bind(user.id)
-        .execute(tx.conn())
-        .await?;
-        // Under the payment's key: a creation never holds it (one event is one command).
-        sqlx::query(
-            "INSERT INTO requests (idempotency_key, resource, fingerprint, resource_id)
-             VALUES ($1, 'mention_admission', '', $2) ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(key.as_str())
-        .bind(user.id)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok((user, true))
+        Err(Error::Busy)
     }
 
     /// The org's coin currencies (not project shares), oldest first: the first is the default

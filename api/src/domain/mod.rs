@@ -7,6 +7,7 @@ pub mod governance;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
+pub mod joining_grant;
 pub mod languages;
 pub mod ledger;
 pub mod money;

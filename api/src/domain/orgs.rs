@@ -12,8 +12,10 @@ use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use super::identity::{self, ApiToken, Email, Role, TokenTerms, User};
 use super::ids::{TenantId, UserId};
+use super::joining_grant::{self, JoiningGrant};
 use super::ledger::Credential;
 use super::ledger::store as ledger_store;
+use super::money::Amount;
 use super::spare_schemas;
 use super::tenancy::{OrgSlug, SchemaName, Tenant, TenantTx};
 use crate::core::Core;
@@ -488,6 +490,37 @@ impl Core {
         Ok(added)
     }
 
+    /// An admin sets the joining grant ([`super::joining_grant`]): `amount` in the org's
+    /// default currency (its first coin), as decimal text; "0" turns it off. Setting it grants
+    /// nothing to those who are members already.
+    pub async fn set_joining_grant(
+        &self,
+        admin: &Member,
+        amount: &str,
+    ) -> Result<Option<JoiningGrant>> {
+        admin.require_admin()?;
+        let typed = amount.trim();
+        let off = !typed.is_empty() && typed.chars().all(|c| matches!(c, '0' | '.' | ','));
+        let grant = if off {
+            None
+        } else {
+            let currency = self
+                .coins(admin)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::from(Refusal::CurrencyNotFound))?;
+            let amount = Amount::parse(typed, currency.scale)
+                .map_err(|e| Error::from(Refusal::amount("joining_grant", e)))?
+                .minor();
+            Some(JoiningGrant { amount, currency })
+        };
+        let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
+        joining_grant::set_in(&mut tx, grant.as_ref().map(|g| (g.currency.id, g.amount))).await?;
+        tx.commit().await?;
+        Ok(grant)
+    }
+
     pub async fn members(&self, member: &Member) -> Result<Vec<MemberInfo>> {
         Ok(sqlx::query_as(
             "SELECT m.user_id, u.display_name, m.role FROM control.memberships m
@@ -508,6 +541,16 @@ pub async fn admit_in(
     user: &User,
     role: Role,
 ) -> Result<Role> {
+    Ok(admit_with_grant_in(tx, tenant, user, role).await?.0)
+}
+
+/// As [`admit_in`], with the org's joining grant if it was issued to them now.
+pub(crate) async fn admit_with_grant_in(
+    tx: &mut TenantTx,
+    tenant: TenantId,
+    user: &User,
+    role: Role,
+) -> Result<(Role, Option<JoiningGrant>)> {
     let (role,): (String,) = sqlx::query_as(
         "INSERT INTO control.memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = control.memberships.role
@@ -519,7 +562,8 @@ pub async fn admit_in(
     .fetch_one(tx.conn())
     .await?;
     ledger_store::insert_member(tx, user.id, &user.display_name).await?;
-    Role::try_from(role)
+    let granted = joining_grant::grant_in(tx, user.id).await?;
+    Ok((Role::try_from(role)?, granted))
 }
 
 /// Creates an org inside the caller's transaction (signup creates the user and the org

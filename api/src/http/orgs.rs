@@ -12,6 +12,7 @@ use super::client_addr::ClientAddr;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use crate::domain::identity::{self, Role, User};
 use crate::domain::ids::{TokenId, UserId};
+use crate::domain::joining_grant::JoiningGrant;
 use crate::domain::orgs::{self, NewOrg, parse_org_name};
 use crate::domain::tenancy::{OrgSlug, Tenant};
 use crate::error::Error;
@@ -107,6 +108,28 @@ pub struct OrgView {
     /// The caller's role in this org.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// What each new member is given when they join (`GET` and `PATCH` of the org say it;
+    /// `null` there: nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<GrantView>)]
+    pub joining_grant: Option<Option<GrantView>>,
+}
+
+/// The joining grant: an amount of the org's default currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    /// Decimal text, e.g. "20.00".
+    pub amount: String,
+    pub currency: String,
+}
+
+impl GrantView {
+    fn new(grant: Option<JoiningGrant>) -> Option<Self> {
+        grant.map(|g| Self {
+            amount: g.decimal(),
+            currency: g.currency.code.as_str().to_owned(),
+        })
+    }
 }
 
 impl OrgView {
@@ -118,7 +141,13 @@ impl OrgView {
             created_at: t.created_at,
             language: t.language,
             role,
+            joining_grant: None,
         }
+    }
+
+    fn with_grant(mut self, grant: Option<JoiningGrant>) -> Self {
+        self.joining_grant = Some(GrantView::new(grant));
+        self
     }
 }
 
@@ -250,8 +279,14 @@ pub async fn create_org(
 
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "orgs", params(("org" = String, Path)),
     responses((status = 200, body = OrgView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_org(OrgMember(member): OrgMember) -> ApiResult<AppJson<OrgView>> {
-    Ok(AppJson(OrgView::new(member.tenant, Some(member.role))))
+pub async fn get_org(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+) -> ApiResult<AppJson<OrgView>> {
+    let grant = state.core.joining_grant(&member.tenant).await?;
+    Ok(AppJson(
+        OrgView::new(member.tenant, Some(member.role)).with_grant(grant),
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/orgs/{org}/join", tag = "orgs", params(("org" = String, Path)),
@@ -347,6 +382,12 @@ pub struct OrgPatch {
     /// language is not known.
     #[serde(default)]
     pub language: Option<Lang>,
+    /// What each new member is given once when they join (chat, API or portal), from the
+    /// issuance account: an amount of the org's default currency (its first coin), as decimal
+    /// text; "0" turns it off.
+    #[serde(default)]
+    #[schema(example = "20.00")]
+    pub joining_grant: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/v1/orgs/{org}", request_body = OrgPatch, tag = "orgs", params(("org" = String, Path)),
@@ -363,5 +404,11 @@ pub async fn patch_org(
         state.core.set_org_language(&member, language).await?;
         tenant.language = language;
     }
-    Ok(AppJson(OrgView::new(tenant, Some(member.role))))
+    let grant = match body.joining_grant {
+        Some(amount) => state.core.set_joining_grant(&member, &amount).await?,
+        None => state.core.joining_grant(&tenant).await?,
+    };
+    Ok(AppJson(
+        OrgView::new(tenant, Some(member.role)).with_grant(grant),
+    ))
 }

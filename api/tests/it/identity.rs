@@ -10,7 +10,8 @@ use axum::http::{Method, Request, StatusCode};
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, MENTION_ADMISSIONS_PER_HOUR};
 use coinsence_api::domain::identity::ApiToken;
 use coinsence_api::domain::ids::UserId;
-use coinsence_api::domain::ledger::ops::IdempotencyKey;
+use coinsence_api::domain::ledger::AccountRef;
+use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest};
 use coinsence_api::domain::orgs::{NewOrg, OrgCaps};
 use coinsence_api::domain::tenancy::OrgSlug;
 use coinsence_api::error::Error;
@@ -93,11 +94,7 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let tenant = ok(app.core.tenant("claims").await);
-    let (ana, admitted) = ok(app
-        .core
-        .chat_payee(&tenant, "!room", &victim, "Ana", &event())
-        .await);
+    let (ana, admitted) = ok(pay_mention(&app, &org, "!room", &victim, "Ana").await);
     assert!(admitted);
     assert_ne!(ana.id, UserId(mallory));
     assert_ne!(ana.email, address);
@@ -117,7 +114,7 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
         .pay(&org, &org.owner_token, ana.id.0, "4", &rand_key())
         .await;
     assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
-    assert_eq!(app.balance(&org, &org.owner_token, ana.id.0).await, "4.00");
+    assert_eq!(app.balance(&org, &org.owner_token, ana.id.0).await, "4.01");
     let (mallory_memberships,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM control.memberships WHERE user_id = $1")
             .bind(mallory)
@@ -130,18 +127,27 @@ async fn a_chat_identity_cannot_be_claimed_by_signing_up_with_its_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_sightings_make_one_user() {
     let app = TestApp::new().await;
-    app.org("sightings").await;
-    let tenant = ok(app.core.tenant("sightings").await);
+    let org = std::sync::Arc::new(app.org("sightings").await);
+    let app = std::sync::Arc::new(app);
+    pay_mention(
+        &app,
+        &org,
+        "warm-up",
+        &ok(ChatIdentity::new(ChatPlatform::Console, "x")),
+        "X",
+    )
+    .await
+    .unwrap();
     let who = ok(ChatIdentity::new(ChatPlatform::Discord, "123456789"));
     let mut tasks = Vec::new();
     for i in 0..12 {
-        let (core, who, tenant) = (app.core.clone(), who.clone(), tenant.clone());
+        let (app, org, who) = (app.clone(), org.clone(), who.clone());
         tasks.push(tokio::spawn(async move {
             if i % 2 == 0 {
-                core.chat_user(&who, "Bea").await.map(|u| u.id)
+                app.core.chat_user(&who, "Bea").await.map(|u| u.id)
             } else {
                 let room = format!("room-{}", i % 3);
-                core.chat_payee(&tenant, &room, &who, "Bea", &event())
+                pay_mention(&app, &org, &room, &who, "Bea")
                     .await
                     .map(|(u, _)| u.id)
             }
@@ -155,7 +161,7 @@ async fn concurrent_first_sightings_make_one_user() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     let (users, admissions): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM control.chat_identities WHERE platform = 'discord'),
-                (SELECT count(*) FROM control.chat_mention_admissions)",
+                (SELECT count(*) FROM control.chat_mention_admissions WHERE platform = 'discord')",
     )
     .fetch_one(&app.pool)
     .await
@@ -166,8 +172,7 @@ async fn concurrent_first_sightings_make_one_user() {
 #[tokio::test]
 async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
     let app = TestApp::new().await;
-    app.org("mentions").await;
-    let tenant = ok(app.core.tenant("mentions").await);
+    let org = app.org("mentions").await;
     let person = |n: i64| {
         ok(ChatIdentity::new(
             ChatPlatform::Matrix,
@@ -175,16 +180,10 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
         ))
     };
     for n in 0..MENTION_ADMISSIONS_PER_HOUR {
-        let (_, admitted) = ok(app
-            .core
-            .chat_payee(&tenant, "!busy", &person(n), "P", &event())
-            .await);
+        let (_, admitted) = ok(pay_mention(&app, &org, "!busy", &person(n), "P").await);
         assert!(admitted);
     }
-    let refused = app
-        .core
-        .chat_payee(&tenant, "!busy", &person(999), "P", &event())
-        .await;
+    let refused = pay_mention(&app, &org, "!busy", &person(999), "P").await;
     match refused {
         Err(Error::Refused(Refusal::MentionLimitReached { limit })) => {
             assert_eq!(limit, MENTION_ADMISSIONS_PER_HOUR);
@@ -200,15 +199,9 @@ async fn a_room_admits_a_limited_number_of_members_by_mention_per_hour() {
     .unwrap();
     assert_eq!(known, 0);
     // Members already admitted are still paid there; another room has its own count.
-    let (_, again) = ok(app
-        .core
-        .chat_payee(&tenant, "!busy", &person(0), "P", &event())
-        .await);
+    let (_, again) = ok(pay_mention(&app, &org, "!busy", &person(0), "P").await);
     assert!(!again);
-    let (_, elsewhere) = ok(app
-        .core
-        .chat_payee(&tenant, "!quiet", &person(999), "P", &event())
-        .await);
+    let (_, elsewhere) = ok(pay_mention(&app, &org, "!quiet", &person(999), "P").await);
     assert!(elsewhere);
 }
 
@@ -356,4 +349,35 @@ async fn an_address_creates_a_limited_number_of_orgs_a_day() {
 /// A chat payment's key, as the engine makes one from the platform's event id.
 fn event() -> IdempotencyKey {
     IdempotencyKey::scoped("matrix", "!room", &crate::helpers::rand_key()).unwrap()
+}
+
+/// The org's owner pays 0.01 COIN to someone mentioned in `room` (funded first, once), as
+/// `!pay @who 0.01` does from chat: the payee and whether the payment admitted them.
+async fn pay_mention(
+    app: &TestApp,
+    org: &crate::helpers::Org,
+    room: &str,
+    who: &ChatIdentity,
+    name: &str,
+) -> coinsence_api::Result<(coinsence_api::domain::identity::User, bool)> {
+    let owner = app
+        .core
+        .member_for_token(&ApiToken::from_presented(&org.owner_token), &org.slug)
+        .await?;
+    if app.balance(org, &org.owner_token, org.owner_id).await == "0.00" {
+        assert_eq!(
+            app.issue(org, org.owner_id, "100").await.status,
+            StatusCode::CREATED
+        );
+    }
+    let request = MoveRequest {
+        currency: "COIN".to_owned(),
+        to: AccountRef::Issuance,
+        amount: "0.01".to_owned(),
+        memo: String::new(),
+    };
+    app.core
+        .chat_pay_newcomer(&owner, room, who, name, request, event())
+        .await
+        .map(|(_, user, admitted)| (user, admitted))
 }

@@ -16,6 +16,7 @@ mod helpers;
 mod idempotency;
 mod identity;
 mod issuance;
+mod joining_grant;
 mod languages;
 mod limits;
 mod migrations;

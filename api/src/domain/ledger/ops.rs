@@ -227,6 +227,44 @@ impl Core {
         kind: TransferKind,
         credential: Option<Credential>,
     ) -> Result<(Receipt, bool)> {
+        let (order, currency) = self.order(member, req, key, kind, credential).await?;
+        let posted = self.transfers.submit(&member.schema(), order).await;
+        let outcome = match &posted {
+            Ok(_) => "applied",
+            Err(e) => e.code(),
+        };
+        metrics::counter!("coinsence_transfers_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
+        let posted = posted?;
+        Ok((
+            Receipt {
+                transfer: posted.transfer,
+                currency,
+            },
+            posted.written_now,
+        ))
+    }
+
+    /// A member's payment as an order, for an operation that posts it inside its own
+    /// transaction ([`super::queue::post_all`]) rather than through a lane.
+    pub(crate) async fn payment_order(
+        &self,
+        member: &Member,
+        req: MoveRequest,
+        key: IdempotencyKey,
+    ) -> Result<(TransferOrder, Currency)> {
+        self.order(member, req, key, TransferKind::Payment, None)
+            .await
+    }
+
+    /// Resolves the currency and checks what can be checked before the ledger is touched.
+    async fn order(
+        &self,
+        member: &Member,
+        req: MoveRequest,
+        key: IdempotencyKey,
+        kind: TransferKind,
+        credential: Option<Credential>,
+    ) -> Result<(TransferOrder, Currency)> {
         let currency = self.currency(member, &req.currency).await?;
         let amount = Amount::parse(&req.amount, currency.scale)
             .map_err(|e| Error::from(Refusal::amount("amount", e)))?;
@@ -251,20 +289,7 @@ impl Core {
             authority,
             credential,
         };
-        let posted = self.transfers.submit(&member.schema(), order).await;
-        let outcome = match &posted {
-            Ok(_) => "applied",
-            Err(e) => e.code(),
-        };
-        metrics::counter!("coinsence_transfers_total", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
-        let posted = posted?;
-        Ok((
-            Receipt {
-                transfer: posted.transfer,
-                currency,
-            },
-            posted.written_now,
-        ))
+        Ok((order, currency))
     }
 
     /// Journal entries, newest first. Members see those touching their own accounts; admins and
