@@ -204,3 +204,10 @@ chat-private-failed = Ich konnte dir keine private Nachricht schicken; bitte fra
 chat-private-start = Ich kann dir noch nicht privat schreiben: Öffne einen Chat mit @{ $bot }, drück auf Start und frag dann noch einmal.
 chat-unknown-username = Ich weiß noch nicht, wer @{ $name } ist. Antworte mit /pay auf eine Nachricht dieser Person, oder bitte sie, zuerst hier zu schreiben. Es wurde nichts gezahlt.
 chat-direct-open-failed = Ich konnte keine Direktnachricht mit dir öffnen; schreib mir zuerst eine und frag dort.
+
+# Chat adapters (away): commands that arrived while a bot was away, its first private message
+# to someone, and where to vote on Matrix.
+chat-away-send-again = Ich war nicht da, als du das geschickt hast, und habe nichts getan; bitte schick es noch einmal.
+chat-first-direct = { $name }: Ich habe dir eine private Nachricht geschickt. Quittungen bekommst du ab jetzt dort; schau in deine Direktnachrichten.
+chat-vote-on-announcement = Um per Klick abzustimmen, reagiere auf die Ankündigung des Vorschlags: { $link }
+chat-vote-announcement-follows = Um per Klick abzustimmen, reagiere auf die Ankündigung des Vorschlags; sie folgt hier gleich.

@@ -204,3 +204,10 @@ chat-private-failed = I could not send you a private message; please ask again.
 chat-private-start = I can't write to you privately yet: open a chat with @{ $bot } and press Start, then ask again.
 chat-unknown-username = I don't know who @{ $name } is yet. Reply to one of their messages with /pay, or ask them to write here first. Nothing was paid.
 chat-direct-open-failed = I could not open a direct message with you; start one with me and ask there.
+
+# Chat adapters (away): commands that arrived while a bot was away, its first private message
+# to someone, and where to vote on Matrix.
+chat-away-send-again = I was away when you sent this, so I did nothing; please send it again.
+chat-first-direct = { $name }: I sent you a private message. Receipts reach you there from now on; look in your direct messages.
+chat-vote-on-announcement = To vote with a click, react to the proposal's announcement: { $link }
+chat-vote-announcement-follows = To vote with a click, react to the proposal's announcement, which follows here shortly.
