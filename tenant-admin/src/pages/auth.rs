@@ -2,7 +2,7 @@
 //! one-time code `/link` gives in chat) and out.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use coinsence_api::domain::ledger::CurrencyCode;
@@ -228,7 +228,7 @@ pub async fn signup(
 
 /// The new session's cookie (and the form key's cookie gone), then on to `to`.
 fn signed_in(portal: &Portal, headers: &HeaderMap, secret: &SessionSecret, to: &str) -> Response {
-    let mut response = Redirect::to(to).into_response();
+    let mut response = super::see_other(headers, to);
     let cookies = response.headers_mut();
     cookies.append(
         header::SET_COOKIE,
@@ -247,11 +247,13 @@ struct LoginPage {
     error: FormError,
 }
 
-pub async fn login_form(visitor: Visitor) -> Result<Response, PortalError> {
+/// `/login`; with `?code=` (the link `coinsence up` prints, or one a person was sent) the code
+/// form is filled in and, where scripts run, sent at once: one click and the person is in.
+pub async fn login_form(visitor: Visitor, Query(q): Query<CodeForm>) -> Result<Response, PortalError> {
     let page = LoginPage {
         p: Ctx::visitor(visitor.lang, visitor.form_token),
         email: String::new(),
-        code: String::new(),
+        code: q.code,
         error: FormError::default(),
     };
     render(StatusCode::OK, &page, visitor.lang)
