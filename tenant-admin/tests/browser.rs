@@ -131,8 +131,46 @@ impl Walk {
                 .await
                 .unwrap_or_else(|e| panic!("{action} {name}: {e}"));
         }
+        self.mark().await;
         form.submit().await.expect("the form submits");
-        self.settle().await;
+        self.next_page().await;
+    }
+
+    /// Marks the page shown now, so [`Walk::next_page`] can tell when another replaced it.
+    async fn mark(&self) {
+        self.client
+            .execute("window.__walked = true", vec![])
+            .await
+            .expect("the page is marked");
+    }
+
+    /// Waits for the page that replaces the marked one, and for it to load.
+    async fn next_page(&self) {
+        for _ in 0..200 {
+            let fresh = self
+                .client
+                .execute("return window.__walked === undefined && document.readyState === 'complete'", vec![])
+                .await
+                .unwrap_or(Value::Bool(false));
+            if fresh == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no new page came");
+    }
+
+    /// Clicks what `css` finds and waits for the page it leads to.
+    async fn click(&self, css: &str) {
+        self.mark().await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .expect("a click");
+        self.next_page().await;
     }
 
     /// Waits until the page has loaded after a navigation.
@@ -305,14 +343,7 @@ async fn the_journey_in_a_real_browser() {
         .expect("a url")
         .path()
         .to_owned();
-    w.client
-        .find(Locator::Css("button[value='yes']"))
-        .await
-        .expect("a yes button")
-        .click()
-        .await
-        .expect("a vote");
-    w.settle().await;
+    w.click("button[value='yes']").await;
     w.look("proposal").await;
 
     // Log out; the member signs up and joins through the link, and votes.
@@ -337,14 +368,7 @@ async fn the_journey_in_a_real_browser() {
     w.look("join").await;
     w.submit(&invite_path, &[]).await;
     w.goto(&proposal).await;
-    w.client
-        .find(Locator::Css("button[value='yes']"))
-        .await
-        .expect("a yes button")
-        .click()
-        .await
-        .expect("a vote");
-    w.settle().await;
+    w.click("button[value='yes']").await;
     assert!(w.text("#tally").await.contains("yes 2"), "both voted");
     w.look("proposal-voted").await;
     w.submit("/logout", &[]).await;
@@ -390,7 +414,18 @@ async fn the_journey_in_a_real_browser() {
         .await;
     w.goto("/orgs/orchard").await;
     assert!(w.source().await.contains("50.00"), "the circulation moved");
-    w.submit("/orgs/orchard/verify", &[]).await;
+    // "Verify now" is swapped in by htmx, without a new page.
+    w.client
+        .find(Locator::Css("form[action='/orgs/orchard/verify'] button"))
+        .await
+        .expect("the verify button")
+        .click()
+        .await
+        .expect("a click");
+    w.client
+        .wait_for_find(Locator::Css("#seal .notice"))
+        .await
+        .expect("the verified seal box");
     w.look("dashboard-verified").await;
     w.goto("/orgs/orchard/ledger").await;
     let ledger = w.source().await;
