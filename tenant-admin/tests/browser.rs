@@ -136,6 +136,12 @@ impl Walk {
         self.next_page().await;
     }
 
+    async fn log_in(&mut self, email: &str) {
+        self.goto("/login").await;
+        self.submit("/login", &[("email", email), ("password", "correct horse battery")])
+            .await;
+    }
+
     /// Marks the page shown now, so [`Walk::next_page`] can tell when another replaced it.
     async fn mark(&self) {
         self.client
@@ -329,24 +335,7 @@ async fn the_journey_in_a_real_browser() {
         .expect("an invite link");
     w.look("members").await;
 
-    // The admin opens a proposal and votes.
-    w.goto("/orgs/orchard/proposals").await;
-    w.submit(
-        "/orgs/orchard/proposals",
-        &[("title", "Buy a cider press"), ("description", "For the autumn.")],
-    )
-    .await;
-    let proposal = w
-        .client
-        .current_url()
-        .await
-        .expect("a url")
-        .path()
-        .to_owned();
-    w.click("button[value='yes']").await;
-    w.look("proposal").await;
-
-    // Log out; the member signs up and joins through the link, and votes.
+    // Log out; the member signs up and joins through the link.
     w.submit("/logout", &[]).await;
     w.look("login").await;
     w.goto("/signup").await;
@@ -367,6 +356,28 @@ async fn the_journey_in_a_real_browser() {
     w.goto(&invite_path).await;
     w.look("join").await;
     w.submit(&invite_path, &[]).await;
+    assert!(w.source().await.contains("Orchard"), "joined");
+    w.submit("/logout", &[]).await;
+
+    // The admin opens a proposal and votes; then the member votes.
+    w.log_in("gina@orchard.test").await;
+    w.goto("/orgs/orchard/proposals").await;
+    w.submit(
+        "/orgs/orchard/proposals",
+        &[("title", "Buy a cider press"), ("description", "For the autumn.")],
+    )
+    .await;
+    let proposal = w
+        .client
+        .current_url()
+        .await
+        .expect("a url")
+        .path()
+        .to_owned();
+    w.click("button[value='yes']").await;
+    w.look("proposal").await;
+    w.submit("/logout", &[]).await;
+    w.log_in("max@orchard.test").await;
     w.goto(&proposal).await;
     w.click("button[value='yes']").await;
     assert!(w.text("#tally").await.contains("yes 2"), "both voted");
@@ -409,9 +420,7 @@ async fn the_journey_in_a_real_browser() {
     }
 
     // Back in as the admin: the ledger shows the payment, the CSV holds it.
-    w.goto("/login").await;
-    w.submit("/login", &[("email", "gina@orchard.test"), ("password", "correct horse battery")])
-        .await;
+    w.log_in("gina@orchard.test").await;
     w.goto("/orgs/orchard").await;
     assert!(w.source().await.contains("50.00"), "the circulation moved");
     // "Verify now" is swapped in by htmx, without a new page.
@@ -423,7 +432,8 @@ async fn the_journey_in_a_real_browser() {
         .await
         .expect("a click");
     w.client
-        .wait_for_find(Locator::Css("#seal .notice"))
+        .wait()
+        .for_element(Locator::Css("#seal .notice"))
         .await
         .expect("the verified seal box");
     w.look("dashboard-verified").await;

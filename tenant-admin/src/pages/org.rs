@@ -310,7 +310,12 @@ pub async fn create_currency(
         )),
         Err(e) => {
             let status = crate::error::status(&e);
-            let error = FormError::from_error(&e, who.lang);
+            let mut error = FormError::from_error(&e, who.lang);
+            // The domain names a currency code `currency` wherever it is; here it is the form's
+            // `code` field.
+            if error.field == "currency" {
+                error.field = "code".to_owned();
+            }
             currencies_page(&portal, &who, f, error, status).await
         }
     }
