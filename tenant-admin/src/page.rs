@@ -143,7 +143,11 @@ impl FormError {
 }
 
 /// Renders a template with a status.
-pub fn render(status: StatusCode, page: &impl Template, lang: Lang) -> std::result::Result<Response, PortalError> {
+pub fn render(
+    status: StatusCode,
+    page: &impl Template,
+    lang: Lang,
+) -> std::result::Result<Response, PortalError> {
     page.render()
         .map(|html| (status, Html(html)).into_response())
         .map_err(|e| PortalError::new(Error::Internal(anyhow_like(e)), lang))

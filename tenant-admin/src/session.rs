@@ -58,7 +58,12 @@ fn over_https(portal: &Portal, headers: &HeaderMap) -> bool {
 }
 
 /// A `Set-Cookie` value; `None` as the value clears the cookie.
-pub fn set_cookie(portal: &Portal, headers: &HeaderMap, name: &str, value: Option<&str>) -> HeaderValue {
+pub fn set_cookie(
+    portal: &Portal,
+    headers: &HeaderMap,
+    name: &str,
+    value: Option<&str>,
+) -> HeaderValue {
     let secure = if over_https(portal, headers) {
         "; Secure"
     } else {
@@ -82,7 +87,10 @@ pub fn browser_lang(headers: &HeaderMap) -> Lang {
 
 /// What keys the forms of this request: the session's secret, else the form cookie (or the one
 /// the middleware just made).
-fn form_key(parts_headers: &HeaderMap, extensions: &axum::http::Extensions) -> Option<SessionSecret> {
+fn form_key(
+    parts_headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<SessionSecret> {
     cookie(parts_headers, SESSION_COOKIE)
         .or_else(|| cookie(parts_headers, FORM_COOKIE))
         .map(SessionSecret::from_cookie)
@@ -101,11 +109,17 @@ pub async fn same_origin(State(portal): State<Portal>, mut req: Request, next: N
         let lang = browser_lang(headers);
         return PortalError::new(Error::from(Refusal::CrossOriginForm), lang).into_response();
     }
-    let needs_key = cookie(headers, SESSION_COOKIE).is_none() && cookie(headers, FORM_COOKIE).is_none();
+    let needs_key =
+        cookie(headers, SESSION_COOKIE).is_none() && cookie(headers, FORM_COOKIE).is_none();
     let mut set = None;
     if needs_key {
         let key = SessionSecret::from_cookie(&new_form_key());
-        set = Some(set_cookie(&portal, headers, FORM_COOKIE, Some(key.expose())));
+        set = Some(set_cookie(
+            &portal,
+            headers,
+            FORM_COOKIE,
+            Some(key.expose()),
+        ));
         req.extensions_mut().insert(NewFormKey(key));
     }
     let mut response = next.run(req).await;
@@ -292,7 +306,10 @@ impl<T: DeserializeOwned> FromRequest<Portal> for Posted<T> {
 fn parse_form<T: DeserializeOwned>(body: &Bytes, key: Option<&SessionSecret>) -> Option<Posted<T>> {
     let key = key?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
-    let token = pairs.iter().find(|(k, _)| k == TOKEN_FIELD).map(|(_, v)| v)?;
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == TOKEN_FIELD)
+        .map(|(_, v)| v)?;
     if !key.accepts_form_token(token) {
         return None;
     }

@@ -4,6 +4,8 @@
 //! into `~/.cache/coinsence/`) injected into every page: no serious or critical violation.
 //!
 //! Under `CI=true` a missing browser fails the test; elsewhere it is skipped, saying so.
+// Test helpers outside `#[test]` functions expect too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -138,8 +140,11 @@ impl Walk {
 
     async fn log_in(&mut self, email: &str) {
         self.goto("/login").await;
-        self.submit("/login", &[("email", email), ("password", "correct horse battery")])
-            .await;
+        self.submit(
+            "/login",
+            &[("email", email), ("password", "correct horse battery")],
+        )
+        .await;
     }
 
     /// Marks the page shown now, so [`Walk::next_page`] can tell when another replaced it.
@@ -155,7 +160,10 @@ impl Walk {
         for _ in 0..200 {
             let fresh = self
                 .client
-                .execute("return window.__walked === undefined && document.readyState === 'complete'", vec![])
+                .execute(
+                    "return window.__walked === undefined && document.readyState === 'complete'",
+                    vec![],
+                )
                 .await
                 .unwrap_or(Value::Bool(false));
             if fresh == Value::Bool(true) {
@@ -220,7 +228,8 @@ impl Walk {
             .await
             .expect("axe-core runs");
         for v in found.as_array().into_iter().flatten() {
-            self.violations.push(format!("{name}: {}", v.as_str().unwrap_or("?")));
+            self.violations
+                .push(format!("{name}: {}", v.as_str().unwrap_or("?")));
         }
     }
 
@@ -300,12 +309,18 @@ async fn the_journey_in_a_real_browser() {
 
     // A currency, with a mistake first.
     w.goto("/orgs/orchard/currencies").await;
-    w.submit("/orgs/orchard/currencies", &[("code", "hour"), ("name", "Hour"), ("scale", "0")])
-        .await;
+    w.submit(
+        "/orgs/orchard/currencies",
+        &[("code", "hour"), ("name", "Hour"), ("scale", "0")],
+    )
+    .await;
     assert!(w.source().await.contains("aria-invalid=\"true\""));
     w.look("currency-refused").await;
-    w.submit("/orgs/orchard/currencies", &[("code", "HOUR"), ("name", "Hour"), ("scale", "0")])
-        .await;
+    w.submit(
+        "/orgs/orchard/currencies",
+        &[("code", "HOUR"), ("name", "Hour"), ("scale", "0")],
+    )
+    .await;
     assert!(w.source().await.contains("HOUR"));
     w.look("currencies").await;
 
@@ -313,7 +328,11 @@ async fn the_journey_in_a_real_browser() {
     w.goto("/orgs/orchard/issuance").await;
     w.submit(
         "/orgs/orchard/issuance",
-        &[("currency", "APPLE"), ("period", "monthly"), ("fixed_amount", "5.00")],
+        &[
+            ("currency", "APPLE"),
+            ("period", "monthly"),
+            ("fixed_amount", "5.00"),
+        ],
     )
     .await;
     assert!(w.source().await.contains("5.00"));
@@ -364,7 +383,10 @@ async fn the_journey_in_a_real_browser() {
     w.goto("/orgs/orchard/proposals").await;
     w.submit(
         "/orgs/orchard/proposals",
-        &[("title", "Buy a cider press"), ("description", "For the autumn.")],
+        &[
+            ("title", "Buy a cider press"),
+            ("description", "For the autumn."),
+        ],
     )
     .await;
     let proposal = w
@@ -399,14 +421,24 @@ async fn the_journey_in_a_real_browser() {
     let gina = login["user"]["id"].as_i64().expect("an id");
     let max = site
         .core
-        .user_by_email(&coinsence_api::domain::identity::Email::parse("max@orchard.test").expect("an email"))
+        .user_by_email(
+            &coinsence_api::domain::identity::Email::parse("max@orchard.test").expect("an email"),
+        )
         .await
         .expect("max")
         .id
         .0;
     for (path, key, body) in [
-        ("issuance", "seed", json!({"currency": "APPLE", "to_member": gina, "amount": "50.00", "memo": "seed"})),
-        ("transfers", "pay", json!({"currency": "APPLE", "to_member": max, "amount": "7.25", "memo": "cider for the party"})),
+        (
+            "issuance",
+            "seed",
+            json!({"currency": "APPLE", "to_member": gina, "amount": "50.00", "memo": "seed"}),
+        ),
+        (
+            "transfers",
+            "pay",
+            json!({"currency": "APPLE", "to_member": max, "amount": "7.25", "memo": "cider for the party"}),
+        ),
     ] {
         let r = http
             .post(format!("{}/v1/orgs/orchard/{path}", site.base))
@@ -416,7 +448,12 @@ async fn the_journey_in_a_real_browser() {
             .send()
             .await
             .expect("the API answers");
-        assert_eq!(r.status().as_u16(), 201, "{path}: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status().as_u16(),
+            201,
+            "{path}: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     // Back in as the admin: the ledger shows the payment, the CSV holds it.
@@ -450,7 +487,10 @@ async fn the_journey_in_a_real_browser() {
     w.submit("/me/language", &[("language", "de")]).await;
     w.goto("/orgs/orchard/ledger").await;
     let ledger = w.source().await;
-    assert!(ledger.contains("Kassenbuch") && ledger.contains("7,25"), "German");
+    assert!(
+        ledger.contains("Kassenbuch") && ledger.contains("7,25"),
+        "German"
+    );
     w.look("ledger-de").await;
     w.goto("/orgs/orchard").await;
     assert!(w.source().await.contains("Geld im Umlauf"));
@@ -459,7 +499,10 @@ async fn the_journey_in_a_real_browser() {
     assert!(csv.contains("7,25;APPLE;cider for the party"), "{csv}");
 
     let Walk {
-        client, violations, shots, ..
+        client,
+        violations,
+        shots,
+        ..
     } = w;
     let _ = client.close().await;
     drop(driver);

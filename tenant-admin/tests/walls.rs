@@ -1,5 +1,7 @@
 //! The portal's walls, over plain HTTP: another org's admin, a member at admin pages, forms
 //! without their token or from another site, an old cookie after logout, the login limit.
+// Test helpers outside `#[test]` functions expect too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -68,11 +70,17 @@ async fn another_orgs_admin_meets_a_wall_on_every_org_route() {
             page.status,
             page.body
         );
-        assert!(!page.body.contains("Org ours"), "{method} {path} shows our org");
+        assert!(
+            !page.body.contains("Org ours"),
+            "{method} {path} shows our org"
+        );
         walked += 1;
     }
     let org_routes = ROUTES.iter().filter(|r| r.1.starts_with("/orgs/")).count();
-    assert_eq!(walked, org_routes, "every org route is a member's or an admin's");
+    assert_eq!(
+        walked, org_routes,
+        "every org route is a member's or an admin's"
+    );
     // A currency post from them created nothing here.
     theirs.get("/orgs/theirs").await;
     let tried = theirs
@@ -144,14 +152,20 @@ async fn forms_without_their_token_or_from_elsewhere_change_nothing() {
     other.get("/orgs/other").await;
     admin.token = other.token.clone();
     let page = admin
-        .post("/orgs/guarded/currencies", &[("code", "WRONG"), ("name", "W"), ("scale", "2")])
+        .post(
+            "/orgs/guarded/currencies",
+            &[("code", "WRONG"), ("name", "W"), ("scale", "2")],
+        )
         .await;
     assert_eq!(page.status, 403);
     // The right token from another site.
     admin.token = token.clone();
     admin.origin = "http://evil.example".to_owned();
     let page = admin
-        .post("/orgs/guarded/currencies", &[("code", "EVIL"), ("name", "Evil"), ("scale", "2")])
+        .post(
+            "/orgs/guarded/currencies",
+            &[("code", "EVIL"), ("name", "Evil"), ("scale", "2")],
+        )
         .await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("another site"), "{}", page.body);
@@ -162,10 +176,19 @@ async fn forms_without_their_token_or_from_elsewhere_change_nothing() {
     }
     // And with both, it works (the refusals above were the guard, not the form).
     let page = admin
-        .post("/orgs/guarded/currencies", &[("code", "GOOD"), ("name", "Good"), ("scale", "2")])
+        .post(
+            "/orgs/guarded/currencies",
+            &[("code", "GOOD"), ("name", "Good"), ("scale", "2")],
+        )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
-    assert!(admin.get("/orgs/guarded/currencies").await.body.contains("GOOD"));
+    assert!(
+        admin
+            .get("/orgs/guarded/currencies")
+            .await
+            .body
+            .contains("GOOD")
+    );
 }
 
 #[tokio::test]
@@ -198,7 +221,13 @@ async fn a_new_session_id_at_every_login() {
     admin.post("/logout", &[]).await;
     admin.get("/login").await;
     let page = admin
-        .post("/login", &[("email", "admin@again.test"), ("password", "correct horse battery")])
+        .post(
+            "/login",
+            &[
+                ("email", "admin@again.test"),
+                ("password", "correct horse battery"),
+            ],
+        )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let second = admin.cookies.get("cs_session").cloned().expect("a session");
@@ -210,7 +239,10 @@ async fn a_new_session_id_at_every_login() {
         .map(|v| v.to_str().expect("text").to_owned())
         .find(|c| c.starts_with("cs_session="))
         .expect("the session cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert_eq!(admin.get("/orgs/again").await.status, 200);
 }
 
@@ -228,14 +260,23 @@ async fn the_login_limit_trips_and_says_when_to_try_again() {
     guesser.get("/login").await;
     for _ in 0..3 {
         let page = guesser
-            .post("/login", &[("email", "admin@locked.test"), ("password", "wrong guess")])
+            .post(
+                "/login",
+                &[("email", "admin@locked.test"), ("password", "wrong guess")],
+            )
             .await;
         assert_eq!(page.status, 401, "{}", page.body);
         assert!(page.body.contains("do not match"), "{}", page.body);
     }
     // Now even the right password waits.
     let page = guesser
-        .post("/login", &[("email", "admin@locked.test"), ("password", "correct horse battery")])
+        .post(
+            "/login",
+            &[
+                ("email", "admin@locked.test"),
+                ("password", "correct horse battery"),
+            ],
+        )
         .await;
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(page.body.contains("try again in 120 s"), "{}", page.body);
@@ -254,7 +295,10 @@ async fn the_address_limit_trips_too() {
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let page = b
-            .post("/login", &[("email", "x@y.test"), ("password", "nope nope")])
+            .post(
+                "/login",
+                &[("email", "x@y.test"), ("password", "nope nope")],
+            )
             .await;
         statuses.push(page.status);
     }

@@ -126,7 +126,11 @@ impl Core {
 
     /// Email and password; the same [`Error::Unauthorized`] for an unknown email and a wrong
     /// password. A new session (a new id) every time.
-    pub async fn portal_login(&self, email: &str, password: String) -> Result<(User, SessionSecret)> {
+    pub async fn portal_login(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<(User, SessionSecret)> {
         let user = {
             let mut conn = self.pool.acquire().await?;
             identity::authenticate(&mut conn, email, password).await?
@@ -327,7 +331,8 @@ impl Core {
         .bind(login_code_hash(code))
         .fetch_optional(&mut *tx)
         .await?;
-        let (from,) = from.ok_or_else(|| Error::from(Refusal::LinkCodeNotValid { field: "code" }))?;
+        let (from,) =
+            from.ok_or_else(|| Error::from(Refusal::LinkCodeNotValid { field: "code" }))?;
         if from == user.id {
             tx.commit().await?;
             return Ok(0);
@@ -340,12 +345,13 @@ impl Core {
         if orgs > 0 {
             return Err(Error::from(Refusal::ChatAccountInUse));
         }
-        let moved = sqlx::query("UPDATE control.chat_identities SET user_id = $2 WHERE user_id = $1")
-            .bind(from)
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let moved =
+            sqlx::query("UPDATE control.chat_identities SET user_id = $2 WHERE user_id = $1")
+                .bind(from)
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         tx.commit().await?;
         Ok(usize::try_from(moved).unwrap_or(usize::MAX))
     }

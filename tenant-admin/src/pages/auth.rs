@@ -20,7 +20,9 @@ use super::Bare;
 use crate::Portal;
 use crate::error::PortalError;
 use crate::page::{Ctx, FormError, render, split};
-use crate::session::{FORM_COOKIE, Person, Posted, SESSION_COOKIE, Visitor, person_lang, set_cookie};
+use crate::session::{
+    FORM_COOKIE, Person, Posted, SESSION_COOKIE, Visitor, person_lang, set_cookie,
+};
 
 pub struct OrgLine {
     pub slug: String,
@@ -36,7 +38,11 @@ struct Home {
 }
 
 /// `/`: a person's orgs, or what Coinsence is and where to start.
-pub async fn home(State(portal): State<Portal>, headers: HeaderMap, visitor: Visitor) -> Result<Response, PortalError> {
+pub async fn home(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    visitor: Visitor,
+) -> Result<Response, PortalError> {
     let user = match &visitor.secret {
         Some(secret) => portal.core.portal_user(secret).await.ok(),
         None => None,
@@ -187,7 +193,13 @@ pub async fn signup(
     };
     let signed = portal
         .core
-        .signup_from(&f.email, f.password.clone(), &f.display_name, Some(org), visitor.addr)
+        .signup_from(
+            &f.email,
+            f.password.clone(),
+            &f.display_name,
+            Some(org),
+            visitor.addr,
+        )
         .await;
     let signed = match split(signed).map_err(|e| PortalError::new(e, lang))? {
         Ok(s) => s,
@@ -223,7 +235,12 @@ pub async fn signup(
         .create_currency(&member, currency)
         .await
         .map_err(fail_hard)?;
-    Ok(signed_in(&portal, &headers, &secret, &format!("/orgs/{slug}")))
+    Ok(signed_in(
+        &portal,
+        &headers,
+        &secret,
+        &format!("/orgs/{slug}"),
+    ))
 }
 
 /// The new session's cookie (and the form key's cookie gone), then on to `to`.
@@ -234,7 +251,10 @@ fn signed_in(portal: &Portal, headers: &HeaderMap, secret: &SessionSecret, to: &
         header::SET_COOKIE,
         set_cookie(portal, headers, SESSION_COOKIE, Some(secret.expose())),
     );
-    cookies.append(header::SET_COOKIE, set_cookie(portal, headers, FORM_COOKIE, None));
+    cookies.append(
+        header::SET_COOKIE,
+        set_cookie(portal, headers, FORM_COOKIE, None),
+    );
     response
 }
 
@@ -249,7 +269,10 @@ struct LoginPage {
 
 /// `/login`; with `?code=` (the link `coinsence up` prints, or one a person was sent) the code
 /// form is filled in and, where scripts run, sent at once: one click and the person is in.
-pub async fn login_form(visitor: Visitor, Query(q): Query<CodeForm>) -> Result<Response, PortalError> {
+pub async fn login_form(
+    visitor: Visitor,
+    Query(q): Query<CodeForm>,
+) -> Result<Response, PortalError> {
     let page = LoginPage {
         p: Ctx::visitor(visitor.lang, visitor.form_token),
         email: String::new(),
@@ -266,7 +289,13 @@ pub struct LoginForm {
     pub password: String,
 }
 
-fn login_again(visitor: &Visitor, email: &str, code: &str, error: FormError, status: StatusCode) -> Result<Response, PortalError> {
+fn login_again(
+    visitor: &Visitor,
+    email: &str,
+    code: &str,
+    error: FormError,
+    status: StatusCode,
+) -> Result<Response, PortalError> {
     let page = LoginPage {
         p: Ctx::visitor(visitor.lang, visitor.form_token.clone()),
         email: email.to_owned(),
@@ -291,7 +320,13 @@ pub async fn login(
     .and_then(|()| portal.limits.check_login(&f.email));
     if let Err(e) = checked {
         let status = crate::error::status(&e);
-        return login_again(&visitor, &f.email, "", FormError::from_error(&e, lang), status);
+        return login_again(
+            &visitor,
+            &f.email,
+            "",
+            FormError::from_error(&e, lang),
+            status,
+        );
     }
     match portal.core.portal_login(&f.email, f.password).await {
         Ok((_, secret)) => {
@@ -302,7 +337,11 @@ pub async fn login(
             portal.limits.login_failed(&f.email);
             let error = FormError {
                 field: "email".to_owned(),
-                message: coinsence_api::i18n::message(lang, "portal-login-failed", &Default::default()),
+                message: coinsence_api::i18n::message(
+                    lang,
+                    "portal-login-failed",
+                    &Default::default(),
+                ),
             };
             login_again(&visitor, &f.email, "", error, StatusCode::UNAUTHORIZED)
         }
@@ -328,13 +367,25 @@ pub async fn login_with_code(
         && let Err(e) = portal.limits.check_address(addr)
     {
         let status = crate::error::status(&e);
-        return login_again(&visitor, "", &f.code, FormError::from_error(&e, lang), status);
+        return login_again(
+            &visitor,
+            "",
+            &f.code,
+            FormError::from_error(&e, lang),
+            status,
+        );
     }
     match portal.core.portal_login_with_code(&f.code).await {
         Ok((_, secret)) => Ok(signed_in(&portal, &headers, &secret, "/")),
         Err(Error::Unauthorized) => {
             let e = Error::from(Refusal::LinkCodeNotValid { field: "code" });
-            login_again(&visitor, "", "", FormError::from_error(&e, lang), StatusCode::UNAUTHORIZED)
+            login_again(
+                &visitor,
+                "",
+                "",
+                FormError::from_error(&e, lang),
+                StatusCode::UNAUTHORIZED,
+            )
         }
         Err(e) => Err(PortalError::new(e, lang)),
     }

@@ -115,7 +115,11 @@ struct LedgerPage {
 
 const PAGE: i64 = 50;
 
-pub async fn page(State(portal): State<Portal>, Query(q): Query<JournalQuery>, who: InOrg) -> Result<Response, PortalError> {
+pub async fn page(
+    State(portal): State<Portal>,
+    Query(q): Query<JournalQuery>,
+    who: InOrg,
+) -> Result<Response, PortalError> {
     let lang = who.lang;
     let fail = |e| PortalError::new(e, lang);
     let core = &portal.core;
@@ -125,7 +129,9 @@ pub async fn page(State(portal): State<Portal>, Query(q): Query<JournalQuery>, w
     let names = Names::load(core, m, &p, &accounts).await.map_err(fail)?;
     let account = q.account.trim().parse::<i64>().ok().map(AccountId);
     let before = q.before.trim().parse::<i64>().ok().map(TransferId);
-    let journal = journal_rows(core, m, &p, account, before, PAGE).await.map_err(fail)?;
+    let journal = journal_rows(core, m, &p, account, before, PAGE)
+        .await
+        .map_err(fail)?;
     let next = if i64::try_from(journal.len()).unwrap_or(0) == PAGE {
         journal.last().map(|r| r.id.to_string()).unwrap_or_default()
     } else {
@@ -197,7 +203,11 @@ fn csv_response(name: &str, body: String) -> Response {
 }
 
 fn separator(lang: Lang) -> char {
-    if lang.decimal_separator() == ',' { ';' } else { ',' }
+    if lang.decimal_separator() == ',' {
+        ';'
+    } else {
+        ','
+    }
 }
 
 /// Amounts without grouping, with the language's decimal mark: what a spreadsheet reads as a
@@ -212,7 +222,11 @@ fn plain_amount(minor: i64, scale: coinsence_api::domain::money::Scale, lang: La
 }
 
 /// The whole journal (or one account's), oldest last, as CSV.
-pub async fn journal_csv(State(portal): State<Portal>, Query(q): Query<JournalQuery>, who: InOrg) -> Result<Response, PortalError> {
+pub async fn journal_csv(
+    State(portal): State<Portal>,
+    Query(q): Query<JournalQuery>,
+    who: InOrg,
+) -> Result<Response, PortalError> {
     let lang = csv_lang(&q, &who);
     let fail = |e| PortalError::new(e, who.lang);
     let core = &portal.core;
@@ -245,7 +259,8 @@ pub async fn journal_csv(State(portal): State<Portal>, Query(q): Query<JournalQu
             let t = &r.transfer;
             let row = [
                 t.id.to_string(),
-                t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                t.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 cell(&p.t(&format!("portal-kind-{}", t.kind)), sep, true),
                 cell(&names.of(t.from_account), sep, true),
                 cell(&names.of(t.to_account), sep, true),
@@ -264,7 +279,11 @@ pub async fn journal_csv(State(portal): State<Portal>, Query(q): Query<JournalQu
 }
 
 /// Every account's balance as CSV.
-pub async fn balances_csv(State(portal): State<Portal>, Query(q): Query<JournalQuery>, who: InOrg) -> Result<Response, PortalError> {
+pub async fn balances_csv(
+    State(portal): State<Portal>,
+    Query(q): Query<JournalQuery>,
+    who: InOrg,
+) -> Result<Response, PortalError> {
     let lang = csv_lang(&q, &who);
     let fail = |e| PortalError::new(e, who.lang);
     let core = &portal.core;
@@ -274,7 +293,12 @@ pub async fn balances_csv(State(portal): State<Portal>, Query(q): Query<JournalQ
     let accounts = core.accounts(m).await.map_err(fail)?;
     let names = Names::load(core, m, &p, &accounts).await.map_err(fail)?;
     let sep = separator(lang);
-    let header = ["portal-col-account", "portal-col-currency", "portal-col-balance"].map(|id| cell(&p.t(id), sep, true));
+    let header = [
+        "portal-col-account",
+        "portal-col-currency",
+        "portal-col-balance",
+    ]
+    .map(|id| cell(&p.t(id), sep, true));
     let mut out = header.join(&sep.to_string());
     out.push_str("\r\n");
     for a in &accounts {

@@ -25,7 +25,13 @@ struct MePage {
     error: FormError,
 }
 
-async fn show(portal: &Portal, person: &Person, notice: String, error: FormError, status: StatusCode) -> Result<Response, PortalError> {
+async fn show(
+    portal: &Portal,
+    person: &Person,
+    notice: String,
+    error: FormError,
+    status: StatusCode,
+) -> Result<Response, PortalError> {
     let identities = portal
         .core
         .linked_identities(&person.user)
@@ -33,11 +39,7 @@ async fn show(portal: &Portal, person: &Person, notice: String, error: FormError
         .map_err(|e| PortalError::new(e, person.lang))?;
     let page = MePage {
         p: Ctx::person(person),
-        language: person
-            .user
-            .language
-            .map_or("auto", Lang::as_str)
-            .to_owned(),
+        language: person.user.language.map_or("auto", Lang::as_str).to_owned(),
         identities,
         notice,
         error,
@@ -46,7 +48,14 @@ async fn show(portal: &Portal, person: &Person, notice: String, error: FormError
 }
 
 pub async fn page(State(portal): State<Portal>, person: Person) -> Result<Response, PortalError> {
-    show(&portal, &person, String::new(), FormError::default(), StatusCode::OK).await
+    show(
+        &portal,
+        &person,
+        String::new(),
+        FormError::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,16 +86,38 @@ pub struct LinkForm {
     pub code: String,
 }
 
-pub async fn link(State(portal): State<Portal>, person: Person, Posted(f): Posted<LinkForm>) -> Result<Response, PortalError> {
-    let linked = portal.core.link_identity_with_code(&person.user, &f.code).await;
+pub async fn link(
+    State(portal): State<Portal>,
+    person: Person,
+    Posted(f): Posted<LinkForm>,
+) -> Result<Response, PortalError> {
+    let linked = portal
+        .core
+        .link_identity_with_code(&person.user, &f.code)
+        .await;
     match split(linked).map_err(|e| PortalError::new(e, person.lang))? {
         Ok(_) => {
-            let notice = coinsence_api::i18n::message(person.lang, "portal-me-linked", &Default::default());
-            show(&portal, &person, notice, FormError::default(), StatusCode::OK).await
+            let notice =
+                coinsence_api::i18n::message(person.lang, "portal-me-linked", &Default::default());
+            show(
+                &portal,
+                &person,
+                notice,
+                FormError::default(),
+                StatusCode::OK,
+            )
+            .await
         }
         Err(e) => {
             let status = crate::error::status(&e);
-            show(&portal, &person, String::new(), FormError::from_error(&e, person.lang), status).await
+            show(
+                &portal,
+                &person,
+                String::new(),
+                FormError::from_error(&e, person.lang),
+                status,
+            )
+            .await
         }
     }
 }

@@ -105,7 +105,11 @@ struct SealBox<'a> {
 }
 
 /// The tally of a proposal in words.
-pub fn tally_text(p: &Ctx, votes: &coinsence_api::domain::governance::tally::Counts, voters: i64) -> String {
+pub fn tally_text(
+    p: &Ctx,
+    votes: &coinsence_api::domain::governance::tally::Counts,
+    voters: i64,
+) -> String {
     i18n::message(
         p.lang,
         "portal-tally",
@@ -143,7 +147,10 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             } else {
                 a.account.balance
             };
-            (a.currency.code.as_str().to_owned(), p.amount(minor, a.currency.scale))
+            (
+                a.currency.code.as_str().to_owned(),
+                p.amount(minor, a.currency.scale),
+            )
         })
         .collect();
     let proposals = core
@@ -157,7 +164,9 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             title: pr.title,
         })
         .collect();
-    let journal = journal_rows(core, m, &p, None, None, 10).await.map_err(fail)?;
+    let journal = journal_rows(core, m, &p, None, None, 10)
+        .await
+        .map_err(fail)?;
     let seal = seal_box(&portal, &who, &p, false).await?;
     let page = Dashboard {
         slug: m.tenant.slug.as_str().to_owned(),
@@ -178,10 +187,19 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
 }
 
 /// The seal chain's state; `verify`: audited now (the chain and the ledger's balances).
-async fn seal_box(portal: &Portal, who: &InOrg, p: &Ctx, verify: bool) -> Result<String, PortalError> {
+async fn seal_box(
+    portal: &Portal,
+    who: &InOrg,
+    p: &Ctx,
+    verify: bool,
+) -> Result<String, PortalError> {
     let lang = who.lang;
     let fail = |e| PortalError::new(e, lang);
-    let audit = portal.core.audit_seals(&who.member.tenant).await.map_err(fail)?;
+    let audit = portal
+        .core
+        .audit_seals(&who.member.tenant)
+        .await
+        .map_err(fail)?;
     let ok = if verify {
         let ledger = portal.core.verify_ledger(&who.member).await.map_err(fail)?;
         audit.ok && ledger.iter().all(|c| c.ok)
@@ -197,7 +215,12 @@ async fn seal_box(portal: &Portal, who: &InOrg, p: &Ctx, verify: bool) -> Result
         unsealed: audit.unsealed_entries,
     }
     .render()
-    .map_err(|e| PortalError::new(coinsence_api::Error::Internal(anyhow::anyhow!("template: {e}")), lang))
+    .map_err(|e| {
+        PortalError::new(
+            coinsence_api::Error::Internal(anyhow::anyhow!("template: {e}")),
+            lang,
+        )
+    })
 }
 
 /// "Verify now": the seal box again, audited; htmx swaps it in, a plain form gets the page.
@@ -217,7 +240,10 @@ pub async fn verify(
 }
 
 #[derive(Template)]
-#[template(source = "{% extends \"base.html\" %}{% block title %}{{ p.t(\"portal-dash-seal\") }}{% endblock %}{% block content %}<h1>{{ p.t(\"portal-dash-seal\") }}</h1><section class=\"card\">{{ seal|safe }}</section>{% endblock %}", ext = "html")]
+#[template(
+    source = "{% extends \"base.html\" %}{% block title %}{{ p.t(\"portal-dash-seal\") }}{% endblock %}{% block content %}<h1>{{ p.t(\"portal-dash-seal\") }}</h1><section class=\"card\">{{ seal|safe }}</section>{% endblock %}",
+    ext = "html"
+)]
 struct VerifyPage {
     p: Ctx,
     seal: String,
@@ -250,7 +276,13 @@ struct CurrenciesPage {
     error: FormError,
 }
 
-async fn currencies_page(portal: &Portal, who: &InOrg, f: CurrencyForm, error: FormError, status: StatusCode) -> Result<Response, PortalError> {
+async fn currencies_page(
+    portal: &Portal,
+    who: &InOrg,
+    f: CurrencyForm,
+    error: FormError,
+    status: StatusCode,
+) -> Result<Response, PortalError> {
     let p = Ctx::in_org(who, "currencies");
     let list = portal
         .core
@@ -291,10 +323,8 @@ pub async fn create_currency(
     Admin(who): Admin,
     Posted(f): Posted<CurrencyForm>,
 ) -> Result<Response, PortalError> {
-    let scale = match f.scale.trim().parse::<i64>() {
-        Ok(s) => s,
-        Err(_) => -1,
-    };
+    // Not a number: a scale out of range, refused by the domain with its sentence.
+    let scale = f.scale.trim().parse::<i64>().unwrap_or(-1);
     let credit = f.credit_limit.trim();
     let new = NewCurrency {
         code: f.code.trim().to_owned(),
@@ -351,7 +381,14 @@ struct IssuancePage {
     error: FormError,
 }
 
-async fn issuance_page(portal: &Portal, who: &InOrg, f: PolicyForm, notice: String, error: FormError, status: StatusCode) -> Result<Response, PortalError> {
+async fn issuance_page(
+    portal: &Portal,
+    who: &InOrg,
+    f: PolicyForm,
+    notice: String,
+    error: FormError,
+    status: StatusCode,
+) -> Result<Response, PortalError> {
     let fail = |e| PortalError::new(e, who.lang);
     let p = Ctx::in_org(who, "issuance");
     let policies = portal
@@ -393,13 +430,24 @@ async fn issuance_page(portal: &Portal, who: &InOrg, f: PolicyForm, notice: Stri
     render(status, &page, who.lang)
 }
 
-pub async fn issuance(State(portal): State<Portal>, Admin(who): Admin) -> Result<Response, PortalError> {
+pub async fn issuance(
+    State(portal): State<Portal>,
+    Admin(who): Admin,
+) -> Result<Response, PortalError> {
     let f = PolicyForm {
         period: "monthly".to_owned(),
         time_zone: "UTC".to_owned(),
         ..PolicyForm::default()
     };
-    issuance_page(&portal, &who, f, String::new(), FormError::default(), StatusCode::OK).await
+    issuance_page(
+        &portal,
+        &who,
+        f,
+        String::new(),
+        FormError::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// A scheduled issuance (a fixed amount to every member each period).
@@ -465,7 +513,12 @@ struct MembersPage {
     members: Vec<(String, String)>,
 }
 
-async fn members_page(portal: &Portal, headers: &HeaderMap, who: &InOrg, invite: String) -> Result<Response, PortalError> {
+async fn members_page(
+    portal: &Portal,
+    headers: &HeaderMap,
+    who: &InOrg,
+    invite: String,
+) -> Result<Response, PortalError> {
     let p = Ctx::in_org(who, "members");
     let members = portal
         .core
@@ -494,7 +547,11 @@ async fn members_page(portal: &Portal, headers: &HeaderMap, who: &InOrg, invite:
     render(StatusCode::OK, &page, who.lang)
 }
 
-pub async fn members(State(portal): State<Portal>, headers: HeaderMap, Admin(who): Admin) -> Result<Response, PortalError> {
+pub async fn members(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Admin(who): Admin,
+) -> Result<Response, PortalError> {
     members_page(&portal, &headers, &who, String::new()).await
 }
 
@@ -537,7 +594,10 @@ async fn rooms_page(portal: &Portal, who: &InOrg, code: String) -> Result<Respon
     render(StatusCode::OK, &page, who.lang)
 }
 
-pub async fn rooms(State(portal): State<Portal>, Admin(who): Admin) -> Result<Response, PortalError> {
+pub async fn rooms(
+    State(portal): State<Portal>,
+    Admin(who): Admin,
+) -> Result<Response, PortalError> {
     rooms_page(&portal, &who, String::new()).await
 }
 

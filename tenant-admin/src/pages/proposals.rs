@@ -46,7 +46,13 @@ fn status_text(p: &Ctx, status: ProposalStatus) -> String {
     p.t(&format!("portal-status-{status}"))
 }
 
-async fn list_page(portal: &Portal, who: &InOrg, f: ProposalForm, error: FormError, status: StatusCode) -> Result<Response, PortalError> {
+async fn list_page(
+    portal: &Portal,
+    who: &InOrg,
+    f: ProposalForm,
+    error: FormError,
+    status: StatusCode,
+) -> Result<Response, PortalError> {
     let p = Ctx::in_org(who, "proposals");
     let proposals = portal
         .core
@@ -72,7 +78,14 @@ async fn list_page(portal: &Portal, who: &InOrg, f: ProposalForm, error: FormErr
 }
 
 pub async fn list(State(portal): State<Portal>, who: InOrg) -> Result<Response, PortalError> {
-    list_page(&portal, &who, ProposalForm::default(), FormError::default(), StatusCode::OK).await
+    list_page(
+        &portal,
+        &who,
+        ProposalForm::default(),
+        FormError::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn open(
@@ -91,7 +104,11 @@ pub async fn open(
     match split(opened).map_err(|e| PortalError::new(e, who.lang))? {
         Ok(view) => Ok(see_other(
             &headers,
-            &format!("/orgs/{}/proposals/{}", who.member.tenant.slug.as_str(), view.id.0),
+            &format!(
+                "/orgs/{}/proposals/{}",
+                who.member.tenant.slug.as_str(),
+                view.id.0
+            ),
         )),
         Err(e) => {
             let status = crate::error::status(&e);
@@ -118,7 +135,13 @@ struct DetailPage {
     error: FormError,
 }
 
-async fn detail_page(portal: &Portal, who: &InOrg, id: i64, error: FormError, status: StatusCode) -> Result<Response, PortalError> {
+async fn detail_page(
+    portal: &Portal,
+    who: &InOrg,
+    id: i64,
+    error: FormError,
+    status: StatusCode,
+) -> Result<Response, PortalError> {
     let p = Ctx::in_org(who, "proposals");
     let pr = portal
         .core
