@@ -417,6 +417,12 @@ pub struct ServeArgs {
     /// Open connections at most (more wait to be accepted); lowered to fit the file limit.
     #[arg(long, env = "COINSENCE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// The portal is reached over https: its cookies get `Secure`.
+    #[arg(long, env = "COINSENCE_PORTAL_HTTPS")]
+    pub portal_https: bool,
+    /// A proxy in front says how it was reached (`X-Forwarded-Proto`): believe it.
+    #[arg(long, env = "COINSENCE_TRUST_PROXY")]
+    pub trust_proxy: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use coinsence_api::Core;
 use coinsence_api::http::serve::ServeConfig;
-use coinsence_api::http::{HttpConfig, metrics_router, router_with};
+use coinsence_api::http::{HttpConfig, metrics_router, router_with, with_common_layers};
+use coinsence_tenant_admin::PortalConfig;
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -56,7 +57,12 @@ async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
         http.public_metrics = false;
         tokio::spawn(async move { axum::serve(metrics, metrics_router()).await });
     }
-    serve_with(listener, core, http, config, shutdown_signal()).await
+    let portal = PortalConfig {
+        https: args.portal_https,
+        trust_proxy: args.trust_proxy,
+        limits: http.limits,
+    };
+    serve_with(listener, core, http, portal, config, shutdown_signal()).await
 }
 
 /// Raises the open-file soft limit to the hard limit (each connection takes one); the limit
@@ -91,6 +97,7 @@ pub async fn serve(
         listener,
         core,
         HttpConfig::default(),
+        PortalConfig::default(),
         ServeConfig::default(),
         shutdown,
     )
@@ -101,12 +108,16 @@ pub async fn serve_with(
     listener: TcpListener,
     core: Core,
     http: HttpConfig,
+    portal: PortalConfig,
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Orgs signed up right after a start are ready as fast as later ones.
     core.spares.replenish(&core.pool);
-    coinsence_api::http::serve::serve(listener, router_with(core, http), config, shutdown).await?;
+    // The API at /v1 (with the fallback for unknown paths), the portal at /.
+    let portal = with_common_layers(coinsence_tenant_admin::router(core.clone(), portal));
+    let app = router_with(core, http).merge(portal);
+    coinsence_api::http::serve::serve(listener, app, config, shutdown).await?;
     Ok(())
 }
 

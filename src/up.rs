@@ -110,6 +110,14 @@ pub(crate) async fn run_on(
             args.data_dir.display()
         );
     }
+
+    // The portal, and a one-time login for the demo admin (15 minutes, used once).
+    let link = core.create_login_link(admin.id).await?;
+    println!("portal: {base}/");
+    println!(
+        "log in to the portal as {}: {base}/login?code={}",
+        admin.display_name, link.code
+    );
     println!(
         "try:  curl -H 'Authorization: Bearer {}' {base}/v1/orgs/{}/accounts",
         token.expose(),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod hashing;
 pub mod http;
 pub mod i18n;
+pub mod login_limits;
 pub mod migrate;
 pub mod refusal;
 pub mod sql_statements;

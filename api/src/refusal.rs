@@ -324,6 +324,21 @@ refusals! {
     "pledge_rejected" Invalid PledgeRejected { field: &'static str };
     "only_offers_can_be_bought" Invalid OnlyOffersCanBeBought { field: &'static str };
     "own_listing" Invalid OwnListing { field: &'static str };
+
+    // --- The admin portal (tenant-admin/, domain/portal_sessions.rs) ---
+    "invite_not_found" NotFound InviteNotFound;
+    /// Unlinking a chat account the person does not have.
+    "chat_identity_not_found" NotFound ChatIdentityNotFound;
+    /// Unbinding a room that is not bound to this org.
+    "room_not_bound" NotFound RoomNotBound;
+    /// A form posted without this session's form token (an old page, or another site's form).
+    "form_expired" Forbidden FormExpired;
+    /// A form posted from a page of another site (its `Origin`).
+    "cross_origin_form" Forbidden CrossOriginForm;
+    /// The chat account asking to be linked already belongs to orgs on its own.
+    "chat_account_in_use" Conflict ChatAccountInUse;
+    /// A `/link` code that is unknown, used or expired.
+    "link_code_not_valid" Invalid LinkCodeNotValid { field: &'static str };
 }
 
 impl Refusal {

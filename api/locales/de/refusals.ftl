@@ -124,6 +124,15 @@ pledge_rejected = Diese Zusage wurde abgelehnt.
 only_offers_can_be_bought = Nur Angebote können gekauft werden; beantworte ein Gesuch mit einem Angebot.
 own_listing = Du kannst dein eigenes Inserat nicht kaufen.
 
+## Das Admin-Portal
+invite_not_found = Dieser Einladungslink gilt nicht (mehr). Bitte eine Admin-Person um einen neuen.
+chat_identity_not_found = Dieses Chat-Konto ist nicht mit dir verknüpft.
+room_not_bound = Dieser Raum ist nicht mit dieser Organisation verbunden.
+form_expired = Dieses Formular ist abgelaufen; es wurde nichts geändert. Lade die Seite neu und versuch es noch einmal.
+cross_origin_form = Dieses Formular kam von einer anderen Website; es wurde nichts geändert.
+chat_account_in_use = Dieses Chat-Konto ist schon selbst Mitglied in Organisationen und kann deshalb nicht zu diesem Login verschoben werden.
+link_code_not_valid = Dieser Code gilt nicht (mehr). Schreib /link im Chat, um einen neuen zu bekommen.
+
 ## Fehler, die keine Ablehnung einer einzelnen Aktion sind
 
 unauthorized = Dafür musst du angemeldet sein.

@@ -124,6 +124,15 @@ pledge_rejected = That pledge was rejected.
 only_offers_can_be_bought = Only offers can be bought; answer a need with an offer.
 own_listing = You cannot buy your own listing.
 
+## The admin portal
+invite_not_found = That invite link is not valid (any more). Ask an admin for a new one.
+chat_identity_not_found = That chat account is not linked to you.
+room_not_bound = That room is not bound to this org.
+form_expired = This form has expired; nothing was changed. Reload the page and try again.
+cross_origin_form = This form was sent from another site; nothing was changed.
+chat_account_in_use = That chat account already takes part in orgs on its own, so it cannot be moved to this login.
+link_code_not_valid = That code is not valid (any more). Type /link in the chat for a new one.
+
 ## Errors that are not refusals of one operation
 
 unauthorized = You need to be signed in for that.

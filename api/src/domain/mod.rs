@@ -14,6 +14,7 @@ pub mod languages;
 pub mod ledger;
 pub mod money;
 pub mod orgs;
+pub mod portal_sessions;
 pub mod spare_schemas;
 pub mod tenancy;
 pub mod text;

@@ -31,11 +31,15 @@ macro_rules! catalog_files {
                 concat!($lang, "/cli.ftl"),
                 include_str!(concat!("../../locales/", $lang, "/cli.ftl")),
             ),
+            (
+                concat!($lang, "/portal.ftl"),
+                include_str!(concat!("../../locales/", $lang, "/portal.ftl")),
+            ),
         ]
     };
 }
 
-fn files(lang: Lang) -> [(&'static str, &'static str); 4] {
+fn files(lang: Lang) -> [(&'static str, &'static str); 5] {
     match lang {
         Lang::En => catalog_files!("en"),
         Lang::De => catalog_files!("de"),

@@ -1,0 +1,183 @@
+# portal (de): jeder Satz des Admin-Portals (tenant-admin/). Ablehnungen kommen aus
+# refusals.ftl, wie in der API und im Chat.
+
+## Kopfzeile, Navigation, allgemeine Wörter
+portal-login = Anmelden
+portal-logout = Abmelden
+portal-signup = Registrieren
+portal-nav-dashboard = Übersicht
+portal-nav-ledger = Kassenbuch
+portal-nav-proposals = Vorschläge
+portal-nav-currencies = Währungen
+portal-nav-issuance = Ausgabe
+portal-nav-members = Mitglieder
+portal-nav-rooms = Chaträume
+portal-create = Anlegen
+portal-save = Speichern
+portal-filter = Anzeigen
+portal-older = Ältere Einträge
+portal-error-title = Das hat nicht geklappt
+portal-back-home = Zurück zur Startseite
+
+## Start, Registrierung und Anmeldung
+portal-home-title = Coinsence
+portal-home-intro = Das eigene Geld deiner Gemeinschaft, gemeinsam entschieden, genutzt in den Chaträumen, die ihr schon habt.
+portal-my-orgs = Deine Gemeinschaften
+portal-no-orgs = Du bist noch in keiner Gemeinschaft Mitglied.
+portal-signup-title = Eine Gemeinschaft gründen
+portal-signup-you = Du
+portal-signup-org = Deine Gemeinschaft
+portal-signup-currency = Ihre erste Währung
+portal-signup-submit = Gemeinschaft anlegen
+portal-login-title = Anmelden
+portal-login-password = Mit E-Mail und Passwort
+portal-login-code = Mit einem Code aus dem Chat
+portal-login-code-help = Schreib /link in einem Chatraum deiner Gemeinschaft; der Bot schickt dir einen Einmal-Code.
+portal-login-failed = E-Mail und Passwort passen nicht zusammen. Es wurde nichts geändert.
+portal-field-display-name = Dein Name
+portal-field-email = E-Mail
+portal-field-password = Passwort
+portal-field-org-name = Name der Gemeinschaft
+portal-field-slug = Kurzname für Adressen (a–z, 0–9, -)
+portal-field-language = Sprache
+portal-field-currency-code = Währungskürzel (z. B. COIN)
+portal-field-currency-name = Name der Währung
+portal-field-scale = Nachkommastellen (0–6)
+portal-field-credit-limit = Kreditrahmen pro Mitglied (leer: keiner)
+portal-field-code = Code
+portal-field-description = Beschreibung
+portal-field-fixed-amount = Betrag pro Mitglied und Zeitraum
+portal-field-time-zone = Zeitzone
+
+## Die eigene Seite
+portal-me-title = Dein Konto
+portal-me-language = Sprache
+portal-language-auto = Wie mein Chat oder Browser sagt
+portal-me-identities = Deine Chat-Konten
+portal-me-no-identities = Noch ist kein Chat-Konto mit dir verknüpft.
+portal-me-link = Ein weiteres Chat-Konto verknüpfen
+portal-me-link-help = Schreib /link in einem Chatraum mit dem Bot und gib den Code, den er dir schickt, hier ein.
+portal-me-linked = Das Chat-Konto ist jetzt mit dir verknüpft.
+portal-link = Verknüpfen
+portal-unlink = Trennen
+
+## Beitreten
+portal-join-title = Einer Gemeinschaft beitreten
+portal-join-heading = Du bist zu { $org } eingeladen
+portal-join-submit = Beitreten
+portal-join-login-first = Melde dich zuerst an oder registriere dich, dann öffne diesen Link noch einmal.
+
+## Übersicht
+portal-dash-members = Mitglieder
+portal-dash-member-count = { $count ->
+    [one] ein Mitglied
+   *[other] { $count } Mitglieder
+}
+portal-dash-circulation = Geld im Umlauf
+portal-dash-my-balances = Deine Guthaben
+portal-dash-open-proposals = Offene Vorschläge
+portal-dash-latest = Neueste Einträge
+portal-dash-seal = Versiegelte Geschichte
+portal-seal-state = { $seals ->
+    [one] Ein Siegel sichert das Kassenbuch.
+   *[other] { $seals } Siegel sichern das Kassenbuch.
+}
+portal-seal-unsealed = { $entries ->
+    [0] Jeder Eintrag ist versiegelt.
+    [one] Ein Eintrag ist noch nicht versiegelt.
+   *[other] { $entries } Einträge sind noch nicht versiegelt.
+}
+portal-verify-now = Jetzt prüfen
+portal-verify-ok = Gerade geprüft: Die Siegel passen zum Kassenbuch und jedes Guthaben geht auf.
+portal-verify-bad = Die Prüfung hat eine Abweichung gefunden. Bitte sag dem Betreiber Bescheid.
+portal-no-currencies = Noch keine Währung.
+portal-no-open-proposals = Kein Vorschlag ist offen.
+portal-no-entries = Noch keine Einträge.
+portal-tally = ja { $yes }, nein { $no }, Enthaltung { $abstain }, Veto { $block } (von { $voters })
+
+## Tabellen
+portal-col-id = Nummer
+portal-col-date = Datum
+portal-col-kind = Art
+portal-col-from = Von
+portal-col-to = An
+portal-col-amount = Betrag
+portal-col-currency = Währung
+portal-col-memo = Verwendungszweck
+portal-col-account = Konto
+portal-col-balance = Guthaben
+portal-col-circulation = Im Umlauf
+portal-col-code = Kürzel
+portal-col-name = Name
+portal-col-scale = Nachkommastellen
+portal-col-credit-limit = Kreditrahmen
+portal-col-period = Zeitraum
+portal-col-status = Stand
+portal-col-action = Aktion
+portal-col-platform = Plattform
+portal-col-room = Raum
+portal-col-role = Rolle
+portal-col-title = Titel
+portal-col-tally = Stimmen
+
+## Währungen und Ausgabe
+portal-currency-create = Neue Währung
+portal-policy-create = Neue regelmäßige Ausgabe
+portal-policy-end = Beenden
+portal-policy-active = aktiv
+portal-policy-ended = beendet
+portal-no-policies = Noch keine regelmäßige Ausgabe.
+portal-period-weekly = wöchentlich
+portal-period-monthly = monatlich
+
+## Mitglieder und Räume
+portal-invite = Leute einladen
+portal-invite-help = Wer diesen Link hat, kann in den nächsten 7 Tagen als Mitglied beitreten.
+portal-invite-create = Einladungslink erstellen
+portal-invite-made = Teile diesen Link:
+portal-role-owner = Inhaber
+portal-role-admin = Admin
+portal-role-treasurer = Kassenwart
+portal-role-member = Mitglied
+portal-rooms-connect = Einen Chatraum verbinden
+portal-rooms-connect-help = Erstelle einen Code und schreib ihn in den Raum mit dem Bot. Er gilt einmal, 24 Stunden lang.
+portal-rooms-code-create = Verbindungscode erstellen
+portal-rooms-code-made = Schreib das in den Raum:
+portal-rooms-bound = Verbundene Räume
+portal-rooms-none = Noch ist kein Raum verbunden.
+portal-rooms-unbind = Trennen
+
+## Vorschläge
+portal-no-proposals = Noch keine Vorschläge.
+portal-proposal-open = Einen Vorschlag machen
+portal-proposal-submit = Zur Abstimmung stellen
+portal-proposal-by = von { $name }
+portal-proposal-closes = Abstimmung endet { $date }
+portal-proposal-your-vote = Deine Stimme: { $choice }
+portal-status-open = offen
+portal-status-passed = angenommen
+portal-status-rejected = abgelehnt
+portal-status-failed = gescheitert
+portal-choice-yes = Ja
+portal-choice-no = Nein
+portal-choice-abstain = Enthaltung
+portal-choice-block = Veto
+portal-choice-unknown = Wähle ja, nein, Enthaltung oder Veto.
+
+## Kassenbuch
+portal-ledger-balances = Guthaben
+portal-ledger-journal = Buchungen
+portal-all-accounts = Alle Konten
+portal-csv-balances = Guthaben als CSV (Tabelle)
+portal-csv-journal = Buchungen als CSV (Tabelle)
+portal-kind-payment = Zahlung
+portal-kind-issuance = Ausgabe
+portal-kind-investment = Investition
+portal-kind-refund = Erstattung
+portal-kind-purchase = Kauf
+portal-kind-cancellation = Stornierung
+portal-kind-demurrage = Haltegebühr
+portal-account-member = Mitglied
+portal-account-issuance = Ausgabe
+portal-account-fund = Gemeinschaftskasse
+portal-account-project = Projekt
