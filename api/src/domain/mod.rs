@@ -1,6 +1,7 @@
 //! The rules of Coinsence, free of any web, chat or payment framework.
 
 pub mod archive;
+pub mod billing;
 pub mod chat;
 pub mod follow_up;
 pub mod governance;
