@@ -36,21 +36,28 @@ CREATE TABLE topups (
 );
 CREATE INDEX topups_member_month ON topups (member_user_id, created_at);
 
--- A new proposal kind: changing the top-up rate once the org has three members. The checks are
--- widened by adding the kind to whatever list they hold now, so another area's new kinds (in
--- migrations numbered before this one) stay allowed.
+-- A new proposal kind (changing the top-up rate once the org has three members) and two outbox
+-- events (a top-up paid, a delayed payment failed). The checks are widened by adding to whatever
+-- list they hold now, so another area's new values (in migrations numbered before this one) stay
+-- allowed.
 DO $$
 DECLARE
     c record;
+    added text;
 BEGIN
     FOR c IN
         SELECT conrelid::regclass AS tab, conname, pg_get_constraintdef(oid) AS def
         FROM pg_constraint
-        WHERE conname IN ('proposals_kind_check', 'rule_overrides_proposal_kind_check')
+        WHERE conname IN ('proposals_kind_check', 'rule_overrides_proposal_kind_check',
+                          'outbox_kind_check')
           AND connamespace = current_schema()::regnamespace
     LOOP
+        added := CASE c.conname
+            WHEN 'outbox_kind_check' THEN '''topup_paid''::text, ''topup_failed''::text, '
+            ELSE '''change_topup_rate''::text, '
+        END;
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.tab, c.conname);
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.tab, c.conname,
-                       replace(c.def, 'ARRAY[', 'ARRAY[''change_topup_rate''::text, '));
+                       replace(c.def, 'ARRAY[', 'ARRAY[' || added));
     END LOOP;
 END $$;

@@ -572,7 +572,7 @@ pub(crate) async fn totals(tx: &mut TenantTx) -> Result<TopupTotals> {
                 count(*) FILTER (WHERE j.amount IS DISTINCT FROM t.coins
                                  OR j.idempotency_key <> 'topup:' || t.checkout_session
                                  OR t.coins::numeric * t.rate_euros * 100
-                                    <> t.amount_cents::numeric * t.rate_coins * 10 ^ c.scale)
+                                    <> t.amount_cents::numeric * t.rate_coins * power(10::numeric, c.scale))
          FROM topups t
          JOIN currencies c ON c.id = t.currency_id
          LEFT JOIN transfers j ON j.id = t.transfer_id
