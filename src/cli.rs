@@ -206,6 +206,8 @@ pub struct WorkerArgs {
     /// Jobs of one kind run at once in this process.
     #[arg(long, env = "COINSENCE_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub billing: coinsence_billing::BillingArgs,
 }
 
 #[derive(Debug, Args)]
@@ -392,6 +394,8 @@ pub struct ServeArgs {
     /// Open connections at most (more wait to be accepted); lowered to fit the file limit.
     #[arg(long, env = "COINSENCE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    #[command(flatten)]
+    pub billing: coinsence_billing::BillingArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -408,6 +412,8 @@ pub struct UpArgs {
     /// the data directory's `citus/`): each org's schema is placed on a worker.
     #[arg(long, env = "COINSENCE_UP_CITUS", conflicts_with = "database_url")]
     pub citus: bool,
+    #[command(flatten)]
+    pub billing: coinsence_billing::BillingArgs,
 }
 
 #[derive(Debug, Args)]

@@ -204,3 +204,9 @@ chat-private-failed = Ich konnte dir keine private Nachricht schicken; bitte fra
 chat-private-start = Ich kann dir noch nicht privat schreiben: Öffne einen Chat mit @{ $bot }, drück auf Start und frag dann noch einmal.
 chat-unknown-username = Ich weiß noch nicht, wer @{ $name } ist. Antworte mit /pay auf eine Nachricht dieser Person, oder bitte sie, zuerst hier zu schreiben. Es wurde nichts gezahlt.
 chat-direct-open-failed = Ich konnte keine Direktnachricht mit dir öffnen; schreib mir zuerst eine und frag dort.
+
+# Aufladen mit Euro (Issue 16)
+chat-usage-topup = /topup 20
+chat-summary-topup = Münzen mit Euro kaufen; den Zahlungslink bekommst du privat
+chat-parse-topup = Sag, wie viele Euro, zum Beispiel /topup 20.
+chat-topup-link = Bezahle hier { $euros }, um { $coins } zu bekommen (der Link ist nur für dich):

@@ -204,3 +204,9 @@ chat-private-failed = I could not send you a private message; please ask again.
 chat-private-start = I can't write to you privately yet: open a chat with @{ $bot } and press Start, then ask again.
 chat-unknown-username = I don't know who @{ $name } is yet. Reply to one of their messages with /pay, or ask them to write here first. Nothing was paid.
 chat-direct-open-failed = I could not open a direct message with you; start one with me and ask there.
+
+# Euro top-ups (issue 16)
+chat-usage-topup = /topup 20
+chat-summary-topup = buy coins with euros; the payment link is sent to you privately
+chat-parse-topup = Say how many euros, such as /topup 20.
+chat-topup-link = Pay { $euros } here to get { $coins } (the link is yours alone):
