@@ -50,6 +50,10 @@ pub fn install(core: Core, args: &BillingArgs) -> anyhow::Result<Billing> {
 
 /// The line `up` prints about top-ups.
 pub fn status_line(on: bool) -> String {
-    let id = if on { "cli-topups-on" } else { "cli-topups-off" };
+    let id = if on {
+        "cli-topups-on"
+    } else {
+        "cli-topups-off"
+    };
     message(Lang::En, id, &Args::new())
 }

@@ -93,6 +93,9 @@ mod tests {
             billing_return_url: "http://localhost/".to_owned(),
         };
         let shown = format!("{args:?}");
-        assert!(!shown.contains("very_secret") && !shown.contains("also_secret"), "{shown}");
+        assert!(
+            !shown.contains("very_secret") && !shown.contains("also_secret"),
+            "{shown}"
+        );
     }
 }

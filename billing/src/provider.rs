@@ -64,7 +64,8 @@ impl StripeProvider {
     }
 
     fn key(key: &str) -> anyhow::Result<RequestStrategy> {
-        let key = IdempotencyKey::new(key).map_err(|e| anyhow::anyhow!("idempotency key: {e:?}"))?;
+        let key =
+            IdempotencyKey::new(key).map_err(|e| anyhow::anyhow!("idempotency key: {e:?}"))?;
         Ok(RequestStrategy::Idempotent(key))
     }
 
@@ -110,28 +111,27 @@ impl StripeProvider {
     async fn create_onboarding(&self, req: &OnboardingRequest) -> anyhow::Result<Onboarding> {
         let account = match &req.account {
             Some(account) => account.clone(),
-            None => {
-                CreateAccount::new()
-                    .type_(CreateAccountType::Express)
-                    .metadata(HashMap::from([(
-                        META_TENANT.to_owned(),
-                        req.tenant.0.to_string(),
-                    )]))
-                    .customize()
-                    .request_strategy(Self::key(&req.idempotency_key)?)
-                    .send(&self.client)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("creating the connected account: {e}"))?
-                    .id
-                    .to_string()
-            }
+            None => CreateAccount::new()
+                .type_(CreateAccountType::Express)
+                .metadata(HashMap::from([(
+                    META_TENANT.to_owned(),
+                    req.tenant.0.to_string(),
+                )]))
+                .customize()
+                .request_strategy(Self::key(&req.idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the connected account: {e}"))?
+                .id
+                .to_string(),
         };
-        let link = CreateAccountLink::new(account.clone(), CreateAccountLinkType::AccountOnboarding)
-            .refresh_url(format!("{}?onboarding=refresh", self.return_url))
-            .return_url(format!("{}?onboarding=done", self.return_url))
-            .send(&self.client)
-            .await
-            .map_err(|e| anyhow::anyhow!("creating an account link: {e}"))?;
+        let link =
+            CreateAccountLink::new(account.clone(), CreateAccountLinkType::AccountOnboarding)
+                .refresh_url(format!("{}?onboarding=refresh", self.return_url))
+                .return_url(format!("{}?onboarding=done", self.return_url))
+                .send(&self.client)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating an account link: {e}"))?;
         Ok(Onboarding {
             account,
             url: link.url,

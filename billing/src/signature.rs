@@ -55,7 +55,12 @@ pub fn sign(secrets: &[&Secret], timestamp: i64, body: &[u8]) -> String {
 }
 
 /// Checks `header` for `body` at `now` (unix seconds) against `secrets`.
-pub fn verify(header: &str, body: &[u8], secrets: &[Secret], now: i64) -> Result<(), SignatureError> {
+pub fn verify(
+    header: &str,
+    body: &[u8],
+    secrets: &[Secret],
+    now: i64,
+) -> Result<(), SignatureError> {
     let mut timestamp = None;
     let mut tags = Vec::new();
     for part in header.split(',') {
@@ -116,16 +121,31 @@ mod tests {
     fn forged_late_or_changed_is_refused() {
         let body = br#"{"id":"evt_1","amount":100}"#;
         let header = sign(&[&Secret::new("whsec_forger")], NOW, body);
-        assert_eq!(verify(&header, body, &secrets(), NOW), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&header, body, &secrets(), NOW),
+            Err(SignatureError::Mismatch)
+        );
         let header = sign(&[&secrets()[0]], NOW, body);
         assert_eq!(
             verify(&header, body, &secrets(), NOW + TOLERANCE_SECS + 1),
             Err(SignatureError::Expired)
         );
-        assert_eq!(verify(&header, body, &secrets(), NOW + TOLERANCE_SECS), Ok(()));
+        assert_eq!(
+            verify(&header, body, &secrets(), NOW + TOLERANCE_SECS),
+            Ok(())
+        );
         let changed = br#"{"id":"evt_1","amount":900}"#;
-        assert_eq!(verify(&header, changed, &secrets(), NOW), Err(SignatureError::Mismatch));
-        assert_eq!(verify("t=1", body, &secrets(), NOW), Err(SignatureError::Malformed));
-        assert_eq!(verify("", body, &secrets(), NOW), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(&header, changed, &secrets(), NOW),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify("t=1", body, &secrets(), NOW),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("", body, &secrets(), NOW),
+            Err(SignatureError::Malformed)
+        );
     }
 }

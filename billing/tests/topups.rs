@@ -98,9 +98,15 @@ async fn world(slug: &str) -> World {
     );
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
 
-    let link = core.billing_onboarding(&org.admin).await.expect("onboarding");
+    let link = core
+        .billing_onboarding(&org.admin)
+        .await
+        .expect("onboarding");
     let account = fake.requests_to("/v1/accounts")[0].clone();
-    assert_eq!(account.idempotency_key.as_deref(), Some(format!("account:{}", org.admin.tenant.id).as_str()));
+    assert_eq!(
+        account.idempotency_key.as_deref(),
+        Some(format!("account:{}", org.admin.tenant.id).as_str())
+    );
     let account = link
         .url
         .rsplit('/')
@@ -168,7 +174,10 @@ impl World {
             .await
             .expect("accounts")
             .into_iter()
-            .find(|a| a.currency.code.as_str() == "COIN" && a.account.owner_user_id == Some(member.user.id))
+            .find(|a| {
+                a.currency.code.as_str() == "COIN"
+                    && a.account.owner_user_id == Some(member.user.id)
+            })
             .map_or(0, |a| a.account.balance)
     }
 
@@ -180,8 +189,14 @@ impl World {
         assert!(euros.balanced, "the euro ledger balances: {euros:?}");
         assert_eq!(euros.reserve_cents, euros.in_cents - euros.out_cents);
         let totals = self.core.topup_totals(admin).await.expect("totals");
-        assert!(totals.matches_journal, "coins from top-ups match the journal: {totals:?}");
-        assert_eq!(totals.euros_cents, euros.in_cents, "every paid top-up is in the reserve");
+        assert!(
+            totals.matches_journal,
+            "coins from top-ups match the journal: {totals:?}"
+        );
+        assert_eq!(
+            totals.euros_cents, euros.in_cents,
+            "every paid top-up is in the reserve"
+        );
         for check in self.core.verify_ledger(admin).await.expect("verify") {
             assert!(check.ok, "{check:?}");
         }
@@ -190,7 +205,13 @@ impl World {
 
     fn no_secret_logged(&self) {
         let logs = String::from_utf8_lossy(&captured().lock().expect("logs")).into_owned();
-        for secret in [SECRET_KEY, OLD_SECRET, NEW_SECRET, "k3yThatMustNever", "SigningSecretNever"] {
+        for secret in [
+            SECRET_KEY,
+            OLD_SECRET,
+            NEW_SECRET,
+            "k3yThatMustNever",
+            "SigningSecretNever",
+        ] {
             assert!(!logs.contains(secret), "a secret is in the log");
         }
     }
@@ -209,7 +230,11 @@ async fn a_topup_delivered_five_times_concurrently_and_out_of_order_issues_once(
     let w = world("topup-once").await;
     let ada = w.member("ada").await;
     let key = IdempotencyKey::scoped("test", "ada", "topup-1").expect("key");
-    let link = w.core.start_topup(&ada, "20", key.clone()).await.expect("topup");
+    let link = w
+        .core
+        .start_topup(&ada, "20", key.clone())
+        .await
+        .expect("topup");
     assert_eq!(link.coins, "30.00", "20 euros at 3 coins per 2 euros");
     assert!(link.url.starts_with("https://checkout.stripe.test/"));
 
@@ -220,9 +245,15 @@ async fn a_topup_delivered_five_times_concurrently_and_out_of_order_issues_once(
     assert_eq!(request.account.as_deref(), Some(w.account.as_str()));
     let topup_key = format!("topup:{}:{}", ada.tenant.id, link.topup);
     assert_eq!(request.idempotency_key.as_deref(), Some(topup_key.as_str()));
-    assert_eq!(request.form["line_items[0][price_data][unit_amount]"], "2000");
+    assert_eq!(
+        request.form["line_items[0][price_data][unit_amount]"],
+        "2000"
+    );
     assert_eq!(request.form["line_items[0][price_data][currency]"], "eur");
-    assert_eq!(request.form["payment_intent_data[application_fee_amount]"], "30");
+    assert_eq!(
+        request.form["payment_intent_data[application_fee_amount]"],
+        "30"
+    );
     assert_eq!(request.form["mode"], "payment");
 
     // A retry of the same request gets the same page and asks Stripe nothing new.
@@ -256,10 +287,17 @@ async fn a_topup_delivered_five_times_concurrently_and_out_of_order_issues_once(
     for done in applied {
         done.expect("apply");
     }
-    w.core.apply_provider_events(50).await.expect("apply the rest");
+    w.core
+        .apply_provider_events(50)
+        .await
+        .expect("apply the rest");
 
     assert_eq!(w.coins(&ada).await, 3000, "30.00 coins, once");
-    assert_eq!(w.stored_events().await, 3, "two events (and the account's), stored once each");
+    assert_eq!(
+        w.stored_events().await,
+        3,
+        "two events (and the account's), stored once each"
+    );
     assert_eq!(w.core.pending_provider_events().await.expect("pending"), 0);
     let status = w.core.billing_status(&w.org.admin).await.expect("status");
     assert_eq!(status.euros.reserve_cents, 2000);
@@ -328,14 +366,28 @@ async fn forged_late_or_changed_deliveries_are_refused_and_nothing_is_stored() {
     let now = chrono::Utc::now().timestamp();
 
     let forger = Secret::new("whsec_forger");
-    assert_eq!(post(&w.webhook, &sign(&[&forger], now, &body), &body).await, 400);
+    assert_eq!(
+        post(&w.webhook, &sign(&[&forger], now, &body), &body).await,
+        400
+    );
     let late = sign(&[&w.old], now - 301, &body);
-    assert_eq!(post(&w.webhook, &late, &body).await, 400, "older than 300 s");
+    assert_eq!(
+        post(&w.webhook, &late, &body).await,
+        400,
+        "older than 300 s"
+    );
     let signed = sign(&[&w.old], now, &body);
     let mut changed = body.clone();
-    let at = changed.iter().position(|b| *b == b'f').expect("a false to change");
+    let at = changed
+        .iter()
+        .position(|b| *b == b'f')
+        .expect("a false to change");
     changed[at] = b'F';
-    assert_eq!(post(&w.webhook, &signed, &changed).await, 400, "body changed after signing");
+    assert_eq!(
+        post(&w.webhook, &signed, &changed).await,
+        400,
+        "body changed after signing"
+    );
     assert_eq!(post(&w.webhook, "", &body).await, 400, "no signature");
     assert_eq!(w.stored_events().await, before, "nothing stored");
 
@@ -359,22 +411,45 @@ async fn limits_and_terms_are_kept_and_a_refusal_changes_nothing() {
         let core = w.core.clone();
         let cleo = cleo.clone();
         async move {
-            core.start_topup(&cleo, amount, IdempotencyKey::scoped("test", "cleo", key).expect("key"))
-                .await
+            core.start_topup(
+                &cleo,
+                amount,
+                IdempotencyKey::scoped("test", "cleo", key).expect("key"),
+            )
+            .await
         }
     };
     assert_eq!(code(start("4.99", "a").await), Some("topup_below_minimum"));
-    assert_eq!(code(start("100.01", "b").await), Some("topup_above_maximum"));
+    assert_eq!(
+        code(start("100.01", "b").await),
+        Some("topup_above_maximum")
+    );
     assert_eq!(code(start("0.01", "c").await), Some("topup_below_minimum"));
-    assert_eq!(code(start("5.001", "d").await), Some("amount_too_many_decimals"));
+    assert_eq!(
+        code(start("5.001", "d").await),
+        Some("amount_too_many_decimals")
+    );
     start("100", "e").await.expect("100 fits");
-    assert_eq!(code(start("60", "f").await), Some("topup_monthly_limit_reached"), "100 + 60 > 150");
+    assert_eq!(
+        code(start("60", "f").await),
+        Some("topup_monthly_limit_reached"),
+        "100 + 60 > 150"
+    );
     start("50", "g").await.expect("100 + 50 fits");
-    assert_eq!(w.fake.requests_to("/v1/checkout/sessions").len(), 2, "refusals asked Stripe nothing");
+    assert_eq!(
+        w.fake.requests_to("/v1/checkout/sessions").len(),
+        2,
+        "refusals asked Stripe nothing"
+    );
 
     // A member may read the terms but not set them; the rate changes by proposal from three
     // members on (the org has three now), while the limits still change directly.
-    let terms = w.core.topup_terms(&cleo).await.expect("terms").expect("set");
+    let terms = w
+        .core
+        .topup_terms(&cleo)
+        .await
+        .expect("terms")
+        .expect("set");
     assert_eq!((terms.rate_coins, terms.rate_euros), (3, 2));
     let new_terms = |rate_coins| NewTopupTerms {
         currency: "COIN".to_owned(),
@@ -384,19 +459,33 @@ async fn limits_and_terms_are_kept_and_a_refusal_changes_nothing() {
         max: "100".to_owned(),
         monthly_max: "150".to_owned(),
     };
-    assert_eq!(code(w.core.set_topup_terms(&cleo, new_terms(3)).await), Some("not_treasurer"));
+    assert_eq!(
+        code(w.core.set_topup_terms(&cleo, new_terms(3)).await),
+        Some("not_treasurer")
+    );
     w.member("dan").await;
     assert_eq!(
         code(w.core.set_topup_terms(&w.org.admin, new_terms(5)).await),
         Some("topup_rate_by_proposal")
     );
-    let kept = w.core.set_topup_terms(&w.org.admin, new_terms(3)).await.expect("limits");
+    let kept = w
+        .core
+        .set_topup_terms(&w.org.admin, new_terms(3))
+        .await
+        .expect("limits");
     assert_eq!(kept.min_cents, 100);
 
     // Without a provider top-ups are off and say so.
     let off = Core::new(w.core.pool.clone());
     assert_eq!(
-        code(off.start_topup(&cleo, "10", IdempotencyKey::scoped("test", "cleo", "off").expect("key")).await),
+        code(
+            off.start_topup(
+                &cleo,
+                "10",
+                IdempotencyKey::scoped("test", "cleo", "off").expect("key")
+            )
+            .await
+        ),
         Some("topups_off")
     );
     w.check().await;
@@ -406,14 +495,22 @@ async fn limits_and_terms_are_kept_and_a_refusal_changes_nothing() {
 async fn only_treasurers_see_billing_and_other_orgs_cannot_reach_it() {
     let w = world("topup-walls").await;
     let eve = w.member("eve").await;
-    assert_eq!(code(w.core.billing_status(&eve).await), Some("not_treasurer"));
-    assert_eq!(code(w.core.billing_onboarding(&eve).await), Some("not_treasurer"));
+    assert_eq!(
+        code(w.core.billing_status(&eve).await),
+        Some("not_treasurer")
+    );
+    assert_eq!(
+        code(w.core.billing_onboarding(&eve).await),
+        Some("not_treasurer")
+    );
     assert_eq!(code(w.core.topup_totals(&eve).await), Some("not_treasurer"));
 
     // Over HTTP, another org's owner gets nothing of this org's billing.
     let other = org_with_coin(&w.core, "other-town", "Other Town", false).await;
     let app = coinsence_api::http::router(w.core.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
         axum::serve(
@@ -455,7 +552,11 @@ async fn only_treasurers_see_billing_and_other_orgs_cannot_reach_it() {
     // The org's own treasurer does see it.
     let treasurer = w.member_as("tess", Some(Role::Treasurer)).await;
     assert_eq!(treasurer.role, Role::Treasurer);
-    let status = w.core.billing_status(&treasurer).await.expect("a treasurer sees it");
+    let status = w
+        .core
+        .billing_status(&treasurer)
+        .await
+        .expect("a treasurer sees it");
     assert!(status.onboarded);
     w.check().await;
 }
@@ -463,4 +564,56 @@ async fn only_treasurers_see_billing_and_other_orgs_cannot_reach_it() {
 /// A refusal's code, or None for success.
 fn code<T>(result: Result<T, coinsence_api::Error>) -> Option<&'static str> {
     result.err().map(|e| e.code())
+}
+
+/// The org's issuance and the platform's euro entry are two transactions (the org's schema may
+/// live on another node). A crash between them leaves the event pending; applying it again
+/// issues nothing more and writes the missing euro entry.
+#[tokio::test]
+async fn a_crash_between_the_issuance_and_the_euro_entry_is_resumed_once() {
+    let w = world("topup-crash").await;
+    let fay = w.member("fay").await;
+    let key = IdempotencyKey::scoped("test", "fay", "crash").expect("key");
+    let link = w.core.start_topup(&fay, "40", key).await.expect("topup");
+    let session = link.url.rsplit('/').next().expect("session").to_owned();
+    let paid = w.fake.event(
+        "evt_crash_paid",
+        "checkout.session.completed",
+        Some(&w.account),
+        w.fake.session(&session, "paid"),
+    );
+    assert_eq!(deliver(&w.webhook, &w.old, &paid).await, 200);
+
+    // The euro side fails after the org's transaction committed: the process "dies" there.
+    sqlx::raw_sql(
+        "CREATE FUNCTION control.crash() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'crash between the two sides'; END $$;
+         CREATE TRIGGER crash BEFORE INSERT ON control.euro_entries
+             FOR EACH ROW EXECUTE FUNCTION control.crash();",
+    )
+    .execute(&w.core.pool)
+    .await
+    .expect("crash trigger");
+    let done = w.core.apply_provider_events(10).await.expect("apply");
+    assert_eq!(done.failed, 1, "{done:?}");
+    assert_eq!(
+        w.coins(&fay).await,
+        6000,
+        "the org's side committed: 60.00 coins"
+    );
+    assert_eq!(w.core.pending_provider_events().await.expect("pending"), 1);
+    let status = w.core.billing_status(&w.org.admin).await.expect("status");
+    assert_eq!(status.euros.reserve_cents, 0, "the euro side did not");
+
+    // Restarted: the event is applied again, the issuance is found done, the euros written.
+    sqlx::raw_sql("DROP TRIGGER crash ON control.euro_entries; DROP FUNCTION control.crash();")
+        .execute(&w.core.pool)
+        .await
+        .expect("no more crashes");
+    let done = w.core.apply_provider_events(10).await.expect("apply");
+    assert_eq!(done.applied, 1, "{done:?}");
+    assert_eq!(w.coins(&fay).await, 6000, "still once");
+    let status = w.core.billing_status(&w.org.admin).await.expect("status");
+    assert_eq!(status.euros.reserve_cents, 4000);
+    w.check().await;
 }

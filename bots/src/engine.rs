@@ -347,8 +347,14 @@ impl Engine {
                         "chat-topup-link",
                         Args::new(),
                         vec![
-                            ("euros", say::decimal(&format_cents(link.amount_cents), "EUR", lang)),
-                            ("coins", say::decimal(&link.coins, link.currency.as_str(), lang)),
+                            (
+                                "euros",
+                                say::decimal(&format_cents(link.amount_cents), "EUR", lang),
+                            ),
+                            (
+                                "coins",
+                                say::decimal(&link.coins, link.currency.as_str(), lang),
+                            ),
                         ],
                     ))
                     .line(vec![Span::Code(link.url)])

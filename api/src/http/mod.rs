@@ -2,6 +2,7 @@
 //! One file per area; handlers only translate between HTTP and [`Core`] operations.
 
 pub mod auth;
+pub mod billing;
 pub mod body;
 pub mod chat;
 pub mod client_addr;
@@ -9,7 +10,6 @@ pub mod error;
 pub mod feed;
 pub mod governance;
 pub mod issuance;
-pub mod billing;
 pub mod language;
 pub mod ledger;
 pub mod limits;

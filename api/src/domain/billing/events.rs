@@ -54,23 +54,24 @@ impl Core {
 
     /// Events received and not yet applied.
     pub async fn pending_provider_events(&self) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM control.provider_events WHERE applied_at IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM control.provider_events WHERE applied_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n)
     }
 
-    /// Applies up to `limit` pending events, oldest first. Concurrent runs take different
-    /// events. Without a provider nothing can be read, so nothing is applied.
+    /// Applies up to `limit` pending events, oldest first, each at most once per run (a failing
+    /// one waits for the next run instead of taking the whole run). Concurrent runs take
+    /// different events. Without a provider nothing can be read, so nothing is applied.
     pub async fn apply_provider_events(&self, limit: u64) -> Result<AppliedEvents> {
         let mut done = AppliedEvents::default();
         let Some(provider) = self.payments.clone() else {
             return Ok(done);
         };
+        let mut tried = Vec::new();
         for _ in 0..limit {
-            match self.apply_next(provider.as_ref()).await? {
+            match self.apply_next(provider.as_ref(), &mut tried).await? {
                 None => break,
                 Some(Outcome::Applied) => done.applied += 1,
                 Some(Outcome::Ignored) => done.ignored += 1,
@@ -80,19 +81,25 @@ impl Core {
         Ok(done)
     }
 
-    async fn apply_next(&self, provider: &dyn PaymentProvider) -> Result<Option<Outcome>> {
+    async fn apply_next(
+        &self,
+        provider: &dyn PaymentProvider,
+        tried: &mut Vec<String>,
+    ) -> Result<Option<Outcome>> {
         let mut ctl = self.pool.begin().await?;
         let row: Option<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT id, payload FROM control.provider_events
-             WHERE applied_at IS NULL AND attempts < $1
+             WHERE applied_at IS NULL AND attempts < $1 AND id <> ALL($2)
              ORDER BY received_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
         )
         .bind(MAX_ATTEMPTS)
+        .bind(&*tried)
         .fetch_optional(&mut *ctl)
         .await?;
         let Some((id, payload)) = row else {
             return Ok(None);
         };
+        tried.push(id.clone());
         // A savepoint: a failed step leaves the event's row writable for the failure's record.
         let mut step = sqlx::Connection::begin(&mut *ctl).await?;
         let result = match provider.read_event(&payload) {
@@ -135,7 +142,9 @@ impl Core {
                 account,
             } => {
                 check_account(ctl, *tenant, account.as_deref()).await?;
-                let settled = self.settle_paid(*tenant, *topup, session, *amount_cents).await?;
+                let settled = self
+                    .settle_paid(*tenant, *topup, session, *amount_cents)
+                    .await?;
                 if settled.mismatch {
                     return Ok(Outcome::Ignored);
                 }
@@ -163,11 +172,13 @@ impl Core {
                 tx.commit().await?;
                 Ok(Outcome::Applied)
             }
-            ProviderEvent::AccountUpdated { .. } => Ok(if accounts::apply_update(ctl, event).await? {
-                Outcome::Applied
-            } else {
-                Outcome::Ignored
-            }),
+            ProviderEvent::AccountUpdated { .. } => {
+                Ok(if accounts::apply_update(ctl, event).await? {
+                    Outcome::Applied
+                } else {
+                    Outcome::Ignored
+                })
+            }
             ProviderEvent::Ignored => Ok(Outcome::Ignored),
         }
     }
@@ -193,7 +204,11 @@ impl Core {
 }
 
 /// A checkout event must come from the org's own connected account.
-async fn check_account(ctl: &mut PgConnection, tenant: TenantId, account: Option<&str>) -> Result<()> {
+async fn check_account(
+    ctl: &mut PgConnection,
+    tenant: TenantId,
+    account: Option<&str>,
+) -> Result<()> {
     let Some(account) = account else {
         return Ok(());
     };

@@ -214,7 +214,11 @@ pub(crate) async fn settle_paid(
     amount_cents: i64,
 ) -> Result<Option<Settled>> {
     let row = lock(tx, topup).await?;
-    if row.checkout_session.as_deref().is_some_and(|s| s != session) {
+    if row
+        .checkout_session
+        .as_deref()
+        .is_some_and(|s| s != session)
+    {
         return Err(Error::Internal(anyhow::anyhow!(
             "top-up {topup} has another checkout session"
         )));
@@ -230,7 +234,10 @@ pub(crate) async fn settle_paid(
         return Ok(unchanged(false));
     }
     if amount_cents != row.amount_cents {
-        tracing::warn!(topup, "a paid checkout's amount is not its top-up's: nothing issued");
+        tracing::warn!(
+            topup,
+            "a paid checkout's amount is not its top-up's: nothing issued"
+        );
         return Ok(unchanged(true));
     }
     let order = TransferOrder {
@@ -286,9 +293,18 @@ pub(crate) async fn settle_paid(
 
 /// A delayed payment failed: an open top-up becomes failed (nothing issued) and its member is
 /// told; a paid or failed one stays as it is.
-pub(crate) async fn settle_failed(tx: &mut TenantTx, topup: TopupId, session: &str) -> Result<bool> {
+pub(crate) async fn settle_failed(
+    tx: &mut TenantTx,
+    topup: TopupId,
+    session: &str,
+) -> Result<bool> {
     let row = lock(tx, topup).await?;
-    if row.status != "open" || row.checkout_session.as_deref().is_some_and(|s| s != session) {
+    if row.status != "open"
+        || row
+            .checkout_session
+            .as_deref()
+            .is_some_and(|s| s != session)
+    {
         return Ok(false);
     }
     sqlx::query("UPDATE topups SET status = 'failed', settled_at = now() WHERE id = $1")
@@ -349,7 +365,9 @@ impl Core {
         }
         let [min, max, monthly] = cents;
         if max < min {
-            return Err(Error::from(Refusal::TopupLimitsInconsistent { field: "max" }));
+            return Err(Error::from(Refusal::TopupLimitsInconsistent {
+                field: "max",
+            }));
         }
         if monthly < max {
             return Err(Error::from(Refusal::TopupLimitsInconsistent {
@@ -515,7 +533,12 @@ impl Core {
             topup,
             account,
             amount_cents: cents,
-            description: format!("{} {} – {}", shown_coins, currency.code.as_str(), member.tenant.name),
+            description: format!(
+                "{} {} – {}",
+                shown_coins,
+                currency.code.as_str(),
+                member.tenant.name
+            ),
             idempotency_key: format!("topup:{}:{topup}", member.tenant.id),
             language: member.tenant.language,
         };
