@@ -231,6 +231,8 @@ pub struct WorkerArgs {
     /// Jobs of one kind run at once in this process.
     #[arg(long, env = "COINSENCE_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub billing: coinsence_billing::BillingArgs,
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +425,8 @@ pub struct ServeArgs {
     /// A proxy in front says how it was reached (`X-Forwarded-Proto`): believe it.
     #[arg(long, env = "COINSENCE_TRUST_PROXY")]
     pub trust_proxy: bool,
+    #[command(flatten)]
+    pub billing: coinsence_billing::BillingArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -439,6 +443,8 @@ pub struct UpArgs {
     /// the data directory's `citus/`): each org's schema is placed on a worker.
     #[arg(long, env = "COINSENCE_UP_CITUS", conflicts_with = "database_url")]
     pub citus: bool,
+    #[command(flatten)]
+    pub billing: coinsence_billing::BillingArgs,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod interrupt;
 mod logs;
 mod migrate_cmd;
 mod org_cmd;
+mod payments;
 mod server;
 mod up;
 mod up_citus;

@@ -26,6 +26,8 @@ async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
     let listener = bind(args.listen).await?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
     let core = Core::with_config(pool.clone(), core_config);
+    let billing = crate::payments::install(core, &args.billing)?;
+    let core = billing.core;
     // Follow-up jobs go to the workers' queue once a worker has created it; until then the
     // workers' schedules do the same work, a little later.
     let core = if coinsence_worker::enqueue::has_job_queue(&pool).await? {
@@ -62,7 +64,16 @@ async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
         trust_proxy: args.trust_proxy,
         limits: http.limits,
     };
-    serve_with(listener, core, http, portal, config, shutdown_signal()).await
+    serve_routes(
+        listener,
+        core,
+        http,
+        portal,
+        config,
+        billing.webhook,
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// Raises the open-file soft limit to the hard limit (each connection takes one); the limit
@@ -86,38 +97,46 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}; pass --listen with a free address"))
 }
 
-/// Serves with the default limits (`coinsence up`, the benchmarks).
+/// Serves with the default limits (`coinsence up`, the benchmarks), and `extra` routes next to
+/// the API (billing's webhook).
 pub async fn serve(
     listener: TcpListener,
     core: Core,
+    extra: Option<axum::Router>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     raise_file_limit();
-    serve_with(
+    serve_routes(
         listener,
         core,
         HttpConfig::default(),
         PortalConfig::default(),
         ServeConfig::default(),
+        extra,
         shutdown,
     )
     .await
 }
 
-pub async fn serve_with(
+/// Serves the API at /v1, the portal at /, and `extra` routes next to them (billing's webhook).
+pub async fn serve_routes(
     listener: TcpListener,
     core: Core,
     http: HttpConfig,
     portal: PortalConfig,
     config: ServeConfig,
+    extra: Option<axum::Router>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Orgs signed up right after a start are ready as fast as later ones.
     core.spares.replenish(&core.pool);
     // The API at /v1 (with the fallback for unknown paths), the portal at /.
     let portal = with_common_layers(coinsence_tenant_admin::router(core.clone(), portal));
-    let app = router_with(core, http).merge(portal);
-    coinsence_api::http::serve::serve(listener, app, config, shutdown).await?;
+    let mut router = router_with(core, http).merge(portal);
+    if let Some(extra) = extra {
+        router = extra.merge(router);
+    }
+    coinsence_api::http::serve::serve(listener, router, config, shutdown).await?;
     Ok(())
 }
 

@@ -91,6 +91,16 @@ pub(crate) async fn run_on(
         () = until_stopped(stopped.clone()) => return Ok(()),
     };
     let (core, admin, token) = prepared;
+    let billing = crate::payments::install(core, &args.billing)?;
+    let core = billing.core;
+    if core.topups_on() {
+        tokio::spawn(coinsence_billing::run_applier(
+            core.clone(),
+            billing.stored.clone(),
+            crate::payments::APPLY_EVERY,
+            until_stopped(stopped.clone()),
+        ));
+    }
     let listener = server::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("Coinsence is up at {base}");
@@ -134,6 +144,7 @@ pub(crate) async fn run_on(
         "the console chat as someone else, in another terminal: coinsence chat --data-dir {data_dir} --org {} --as Ben",
         demo::SLUG
     );
+    println!("{}", crate::payments::status_line(core.topups_on()));
     // The last line: scripts (and the tests) read up to it and may stop reading there.
     println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
     // One Ctrl-C stops both the API and the worker (which lets running jobs finish); the
@@ -151,7 +162,7 @@ pub(crate) async fn run_on(
     if interactive {
         tokio::spawn(console_chat(core.clone(), base.clone()));
     }
-    let served = server::serve(listener, core, until_stopped(stopped)).await;
+    let served = server::serve(listener, core, billing.webhook, until_stopped(stopped)).await;
     match worker.await {
         Ok(Err(e)) => {
             tracing::error!(error = %format!("{e:#}"), "the worker stopped with an error")

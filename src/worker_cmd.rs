@@ -40,6 +40,17 @@ async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
         ..WorkerConfig::default()
     };
     let core = Core::with_config(pool, core_config);
+    // Stored Stripe events are applied here, next to the jobs.
+    let billing = crate::payments::install(core, &args.billing)?;
+    let core = billing.core;
+    if core.topups_on() {
+        tokio::spawn(coinsence_billing::run_applier(
+            core.clone(),
+            billing.stored,
+            crate::payments::APPLY_EVERY,
+            server::shutdown_signal(),
+        ));
+    }
     Worker::new(core, Arc::new(SystemClock), sink, config)
         .run(server::shutdown_signal())
         .await

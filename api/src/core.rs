@@ -17,6 +17,7 @@
 //! | Feed | `domain/governance/feed.rs` | posts and comments |
 //! | Outbox | `domain/governance/outbox.rs` | pending events for the chat side, mark delivered, parked |
 //! | Chat | `domain/chat.rs` | connect codes and rooms, chat identities and their member, login links, delivery |
+//! | Billing | `domain/billing/` | euro top-ups: terms, start, provider events applied, account onboarding and status |
 //! | Follow-ups | `domain/follow_up.rs` | where follow-up jobs go (`with_follow_ups`) |
 //! | Construction | `core.rs` (here) | `new` (defaults), `with_config` (a [`CoreConfig`] from `config.rs`, built by the binary from its flags) and the `with_*` settings |
 //!
@@ -64,6 +65,8 @@ pub struct Core {
     pub(crate) follow_ups: Option<Arc<dyn crate::domain::follow_up::FollowUps>>,
     /// Schemas prepared ahead for new orgs (see `domain::spare_schemas`).
     pub spares: Spares,
+    /// The payment provider for euro top-ups (see `domain::billing`); none: top-ups are off.
+    pub(crate) payments: Option<Arc<dyn crate::domain::billing::PaymentProvider>>,
 }
 
 impl Core {
@@ -111,6 +114,7 @@ impl Core {
             issuance_chunk: crate::domain::ledger::issuance::CHUNK,
             follow_ups: None,
             spares: Spares::new(config.spare_orgs),
+            payments: None,
         }
     }
 

@@ -339,6 +339,26 @@ refusals! {
     "chat_account_in_use" Conflict ChatAccountInUse;
     /// A `/link` code that is unknown, used or expired.
     "link_code_not_valid" Invalid LinkCodeNotValid { field: &'static str };
+
+    // --- Billing: euro top-ups (issue 16) ---
+    /// Only treasurers and admins handle the org's euros.
+    "not_treasurer" Forbidden NotTreasurer;
+    /// In an org of `members` or more, the top-up rate changes only by proposal.
+    "topup_rate_by_proposal" Forbidden TopupRateByProposal { members: i64 };
+    /// No payment provider is configured on this server.
+    "topups_off" Conflict TopupsOff;
+    /// The org has not set its top-up terms (rate and limits).
+    "topups_not_set_up" Conflict TopupsNotSetUp;
+    /// The org's payment account is not onboarded, or cannot take payments yet.
+    "billing_account_not_ready" Conflict BillingAccountNotReady;
+    /// The member's top-ups this month would exceed the org's monthly limit.
+    "topup_monthly_limit_reached" Conflict TopupMonthlyLimitReached { max: Money, left: Money };
+    "topup_below_minimum" Invalid TopupBelowMinimum { field: &'static str, min: Money };
+    "topup_above_maximum" Invalid TopupAboveMaximum { field: &'static str, max: Money };
+    /// At the org's rate the amount buys a fraction of the coin's smallest unit.
+    "topup_not_whole_coins" Invalid TopupNotWholeCoins { field: &'static str };
+    /// The minimum, maximum and monthly maximum must grow in that order.
+    "topup_limits_inconsistent" Invalid TopupLimitsInconsistent { field: &'static str };
 }
 
 impl Refusal {

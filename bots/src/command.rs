@@ -114,6 +114,10 @@ pub enum Command {
     Language {
         choice: Option<LanguageChoice>,
     },
+    /// A euro top-up: the Checkout link comes back privately (issue 16).
+    Topup {
+        amount: AmountText,
+    },
     /// The help, for one verb or all; `unknown` is the command that was not understood.
     Help {
         verb: Option<Verb>,
@@ -149,6 +153,7 @@ pub enum Verb {
     Connect,
     Link,
     Language,
+    Topup,
     Help,
 }
 
@@ -248,6 +253,11 @@ pub const VERBS: &[VerbSpec] = &[
         verb: Verb::Link,
         name: "link",
         aliases: &["login"],
+    },
+    VerbSpec {
+        verb: Verb::Topup,
+        name: "topup",
+        aliases: &["aufladen"],
     },
     VerbSpec {
         verb: Verb::Language,
@@ -575,6 +585,12 @@ fn parse_args(
         Verb::Proposals => no_args(Command::Proposals),
         Verb::Market => no_args(Command::Market),
         Verb::Link => no_args(Command::Link),
+        Verb::Topup => match words.as_slice() {
+            [amount] => AmountText::parse(amount)
+                .map(|amount| Command::Topup { amount })
+                .ok_or_else(|| fail("chat-parse-topup")),
+            _ => Err(fail("chat-parse-topup")),
+        },
         Verb::Language => match words.as_slice() {
             [] => Ok(Command::Language { choice: None }),
             [word] => {

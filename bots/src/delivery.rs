@@ -460,6 +460,23 @@ pub async fn render_event(
                 ("body", t(text("body"))),
             ],
         ),
+        EventKind::TopupPaid => line(
+            "notice-topup-paid",
+            Args::new(),
+            vec![
+                ("euros", amount(text("euros"), "EUR".to_owned())),
+                ("org", org()),
+                ("amount", amount(text("amount"), text("currency"))),
+            ],
+        ),
+        EventKind::TopupFailed => line(
+            "notice-topup-failed",
+            Args::new(),
+            vec![
+                ("euros", amount(text("euros"), "EUR".to_owned())),
+                ("org", org()),
+            ],
+        ),
     };
     Ok(Some(reply))
 }

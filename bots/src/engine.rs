@@ -376,6 +376,34 @@ impl Engine {
                     ))
                     .to_sender())
             }
+            Command::Topup { amount: a } => {
+                let typed = decimal_text(lang, &a)?;
+                let key = self.key(msg, lang)?;
+                let link = self
+                    .core
+                    .start_topup(&member, &typed, key)
+                    .await
+                    .map_err(|e| money_refusal(lang, &e))?;
+                Ok(Reply::new(Tone::Ok)
+                    .in_lang(lang)
+                    .line(say::spans(
+                        lang,
+                        "chat-topup-link",
+                        Args::new(),
+                        vec![
+                            (
+                                "euros",
+                                say::decimal(&format_cents(link.amount_cents), "EUR", lang),
+                            ),
+                            (
+                                "coins",
+                                say::decimal(&link.coins, link.currency.as_str(), lang),
+                            ),
+                        ],
+                    ))
+                    .line(vec![Span::Code(link.url)])
+                    .to_sender())
+            }
             Command::Help { .. } | Command::Connect { .. } | Command::Language { .. } => {
                 Ok(help(lang, None, None))
             }
@@ -1316,4 +1344,9 @@ fn capitalize(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// Euro cents as the decimal text amounts are shown from.
+fn format_cents(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
 }

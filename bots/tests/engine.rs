@@ -1268,4 +1268,14 @@ async fn the_not_connected_answer_renders_code_without_backticks() {
         html.contains("<code>coinsence org connect-code &lt;org&gt;</code>"),
         "{html}"
     );
+
+/// Without a payment provider `/topup` says top-ups are off (issue 16); a bad amount is a
+/// parse mistake. Both are one sentence and change nothing.
+#[tokio::test]
+async fn topup_without_stripe_says_top_ups_are_off() {
+    let w = world(true).await;
+    let off = w.refused("Ana", "/topup 20").await;
+    assert!(off.contains("Top-ups are off"), "{off}");
+    let bad = w.refused("Ana", "/topup twenty").await;
+    assert!(bad.contains("/topup 20"), "{bad}");
 }

@@ -250,6 +250,7 @@ fn well_formed(cmd: &Command) -> Result<(), String> {
         Command::Vote { proposal, .. } => *proposal > 0,
         Command::Buy { listing: id } | Command::Invest { project: id, .. } => *id > 0,
         Command::Connect { code } => code.len() <= 64 && !code.chars().any(char::is_whitespace),
+        Command::Topup { amount } => amount_ok(amount),
         Command::Balance
         | Command::History
         | Command::Proposals

@@ -48,7 +48,7 @@ pub(crate) async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
     let listener = server::bind("127.0.0.1:0".parse()?).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let core = Core::new(pool.clone());
-    tokio::spawn(server::serve(listener, core, std::future::pending()));
+    tokio::spawn(server::serve(listener, core, None, std::future::pending()));
     Ok(Target {
         base,
         db_url,

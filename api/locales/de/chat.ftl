@@ -218,3 +218,9 @@ chat-away-send-again = Ich war nicht da, als du das geschickt hast, und habe nic
 chat-first-direct = { $name }: Ich habe dir eine private Nachricht geschickt. Quittungen bekommst du ab jetzt dort; schau in deine Direktnachrichten.
 chat-vote-on-announcement = Um per Klick abzustimmen, reagiere auf die Ankündigung des Vorschlags: { $link }
 chat-vote-announcement-follows = Um per Klick abzustimmen, reagiere auf die Ankündigung des Vorschlags; sie folgt hier gleich.
+
+# Aufladen mit Euro (Issue 16)
+chat-usage-topup = /topup 20
+chat-summary-topup = Münzen mit Euro kaufen; den Zahlungslink bekommst du privat
+chat-parse-topup = Sag, wie viele Euro, zum Beispiel /topup 20.
+chat-topup-link = Bezahle hier { $euros }, um { $coins } zu bekommen (der Link ist nur für dich):

@@ -17,3 +17,5 @@ notice-project-funded = Projekt #{ $project } { $title } hat sein Ziel erreicht:
 notice-project-refunded = Projekt #{ $project } { $title } hat sein Ziel verfehlt; alle, die investiert haben, bekamen ihr Geld zurück.
 notice-listing-bought = Jemand hat dein Angebot { $listing } für { $price } in { $org } gekauft.
 notice-post = { $author } hat in { $org } veröffentlicht: { $body }
+notice-topup-paid = Deine Aufladung über { $euros } in { $org } ist bezahlt: { $amount } wurde an dich ausgegeben.
+notice-topup-failed = Deine Aufladung über { $euros } in { $org } ist fehlgeschlagen; deine Bank hat sie nicht bezahlt, und es wurde nichts ausgegeben.

@@ -133,6 +133,18 @@ cross_origin_form = Dieses Formular kam von einer anderen Website; es wurde nich
 chat_account_in_use = Dieses Chat-Konto ist schon selbst Mitglied in Organisationen und kann deshalb nicht zu diesem Login verschoben werden.
 link_code_not_valid = Dieser Code gilt nicht (mehr). Schreib /link im Chat, um einen neuen zu bekommen.
 
+# Billing: Aufladen mit Euro (Issue 16)
+not_treasurer = Das können bei den Euro dieser Organisation nur ihre Kassenwarte und Admins.
+topup_rate_by_proposal = Ab { $members } Mitgliedern ändert sich der Aufladekurs nur durch einen angenommenen change_topup_rate-Antrag.
+topups_off = Aufladen ist hier ausgeschaltet: Es ist kein Zahlungsanbieter eingerichtet.
+topups_not_set_up = Diese Organisation hat das Aufladen noch nicht eingerichtet; zuerst legt eine Kassenwartin oder ein Kassenwart Kurs und Grenzen fest.
+billing_account_not_ready = Das Zahlungskonto dieser Organisation kann noch keine Zahlungen annehmen; zuerst muss die Einrichtung abgeschlossen werden.
+topup_monthly_limit_reached = Du kannst hier höchstens { $max } € im Monat aufladen; diesen Monat bleiben dir noch { $left } €. Es wurde nichts abgebucht.
+topup_below_minimum = Eine Aufladung beträgt hier mindestens { $min } €.
+topup_above_maximum = Eine Aufladung beträgt hier höchstens { $max } €.
+topup_not_whole_coins = Zu diesem Kurs ergibt der Betrag einen Bruchteil der kleinsten Münzeinheit; wähle einen runderen Betrag.
+topup_limits_inconsistent = Minimum, Maximum und Monatsmaximum müssen jeweils mindestens so groß sein wie der Wert davor.
+
 ## Fehler, die keine Ablehnung einer einzelnen Aktion sind
 
 unauthorized = Dafür musst du angemeldet sein.

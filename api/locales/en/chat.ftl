@@ -218,3 +218,9 @@ chat-away-send-again = I was away when you sent this, so I did nothing; please s
 chat-first-direct = { $name }: I sent you a private message. Receipts reach you there from now on; look in your direct messages.
 chat-vote-on-announcement = To vote with a click, react to the proposal's announcement: { $link }
 chat-vote-announcement-follows = To vote with a click, react to the proposal's announcement, which follows here shortly.
+
+# Euro top-ups (issue 16)
+chat-usage-topup = /topup 20
+chat-summary-topup = buy coins with euros; the payment link is sent to you privately
+chat-parse-topup = Say how many euros, such as /topup 20.
+chat-topup-link = Pay { $euros } here to get { $coins } (the link is yours alone):

@@ -17,3 +17,5 @@ notice-project-funded = Project #{ $project } { $title } reached its goal with {
 notice-project-refunded = Project #{ $project } { $title } missed its goal; everyone who invested was refunded.
 notice-listing-bought = Someone bought your listing { $listing } for { $price } in { $org }.
 notice-post = { $author } posted in { $org }: { $body }
+notice-topup-paid = Your top-up of { $euros } in { $org } is paid: { $amount } was issued to you.
+notice-topup-failed = Your top-up of { $euros } in { $org } failed; your bank did not pay it, and nothing was issued.

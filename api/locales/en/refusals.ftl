@@ -133,6 +133,18 @@ cross_origin_form = This form was sent from another site; nothing was changed.
 chat_account_in_use = That chat account already takes part in orgs on its own, so it cannot be moved to this login.
 link_code_not_valid = That code is not valid (any more). Type /link in the chat for a new one.
 
+# Billing: euro top-ups (issue 16)
+not_treasurer = Only the org's treasurers and admins can do that with its euros.
+topup_rate_by_proposal = With { $members } or more members, the top-up rate changes only through a passed change_topup_rate proposal.
+topups_off = Top-ups are off here: no payment provider is configured.
+topups_not_set_up = This org has not set up top-ups yet; a treasurer sets the rate and limits first.
+billing_account_not_ready = This org's payment account is not ready to take payments yet; a treasurer finishes its onboarding first.
+topup_monthly_limit_reached = You can top up at most €{ $max } a month here; €{ $left } is left this month. Nothing was charged.
+topup_below_minimum = A top-up here is at least €{ $min }.
+topup_above_maximum = A top-up here is at most €{ $max }.
+topup_not_whole_coins = At this org's rate that amount buys a fraction of a coin's smallest unit; choose a rounder amount.
+topup_limits_inconsistent = The minimum, the maximum and the monthly maximum must each be at least the one before.
+
 ## Errors that are not refusals of one operation
 
 unauthorized = You need to be signed in for that.

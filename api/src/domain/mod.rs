@@ -1,6 +1,7 @@
 //! The rules of Coinsence, free of any web, chat or payment framework.
 
 pub mod archive;
+pub mod billing;
 pub mod chat;
 // The chat adapters' memory across restarts (issue 14, away).
 pub mod chat_catch_up;

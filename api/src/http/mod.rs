@@ -2,6 +2,7 @@
 //! One file per area; handlers only translate between HTTP and [`Core`] operations.
 
 pub mod auth;
+pub mod billing;
 pub mod body;
 pub mod chat;
 pub mod client_addr;
@@ -107,6 +108,7 @@ impl Default for HttpConfig {
         market::create_listing, market::list_listings, market::get_listing, market::buy, market::close_listing,
         feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
+        billing::get_terms, billing::set_terms, billing::start_topup, billing::onboarding, billing::status,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth, &ProblemJson),
@@ -283,6 +285,13 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
             "/orgs/{org}/chat/connect-codes",
             post(chat::create_connect_code),
         )
+        .route("/orgs/{org}/billing", get(billing::status))
+        .route(
+            "/orgs/{org}/billing/topup-terms",
+            get(billing::get_terms).put(billing::set_terms),
+        )
+        .route("/orgs/{org}/billing/topups", post(billing::start_topup))
+        .route("/orgs/{org}/billing/onboarding", post(billing::onboarding))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::admit,

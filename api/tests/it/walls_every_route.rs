@@ -108,6 +108,15 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
         ("get", "/v1/orgs/{org}/posts/{id}/comments") => scoped(None),
         ("post", "/v1/orgs/{org}/posts/{id}/comments") => scoped(Some(json!({"body": "wall"}))),
         ("post", "/v1/orgs/{org}/chat/connect-codes") => scoped(None),
+        // Billing (issue 16).
+        ("get", "/v1/orgs/{org}/billing") => scoped(None),
+        ("post", "/v1/orgs/{org}/billing/onboarding") => scoped(None),
+        ("get", "/v1/orgs/{org}/billing/topup-terms") => scoped(None),
+        ("put", "/v1/orgs/{org}/billing/topup-terms") => scoped(Some(json!({
+            "currency": "COIN", "rate_coins": 1, "rate_euros": 1,
+            "min": "1", "max": "10", "monthly_max": "10"
+        }))),
+        ("post", "/v1/orgs/{org}/billing/topups") => scoped(Some(json!({"amount": "10"}))),
         _ => None,
     }
 }

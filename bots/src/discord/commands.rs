@@ -105,6 +105,7 @@ fn options(verb: Verb) -> &'static [Opt] {
             AMOUNT,
         ],
         Verb::Connect => &[opt!("code", Kind::Word, true, "the code an admin gave you")],
+        Verb::Topup => &[AMOUNT],
         Verb::Help => &[opt!("command", Kind::Word, false, "one command to explain")],
         Verb::Language => &[opt!("language", Kind::Word, false, "de, en, or auto")],
         Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => &[],
@@ -209,6 +210,7 @@ pub fn command_line(name: &str, args: &[(String, Arg)]) -> Option<String> {
             push(word("amount"));
         }
         Verb::Connect => push(word("code")),
+        Verb::Topup => push(word("amount")),
         Verb::Help => push(word("command")),
         Verb::Language => push(word("language")),
         Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => {}

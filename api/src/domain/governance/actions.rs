@@ -12,6 +12,7 @@ use super::outbox::{self, EventKind, NewEvent};
 use super::projects::{self, Investor};
 use super::rules::Rules;
 use crate::core::Core;
+use crate::domain::billing::topups;
 use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
@@ -71,6 +72,11 @@ pub enum ActionRequest {
     },
     /// Nothing runs; the decision itself is the point.
     FreeText,
+    /// A new euro top-up rate: `rate_coins` whole coins for every `rate_euros` euros.
+    ChangeTopupRate {
+        rate_coins: i64,
+        rate_euros: i64,
+    },
 }
 
 /// What a proposal will do, as checked and stored when it opened. Amounts are shown in the
@@ -119,6 +125,10 @@ pub enum Action {
         role: Role,
     },
     FreeText,
+    ChangeTopupRate {
+        rate_coins: i64,
+        rate_euros: i64,
+    },
 }
 
 impl Action {
@@ -133,6 +143,7 @@ impl Action {
             Self::RemoveMember { .. } => ProposalKind::RemoveMember,
             Self::SetRole { .. } => ProposalKind::SetRole,
             Self::FreeText => ProposalKind::FreeText,
+            Self::ChangeTopupRate { .. } => ProposalKind::ChangeTopupRate,
         }
     }
 }
@@ -251,6 +262,19 @@ pub(crate) async fn prepare(
             Action::SetRole { user_id, role }
         }
         ActionRequest::FreeText => Action::FreeText,
+        ActionRequest::ChangeTopupRate {
+            rate_coins,
+            rate_euros,
+        } => {
+            topups::check_rate(rate_coins, rate_euros)?;
+            if !topups::has_terms(tx).await? {
+                return Err(Error::from(Refusal::TopupsNotSetUp));
+            }
+            Action::ChangeTopupRate {
+                rate_coins,
+                rate_euros,
+            }
+        }
     })
 }
 
@@ -472,6 +496,10 @@ pub(crate) async fn execute(
             .await?;
         }
         Action::FreeText => {}
+        Action::ChangeTopupRate {
+            rate_coins,
+            rate_euros,
+        } => topups::set_rate(tx, *rate_coins, *rate_euros).await?,
     }
     Ok(Some(()))
 }

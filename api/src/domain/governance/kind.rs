@@ -15,5 +15,7 @@ text_enum!(
         RemoveMember => "remove_member",
         SetRole => "set_role",
         FreeText => "free_text",
+        /// A new euro top-up rate (issue 16).
+        ChangeTopupRate => "change_topup_rate",
     }
 );

@@ -35,6 +35,10 @@ text_enum!(
         ProjectRefunded => "project_refunded",
         ListingBought => "listing_bought",
         PostCreated => "post_created",
+        /// A member's euro top-up was paid and its coins issued (issue 16).
+        TopupPaid => "topup_paid",
+        /// A member's delayed euro payment failed; nothing was issued.
+        TopupFailed => "topup_failed",
     }
 );
 

@@ -1,0 +1,224 @@
+//! [`StripeProvider`]: the domain's payment provider on Stripe.
+//!
+//! - A top-up is a Checkout Session created on the org's connected account (the
+//!   `Stripe-Account` header: a direct charge, so the euros land in the org's own balance), with
+//!   the platform's fee as the payment's application fee. Its metadata names the org and the
+//!   top-up, which is how its events find their way back.
+//! - Onboarding creates the org's Express account once (idempotency key from the org id) and
+//!   an Account Link to Stripe's onboarding pages.
+//! - Events are read from the raw JSON we stored, by hand: only the fields we act on, so a new
+//!   field or event type in Stripe's API cannot make a stored event unreadable.
+
+use std::collections::HashMap;
+
+use coinsence_api::domain::billing::{
+    Checkout, CheckoutRequest, Onboarding, OnboardingRequest, PaymentProvider, ProviderEvent,
+};
+use coinsence_api::domain::ids::TenantId;
+use futures::future::BoxFuture;
+use serde_json::Value;
+use stripe::{AccountId, Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_checkout::CheckoutSessionMode;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ProductData,
+};
+use stripe_connect::account::{CreateAccount, CreateAccountType};
+use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_types::Currency;
+
+use crate::config::BillingArgs;
+
+/// Metadata keys on our Checkout Sessions.
+pub const META_TENANT: &str = "coinsence_tenant";
+pub const META_TOPUP: &str = "coinsence_topup";
+
+pub struct StripeProvider {
+    client: Client,
+    fee_bp: u32,
+    return_url: String,
+}
+
+impl StripeProvider {
+    /// `None` when no secret key is configured: top-ups are off.
+    pub fn from_args(args: &BillingArgs) -> anyhow::Result<Option<Self>> {
+        let Some(key) = &args.stripe_secret_key else {
+            return Ok(None);
+        };
+        let client = ClientBuilder::new(key.expose())
+            .url(args.stripe_api_base.clone())
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|e| anyhow::anyhow!("the Stripe client: {e}"))?;
+        Ok(Some(Self {
+            client,
+            fee_bp: args.stripe_fee_bp,
+            return_url: args.billing_return_url.clone(),
+        }))
+    }
+
+    /// The platform's fee on `cents`, rounded down (in the org's favour).
+    pub fn fee(&self, cents: i64) -> i64 {
+        let fee = i128::from(cents) * i128::from(self.fee_bp) / 10_000;
+        i64::try_from(fee).unwrap_or(0)
+    }
+
+    fn key(key: &str) -> anyhow::Result<RequestStrategy> {
+        let key =
+            IdempotencyKey::new(key).map_err(|e| anyhow::anyhow!("idempotency key: {e:?}"))?;
+        Ok(RequestStrategy::Idempotent(key))
+    }
+
+    async fn create_checkout(&self, req: &CheckoutRequest) -> anyhow::Result<Checkout> {
+        let account = AccountId::from(req.account.as_str());
+        let metadata = HashMap::from([
+            (META_TENANT.to_owned(), req.tenant.0.to_string()),
+            (META_TOPUP.to_owned(), req.topup.to_string()),
+        ]);
+        let mut price = CreateCheckoutSessionLineItemsPriceData::new(Currency::EUR);
+        price.unit_amount = Some(req.amount_cents);
+        price.product_data = Some(ProductData::new(req.description.clone()));
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price_data = Some(price);
+        item.quantity = Some(1);
+        let mut intent = CreateCheckoutSessionPaymentIntentData::new();
+        intent.application_fee_amount = Some(self.fee(req.amount_cents));
+        intent.metadata = Some(metadata.clone());
+        let done = format!("{}?topup={}", self.return_url, req.topup);
+        let session = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Payment)
+            .line_items(vec![item])
+            .payment_intent_data(intent)
+            .metadata(metadata)
+            .client_reference_id(format!("{}:{}", req.tenant, req.topup))
+            .success_url(format!("{done}&paid=1"))
+            .cancel_url(done)
+            .customize()
+            .account_id(account)
+            .request_strategy(Self::key(&req.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating a checkout session: {e}"))?;
+        let url = session
+            .url
+            .ok_or_else(|| anyhow::anyhow!("a checkout session without a url"))?;
+        Ok(Checkout {
+            session: session.id.to_string(),
+            url,
+        })
+    }
+
+    async fn create_onboarding(&self, req: &OnboardingRequest) -> anyhow::Result<Onboarding> {
+        let account = match &req.account {
+            Some(account) => account.clone(),
+            None => CreateAccount::new()
+                .type_(CreateAccountType::Express)
+                .metadata(HashMap::from([(
+                    META_TENANT.to_owned(),
+                    req.tenant.0.to_string(),
+                )]))
+                .customize()
+                .request_strategy(Self::key(&req.idempotency_key)?)
+                .send(&self.client)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the connected account: {e}"))?
+                .id
+                .to_string(),
+        };
+        let link =
+            CreateAccountLink::new(account.clone(), CreateAccountLinkType::AccountOnboarding)
+                .refresh_url(format!("{}?onboarding=refresh", self.return_url))
+                .return_url(format!("{}?onboarding=done", self.return_url))
+                .send(&self.client)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating an account link: {e}"))?;
+        Ok(Onboarding {
+            account,
+            url: link.url,
+        })
+    }
+}
+
+impl PaymentProvider for StripeProvider {
+    fn checkout<'a>(&'a self, req: &'a CheckoutRequest) -> BoxFuture<'a, anyhow::Result<Checkout>> {
+        Box::pin(self.create_checkout(req))
+    }
+
+    fn onboarding<'a>(
+        &'a self,
+        req: &'a OnboardingRequest,
+    ) -> BoxFuture<'a, anyhow::Result<Onboarding>> {
+        Box::pin(self.create_onboarding(req))
+    }
+
+    fn read_event(&self, payload: &[u8]) -> anyhow::Result<ProviderEvent> {
+        read_event(payload)
+    }
+}
+
+/// What a stored Stripe event means for the domain.
+pub fn read_event(payload: &[u8]) -> anyhow::Result<ProviderEvent> {
+    let event: Value = serde_json::from_slice(payload)?;
+    let kind = event.get("type").and_then(Value::as_str).unwrap_or("");
+    let object = event
+        .pointer("/data/object")
+        .ok_or_else(|| anyhow::anyhow!("an event without data.object"))?;
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let checkout = || -> anyhow::Result<Option<(TenantId, i64, String)>> {
+        let meta = |k: &str| {
+            object
+                .pointer(&format!("/metadata/{k}"))
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let (Some(tenant), Some(topup)) = (meta(META_TENANT), meta(META_TOPUP)) else {
+            // Not one of our top-ups (another integration on the same account).
+            return Ok(None);
+        };
+        let session = text(object, "id").ok_or_else(|| anyhow::anyhow!("a session without id"))?;
+        Ok(Some((TenantId(tenant), topup, session)))
+    };
+    Ok(match kind {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            // `completed` with a delayed method (SEPA Direct Debit) is not money yet: its
+            // `async_payment_succeeded` or `_failed` follows.
+            let paid = object.get("payment_status").and_then(Value::as_str) == Some("paid");
+            match checkout()? {
+                Some((tenant, topup, session)) if paid => ProviderEvent::CheckoutPaid {
+                    tenant,
+                    topup,
+                    session,
+                    amount_cents: object
+                        .get("amount_total")
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| anyhow::anyhow!("a paid session without amount_total"))?,
+                    account: text(&event, "account"),
+                },
+                _ => ProviderEvent::Ignored,
+            }
+        }
+        "checkout.session.async_payment_failed" => match checkout()? {
+            Some((tenant, topup, session)) => ProviderEvent::CheckoutFailed {
+                tenant,
+                topup,
+                session,
+            },
+            None => ProviderEvent::Ignored,
+        },
+        "account.updated" => ProviderEvent::AccountUpdated {
+            account: text(object, "id").ok_or_else(|| anyhow::anyhow!("an account without id"))?,
+            charges_enabled: object.get("charges_enabled").and_then(Value::as_bool) == Some(true),
+            payouts_enabled: object.get("payouts_enabled").and_then(Value::as_bool) == Some(true),
+            requirements_due: object
+                .pointer("/requirements/currently_due")
+                .and_then(Value::as_array)
+                .map(|due| {
+                    due.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        _ => ProviderEvent::Ignored,
+    })
+}
