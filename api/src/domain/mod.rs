@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod chat;
+pub mod exchange;
 pub mod follow_up;
 pub mod governance;
 pub mod idempotency;

@@ -1,0 +1,5 @@
+//! The exchange between community currencies: periodic batch auctions per pair of listed
+//! currencies, settled in each org's own ledger (no transaction spans two org schemas).
+
+pub mod matcher;
+pub mod price;
