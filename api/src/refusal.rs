@@ -324,6 +324,12 @@ refusals! {
     "pledge_rejected" Invalid PledgeRejected { field: &'static str };
     "only_offers_can_be_bought" Invalid OnlyOffersCanBeBought { field: &'static str };
     "own_listing" Invalid OwnListing { field: &'static str };
+    // --- The exchange (issue 17) ---
+    /// Another org's currency of this code is listed on the exchange: a code names one currency
+    /// there.
+    "exchange_code_taken" Conflict ExchangeCodeTaken { currency: String };
+    /// The currency is not (or no longer) listed on the exchange.
+    "currency_not_listed" Invalid CurrencyNotListed { field: &'static str, currency: String };
 }
 
 impl Refusal {

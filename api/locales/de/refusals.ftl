@@ -136,3 +136,7 @@ busy = Gerade ist viel los; es wurde nichts geändert. Bitte versuch es noch ein
 rate_limited = Zu viele Anfragen; es wurde nichts geändert. Bitte versuch es in { $retry_after_secs } s noch einmal.
 unavailable = Der Dienst ist gerade nicht erreichbar; es wurde nichts geändert. Bitte versuch es in { $retry_after_secs } s noch einmal.
 internal = Bei uns ist etwas schiefgegangen; es wurde protokolliert.
+
+## Die Börse (Issue 17)
+exchange_code_taken = Eine andere Gemeinschaft hat schon eine Währung namens { $currency } an der Börse; dort steht ein Code für genau eine Währung.
+currency_not_listed = { $currency } ist nicht an der Börse gelistet.

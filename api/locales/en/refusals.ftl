@@ -136,3 +136,7 @@ busy = Busy right now; nothing was changed. Please try again.
 rate_limited = Too many requests; nothing was changed. Please try again in { $retry_after_secs } s.
 unavailable = The service is unavailable right now; nothing was changed. Please try again in { $retry_after_secs } s.
 internal = Something went wrong on our side; it has been logged.
+
+## The exchange (issue 17)
+exchange_code_taken = Another community's currency called { $currency } is already on the exchange; a code names one currency there.
+currency_not_listed = { $currency } is not listed on the exchange.

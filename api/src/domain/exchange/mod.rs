@@ -1,5 +1,6 @@
 //! The exchange between community currencies: periodic batch auctions per pair of listed
 //! currencies, settled in each org's own ledger (no transaction spans two org schemas).
 
+pub mod listings;
 pub mod matcher;
 pub mod price;

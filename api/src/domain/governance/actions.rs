@@ -12,6 +12,7 @@ use super::outbox::{self, EventKind, NewEvent};
 use super::projects::{self, Investor};
 use super::rules::Rules;
 use crate::core::Core;
+use crate::domain::exchange::listings::{self, ListingSpec};
 use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
@@ -71,6 +72,18 @@ pub enum ActionRequest {
     },
     /// Nothing runs; the decision itself is the point.
     FreeText,
+    /// List the org's coin on the exchange (or change its limits): `trustline` is the most of
+    /// each foreign currency the org may hold, in whole units; `max_out_per_round` the most of
+    /// the coin that may leave per round, in its scale.
+    ListOnExchange {
+        currency: String,
+        trustline: String,
+        max_out_per_round: String,
+    },
+    /// Stop trading the org's coin: new orders are refused, open ones go back to their owners.
+    DelistFromExchange {
+        currency: String,
+    },
 }
 
 /// What a proposal will do, as checked and stored when it opened. Amounts are shown in the
@@ -119,6 +132,12 @@ pub enum Action {
         role: Role,
     },
     FreeText,
+    ListOnExchange {
+        listing: ListingSpec,
+    },
+    DelistFromExchange {
+        currency: CurrencyCode,
+    },
 }
 
 impl Action {
@@ -133,6 +152,8 @@ impl Action {
             Self::RemoveMember { .. } => ProposalKind::RemoveMember,
             Self::SetRole { .. } => ProposalKind::SetRole,
             Self::FreeText => ProposalKind::FreeText,
+            Self::ListOnExchange { .. } => ProposalKind::ListOnExchange,
+            Self::DelistFromExchange { .. } => ProposalKind::DelistFromExchange,
         }
     }
 }
@@ -251,6 +272,17 @@ pub(crate) async fn prepare(
             Action::SetRole { user_id, role }
         }
         ActionRequest::FreeText => Action::FreeText,
+        ActionRequest::ListOnExchange {
+            currency,
+            trustline,
+            max_out_per_round,
+        } => Action::ListOnExchange {
+            listing: listings::prepare_listing(tx, &currency, &trustline, &max_out_per_round)
+                .await?,
+        },
+        ActionRequest::DelistFromExchange { currency } => Action::DelistFromExchange {
+            currency: listings::prepare_delisting(tx, tenant, &currency).await?,
+        },
     })
 }
 
@@ -472,6 +504,12 @@ pub(crate) async fn execute(
             .await?;
         }
         Action::FreeText => {}
+        Action::ListOnExchange { listing } => {
+            listings::list(tx, p.tenant, listing, p.id, p.now).await?;
+        }
+        Action::DelistFromExchange { currency } => {
+            listings::delist(tx, p.tenant, currency, p.now).await?;
+        }
     }
     Ok(Some(()))
 }

@@ -15,5 +15,8 @@ text_enum!(
         RemoveMember => "remove_member",
         SetRole => "set_role",
         FreeText => "free_text",
+        // The exchange (issue 17).
+        ListOnExchange => "list_on_exchange",
+        DelistFromExchange => "delist_from_exchange",
     }
 );
