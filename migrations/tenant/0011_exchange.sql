@@ -55,6 +55,9 @@ CREATE TABLE exchange_orders (
     -- sold and bought so far, over all rounds
     sold            bigint NOT NULL DEFAULT 0 CHECK (sold >= 0),
     bought          bigint NOT NULL DEFAULT 0 CHECK (bought >= 0),
+    -- set by a round's cut, cleared when that round is settled here: while set, the order
+    -- belongs to the round and cannot be cancelled
+    cut_at          timestamptz,
     idempotency_key text NOT NULL CONSTRAINT exchange_orders_idempotency_key UNIQUE,
     fingerprint     bytea NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),

@@ -6,6 +6,7 @@ pub mod body;
 pub mod chat;
 pub mod client_addr;
 pub mod error;
+pub mod exchange;
 pub mod feed;
 pub mod governance;
 pub mod issuance;
@@ -107,6 +108,7 @@ impl Default for HttpConfig {
         market::create_listing, market::list_listings, market::get_listing, market::buy, market::close_listing,
         feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
+        exchange::list_listed, exchange::place_order, exchange::my_orders, exchange::cancel_order,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth, &ProblemJson),
@@ -282,6 +284,15 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route(
             "/orgs/{org}/chat/connect-codes",
             post(chat::create_connect_code),
+        )
+        .route("/orgs/{org}/exchange/listings", get(exchange::list_listed))
+        .route(
+            "/orgs/{org}/exchange/orders",
+            post(exchange::place_order).get(exchange::my_orders),
+        )
+        .route(
+            "/orgs/{org}/exchange/orders/{id}/cancel",
+            post(exchange::cancel_order),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

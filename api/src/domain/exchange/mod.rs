@@ -3,4 +3,5 @@
 
 pub mod listings;
 pub mod matcher;
+pub mod orders;
 pub mod price;

@@ -13,6 +13,7 @@ use super::projects::{self, Investor};
 use super::rules::Rules;
 use crate::core::Core;
 use crate::domain::exchange::listings::{self, ListingSpec};
+use crate::domain::exchange::orders;
 use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
@@ -509,6 +510,10 @@ pub(crate) async fn execute(
         }
         Action::DelistFromExchange { currency } => {
             listings::delist(tx, p.tenant, currency, p.now).await?;
+            // This org's open orders in it go back now; other orgs' at their pair's next round.
+            if orders::return_open_in(tx, currency, p.now).await?.is_none() {
+                return Ok(None);
+            }
         }
     }
     Ok(Some(()))
