@@ -1,12 +1,17 @@
 //! The exchange: listed currencies, a member's limit orders.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use super::AppState;
 use super::auth::OrgMember;
 use super::error::{ApiResult, AppJson, AppPath, Problem};
 use super::ledger::idempotency_key;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::domain::exchange::book::Quote;
 use crate::domain::exchange::listings::Listing;
 use crate::domain::exchange::orders::{NewOrder, OrderView};
 
@@ -55,4 +60,28 @@ pub async fn cancel_order(
     AppPath((_, id)): AppPath<(String, i64)>,
 ) -> ApiResult<AppJson<OrderView>> {
     Ok(AppJson(state.core.cancel_order(&member, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteQuery {
+    /// One currency of the pair.
+    pub sell: String,
+    /// The other.
+    pub buy: String,
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org}/exchange/quote", tag = "exchange",
+    params(("org" = String, Path), QuoteQuery),
+    responses((status = 200, body = Quote), (status = 400, body = Problem), (status = 422, body = Problem)))]
+pub async fn quote(
+    State(state): State<AppState>,
+    OrgMember(member): OrgMember,
+    query: Result<Query<QuoteQuery>, QueryRejection>,
+) -> ApiResult<AppJson<Quote>> {
+    let Query(q) = query?;
+    Ok(AppJson(
+        state.core.exchange_quote(&member, &q.sell, &q.buy).await?,
+    ))
 }

@@ -109,6 +109,7 @@ impl Default for HttpConfig {
         feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
         exchange::list_listed, exchange::place_order, exchange::my_orders, exchange::cancel_order,
+        exchange::quote,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth, &ProblemJson),
@@ -286,6 +287,7 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
             post(chat::create_connect_code),
         )
         .route("/orgs/{org}/exchange/listings", get(exchange::list_listed))
+        .route("/orgs/{org}/exchange/quote", get(exchange::quote))
         .route(
             "/orgs/{org}/exchange/orders",
             post(exchange::place_order).get(exchange::my_orders),

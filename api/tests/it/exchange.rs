@@ -345,3 +345,83 @@ async fn an_order_escrows_its_amount_once_and_cancelling_or_delisting_returns_it
     );
     assert_eq!(app.verify(&a).await["ok"], true);
 }
+
+#[tokio::test]
+async fn the_public_book_shows_totals_per_price_and_the_price_the_round_would_clear_at() {
+    let app = TestApp::new().await;
+    let a = app.org("ex-book-a").await;
+    let b = app.org("ex-book-b").await;
+    let bike = app
+        .post(
+            "/v1/orgs/ex-book-b/currencies",
+            &b.owner_token,
+            json!({"code": "BIKE", "name": "Bike hours", "scale": 1}),
+        )
+        .await;
+    assert_eq!(bike.status, StatusCode::CREATED, "{:?}", bike.body);
+    decide(&app, &a, "trade COIN", list("COIN", "1000", "500.00")).await;
+    decide(&app, &b, "trade BIKE", list("BIKE", "1000", "500")).await;
+    let (ana, ana_id) = app.member(&a, "ana").await;
+    assert_eq!(
+        app.issue(&a, ana_id, "100.00").await.status,
+        StatusCode::CREATED
+    );
+    let bikes = app
+        .call(
+            Method::POST,
+            "/v1/orgs/ex-book-b/issuance",
+            Some(&b.owner_token),
+            Some(json!({"currency": "BIKE", "to_member": b.owner_id, "amount": "50"})),
+            Some("bikes"),
+        )
+        .await;
+    assert_eq!(bikes.status, StatusCode::CREATED, "{:?}", bikes.body);
+    // B's COIN is not A's COIN: B's members cannot sell theirs as the listed one.
+    let not_held = order(
+        &app,
+        &b,
+        &b.owner_token,
+        "b-coin",
+        sell("1.00", "COIN", "BIKE", "1"),
+    )
+    .await;
+    assert_eq!(
+        (not_held.code(), not_held.body["field"].as_str()),
+        ("currency_not_held", Some("sell"))
+    );
+
+    let placed = order(&app, &a, &ana, "a-1", sell("10.00", "COIN", "BIKE", "0.8")).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{:?}", placed.body);
+    let placed = order(
+        &app,
+        &b,
+        &b.owner_token,
+        "b-1",
+        sell("10", "BIKE", "COIN", "1"),
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{:?}", placed.body);
+
+    // Anyone in either org sees the same quote: prices are COIN per BIKE (the pair by code).
+    for (org, token) in [(&a, &ana), (&b, &b.owner_token)] {
+        let q = app
+            .get(
+                &format!("/v1/orgs/{}/exchange/quote?sell=COIN&buy=BIKE", org.slug),
+                token,
+            )
+            .await;
+        assert_eq!(q.status, StatusCode::OK, "{:?}", q.body);
+        // At 1 COIN per BIKE 10 BIKE meet 10.00 COIN; at 1.25 only 8 BIKE would trade.
+        assert_eq!(
+            q.body,
+            json!({"base": "BIKE", "quote": "COIN", "price": "1", "volume": "10.0",
+                   "imbalance": "0.0", "levels": [
+                       {"price": "1", "selling_base": "10.0", "selling_quote": "0.00"},
+                       {"price": "1.25", "selling_base": "0.0", "selling_quote": "10.00"}]})
+        );
+    }
+    let same = app
+        .get("/v1/orgs/ex-book-a/exchange/quote?sell=COIN&buy=COIN", &ana)
+        .await;
+    assert_eq!(same.code(), "exchange_pair_with_itself");
+}

@@ -109,6 +109,7 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
         ("post", "/v1/orgs/{org}/posts/{id}/comments") => scoped(Some(json!({"body": "wall"}))),
         ("post", "/v1/orgs/{org}/chat/connect-codes") => scoped(None),
         ("get", "/v1/orgs/{org}/exchange/listings") => scoped(None),
+        ("get", "/v1/orgs/{org}/exchange/quote") => scoped(None),
         ("get", "/v1/orgs/{org}/exchange/orders") => scoped(None),
         ("post", "/v1/orgs/{org}/exchange/orders") => scoped(Some(
             json!({"sell": "COIN", "amount": "1", "buy": "BEX", "limit": "1"}),

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::book::home_of;
 use super::price::{MAX_DECIMALS, Price, PriceError};
 use crate::core::Core;
 use crate::domain::idempotency::{Creation, IdempotencyKey};
-use crate::domain::ids::{AccountId, CurrencyId, UserId};
+use crate::domain::ids::{AccountId, CurrencyId, TenantId, UserId};
 use crate::domain::ledger::currencies::currency_by_code;
 use crate::domain::ledger::queue::post_all;
 use crate::domain::ledger::{AccountRef, Authority, CurrencyCode, TransferKind, TransferOrder};
@@ -191,7 +192,7 @@ struct Checked {
 
 /// Every check before anything is written: both currencies listed, not the same, held here;
 /// the amount and the limit positive and within their scales.
-async fn check(tx: &mut TenantTx, new: &NewOrder) -> Result<Checked> {
+async fn check(tx: &mut TenantTx, tenant: TenantId, new: &NewOrder) -> Result<Checked> {
     let code = |field: &'static str, text: &str| {
         CurrencyCode::parse(text.trim().to_ascii_uppercase().as_str()).map_err(|_| {
             Error::from(Refusal::CurrencyNotListed {
@@ -215,12 +216,20 @@ async fn check(tx: &mut TenantTx, new: &NewOrder) -> Result<Checked> {
         })),
     };
     let (sell_scale, buy_scale) = (listed("sell", &sell)?, listed("buy", &buy)?);
-    let currency = currency_by_code(tx, sell.as_str()).await.map_err(|_| {
+    let not_held = || {
         Error::from(Refusal::CurrencyNotHeld {
             field: "sell",
             currency: sell.as_str().to_owned(),
         })
-    })?;
+    };
+    // Members sell what their own ledger holds of the listed currency: the org's own coin
+    // (another org's coin of the same code is not it).
+    if home_of(tx.conn(), "sell", &sell).await?.tenant != tenant {
+        return Err(not_held());
+    }
+    let currency = currency_by_code(tx, sell.as_str())
+        .await
+        .map_err(|_| not_held())?;
     let amount = parse_amount("amount", &new.amount, sell_scale)?;
     let limit_text = new.limit.trim().to_owned();
     let limit = Price::parse_decimal(&limit_text, sell_scale.places(), buy_scale.places())
@@ -270,7 +279,7 @@ impl Core {
             if let Some(first) = creation.take(&mut tx, one).await? {
                 return Ok(Some(first));
             }
-            let c = check(&mut tx, new).await?;
+            let c = check(&mut tx, member.tenant.id, new).await?;
             // The order's own key: the request's, or a fresh one when none was given.
             let order_key = match key {
                 Some(k) => k.as_str().to_owned(),
