@@ -359,6 +359,23 @@ refusals! {
     "topup_not_whole_coins" Invalid TopupNotWholeCoins { field: &'static str };
     /// The minimum, maximum and monthly maximum must grow in that order.
     "topup_limits_inconsistent" Invalid TopupLimitsInconsistent { field: &'static str };
+    // --- The exchange (issue 17) ---
+    /// Another org's currency of this code is listed on the exchange: a code names one currency
+    /// there.
+    "exchange_code_taken" Conflict ExchangeCodeTaken { currency: String };
+    /// The currency is not (or no longer) listed on the exchange.
+    "currency_not_listed" Invalid CurrencyNotListed { field: &'static str, currency: String };
+    "exchange_pair_with_itself" Invalid ExchangePairWithItself { field: &'static str };
+    /// Listed, but this org's ledger has no such currency for its members to sell.
+    "currency_not_held" Invalid CurrencyNotHeld { field: &'static str, currency: String };
+    /// A limit price that is not a positive decimal number.
+    "price_malformed" Invalid PriceMalformed { field: &'static str };
+    "price_too_precise" Invalid PriceTooPrecise { field: &'static str, places: i64 };
+    "exchange_order_not_found" NotFound ExchangeOrderNotFound;
+    /// The order is filled, cancelled or returned already.
+    "exchange_order_closed" Conflict ExchangeOrderClosed { order: i64 };
+    /// A round's cut took the order; it can be cancelled once that round is settled.
+    "exchange_order_in_round" Conflict ExchangeOrderInRound { order: i64 };
 }
 
 impl Refusal {

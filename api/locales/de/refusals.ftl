@@ -157,3 +157,14 @@ busy = Gerade ist viel los; es wurde nichts geändert. Bitte versuch es noch ein
 rate_limited = Zu viele Anfragen; es wurde nichts geändert. Bitte versuch es in { $retry_after_secs } s noch einmal.
 unavailable = Der Dienst ist gerade nicht erreichbar; es wurde nichts geändert. Bitte versuch es in { $retry_after_secs } s noch einmal.
 internal = Bei uns ist etwas schiefgegangen; es wurde protokolliert.
+
+## Die Börse (Issue 17)
+exchange_code_taken = Eine andere Gemeinschaft hat schon eine Währung namens { $currency } an der Börse; dort steht ein Code für genau eine Währung.
+currency_not_listed = { $currency } ist nicht an der Börse gelistet.
+exchange_pair_with_itself = Eine Währung lässt sich nicht gegen sich selbst tauschen.
+currency_not_held = In dieser Gemeinschaft gibt es kein { $currency } zum Verkaufen.
+price_malformed = Das Limit muss eine positive Zahl sein, zum Beispiel 0,8.
+price_too_precise = Das Limit darf höchstens { $places } Nachkommastellen haben.
+exchange_order_not_found = Eine solche Order von dir gibt es nicht.
+exchange_order_closed = Order { $order } ist nicht mehr offen.
+exchange_order_in_round = Order { $order } steckt in der Runde, die gerade abgerechnet wird; storniere sie, wenn diese Runde vorbei ist.

@@ -157,3 +157,14 @@ busy = Busy right now; nothing was changed. Please try again.
 rate_limited = Too many requests; nothing was changed. Please try again in { $retry_after_secs } s.
 unavailable = The service is unavailable right now; nothing was changed. Please try again in { $retry_after_secs } s.
 internal = Something went wrong on our side; it has been logged.
+
+## The exchange (issue 17)
+exchange_code_taken = Another community's currency called { $currency } is already on the exchange; a code names one currency there.
+currency_not_listed = { $currency } is not listed on the exchange.
+exchange_pair_with_itself = A currency cannot be exchanged for itself.
+currency_not_held = There is no { $currency } in this community to sell.
+price_malformed = The limit must be a positive number, such as 0.8.
+price_too_precise = The limit may have at most { $places } decimal places.
+exchange_order_not_found = There is no such order of yours.
+exchange_order_closed = Order { $order } is no longer open.
+exchange_order_in_round = Order { $order } is in the round being settled right now; cancel it once that round is done.

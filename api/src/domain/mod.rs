@@ -5,6 +5,7 @@ pub mod billing;
 pub mod chat;
 // The chat adapters' memory across restarts (issue 14, away).
 pub mod chat_catch_up;
+pub mod exchange;
 pub mod follow_up;
 pub mod governance;
 pub mod idempotency;

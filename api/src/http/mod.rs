@@ -7,6 +7,7 @@ pub mod body;
 pub mod chat;
 pub mod client_addr;
 pub mod error;
+pub mod exchange;
 pub mod feed;
 pub mod governance;
 pub mod issuance;
@@ -109,6 +110,8 @@ impl Default for HttpConfig {
         feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
         billing::get_terms, billing::set_terms, billing::start_topup, billing::onboarding, billing::status,
+        exchange::list_listed, exchange::place_order, exchange::my_orders, exchange::cancel_order,
+        exchange::quote,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth, &ProblemJson),
@@ -292,6 +295,16 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         )
         .route("/orgs/{org}/billing/topups", post(billing::start_topup))
         .route("/orgs/{org}/billing/onboarding", post(billing::onboarding))
+        .route("/orgs/{org}/exchange/listings", get(exchange::list_listed))
+        .route("/orgs/{org}/exchange/quote", get(exchange::quote))
+        .route(
+            "/orgs/{org}/exchange/orders",
+            post(exchange::place_order).get(exchange::my_orders),
+        )
+        .route(
+            "/orgs/{org}/exchange/orders/{id}/cancel",
+            post(exchange::cancel_order),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::admit,

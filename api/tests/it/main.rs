@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod chat;
 mod concurrency;
+mod exchange;
 mod feed;
 mod governance;
 mod governance_races;

@@ -117,6 +117,13 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
             "min": "1", "max": "10", "monthly_max": "10"
         }))),
         ("post", "/v1/orgs/{org}/billing/topups") => scoped(Some(json!({"amount": "10"}))),
+        ("get", "/v1/orgs/{org}/exchange/listings") => scoped(None),
+        ("get", "/v1/orgs/{org}/exchange/quote") => scoped(None),
+        ("get", "/v1/orgs/{org}/exchange/orders") => scoped(None),
+        ("post", "/v1/orgs/{org}/exchange/orders") => scoped(Some(
+            json!({"sell": "COIN", "amount": "1", "buy": "BEX", "limit": "1"}),
+        )),
+        ("post", "/v1/orgs/{org}/exchange/orders/{id}/cancel") => scoped(None),
         _ => None,
     }
 }
@@ -356,8 +363,46 @@ async fn org_b(app: &TestApp, a_member: i64) -> (String, BIds, Vec<String>) {
         .await,
         "issuance policy",
     );
+    // Two listed currencies and an open order of bea's between them.
+    ok(
+        app.post(
+            &format!("/v1/orgs/{slug}/currencies"),
+            &owner,
+            json!({"code": "BEX", "name": format!("{MARK} bex"), "scale": 0}),
+        )
+        .await,
+        "second currency",
+    );
+    for code in ["COIN", "BEX"] {
+        let listing = ok(
+            app.propose(
+                slug,
+                &owner,
+                &format!("{MARK} list {code}"),
+                json!({"kind": "list_on_exchange", "currency": code, "trustline": "10",
+                       "max_out_per_round": "5"}),
+            )
+            .await,
+            "listing proposal",
+        );
+        app.vote(slug, &owner, id_of(&listing), "yes").await;
+        let passed = app.vote(slug, &bea, id_of(&listing), "yes").await;
+        assert_eq!(passed.body["status"], "passed", "{:?}", passed.body);
+    }
+    let order = ok(
+        app.call(
+            Method::POST,
+            &format!("/v1/orgs/{slug}/exchange/orders"),
+            Some(&bea),
+            Some(json!({"sell": "COIN", "amount": "1", "buy": "BEX", "limit": "1"})),
+            Some(&rand_key()),
+        )
+        .await,
+        "exchange order",
+    );
     let ids = BIds {
         by_resource: BTreeMap::from([
+            ("orders", id_of(&order)),
             ("proposals", id_of(&proposal)),
             ("pledges", id_of(&pledge)),
             ("projects", id_of(&project)),

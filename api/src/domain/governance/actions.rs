@@ -13,6 +13,8 @@ use super::projects::{self, Investor};
 use super::rules::Rules;
 use crate::core::Core;
 use crate::domain::billing::topups;
+use crate::domain::exchange::listings::{self, ListingSpec};
+use crate::domain::exchange::orders;
 use crate::domain::identity::{self, Email, Role, User};
 use crate::domain::ids::{
     AccountId, CurrencyId, PledgeId, ProjectId, ProposalId, TenantId, UserId,
@@ -77,6 +79,18 @@ pub enum ActionRequest {
         rate_coins: i64,
         rate_euros: i64,
     },
+    /// List the org's coin on the exchange (or change its limits): `trustline` is the most of
+    /// each foreign currency the org may hold, in whole units; `max_out_per_round` the most of
+    /// the coin that may leave per round, in its scale.
+    ListOnExchange {
+        currency: String,
+        trustline: String,
+        max_out_per_round: String,
+    },
+    /// Stop trading the org's coin: new orders are refused, open ones go back to their owners.
+    DelistFromExchange {
+        currency: String,
+    },
 }
 
 /// What a proposal will do, as checked and stored when it opened. Amounts are shown in the
@@ -129,6 +143,12 @@ pub enum Action {
         rate_coins: i64,
         rate_euros: i64,
     },
+    ListOnExchange {
+        listing: ListingSpec,
+    },
+    DelistFromExchange {
+        currency: CurrencyCode,
+    },
 }
 
 impl Action {
@@ -144,6 +164,8 @@ impl Action {
             Self::SetRole { .. } => ProposalKind::SetRole,
             Self::FreeText => ProposalKind::FreeText,
             Self::ChangeTopupRate { .. } => ProposalKind::ChangeTopupRate,
+            Self::ListOnExchange { .. } => ProposalKind::ListOnExchange,
+            Self::DelistFromExchange { .. } => ProposalKind::DelistFromExchange,
         }
     }
 }
@@ -275,6 +297,17 @@ pub(crate) async fn prepare(
                 rate_euros,
             }
         }
+        ActionRequest::ListOnExchange {
+            currency,
+            trustline,
+            max_out_per_round,
+        } => Action::ListOnExchange {
+            listing: listings::prepare_listing(tx, &currency, &trustline, &max_out_per_round)
+                .await?,
+        },
+        ActionRequest::DelistFromExchange { currency } => Action::DelistFromExchange {
+            currency: listings::prepare_delisting(tx, tenant, &currency).await?,
+        },
     })
 }
 
@@ -500,6 +533,16 @@ pub(crate) async fn execute(
             rate_coins,
             rate_euros,
         } => topups::set_rate(tx, *rate_coins, *rate_euros).await?,
+        Action::ListOnExchange { listing } => {
+            listings::list(tx, p.tenant, listing, p.id, p.now).await?;
+        }
+        Action::DelistFromExchange { currency } => {
+            listings::delist(tx, p.tenant, currency, p.now).await?;
+            // This org's open orders in it go back now; other orgs' at their pair's next round.
+            if orders::return_open_in(tx, currency, p.now).await?.is_none() {
+                return Ok(None);
+            }
+        }
     }
     Ok(Some(()))
 }

@@ -17,5 +17,8 @@ text_enum!(
         FreeText => "free_text",
         /// A new euro top-up rate (issue 16).
         ChangeTopupRate => "change_topup_rate",
+        // The exchange (issue 17).
+        ListOnExchange => "list_on_exchange",
+        DelistFromExchange => "delist_from_exchange",
     }
 );

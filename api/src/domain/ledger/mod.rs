@@ -99,6 +99,10 @@ text_enum!(
         Issuance => "issuance",
         Fund => "fund",
         Project => "project",
+        /// What a currency's open exchange orders hold (one per currency).
+        Escrow => "escrow",
+        /// The exchange's side of every fill in a currency (one per currency).
+        Clearing => "clearing",
     }
 );
 
@@ -117,6 +121,10 @@ text_enum!(
         Cancellation => "cancellation",
         /// A periodic holding fee from a member's account to the community fund.
         Demurrage => "demurrage",
+        /// Into or out of an exchange order's escrow.
+        Escrow => "escrow",
+        /// A fill of an exchange order, through the clearing account.
+        Exchange => "exchange",
     }
 );
 
