@@ -17,6 +17,8 @@ struct Up {
     token: String,
     /// The database URL `up` prints for bots beside it.
     database: String,
+    /// The demo admin's one-time portal login.
+    portal_login: String,
 }
 
 fn start(data_dir: &Path) -> Up {
@@ -29,7 +31,8 @@ fn start(data_dir: &Path) -> Up {
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("no stdout");
-    let (mut base, mut token, mut database, mut chat_hint) = (None, None, None, false);
+    let (mut base, mut token, mut database, mut chat_hint, mut portal_login) =
+        (None, None, None, false, None);
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap_or_default();
         chat_hint |= line.contains("coinsence chat --data-dir") && line.contains("--org demo");
@@ -42,6 +45,9 @@ fn start(data_dir: &Path) -> Up {
         if let Some(url) = line.strip_prefix("database: ") {
             database = Some(url.trim().to_owned());
         }
+        if line.starts_with("log in to the portal as ") {
+            portal_login = line.split(": ").nth(1).map(|l| l.trim().to_owned());
+        }
         if line.starts_with("API document") {
             break;
         }
@@ -52,6 +58,7 @@ fn start(data_dir: &Path) -> Up {
         base: base.expect("up printed no URL"),
         token: token.expect("up printed no token"),
         database: database.expect("up prints the database URL a bot needs"),
+        portal_login: portal_login.expect("up printed no portal login link"),
     }
 }
 
@@ -164,6 +171,25 @@ async fn up_runs_the_demo_and_stops_cleanly_and_reuses_its_data() {
 
     let up = start(&dir);
     assert_eq!(ada_balance(&client, &up).await, "100.00");
+    // The portal beside the API, and the demo admin's one-time login into it.
+    let home_page = client.get(format!("{}/", up.base)).send().await.unwrap();
+    assert_eq!(home_page.status(), reqwest::StatusCode::OK);
+    assert!(home_page.text().await.unwrap().contains("/signup"));
+    assert!(
+        up.portal_login
+            .starts_with(&format!("{}/login?code=cl_", up.base)),
+        "{}",
+        up.portal_login
+    );
+    let login = client
+        .get(&up.portal_login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(login.contains("hx-trigger=\"load\""), "{login}");
     let paid = client
         .post(format!("{}/v1/orgs/demo/transfers", up.base))
         .bearer_auth(&up.token)

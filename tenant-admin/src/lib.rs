@@ -12,6 +12,7 @@
 //! check ([`session::same_origin`]) and carries the form token ([`session::Posted`]).
 
 pub mod assets;
+mod charts;
 mod error;
 mod page;
 mod pages;
@@ -82,6 +83,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/orgs/{org}/issuance/{id}/end", Access::Admin),
     ("GET", "/orgs/{org}/members", Access::Admin),
     ("POST", "/orgs/{org}/invites", Access::Admin),
+    ("POST", "/orgs/{org}/members/{id}/role", Access::Admin),
+    ("POST", "/orgs/{org}/members/{id}/remove", Access::Admin),
     ("GET", "/orgs/{org}/rooms", Access::Admin),
     ("POST", "/orgs/{org}/rooms/code", Access::Admin),
     ("POST", "/orgs/{org}/rooms/unbind", Access::Admin),
@@ -128,6 +131,11 @@ pub fn router(core: Core, config: PortalConfig) -> Router {
         .route("/orgs/{org}/issuance/{id}/end", post(org::end_policy))
         .route("/orgs/{org}/members", get(org::members))
         .route("/orgs/{org}/invites", post(org::invite))
+        .route("/orgs/{org}/members/{id}/role", post(org::propose_role))
+        .route(
+            "/orgs/{org}/members/{id}/remove",
+            post(org::propose_removal),
+        )
         .route("/orgs/{org}/rooms", get(org::rooms))
         .route("/orgs/{org}/rooms/code", post(org::connect_code))
         .route("/orgs/{org}/rooms/unbind", post(org::unbind))

@@ -160,6 +160,31 @@ async fn the_journey_of_a_new_community() {
     );
     assert!(gina.get("/orgs/garden").await.body.contains("2 members"));
 
+    // Roles change by vote: the members page opens the proposal.
+    let max_user = site
+        .core
+        .user_by_email(
+            &coinsence_api::domain::identity::Email::parse("max@garden.test").expect("email"),
+        )
+        .await
+        .expect("max")
+        .id
+        .0;
+    gina.get("/orgs/garden/members").await;
+    let proposed = gina
+        .post(
+            &format!("/orgs/garden/members/{max_user}/role"),
+            &[("role", "treasurer")],
+        )
+        .await;
+    assert_eq!(proposed.status, 303, "{}", proposed.body);
+    let role_vote = gina.get(&proposed.location).await;
+    assert!(
+        role_vote.body.contains("Make Admin treasurer"),
+        "{}",
+        role_vote.body
+    );
+
     // A proposal, and both vote.
     gina.get("/orgs/garden/proposals").await;
     let opened = gina
@@ -255,6 +280,14 @@ async fn the_journey_of_a_new_community() {
     );
     let dash = gina.get("/orgs/garden").await;
     assert!(dash.body.contains("100.00"), "circulation: {}", dash.body);
+    // The charts moved: a day with one payment, and the spread of COIN over the members.
+    assert!(dash.body.contains("Payments per day"), "{}", dash.body);
+    assert!(
+        dash.body.contains("</rect>") && dash.body.contains(": 1</title>"),
+        "{}",
+        dash.body
+    );
+    assert!(dash.body.contains("How COIN is spread"), "{}", dash.body);
 
     // The CSV holds it, in English and German number formats.
     let csv = gina.get("/orgs/garden/ledger/journal.csv?lang=en").await;

@@ -93,6 +93,8 @@ portal-verify-bad = Die Prüfung hat eine Abweichung gefunden. Bitte sag dem Bet
 portal-no-currencies = Noch keine Währung.
 portal-no-open-proposals = Kein Vorschlag ist offen.
 portal-no-entries = Noch keine Einträge.
+portal-chart-payments = Zahlungen pro Tag, letzte 30 Tage
+portal-chart-spread = Wie sich { $currency } auf die Mitglieder verteilt (Mitglieder je Guthabenbereich)
 portal-tally = ja { $yes }, nein { $no }, Enthaltung { $abstain }, Veto { $block } (von { $voters })
 
 ## Tabellen
@@ -139,6 +141,12 @@ portal-role-owner = Inhaber
 portal-role-admin = Admin
 portal-role-treasurer = Kassenwart
 portal-role-member = Mitglied
+portal-members-by-vote = Rollen ändern sich und Mitglieder gehen per Abstimmung: diese Knöpfe stellen den Vorschlag zur Abstimmung.
+portal-new-role = Neue Rolle
+portal-propose = Vorschlagen
+portal-propose-removal = Ausschluss vorschlagen
+portal-role-proposal = { $name } wird { $role }
+portal-removal-proposal = { $name } aus der Gemeinschaft ausschließen
 portal-rooms-connect = Einen Chatraum verbinden
 portal-rooms-connect-help = Erstelle einen Code und schreib ihn in den Raum mit dem Bot. Er gilt einmal, 24 Stunden lang.
 portal-rooms-code-create = Verbindungscode erstellen

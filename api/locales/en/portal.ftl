@@ -93,6 +93,8 @@ portal-verify-bad = Verification found a mismatch. Please tell the operator.
 portal-no-currencies = No currency yet.
 portal-no-open-proposals = No proposal is open.
 portal-no-entries = No entries yet.
+portal-chart-payments = Payments per day, last 30 days
+portal-chart-spread = How { $currency } is spread across members (number of members per balance range)
 portal-tally = yes { $yes }, no { $no }, abstain { $abstain }, block { $block } (of { $voters })
 
 ## Tables
@@ -139,6 +141,12 @@ portal-role-owner = owner
 portal-role-admin = admin
 portal-role-treasurer = treasurer
 portal-role-member = member
+portal-members-by-vote = Roles change and members leave by vote: these buttons open the proposal.
+portal-new-role = New role
+portal-propose = Propose
+portal-propose-removal = Propose removal
+portal-role-proposal = Make { $name } { $role }
+portal-removal-proposal = Remove { $name } from the community
 portal-rooms-connect = Connect a chat room
 portal-rooms-connect-help = Make a code, then type it in the room with the bot. It works once, for 24 hours.
 portal-rooms-code-create = Make a connect code

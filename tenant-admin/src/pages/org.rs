@@ -5,12 +5,17 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use coinsence_api::domain::governance::proposals::ProposalStatus;
+use coinsence_api::Error;
+use coinsence_api::domain::governance::ActionRequest;
+use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus};
+use coinsence_api::domain::identity::Role;
+use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::ledger::issuance::{NewIssuancePolicy, Period};
 use coinsence_api::domain::ledger::ops::NewCurrency;
 use coinsence_api::domain::portal_sessions::BoundRoom;
 use coinsence_api::i18n::{self, Args};
+use coinsence_api::refusal::Refusal;
 use serde::Deserialize;
 
 use super::ledger::{JournalRow, journal_rows};
@@ -91,6 +96,8 @@ struct Dashboard {
     proposals: Vec<ProposalLine>,
     journal: Vec<JournalRow>,
     seal: String,
+    /// Server-drawn SVG (ours, escaped where it holds words): payments per day, balances spread.
+    charts: Vec<String>,
 }
 
 #[derive(Template)]
@@ -167,6 +174,33 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
     let journal = journal_rows(core, m, &p, None, None, 10)
         .await
         .map_err(fail)?;
+    let mut charts = Vec::new();
+    if sees_all {
+        let days = core.payments_per_day(m, 30).await.map_err(fail)?;
+        let per_day: Vec<(String, i64)> = days
+            .iter()
+            .map(|d| (d.day.format("%d.%m.").to_string(), d.payments))
+            .collect();
+        if !per_day.is_empty() {
+            charts.push(crate::charts::bars(&p.t("portal-chart-payments"), &per_day));
+        }
+        // How the first currency's money is spread across members.
+        if let Some(first) = accounts.iter().map(|a| &a.currency).min_by_key(|c| c.id) {
+            let balances: Vec<i64> = accounts
+                .iter()
+                .filter(|a| a.currency.id == first.id && a.account.kind == AccountKind::Member)
+                .map(|a| a.account.balance)
+                .collect();
+            let spread: Vec<(String, i64)> = crate::charts::histogram(&balances, 8)
+                .into_iter()
+                .map(|(from, count)| (p.amount(from, first.scale), count))
+                .collect();
+            if !spread.is_empty() {
+                let title = p.t1("portal-chart-spread", "currency", first.code.as_str());
+                charts.push(crate::charts::bars(&title, &spread));
+            }
+        }
+    }
     let seal = seal_box(&portal, &who, &p, false).await?;
     let page = Dashboard {
         slug: m.tenant.slug.as_str().to_owned(),
@@ -181,6 +215,7 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
         proposals,
         journal,
         seal,
+        charts,
         p,
     };
     render(StatusCode::OK, &page, lang)
@@ -504,13 +539,19 @@ pub async fn end_policy(
     ))
 }
 
+struct MemberLine {
+    id: i64,
+    name: String,
+    role: String,
+}
+
 #[derive(Template)]
 #[template(path = "members.html")]
 struct MembersPage {
     p: Ctx,
     slug: String,
     invite: String,
-    members: Vec<(String, String)>,
+    members: Vec<MemberLine>,
 }
 
 async fn members_page(
@@ -526,7 +567,11 @@ async fn members_page(
         .await
         .map_err(|e| PortalError::new(e, who.lang))?
         .into_iter()
-        .map(|m| (m.display_name, p.t(&format!("portal-role-{}", m.role))))
+        .map(|m| MemberLine {
+            id: m.user_id.0,
+            role: p.t(&format!("portal-role-{}", m.role)),
+            name: m.display_name,
+        })
         .collect();
     let invite = if invite.is_empty() {
         invite
@@ -636,5 +681,100 @@ pub async fn unbind(
     Ok(see_other(
         &headers,
         &format!("/orgs/{}/rooms", who.member.tenant.slug.as_str()),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleForm {
+    pub role: String,
+}
+
+/// Roles change by vote: the page opens the proposal and shows it.
+pub async fn propose_role(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Admin(who): Admin,
+    Posted(f): Posted<RoleForm>,
+) -> Result<Response, PortalError> {
+    let role = match f.role.as_str() {
+        "admin" => Role::Admin,
+        "treasurer" => Role::Treasurer,
+        _ => Role::Member,
+    };
+    let name = member_name(&portal, &who, id).await?;
+    let title = i18n::message(
+        who.lang,
+        "portal-role-proposal",
+        &Args::new().text("name", name).text(
+            "role",
+            i18n::message(who.lang, &format!("portal-role-{role}"), &Args::new()),
+        ),
+    );
+    let action = ActionRequest::SetRole {
+        user_id: UserId(id),
+        role,
+    };
+    open_proposal(&portal, &headers, &who, title, action).await
+}
+
+/// Removing a member is decided by vote too.
+pub async fn propose_removal(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Admin(who): Admin,
+    Posted(Bare {}): Posted<Bare>,
+) -> Result<Response, PortalError> {
+    let name = member_name(&portal, &who, id).await?;
+    let title = i18n::message(
+        who.lang,
+        "portal-removal-proposal",
+        &Args::new().text("name", name),
+    );
+    let action = ActionRequest::RemoveMember {
+        user_id: UserId(id),
+    };
+    open_proposal(&portal, &headers, &who, title, action).await
+}
+
+async fn member_name(portal: &Portal, who: &InOrg, id: i64) -> Result<String, PortalError> {
+    portal
+        .core
+        .members(&who.member)
+        .await
+        .map_err(|e| PortalError::new(e, who.lang))?
+        .into_iter()
+        .find(|m| m.user_id.0 == id)
+        .map(|m| m.display_name)
+        .ok_or_else(|| PortalError::new(Error::from(Refusal::MemberNotFound), who.lang))
+}
+
+async fn open_proposal(
+    portal: &Portal,
+    headers: &HeaderMap,
+    who: &InOrg,
+    title: String,
+    action: ActionRequest,
+) -> Result<Response, PortalError> {
+    let new = NewProposal {
+        title,
+        description: String::new(),
+        closes_at: None,
+        action,
+    };
+    let view = portal
+        .core
+        .propose(&who.member, new, None)
+        .await
+        .map_err(|e| PortalError::new(e, who.lang))?;
+    Ok(see_other(
+        headers,
+        &format!(
+            "/orgs/{}/proposals/{}",
+            who.member.tenant.slug.as_str(),
+            view.id.0
+        ),
     ))
 }
