@@ -118,6 +118,23 @@ pub enum Command {
     Topup {
         amount: AmountText,
     },
+    /// `/exchange 10 COIN for BIKE at 0.8`: a limit order on the exchange.
+    Exchange {
+        amount: AmountText,
+        sell: String,
+        buy: String,
+        limit: AmountText,
+    },
+    /// The sender's own exchange orders.
+    Orders,
+    Cancel {
+        order: i64,
+    },
+    /// The pair's indicative price now.
+    Quote {
+        sell: String,
+        buy: String,
+    },
     /// The help, for one verb or all; `unknown` is the command that was not understood.
     Help {
         verb: Option<Verb>,
@@ -154,6 +171,10 @@ pub enum Verb {
     Link,
     Language,
     Topup,
+    Exchange,
+    Orders,
+    Cancel,
+    Quote,
     Help,
 }
 
@@ -263,6 +284,26 @@ pub const VERBS: &[VerbSpec] = &[
         verb: Verb::Language,
         name: "language",
         aliases: &["lang", "sprache"],
+    },
+    VerbSpec {
+        verb: Verb::Exchange,
+        name: "exchange",
+        aliases: &["trade", "tauschen"],
+    },
+    VerbSpec {
+        verb: Verb::Orders,
+        name: "orders",
+        aliases: &[],
+    },
+    VerbSpec {
+        verb: Verb::Cancel,
+        name: "cancel",
+        aliases: &[],
+    },
+    VerbSpec {
+        verb: Verb::Quote,
+        name: "quote",
+        aliases: &["kurs"],
     },
     VerbSpec {
         verb: Verb::Help,
@@ -722,6 +763,43 @@ fn parse_args(
                 (_, None) => Err(fail("chat-parse-invest-how-much")),
             },
             _ => Err(fail("chat-parse-invest-both")),
+        },
+        Verb::Exchange => match words.as_slice() {
+            // The joining words in either language: "for"/"für", "at"/"zu"/"@".
+            [amount, sell, join, buy, at, limit]
+                if ["for", "für"].contains(&join.to_lowercase().as_str())
+                    && ["at", "zu", "@"].contains(&at.to_lowercase().as_str()) =>
+            {
+                match (
+                    AmountText::parse(amount),
+                    currency_word(sell),
+                    currency_word(buy),
+                    AmountText::parse(limit),
+                ) {
+                    (Some(amount), Some(sell), Some(buy), Some(limit)) => Ok(Command::Exchange {
+                        amount,
+                        sell,
+                        buy,
+                        limit,
+                    }),
+                    _ => Err(fail("chat-parse-exchange")),
+                }
+            }
+            _ => Err(fail("chat-parse-exchange")),
+        },
+        Verb::Orders => no_args(Command::Orders),
+        Verb::Cancel => match words.as_slice() {
+            [id] => id_word(id)
+                .map(|order| Command::Cancel { order })
+                .ok_or_else(|| fail("chat-parse-cancel-number")),
+            _ => Err(fail("chat-parse-cancel-number")),
+        },
+        Verb::Quote => match words.as_slice() {
+            [a, b] => match (currency_word(a), currency_word(b)) {
+                (Some(sell), Some(buy)) => Ok(Command::Quote { sell, buy }),
+                _ => Err(fail("chat-parse-quote-pair")),
+            },
+            _ => Err(fail("chat-parse-quote-pair")),
         },
         Verb::Connect => match tokens {
             [] => Err(fail("chat-parse-connect-code")),

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use coinsence_api::Core;
 use coinsence_api::Error;
 use coinsence_api::domain::chat::{ChatIdentity, ChatPlatform, Payee};
+use coinsence_api::domain::exchange::orders::NewOrder;
 use coinsence_api::domain::governance::ActionRequest;
 use coinsence_api::domain::governance::feed::NewPost;
 use coinsence_api::domain::governance::market::{ListingKind, ListingStatus, NewListing};
@@ -298,6 +299,96 @@ impl Engine {
                 .await
             }
             Command::Market => self.market(lang, &member).await,
+            Command::Exchange {
+                amount,
+                sell,
+                buy,
+                limit,
+            } => {
+                let new = NewOrder {
+                    sell,
+                    amount: decimal_text(lang, &amount)?,
+                    buy,
+                    limit: decimal_text(lang, &limit)?,
+                    good_for: None,
+                };
+                let key = self.key(msg, lang)?;
+                let order = self
+                    .core
+                    .place_order(&member, new, Some(key))
+                    .await
+                    .map_err(|e| money_refusal(lang, &e))?;
+                Ok(say::line(
+                    lang,
+                    "chat-order-placed",
+                    Args::new()
+                        .text("order", order.id.to_string())
+                        .text("limit", say::decimal_in(&order.limit, lang))
+                        .text("buy", order.buy.clone()),
+                    vec![("amount", say::decimal(&order.amount, &order.sell, lang))],
+                ))
+            }
+            Command::Orders => {
+                let orders = self.core.my_orders(&member).await.map_err(refused)?;
+                if orders.is_empty() {
+                    return Ok(say::line(lang, "chat-orders-empty", Args::new(), vec![]));
+                }
+                let items = orders
+                    .iter()
+                    .take(20)
+                    .map(|o| {
+                        say::spans(
+                            lang,
+                            "chat-orders-entry",
+                            Args::new()
+                                .text("order", o.id.to_string())
+                                .text("status", o.status.to_string())
+                                .text("limit", say::decimal_in(&o.limit, lang))
+                                .text("buy", o.buy.clone()),
+                            vec![
+                                ("amount", say::decimal(&o.amount, &o.sell, lang)),
+                                ("bought", say::decimal(&o.bought, &o.buy, lang)),
+                            ],
+                        )
+                    })
+                    .collect();
+                Ok(say::line(lang, "chat-orders", Args::new(), vec![]).list(items))
+            }
+            Command::Cancel { order } => {
+                let order = self
+                    .core
+                    .cancel_order(&member, order)
+                    .await
+                    .map_err(refused)?;
+                Ok(say::line(
+                    lang,
+                    "chat-order-cancelled",
+                    Args::new().text("order", order.id.to_string()),
+                    vec![("amount", say::decimal(&order.amount, &order.sell, lang))],
+                ))
+            }
+            Command::Quote { sell, buy } => {
+                let q = self
+                    .core
+                    .exchange_quote(&member, &sell, &buy)
+                    .await
+                    .map_err(refused)?;
+                let args = Args::new()
+                    .text("base", q.base.clone())
+                    .text("quote", q.quote.clone());
+                Ok(match &q.price {
+                    None => say::line(lang, "chat-quote-none", args, vec![]),
+                    Some(price) => say::line(
+                        lang,
+                        "chat-quote",
+                        args.text("price", say::decimal_in(price, lang)),
+                        vec![
+                            ("volume", say::decimal(&q.volume, &q.base, lang)),
+                            ("imbalance", say::decimal(&q.imbalance, &q.base, lang)),
+                        ],
+                    ),
+                })
+            }
             Command::Buy { listing } => {
                 let key = self.key(msg, lang)?;
                 let bought = self

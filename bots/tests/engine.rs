@@ -1278,4 +1278,85 @@ async fn topup_without_stripe_says_top_ups_are_off() {
     assert!(off.contains("Top-ups are off"), "{off}");
     let bad = w.refused("Ana", "/topup twenty").await;
     assert!(bad.contains("/topup 20"), "{bad}");
+/// Lists `code` of the admin's org on the exchange: the admin, its only voter, votes it through.
+async fn list_on_exchange(core: &Core, admin: &Member, code: &str) {
+    let proposal = core
+        .propose(
+            admin,
+            NewProposal {
+                title: format!("trade {code}"),
+                description: String::new(),
+                closes_at: None,
+                action: ActionRequest::ListOnExchange {
+                    currency: code.into(),
+                    trustline: "1000".into(),
+                    max_out_per_round: "500".into(),
+                },
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let voted = core
+        .vote(
+            admin,
+            proposal.id,
+            coinsence_api::domain::governance::tally::Choice::Yes,
+        )
+        .await
+        .unwrap();
+    assert_eq!(voted.status.to_string(), "passed");
+}
+
+#[tokio::test]
+async fn exchange_orders_from_chat() {
+    let w = world(true).await;
+    // Listed while the admin is the only voter; Ada joins after.
+    list_on_exchange(&w.core, &w.admin, "COIN").await;
+    w.fund("Ada", "50").await;
+    let slug = format!("eng-b-{:08x}", rand::random::<u32>());
+    let other = coinsence_api::testing::org_with_coin(&w.core, &slug, "Bike Commons", true)
+        .await
+        .admin;
+    w.core
+        .create_currency(
+            &other,
+            coinsence_api::domain::ledger::ops::NewCurrency {
+                code: "BIKE".into(),
+                name: "Bike hours".into(),
+                scale: 1,
+                credit_limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    list_on_exchange(&w.core, &other, "BIKE").await;
+
+    let placed = w.ok("Ada", "/exchange 10 COIN for BIKE at 0.8").await;
+    assert!(
+        placed.contains("Order #1") && placed.contains("0.8 BIKE"),
+        "{placed}"
+    );
+    let orders = w.ok("Ada", "/orders").await;
+    assert!(orders.contains("#1") && orders.contains("open"), "{orders}");
+    let quote = w.ok("Ada", "/quote COIN BIKE").await;
+    assert!(quote.contains("nothing would trade"), "{quote}");
+    // Mistakes: one sentence each, nothing escrowed.
+    let before = w.ledger().await;
+    for bad in [
+        "/exchange 10 COIN for COIN at 1",
+        "/exchange 10 COIN for XYZ at 1",
+        "/exchange 0 COIN for BIKE at 1",
+        "/exchange 10 COIN for BIKE at 0",
+        "/exchange 1000 COIN for BIKE at 1",
+        "/exchange 10 COIN BIKE 1",
+        "/cancel 99",
+    ] {
+        w.refused("Ada", bad).await;
+    }
+    assert_eq!(w.ledger().await, before);
+    let cancelled = w.ok("Ada", "/cancel 1").await;
+    assert!(cancelled.contains("cancelled"), "{cancelled}");
+    let twice = w.refused("Ada", "/cancel 1").await;
+    assert!(twice.contains("no longer open"), "{twice}");
 }

@@ -248,13 +248,30 @@ fn well_formed(cmd: &Command) -> Result<(), String> {
             text_ok(text) && !text.is_empty()
         }
         Command::Vote { proposal, .. } => *proposal > 0,
-        Command::Buy { listing: id } | Command::Invest { project: id, .. } => *id > 0,
+        Command::Buy { listing: id }
+        | Command::Invest { project: id, .. }
+        | Command::Cancel { order: id } => *id > 0,
+        Command::Exchange {
+            amount,
+            sell,
+            buy,
+            limit,
+        } => {
+            amount_ok(amount)
+                && amount_ok(limit)
+                && currency_ok(&Some(sell.clone()))
+                && currency_ok(&Some(buy.clone()))
+        }
+        Command::Quote { sell, buy } => {
+            currency_ok(&Some(sell.clone())) && currency_ok(&Some(buy.clone()))
+        }
         Command::Connect { code } => code.len() <= 64 && !code.chars().any(char::is_whitespace),
         Command::Topup { amount } => amount_ok(amount),
         Command::Balance
         | Command::History
         | Command::Proposals
         | Command::Market
+        | Command::Orders
         | Command::Link
         | Command::Language { .. }
         | Command::Help { .. } => true,

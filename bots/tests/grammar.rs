@@ -192,6 +192,43 @@ fn console_table() {
             ),
             ("/market", Want::Cmd(Command::Market)),
             ("/buy 4", Want::Cmd(Command::Buy { listing: 4 })),
+            (
+                "/exchange 10 demo for BIKE at 0.8",
+                Want::Cmd(Command::Exchange {
+                    amount: amount("10"),
+                    sell: "DEMO".into(),
+                    buy: "BIKE".into(),
+                    limit: amount("0.8"),
+                }),
+            ),
+            (
+                "/exchange 10 DEMO für BIKE zu 0,8",
+                Want::Cmd(Command::Exchange {
+                    amount: amount("10"),
+                    sell: "DEMO".into(),
+                    buy: "BIKE".into(),
+                    limit: amount("0,8"),
+                }),
+            ),
+            (
+                "/exchange 10 DEMO BIKE 0.8",
+                Want::Err("/exchange 10 COIN for BIKE at 0.8"),
+            ),
+            (
+                "/exchange ten DEMO for BIKE at 0.8",
+                Want::Err("/exchange 10 COIN for BIKE at 0.8"),
+            ),
+            ("/orders", Want::Cmd(Command::Orders)),
+            ("/cancel #7", Want::Cmd(Command::Cancel { order: 7 })),
+            ("/cancel it", Want::Err("order's number")),
+            (
+                "/quote demo BIKE",
+                Want::Cmd(Command::Quote {
+                    sell: "DEMO".into(),
+                    buy: "BIKE".into(),
+                }),
+            ),
+            ("/quote DEMO", Want::Err("two currencies")),
             ("/buy four", Want::Err("listing's number")),
             (
                 "/invest 2 10",

@@ -224,3 +224,28 @@ chat-usage-topup = /topup 20
 chat-summary-topup = Münzen mit Euro kaufen; den Zahlungslink bekommst du privat
 chat-parse-topup = Sag, wie viele Euro, zum Beispiel /topup 20.
 chat-topup-link = Bezahle hier { $euros }, um { $coins } zu bekommen (der Link ist nur für dich):
+
+## Die Börse (Issue 17)
+chat-usage-exchange = /exchange 10 COIN für BIKE zu 0,8
+chat-summary-exchange = eine Währung in der nächsten Börsenrunde gegen eine andere anbieten
+chat-usage-orders = /orders
+chat-summary-orders = deine Orders an der Börse
+chat-usage-cancel = /cancel <Nr der Order>
+chat-summary-cancel = eine Order stornieren und zurückbekommen, was sie hält
+chat-usage-quote = /quote COIN BIKE
+chat-summary-quote = der Preis, zu dem die Börsenrunde jetzt abschließen würde
+chat-parse-exchange = Schreib es so: /exchange 10 COIN für BIKE zu 0,8 (10 COIN für mindestens 0,8 BIKE pro Stück verkaufen).
+chat-parse-cancel-number = Sag die Nummer der Order, zum Beispiel /cancel 4.
+chat-parse-quote-pair = Nenn die beiden Währungen, zum Beispiel /quote COIN BIKE.
+chat-order-placed = Order #{ $order }: { $amount } für mindestens { $limit } { $buy } pro Stück, hinterlegt bis zur nächsten Runde. Stornieren kannst du sie mit /cancel { $order }.
+chat-orders = Deine Orders an der Börse:
+chat-orders-entry = #{ $order }: { $amount } für { $buy } zu { $limit } ({ $status ->
+    [open] offen
+    [filled] ausgeführt
+    [cancelled] storniert
+   *[returned] zurückgegeben
+}), bisher bekommen: { $bought }
+chat-orders-empty = Du hast keine Orders an der Börse. Gib eine auf mit /exchange 10 COIN für BIKE zu 0,8.
+chat-order-cancelled = Order #{ $order } ist storniert; was sie von { $amount } noch hielt, ist wieder auf deinem Konto.
+chat-quote = { $base }/{ $quote }: Die Runde würde jetzt bei { $price } { $quote } pro { $base } abschließen, mit { $volume } Umsatz (Überhang { $imbalance }).
+chat-quote-none = { $base }/{ $quote }: In dieser Runde würde noch nichts gehandelt.

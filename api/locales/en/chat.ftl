@@ -224,3 +224,28 @@ chat-usage-topup = /topup 20
 chat-summary-topup = buy coins with euros; the payment link is sent to you privately
 chat-parse-topup = Say how many euros, such as /topup 20.
 chat-topup-link = Pay { $euros } here to get { $coins } (the link is yours alone):
+
+## The exchange (issue 17)
+chat-usage-exchange = /exchange 10 COIN for BIKE at 0.8
+chat-summary-exchange = offer one currency for another in the exchange's next round
+chat-usage-orders = /orders
+chat-summary-orders = your exchange orders
+chat-usage-cancel = /cancel <order id>
+chat-summary-cancel = cancel an exchange order and get back what it holds
+chat-usage-quote = /quote COIN BIKE
+chat-summary-quote = the price the exchange's round would clear at now
+chat-parse-exchange = Write it as: /exchange 10 COIN for BIKE at 0.8 (sell 10 COIN for at least 0.8 BIKE each).
+chat-parse-cancel-number = Say the order's number, such as /cancel 4.
+chat-parse-quote-pair = Name the two currencies, such as /quote COIN BIKE.
+chat-order-placed = Order #{ $order }: { $amount } for at least { $limit } { $buy } each, held until the next round. Cancel it with /cancel { $order }.
+chat-orders = Your exchange orders:
+chat-orders-entry = #{ $order }: { $amount } for { $buy } at { $limit } ({ $status ->
+    [open] open
+    [filled] filled
+    [cancelled] cancelled
+   *[returned] returned
+}), bought so far { $bought }
+chat-orders-empty = You have no exchange orders. Place one with /exchange 10 COIN for BIKE at 0.8.
+chat-order-cancelled = Order #{ $order } is cancelled; what it still held of { $amount } is back in your account.
+chat-quote = { $base }/{ $quote }: the round would clear now at { $price } { $quote } per { $base }, trading { $volume } (imbalance { $imbalance }).
+chat-quote-none = { $base }/{ $quote }: nothing would trade in this round yet.

@@ -500,7 +500,74 @@ const STORMED: &[(&str, &str)] = &[
     ("post", "/v1/orgs/{org}/listings/{id}/purchases"),
     ("post", "/v1/orgs/{org}/posts"),
     ("post", "/v1/orgs/{org}/posts/{id}/comments"),
+    ("post", "/v1/orgs/{org}/exchange/orders"),
 ];
+
+#[tokio::test]
+async fn an_exchange_order_storm_places_and_escrows_once() {
+    let app = TestApp::new().await;
+    let org = app.org("storm-order").await;
+    let other = app.org("storm-order-b").await;
+    let (ana, ana_id) = app.member(&org, "ana").await;
+    app.issue(&org, ana_id, "10").await;
+    let bike = app
+        .post(
+            "/v1/orgs/storm-order-b/currencies",
+            &other.owner_token,
+            json!({"code": "BIKE", "name": "Bike hours", "scale": 1}),
+        )
+        .await;
+    assert_eq!(bike.status, StatusCode::CREATED, "{:?}", bike.body);
+    for (o, voters, code) in [
+        (&org, vec![&org.owner_token, &ana], "COIN"),
+        (&other, vec![&other.owner_token], "BIKE"),
+    ] {
+        let p = app
+            .propose(
+                &o.slug,
+                &o.owner_token,
+                "trade",
+                json!({"kind": "list_on_exchange", "currency": code, "trustline": "100",
+                       "max_out_per_round": "10"}),
+            )
+            .await;
+        let id = p.body["id"].as_i64().unwrap_or_default();
+        for token in voters {
+            app.vote(&o.slug, token, id, "yes").await;
+        }
+    }
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-order/exchange/orders".into(),
+        token: &ana,
+        body: Some(json!({"sell": "COIN", "amount": "10", "buy": "BIKE", "limit": "0.5"})),
+        key: "order-storm",
+    };
+    let first = storm(&app, &req).await;
+    assert_eq!(app.balance(&org, &ana, ana_id).await, "0.00");
+    // Cancelled since: the order's first answer still stands, and nothing is escrowed again.
+    let id = first.1["id"].as_i64().unwrap_or_default();
+    let cancelled = app
+        .post(
+            &format!("/v1/orgs/storm-order/exchange/orders/{id}/cancel"),
+            &ana,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        cancelled.body["status"], "cancelled",
+        "{:?}",
+        cancelled.body
+    );
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-order", "exchange_orders").await, 1);
+    assert_eq!(
+        app.count("storm-order", "transfers WHERE kind = 'escrow'")
+            .await,
+        2
+    );
+    assert_eq!(app.balance(&org, &ana, ana_id).await, "10.00");
+}
 
 /// A new route that takes an Idempotency-Key fails here until it gets its storm.
 #[test]

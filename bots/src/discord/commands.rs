@@ -108,7 +108,38 @@ fn options(verb: Verb) -> &'static [Opt] {
         Verb::Topup => &[AMOUNT],
         Verb::Help => &[opt!("command", Kind::Word, false, "one command to explain")],
         Verb::Language => &[opt!("language", Kind::Word, false, "de, en, or auto")],
-        Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => &[],
+        Verb::Exchange => &[
+            AMOUNT,
+            opt!(
+                "sell",
+                Kind::Word,
+                true,
+                "the currency you sell, such as COIN"
+            ),
+            opt!(
+                "buy",
+                Kind::Word,
+                true,
+                "the currency you want, such as BIKE"
+            ),
+            opt!(
+                "limit",
+                Kind::Word,
+                true,
+                "the least you take per unit, such as 0.8"
+            ),
+        ],
+        Verb::Cancel => &[opt!("order", Kind::Id, true, "the order's number")],
+        Verb::Quote => &[
+            opt!("sell", Kind::Word, true, "one currency, such as COIN"),
+            opt!("buy", Kind::Word, true, "the other, such as BIKE"),
+        ],
+        Verb::Balance
+        | Verb::History
+        | Verb::Proposals
+        | Verb::Market
+        | Verb::Link
+        | Verb::Orders => &[],
     }
 }
 
@@ -213,7 +244,25 @@ pub fn command_line(name: &str, args: &[(String, Arg)]) -> Option<String> {
         Verb::Topup => push(word("amount")),
         Verb::Help => push(word("command")),
         Verb::Language => push(word("language")),
-        Verb::Balance | Verb::History | Verb::Proposals | Verb::Market | Verb::Link => {}
+        Verb::Exchange => {
+            push(word("amount"));
+            push(word("sell"));
+            push(Some("for".to_owned()));
+            push(word("buy"));
+            push(Some("at".to_owned()));
+            push(word("limit"));
+        }
+        Verb::Cancel => push(word("order")),
+        Verb::Quote => {
+            push(word("sell"));
+            push(word("buy"));
+        }
+        Verb::Balance
+        | Verb::History
+        | Verb::Proposals
+        | Verb::Market
+        | Verb::Link
+        | Verb::Orders => {}
     }
     Some(line)
 }
