@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use coinsence_api::Core;
 use coinsence_api::domain::billing::topups::NewTopupTerms;
+use coinsence_api::domain::governance::ActionRequest;
 use coinsence_api::domain::governance::outbox::EventKind;
+use coinsence_api::domain::governance::proposals::NewProposal;
+use coinsence_api::domain::governance::tally::Choice;
 use coinsence_api::domain::identity::Role;
 use coinsence_api::domain::ledger::ops::IdempotencyKey;
 use coinsence_api::domain::orgs::Member;
@@ -477,6 +480,50 @@ async fn limits_and_terms_are_kept_and_a_refusal_changes_nothing() {
         .await
         .expect("limits");
     assert_eq!(kept.min_cents, 100);
+
+    // The new rate by proposal: everyone votes yes, it passes at its close, the rate is set.
+    let proposal = w
+        .core
+        .propose(
+            &w.org.admin,
+            NewProposal {
+                title: "5 coins for 2 euros".to_owned(),
+                description: String::new(),
+                closes_at: None,
+                action: ActionRequest::ChangeTopupRate {
+                    rate_coins: 5,
+                    rate_euros: 2,
+                },
+            },
+            None,
+        )
+        .await
+        .expect("propose");
+    // Two of three say yes: decided (it may close at once; the close below is then a no-op).
+    for voter in [&w.org.admin, &cleo] {
+        w.core
+            .vote(voter, proposal.id, Choice::Yes)
+            .await
+            .expect("vote");
+    }
+    w.core
+        .close_due(
+            &w.org.admin.tenant,
+            chrono::Utc::now() + chrono::Duration::days(8),
+        )
+        .await
+        .expect("close");
+    let terms = w
+        .core
+        .topup_terms(&cleo)
+        .await
+        .expect("terms")
+        .expect("set");
+    assert_eq!(
+        (terms.rate_coins, terms.rate_euros),
+        (5, 2),
+        "the proposal set the rate"
+    );
 
     // Without a provider top-ups are off and say so.
     let off = Core::new(w.core.pool.clone());

@@ -1268,6 +1268,7 @@ async fn the_not_connected_answer_renders_code_without_backticks() {
         html.contains("<code>coinsence org connect-code &lt;org&gt;</code>"),
         "{html}"
     );
+}
 
 /// Without a payment provider `/topup` says top-ups are off (issue 16); a bad amount is a
 /// parse mistake. Both are one sentence and change nothing.
@@ -1278,6 +1279,8 @@ async fn topup_without_stripe_says_top_ups_are_off() {
     assert!(off.contains("Top-ups are off"), "{off}");
     let bad = w.refused("Ana", "/topup twenty").await;
     assert!(bad.contains("/topup 20"), "{bad}");
+}
+
 /// Lists `code` of the admin's org on the exchange: the admin, its only voter, votes it through.
 async fn list_on_exchange(core: &Core, admin: &Member, code: &str) {
     let proposal = core

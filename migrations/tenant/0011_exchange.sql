@@ -2,17 +2,19 @@
 -- search_path = org_<id>. Nothing here refers to another org: each org settles its side of a
 -- round in its own transaction, so the schemas may live on different database nodes.
 
--- Listing and delisting the org's currency are decided by vote.
+-- Listing and delisting the org's currency are decided by vote. (The lists restate every kind,
+-- billing's `change_topup_rate` from 0010 included.)
 ALTER TABLE proposals DROP CONSTRAINT proposals_kind_check;
 ALTER TABLE proposals ADD CONSTRAINT proposals_kind_check
     CHECK (kind IN ('issue_for_pledge', 'issue_to_account', 'fund_project', 'change_rules',
                     'change_issuance', 'admit_member', 'remove_member', 'set_role', 'free_text',
-                    'list_on_exchange', 'delist_from_exchange'));
+                    'change_topup_rate', 'list_on_exchange', 'delist_from_exchange'));
 ALTER TABLE rule_overrides DROP CONSTRAINT rule_overrides_proposal_kind_check;
 ALTER TABLE rule_overrides ADD CONSTRAINT rule_overrides_proposal_kind_check
     CHECK (proposal_kind IN ('issue_for_pledge', 'issue_to_account', 'fund_project', 'change_rules',
                              'change_issuance', 'admit_member', 'remove_member', 'set_role',
-                             'free_text', 'list_on_exchange', 'delist_from_exchange'));
+                             'free_text', 'change_topup_rate', 'list_on_exchange',
+                             'delist_from_exchange'));
 
 -- Another org's currency as this org holds it: its members' balances of it are backed by what
 -- this org's clearing account holds in the other org's ledger (the mirror).

@@ -501,6 +501,7 @@ const STORMED: &[(&str, &str)] = &[
     ("post", "/v1/orgs/{org}/posts"),
     ("post", "/v1/orgs/{org}/posts/{id}/comments"),
     ("post", "/v1/orgs/{org}/exchange/orders"),
+    ("post", "/v1/orgs/{org}/billing/topups"),
 ];
 
 #[tokio::test]
@@ -604,4 +605,102 @@ fn every_route_with_an_idempotency_key_has_a_storm() {
         stale.is_empty(),
         "storms for routes the OpenAPI document no longer lists with an Idempotency-Key: {stale:?}"
     );
+}
+
+/// A payment provider for the storm (issue 16): one checkout per idempotency key, as Stripe
+/// answers a repeated key; no Stripe here (the billing crate tests against a fake Stripe).
+struct StubProvider;
+
+impl coinsence_api::domain::billing::PaymentProvider for StubProvider {
+    fn checkout<'a>(
+        &'a self,
+        req: &'a coinsence_api::domain::billing::CheckoutRequest,
+    ) -> futures::future::BoxFuture<'a, anyhow::Result<coinsence_api::domain::billing::Checkout>>
+    {
+        let session = format!("cs_stub_{}", req.idempotency_key.replace(':', "_"));
+        Box::pin(async move {
+            Ok(coinsence_api::domain::billing::Checkout {
+                url: format!("https://pay.test/{session}"),
+                session,
+            })
+        })
+    }
+
+    fn onboarding<'a>(
+        &'a self,
+        _: &'a coinsence_api::domain::billing::OnboardingRequest,
+    ) -> futures::future::BoxFuture<'a, anyhow::Result<coinsence_api::domain::billing::Onboarding>>
+    {
+        Box::pin(async {
+            Ok(coinsence_api::domain::billing::Onboarding {
+                account: "acct_stub".to_owned(),
+                url: "https://connect.test/".to_owned(),
+            })
+        })
+    }
+
+    fn read_event(
+        &self,
+        _: &[u8],
+    ) -> anyhow::Result<coinsence_api::domain::billing::ProviderEvent> {
+        Ok(coinsence_api::domain::billing::ProviderEvent::Ignored)
+    }
+}
+
+#[tokio::test]
+async fn a_topup_storm_starts_one_topup_and_answers_its_page() {
+    let mut app = TestApp::new().await;
+    app.core = app
+        .core
+        .clone()
+        .with_payment_provider(std::sync::Arc::new(StubProvider));
+    app.router = coinsence_api::http::router_with(
+        app.core.clone(),
+        coinsence_api::http::HttpConfig {
+            max_in_flight: 4096,
+            admission_target: std::time::Duration::from_secs(60),
+            ..coinsence_api::http::HttpConfig::default()
+        },
+    );
+    let org = app.org("storm-topup").await;
+    let (ana, _) = app.member(&org, "ana").await;
+    let owner = Some(org.owner_token.as_str());
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/orgs/storm-topup/billing/onboarding",
+            owner,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    sqlx::query("UPDATE control.billing_accounts SET charges_enabled = true")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let terms = |min: &str| {
+        json!({"currency": "COIN", "rate_coins": 1, "rate_euros": 1,
+               "min": min, "max": "100", "monthly_max": "1000"})
+    };
+    let path = "/v1/orgs/storm-topup/billing/topup-terms";
+    let r = app
+        .call(Method::PUT, path, owner, Some(terms("1")), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-topup/billing/topups".into(),
+        token: &ana,
+        body: Some(json!({"amount": "10"})),
+        key: "topup-storm",
+    };
+    let first = storm(&app, &req).await;
+    // The minimum rises above the amount: a retry still learns what its first request did.
+    let r = app
+        .call(Method::PUT, path, owner, Some(terms("20")), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-topup", "topups").await, 1);
 }
