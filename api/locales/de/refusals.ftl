@@ -124,6 +124,11 @@ pledge_rejected = Diese Zusage wurde abgelehnt.
 only_offers_can_be_bought = Nur Angebote können gekauft werden; beantworte ein Gesuch mit einem Angebot.
 own_listing = Du kannst dein eigenes Inserat nicht kaufen.
 
+## Nachprüfbarer Verlauf (Issue 20)
+entry_not_visible = Du bekommst Nachweise nur für deine eigenen Buchungen (Buchung { $transfer } gehört nicht dazu).
+entry_not_sealed = Buchung { $transfer } ist noch nicht in diesem Baumkopf; sie wird mit dem nächsten Siegel versiegelt.
+tree_head_not_found = Es wurde kein Baumkopf der Größe { $tree_size } veröffentlicht.
+
 ## Fehler, die keine Ablehnung einer einzelnen Aktion sind
 
 unauthorized = Dafür musst du angemeldet sein.

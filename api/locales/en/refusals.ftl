@@ -124,6 +124,11 @@ pledge_rejected = That pledge was rejected.
 only_offers_can_be_bought = Only offers can be bought; answer a need with an offer.
 own_listing = You cannot buy your own listing.
 
+## Member-verifiable history (issue 20)
+entry_not_visible = You can only get proofs for your own entries (entry { $transfer } is not one of them).
+entry_not_sealed = Entry { $transfer } is not in that tree head yet; it is sealed with the next seal.
+tree_head_not_found = No tree head of size { $tree_size } has been published.
+
 ## Errors that are not refusals of one operation
 
 unauthorized = You need to be signed in for that.

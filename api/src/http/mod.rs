@@ -18,6 +18,7 @@ pub mod orgs;
 pub mod projects;
 pub mod replays;
 pub mod serve;
+pub mod transparency;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +108,7 @@ impl Default for HttpConfig {
         market::create_listing, market::list_listings, market::get_listing, market::buy, market::close_listing,
         feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
+        transparency::org_key, transparency::tree_heads, transparency::inclusion, transparency::consistency,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth, &ProblemJson),
@@ -215,6 +217,19 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route(
             "/orgs/{org}/ledger/seals/verify",
             get(issuance::verify_seals),
+        )
+        .route("/orgs/{org}/ledger/key", get(transparency::org_key))
+        .route(
+            "/orgs/{org}/ledger/tree-heads",
+            get(transparency::tree_heads),
+        )
+        .route(
+            "/orgs/{org}/ledger/proofs/inclusion",
+            get(transparency::inclusion),
+        )
+        .route(
+            "/orgs/{org}/ledger/proofs/consistency",
+            get(transparency::consistency),
         )
         .route(
             "/orgs/{org}/issuance-policies",

@@ -29,5 +29,6 @@ mod replay_storm;
 mod spare_schemas;
 mod text_input;
 mod tokens;
+mod transparency;
 mod walls;
 mod walls_every_route;
