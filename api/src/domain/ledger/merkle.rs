@@ -72,7 +72,7 @@ pub fn subtree_root(src: &impl NodeSource, start: u64, end: u64) -> Hash {
     if n == 0 {
         return empty_root();
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.node(n.trailing_zeros(), start >> n.trailing_zeros());
     }
     let k = split(n);
