@@ -246,9 +246,25 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute every seal of an org from its journal; report the first mismatch (exit 1).
+    /// With --url: a member's check from outside, over HTTP, without the database.
     Verify {
         #[arg(long)]
         org: String,
+        /// The server's base URL (https://host): check the signed tree heads and proofs it
+        /// publishes, as a member, instead of reading the database.
+        #[arg(long)]
+        url: Option<String>,
+        /// The member's API token (for --url).
+        #[arg(long, env = "COINSENCE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// A file of tree heads copied from a room (lines with a size and a hex root), checked as
+        /// extra evidence (for --url). May be given more than once.
+        #[arg(long)]
+        witness: Vec<PathBuf>,
+        /// Where the org's pinned key and the last tree head seen are remembered (for --url);
+        /// by default $XDG_STATE_HOME/coinsence or ~/.local/state/coinsence.
+        #[arg(long, env = "COINSENCE_STATE_DIR")]
+        state_dir: Option<PathBuf>,
     },
 }
 

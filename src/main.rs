@@ -1,6 +1,7 @@
 //! `coinsence`: the one binary. This file only composes; each subcommand lives in its module.
 
 mod audit_cmd;
+mod audit_remote;
 #[cfg(feature = "bench")]
 mod bench;
 mod bots_cmd;

@@ -89,6 +89,38 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
         stdout(&ok)
     );
 
+    // A member's check from outside: over HTTP, with the owner's token, no database.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = coinsence_api::http::router(core.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let state = std::env::temp_dir().join(format!("coinsence-state-{}", std::process::id()));
+    let token = owner.token.expose().to_owned();
+    let remote = |extra: &[&str]| {
+        let mut args = vec!["audit", "verify", "--org", "audited", "--url", &base];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_coinsence"))
+            .args(&args)
+            .env_remove("DATABASE_URL")
+            .env("COINSENCE_TOKEN", &token)
+            .env("COINSENCE_STATE_DIR", &state)
+            .env("COINSENCE_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let member_ok = remote(&[]);
+    assert!(
+        member_ok.status.success(),
+        "{}{}",
+        stdout(&member_ok),
+        String::from_utf8_lossy(&member_ok.stderr)
+    );
+    assert!(
+        stdout(&member_ok).contains("4 of your entries are included"),
+        "{}",
+        stdout(&member_ok)
+    );
+
     let schema = admin.tenant.schema();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER TABLE {schema}.transfers DISABLE TRIGGER transfers_append_only;
@@ -104,6 +136,13 @@ async fn audit_verify_finds_a_rewritten_journal_row_and_the_status_commands_repo
         stdout(&bad).contains("MISMATCH at seal 1"),
         "{}",
         stdout(&bad)
+    );
+    let member_bad = remote(&[]);
+    assert_eq!(member_bad.status.code(), Some(1), "{}", stdout(&member_bad));
+    assert!(
+        stdout(&member_bad).contains("INCONSISTENT tree head 4"),
+        "{}",
+        stdout(&member_bad)
     );
 
     let queued = coinsence(&url, &["migrate", "--background"]);

@@ -376,6 +376,14 @@ refusals! {
     "exchange_order_closed" Conflict ExchangeOrderClosed { order: i64 };
     /// A round's cut took the order; it can be cancelled once that round is settled.
     "exchange_order_in_round" Conflict ExchangeOrderInRound { order: i64 };
+    // --- Member-verifiable history (issue 20: Merkle log, proofs) ---
+    /// An inclusion proof for an entry the caller may not see (another member's, or none such:
+    /// the two read alike, so proofs reveal no entry's existence).
+    "entry_not_visible" Forbidden EntryNotVisible { transfer: i64 };
+    /// The entry is not in the tree (head) asked about yet: it is sealed at the next seal.
+    "entry_not_sealed" Conflict EntryNotSealed { transfer: i64 };
+    /// No signed tree head of that size was published.
+    "tree_head_not_found" NotFound TreeHeadNotFound { tree_size: i64 };
 }
 
 impl Refusal {

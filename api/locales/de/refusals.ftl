@@ -145,6 +145,11 @@ topup_above_maximum = Eine Aufladung beträgt hier höchstens { $max } €.
 topup_not_whole_coins = Zu diesem Kurs ergibt der Betrag einen Bruchteil der kleinsten Münzeinheit; wähle einen runderen Betrag.
 topup_limits_inconsistent = Minimum, Maximum und Monatsmaximum müssen jeweils mindestens so groß sein wie der Wert davor.
 
+## Nachprüfbarer Verlauf (Issue 20)
+entry_not_visible = Du bekommst Nachweise nur für deine eigenen Buchungen (Buchung { $transfer } gehört nicht dazu).
+entry_not_sealed = Buchung { $transfer } ist noch nicht in diesem Baumkopf; sie wird mit dem nächsten Siegel versiegelt.
+tree_head_not_found = Es wurde kein Baumkopf der Größe { $tree_size } veröffentlicht.
+
 ## Fehler, die keine Ablehnung einer einzelnen Aktion sind
 
 unauthorized = Dafür musst du angemeldet sein.

@@ -145,6 +145,11 @@ topup_above_maximum = A top-up here is at most €{ $max }.
 topup_not_whole_coins = At this org's rate that amount buys a fraction of a coin's smallest unit; choose a rounder amount.
 topup_limits_inconsistent = The minimum, the maximum and the monthly maximum must each be at least the one before.
 
+## Member-verifiable history (issue 20)
+entry_not_visible = You can only get proofs for your own entries (entry { $transfer } is not one of them).
+entry_not_sealed = Entry { $transfer } is not in that tree head yet; it is sealed with the next seal.
+tree_head_not_found = No tree head of size { $tree_size } has been published.
+
 ## Errors that are not refusals of one operation
 
 unauthorized = You need to be signed in for that.

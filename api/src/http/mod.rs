@@ -20,6 +20,7 @@ pub mod orgs;
 pub mod projects;
 pub mod replays;
 pub mod serve;
+pub mod transparency;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,7 @@ impl Default for HttpConfig {
         billing::get_terms, billing::set_terms, billing::start_topup, billing::onboarding, billing::status,
         exchange::list_listed, exchange::place_order, exchange::my_orders, exchange::cancel_order,
         exchange::quote,
+        transparency::org_key, transparency::tree_heads, transparency::inclusion, transparency::consistency,
     ),
     components(schemas(error::Problem)),
     modifiers(&BearerAuth, &ProblemJson),
@@ -220,6 +222,19 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route(
             "/orgs/{org}/ledger/seals/verify",
             get(issuance::verify_seals),
+        )
+        .route("/orgs/{org}/ledger/key", get(transparency::org_key))
+        .route(
+            "/orgs/{org}/ledger/tree-heads",
+            get(transparency::tree_heads),
+        )
+        .route(
+            "/orgs/{org}/ledger/proofs/inclusion",
+            get(transparency::inclusion),
+        )
+        .route(
+            "/orgs/{org}/ledger/proofs/consistency",
+            get(transparency::consistency),
         )
         .route(
             "/orgs/{org}/issuance-policies",

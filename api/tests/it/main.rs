@@ -31,5 +31,6 @@ mod replay_storm;
 mod spare_schemas;
 mod text_input;
 mod tokens;
+mod transparency;
 mod walls;
 mod walls_every_route;

@@ -62,6 +62,10 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
         ("get", "/v1/orgs/{org}/ledger/verify") => scoped(None),
         ("get", "/v1/orgs/{org}/ledger/seals") => scoped(None),
         ("get", "/v1/orgs/{org}/ledger/seals/verify") => scoped(None),
+        ("get", "/v1/orgs/{org}/ledger/key") => scoped(None),
+        ("get", "/v1/orgs/{org}/ledger/tree-heads") => scoped(None),
+        ("get", "/v1/orgs/{org}/ledger/proofs/inclusion") => scoped(None),
+        ("get", "/v1/orgs/{org}/ledger/proofs/consistency") => scoped(None),
         ("get", "/v1/orgs/{org}/issuance-policies") => scoped(None),
         ("post", "/v1/orgs/{org}/issuance-policies") => scoped(Some(
             json!({"currency": "COIN", "period": "monthly", "time_zone": "UTC", "fixed_amount": "99"}),

@@ -7,13 +7,18 @@
 //! - `ops`: the operations the edges call.
 //! - `issuance`: scheduled issuance and demurrage, set-based per org and period.
 //! - `seal`: the hash chain over the journal that lets anyone check history was not rewritten.
+//! - `merkle`: the RFC 9162 tree over the journal; `tree_heads` stores it and signs its heads.
 
+pub mod canonical;
 pub mod currencies;
 pub mod issuance;
+pub mod merkle;
 pub mod ops;
 pub mod posting;
 pub mod queue;
 pub mod seal;
+pub mod transparency;
+pub mod tree_heads;
 // The SQL is the ledger's own; edges go through `Core`. Tests that check the optimistic writes
 // directly reach it with the `testing` feature.
 #[cfg(feature = "testing")]

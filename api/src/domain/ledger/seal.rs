@@ -18,15 +18,16 @@
 //! highest visible one is final (committed, or a gap that stays a gap). Only those are sealed.
 
 use chrono::{DateTime, Utc};
-use futures::stream::BoxStream;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+pub use super::canonical::HexHash;
+use super::canonical::{Entry, entries};
 use crate::core::Core;
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 const DOMAIN: &str = "coinsence-journal-seal-v1\n";
 const GENESIS: [u8; 32] = [0; 32];
@@ -44,27 +45,10 @@ pub struct Seal {
     #[sqlx(try_from = "Vec<u8>")]
     pub hash: HexHash,
     pub sealed_at: DateTime<Utc>,
-}
-
-/// A 32-byte hash, shown as hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(into = "String")]
-#[schema(value_type = String)]
-pub struct HexHash(pub [u8; 32]);
-
-impl TryFrom<Vec<u8>> for HexHash {
-    type Error = Error;
-    fn try_from(bytes: Vec<u8>) -> Result<Self> {
-        <[u8; 32]>::try_from(bytes.as_slice())
-            .map(Self)
-            .map_err(|_| Error::Internal(anyhow::anyhow!("a stored hash is not 32 bytes")))
-    }
-}
-
-impl From<HexHash> for String {
-    fn from(h: HexHash) -> Self {
-        hex::encode(h.0)
-    }
+    /// The Merkle log's signed tree head published with this seal (none for seals made before
+    /// the log existed: the first head after them covers their entries too).
+    #[sqlx(skip)]
+    pub tree_head: Option<super::tree_heads::TreeHead>,
 }
 
 /// Where the recomputed chain first disagrees with the published one.
@@ -86,43 +70,6 @@ pub struct SealAudit {
     pub unsealed_entries: i64,
     pub ok: bool,
     pub first_mismatch: Option<SealMismatch>,
-}
-
-/// Journal rows in their canonical form.
-#[derive(sqlx::FromRow)]
-struct Entry {
-    id: i64,
-    currency_id: i64,
-    from_account: i64,
-    to_account: i64,
-    amount: i64,
-    kind: String,
-    actor_user_id: Option<i64>,
-    created_at: DateTime<Utc>,
-    memo: String,
-    idempotency_key: String,
-    fingerprint: Vec<u8>,
-}
-
-impl Entry {
-    fn canonical(&self) -> String {
-        format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            self.id,
-            self.currency_id,
-            self.from_account,
-            self.to_account,
-            self.amount,
-            self.kind,
-            self.actor_user_id
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-            self.created_at.timestamp_micros(),
-            hex::encode(Sha256::digest(self.memo.as_bytes())),
-            hex::encode(Sha256::digest(self.idempotency_key.as_bytes())),
-            hex::encode(&self.fingerprint),
-        )
-    }
 }
 
 /// Hashes a seal's entries as they are streamed from the journal.
@@ -153,19 +100,6 @@ impl SealHasher {
     fn finish(self) -> [u8; 32] {
         self.hasher.finalize().into()
     }
-}
-
-const ENTRY_COLUMNS: &str = "id, currency_id, from_account, to_account, amount, kind, actor_user_id, \
-     created_at, memo, idempotency_key, fingerprint";
-
-/// Entries with ids in `(after, up_to]`, in id order, streamed.
-fn entries<'c>(tx: &'c mut TenantTx, after: i64, up_to: i64) -> BoxStream<'c, sqlx::Result<Entry>> {
-    let sql =
-        format!("SELECT {ENTRY_COLUMNS} FROM transfers WHERE id > $1 AND id <= $2 ORDER BY id");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(after)
-        .bind(up_to)
-        .fetch(tx.conn())
 }
 
 async fn seals(tx: &mut TenantTx) -> Result<Vec<Seal>> {
@@ -201,6 +135,7 @@ impl Core {
         use futures::TryStreamExt;
 
         let horizon = sealable_horizon(self, tenant).await?;
+        let key = self.org_signing_key(tenant.id).await?;
         let mut tx = TenantTx::begin(&self.pool, &tenant.schema()).await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('coinsence-seal'), hashtext($1))")
             .bind(tenant.schema().as_str())
@@ -229,7 +164,7 @@ impl Core {
             return Ok(None);
         };
         let hash = hasher.finish();
-        let seal: Seal = sqlx::query_as(
+        let mut seal: Seal = sqlx::query_as(
             "INSERT INTO journal_seals (seq, last_transfer_id, entries, prev_hash, hash, sealed_at)
              VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING seq, last_transfer_id, entries, prev_hash, hash, sealed_at",
@@ -242,6 +177,7 @@ impl Core {
         .bind(now)
         .fetch_one(tx.conn())
         .await?;
+        seal.tree_head = super::tree_heads::extend(&mut tx, &key, seq, last_id, now).await?;
         tx.commit().await?;
         tracing::info!(seq, entries = count, "journal sealed");
         Ok(Some(seal))
@@ -249,8 +185,19 @@ impl Core {
 
     /// The published chain of seals, oldest first; any member may read it.
     pub async fn journal_seals(&self, member: &Member) -> Result<Vec<Seal>> {
-        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        seals(&mut tx).await
+        let mut seals = {
+            let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+            seals(&mut tx).await?
+        };
+        let mut heads = self.tree_heads(member).await?.into_iter().peekable();
+        for seal in &mut seals {
+            while let Some(h) = heads.next_if(|h| h.seal_seq <= seal.seq) {
+                if h.seal_seq == seal.seq {
+                    seal.tree_head = Some(h);
+                }
+            }
+        }
+        Ok(seals)
     }
 
     /// Recomputes every seal from the journal as it is now and reports the first that differs

@@ -1,0 +1,327 @@
+//! Member-verifiable history (issue 20): the Merkle log's signed tree heads and proofs through
+//! the API, the member's check, and the operator's audit of the same tree.
+
+use axum::http::StatusCode;
+use coinsence_api::domain::ledger::merkle;
+use coinsence_api::domain::ledger::transparency::{self, CoreSource, KnownHead};
+use coinsence_api::domain::ledger::tree_heads::{self, TreeHead};
+use serde_json::Value;
+
+use crate::helpers::{Org, TestApp};
+
+fn hash(v: &Value) -> [u8; 32] {
+    let bytes = hex::decode(v.as_str().expect("hex")).expect("hex");
+    <[u8; 32]>::try_from(bytes.as_slice()).expect("32 bytes")
+}
+
+async fn seal(app: &TestApp, slug: &str) {
+    let tenant = app.tenant(slug).await;
+    app.core
+        .seal_journal(&tenant, chrono::Utc::now())
+        .await
+        .unwrap();
+}
+
+/// Ana gets 3 issuances, pays Bo once (with a memo Cleo must never see).
+async fn community(
+    app: &TestApp,
+    slug: &str,
+) -> (Org, (String, i64), (String, i64), (String, i64)) {
+    let org = app.org(slug).await;
+    let ana = app.member(&org, "ana").await;
+    let bo = app.member(&org, "bo").await;
+    let cleo = app.member(&org, "cleo").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.issue(&org, ana.1, "5.00").await.status,
+            StatusCode::CREATED
+        );
+    }
+    let paid = app
+        .call(
+            axum::http::Method::POST,
+            &format!("/v1/orgs/{slug}/transfers"),
+            Some(&ana.0),
+            Some(serde_json::json!({"currency": "COIN", "to_member": bo.1, "amount": "1.00", "memo": "rent for the secret room"})),
+            Some("rent-1"),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
+    (org, ana, bo, cleo)
+}
+
+#[tokio::test]
+async fn seals_publish_signed_tree_heads_whose_proofs_verify() {
+    let app = TestApp::new().await;
+    let (org, ana, _bo, cleo) = community(&app, "merkle").await;
+    seal(&app, "merkle").await;
+    app.issue(&org, ana.1, "1.00").await;
+    app.issue(&org, ana.1, "2.00").await;
+    seal(&app, "merkle").await;
+
+    let key = app.get("/v1/orgs/merkle/ledger/key", &cleo.0).await;
+    assert_eq!(key.status, StatusCode::OK, "{:?}", key.body);
+    assert_eq!(key.body["algorithm"], "ed25519");
+    let public = hash(&key.body["public_key"]);
+
+    let seals = app.get("/v1/orgs/merkle/ledger/seals", &cleo.0).await;
+    let heads: Vec<TreeHead> = seals
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::from_value(s["tree_head"].clone()).unwrap())
+        .collect();
+    assert_eq!(
+        heads.iter().map(|h| h.tree_size).collect::<Vec<_>>(),
+        vec![4, 6],
+        "{:?}",
+        seals.body
+    );
+    assert!(heads.iter().all(|h| tree_heads::signature_ok(&public, h)));
+    let mut forged = heads[1].clone();
+    forged.tree_size = 5;
+    assert!(!tree_heads::signature_ok(&public, &forged));
+
+    // Ana's newest entry, in the latest head and not in the first.
+    let history = app.get("/v1/orgs/merkle/transfers", &ana.0).await;
+    let newest = history.body["transfers"][0]["id"].as_i64().unwrap();
+    let p = app
+        .get(
+            &format!("/v1/orgs/merkle/ledger/proofs/inclusion?transfer={newest}"),
+            &ana.0,
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    assert_eq!(
+        (p.body["tree_size"].as_i64(), p.body["leaf_index"].as_i64()),
+        (Some(6), Some(5))
+    );
+    let path: Vec<[u8; 32]> = p.body["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash)
+        .collect();
+    let leaf = merkle::leaf_hash(p.body["entry"].as_str().unwrap().as_bytes());
+    assert_eq!(leaf, hash(&p.body["leaf_hash"]));
+    assert!(merkle::verify_inclusion(
+        &leaf,
+        5,
+        6,
+        &path,
+        &heads[1].root.0
+    ));
+    let early = app
+        .get(
+            &format!("/v1/orgs/merkle/ledger/proofs/inclusion?transfer={newest}&tree_size=4"),
+            &ana.0,
+        )
+        .await;
+    assert_eq!(
+        (early.status, early.code()),
+        (StatusCode::CONFLICT, "entry_not_sealed")
+    );
+    let none = app
+        .get(
+            "/v1/orgs/merkle/ledger/proofs/inclusion?transfer=1&tree_size=5",
+            &ana.0,
+        )
+        .await;
+    assert_eq!(
+        (none.status, none.code()),
+        (StatusCode::NOT_FOUND, "tree_head_not_found")
+    );
+
+    // Anyone in the org: the later head extends the earlier.
+    let c = app
+        .get(
+            "/v1/orgs/merkle/ledger/proofs/consistency?first=4&second=6",
+            &cleo.0,
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
+    let path: Vec<[u8; 32]> = c.body["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash)
+        .collect();
+    assert!(merkle::verify_consistency(
+        4,
+        6,
+        &path,
+        &heads[0].root.0,
+        &heads[1].root.0
+    ));
+
+    // The member's own check and the operator's audit agree: all is well.
+    let member = app
+        .core
+        .member_for_token(
+            &coinsence_api::domain::identity::ApiToken::from_presented(&ana.0),
+            "merkle",
+        )
+        .await
+        .unwrap();
+    let report = transparency::check(
+        &CoreSource {
+            core: &app.core,
+            member: &member,
+        },
+        None,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        (
+            report.heads,
+            report.signatures,
+            report.consistency_proofs,
+            report.entries_included
+        ),
+        (2, 2, 1, 6)
+    );
+    let audit = app
+        .core
+        .audit_tree(&app.tenant("merkle").await)
+        .await
+        .unwrap();
+    assert!(audit.ok, "{audit:?}");
+    assert_eq!((audit.heads, audit.leaves), (2, 6));
+}
+
+#[tokio::test]
+async fn a_member_gets_proofs_only_for_their_own_entries_and_they_hold_only_hashes() {
+    let app = TestApp::new().await;
+    let (org, ana, bo, cleo) = community(&app, "private").await;
+    seal(&app, "private").await;
+    let rent = app.get("/v1/orgs/private/transfers", &bo.0).await;
+    let rent_id = rent.body["transfers"][0]["id"].as_i64().unwrap();
+    let url = |t: i64| format!("/v1/orgs/private/ledger/proofs/inclusion?transfer={t}");
+
+    // Cleo is in neither side: refused, and alike for an entry that does not exist.
+    let theirs = app.get(&url(rent_id), &cleo.0).await;
+    assert_eq!(
+        (theirs.status, theirs.code()),
+        (StatusCode::FORBIDDEN, "entry_not_visible")
+    );
+    let missing = app.get(&url(999_999), &cleo.0).await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::FORBIDDEN, "entry_not_visible")
+    );
+    // Both sides and the owner may.
+    for token in [&ana.0, &bo.0, &org.owner_token] {
+        assert_eq!(app.get(&url(rent_id), token).await.status, StatusCode::OK);
+    }
+    // Cleo's proof of her own (none: she has no entry) and Ana's proofs of her issuances reveal
+    // no other entry's contents: only hashes on the path, no memo, no amount of Bo's.
+    let ana_history = app.get("/v1/orgs/private/transfers", &ana.0).await;
+    for t in ana_history.body["transfers"].as_array().unwrap() {
+        let p = app.get(&url(t["id"].as_i64().unwrap()), &ana.0).await;
+        let text = p.body.to_string();
+        assert!(!text.contains("secret"), "{text}");
+        for h in p.body["path"].as_array().unwrap() {
+            assert_eq!(h.as_str().map(str::len), Some(64));
+        }
+        assert_eq!(
+            p.body["entry"].as_str().unwrap().split('\t').next(),
+            Some(t["id"].to_string().as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_journal_row_rewritten_after_sealing_breaks_the_first_head_that_holds_it() {
+    let app = TestApp::new().await;
+    let (org, ana, _bo, _cleo) = community(&app, "rewritten").await;
+    seal(&app, "rewritten").await;
+    app.issue(&org, ana.1, "1.00").await;
+    seal(&app, "rewritten").await;
+    app.issue(&org, ana.1, "1.00").await;
+    seal(&app, "rewritten").await;
+    let member = app
+        .core
+        .member_for_token(
+            &coinsence_api::domain::identity::ApiToken::from_presented(&ana.0),
+            "rewritten",
+        )
+        .await
+        .unwrap();
+    let src = CoreSource {
+        core: &app.core,
+        member: &member,
+    };
+    let before = transparency::check(&src, None, None, &[]).await.unwrap();
+    assert!(before.ok(), "{before:?}");
+    let seen = before.latest.unwrap();
+    assert_eq!(seen.tree_size, 6);
+    // A room saw another root for the head of size 5: that head is named.
+    let lie = KnownHead {
+        tree_size: 5,
+        root: [7; 32],
+    };
+    let r = transparency::check(&src, None, None, &[lie]).await.unwrap();
+    assert_eq!(r.first_bad.map(|b| b.tree_size), Some(5));
+
+    // The second entry (in every head) gets another amount, behind the append-only trigger.
+    let tenant = app.tenant("rewritten").await;
+    let schema = tenant.schema();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {schema}.transfers DISABLE TRIGGER transfers_append_only;
+         UPDATE {schema}.transfers SET amount = amount + 1
+          WHERE id = (SELECT transfer_id FROM {schema}.merkle_leaves WHERE leaf_index = 1);
+         ALTER TABLE {schema}.transfers ENABLE TRIGGER transfers_append_only;"
+    )))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let after = transparency::check(&src, None, Some(seen), &[])
+        .await
+        .unwrap();
+    let bad = after.first_bad.expect("caught");
+    assert_eq!(bad.tree_size, 4, "{bad:?}");
+    let audit = app.core.audit_tree(&tenant).await.unwrap();
+    assert_eq!(audit.first_mismatch.map(|m| m.tree_size), Some(4));
+}
+
+#[tokio::test]
+async fn the_migration_builds_the_tree_the_seals_build() {
+    let app = TestApp::new().await;
+    let (org, ana, _bo, _cleo) = community(&app, "backfill").await;
+    for _ in 0..9 {
+        app.issue(&org, ana.1, "0.10").await;
+    }
+    seal(&app, "backfill").await;
+    let nodes = |slug: &'static str| {
+        let app = &app;
+        async move {
+            let mut tx = app.org_tx(slug).await;
+            let rows: Vec<(i16, i64, Vec<u8>)> =
+                sqlx::query_as("SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap();
+            rows
+        }
+    };
+    let sealed = nodes("backfill").await;
+    assert_eq!(sealed.iter().filter(|n| n.0 == 0).count(), 13);
+    let mut tx = app.org_tx("backfill").await;
+    sqlx::raw_sql("TRUNCATE merkle_leaves, merkle_nodes; SELECT merkle_backfill();")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(nodes("backfill").await, sealed);
+    let audit = app
+        .core
+        .audit_tree(&app.tenant("backfill").await)
+        .await
+        .unwrap();
+    assert!(audit.ok, "{audit:?}");
+}
