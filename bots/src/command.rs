@@ -127,6 +127,8 @@ pub enum Command {
     },
     /// The sender's own exchange orders.
     Orders,
+    /// Checks the org's published history for the sender (issue 20).
+    Verify,
     Cancel {
         order: i64,
     },
@@ -175,6 +177,7 @@ pub enum Verb {
     Orders,
     Cancel,
     Quote,
+    Verify,
     Help,
 }
 
@@ -294,6 +297,11 @@ pub const VERBS: &[VerbSpec] = &[
         verb: Verb::Orders,
         name: "orders",
         aliases: &[],
+    },
+    VerbSpec {
+        verb: Verb::Verify,
+        name: "verify",
+        aliases: &["prüfen", "pruefen"],
     },
     VerbSpec {
         verb: Verb::Cancel,
@@ -788,6 +796,7 @@ fn parse_args(
             _ => Err(fail("chat-parse-exchange")),
         },
         Verb::Orders => no_args(Command::Orders),
+        Verb::Verify => no_args(Command::Verify),
         Verb::Cancel => match words.as_slice() {
             [id] => id_word(id)
                 .map(|order| Command::Cancel { order })

@@ -328,6 +328,7 @@ impl Engine {
                     vec![("amount", say::decimal(&order.amount, &order.sell, lang))],
                 ))
             }
+            Command::Verify => Ok(self.verify(&member, lang).await),
             Command::Orders => {
                 let orders = self.core.my_orders(&member).await.map_err(refused)?;
                 if orders.is_empty() {
@@ -1440,4 +1441,57 @@ fn capitalize(text: &str) -> String {
 /// Euro cents as the decimal text amounts are shown from.
 fn format_cents(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+impl Engine {
+    /// `/verify`: the member's check of the org's published history (issue 20), the same check
+    /// `coinsence audit verify --url` runs from their own machine, here over the core's proofs.
+    async fn verify(&self, member: &Member, lang: Lang) -> Reply {
+        use coinsence_api::domain::ledger::transparency::{CoreSource, check};
+
+        let org = ("org", strong(member.tenant.name.clone()));
+        let source = CoreSource {
+            core: &self.core,
+            member,
+        };
+        let report = match check(&source, None, None, &[]).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::warn!(error = %e, "/verify could not run");
+                return say::error(lang, "chat-verify-failed", Args::new(), vec![org]);
+            }
+        };
+        let Some(latest) = report.latest else {
+            return say::line(lang, "chat-verify-nothing-sealed", Args::new(), vec![org]);
+        };
+        if let Some(bad) = &report.first_bad {
+            return say::error(
+                lang,
+                "chat-verify-bad",
+                Args::new().count("size", bad.tree_size),
+                vec![org],
+            );
+        }
+        let root = hex::encode(&latest.root[..8]);
+        let url = self.config.public_url.trim_end_matches('/').to_owned();
+        say::line(
+            lang,
+            "chat-verify-ok",
+            Args::new()
+                .count("heads", i64::try_from(report.heads).unwrap_or(i64::MAX))
+                .count("entries", i64::try_from(report.entries_included).unwrap_or(i64::MAX))
+                .count("size", latest.tree_size),
+            vec![
+                org,
+                ("root", code(root)),
+                (
+                    "command",
+                    code(format!(
+                        "coinsence audit verify --url {url} --org {}",
+                        member.tenant.slug
+                    )),
+                ),
+            ],
+        )
+    }
 }

@@ -272,6 +272,7 @@ fn well_formed(cmd: &Command) -> Result<(), String> {
         | Command::Proposals
         | Command::Market
         | Command::Orders
+        | Command::Verify
         | Command::Link
         | Command::Language { .. }
         | Command::Help { .. } => true,

@@ -219,6 +219,8 @@ fn console_table() {
                 Want::Err("/exchange 10 COIN for BIKE at 0.8"),
             ),
             ("/orders", Want::Cmd(Command::Orders)),
+            ("/verify", Want::Cmd(Command::Verify)),
+            ("/prüfen", Want::Cmd(Command::Verify)),
             ("/cancel #7", Want::Cmd(Command::Cancel { order: 7 })),
             ("/cancel it", Want::Err("order's number")),
             (

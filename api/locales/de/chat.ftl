@@ -249,3 +249,14 @@ chat-orders-empty = Du hast keine Orders an der Börse. Gib eine auf mit /exchan
 chat-order-cancelled = Order #{ $order } ist storniert; was sie von { $amount } noch hielt, ist wieder auf deinem Konto.
 chat-quote = { $base }/{ $quote }: Die Runde würde jetzt bei { $price } { $quote } pro { $base } abschließen, mit { $volume } Umsatz (Überhang { $imbalance }).
 chat-quote-none = { $base }/{ $quote }: In dieser Runde würde noch nichts gehandelt.
+
+# /verify (issue 20): the member's check of the published history.
+chat-usage-verify = /verify
+chat-summary-verify = prüfen, dass der veröffentlichte Verlauf deine Zahlungen enthält und nie umgeschrieben wurde
+chat-verify-ok = Der veröffentlichte Verlauf von { $org } stimmt: { $heads } signierte Baumköpfe, jeder setzt den vorigen fort, und { $entries ->
+    [one] dein { $entries } Eintrag ist
+   *[other] alle { $entries } deiner Einträge sind
+} im neuesten enthalten (Größe { $size }, Wurzel { $root }). Prüf es selbst auf deinem Rechner: { $command }
+chat-verify-nothing-sealed = Von { $org } ist noch nichts versiegelt; der Verlauf wird mit dem nächsten Siegel veröffentlicht.
+chat-verify-bad = Der veröffentlichte Verlauf von { $org } stimmt nicht: Baumkopf { $size } widerspricht dem, was veröffentlicht wurde. Sag es den anderen Mitgliedern und dem Betreiber.
+chat-verify-failed = Ich konnte den Verlauf von { $org } gerade nicht prüfen; bitte versuch es später noch einmal.

@@ -249,3 +249,14 @@ chat-orders-empty = You have no exchange orders. Place one with /exchange 10 COI
 chat-order-cancelled = Order #{ $order } is cancelled; what it still held of { $amount } is back in your account.
 chat-quote = { $base }/{ $quote }: the round would clear now at { $price } { $quote } per { $base }, trading { $volume } (imbalance { $imbalance }).
 chat-quote-none = { $base }/{ $quote }: nothing would trade in this round yet.
+
+# /verify (issue 20): the member's check of the published history.
+chat-usage-verify = /verify
+chat-summary-verify = check that the org's published history includes your payments and was never rewritten
+chat-verify-ok = The published history of { $org } checks out: { $heads } signed tree heads, each extending the one before, and { $entries ->
+    [one] your { $entries } entry is
+   *[other] all { $entries } of your entries are
+} in the latest (size { $size }, root { $root }). Check it from your own machine: { $command }
+chat-verify-nothing-sealed = Nothing of { $org } is sealed yet; the history is published at the next seal.
+chat-verify-bad = The published history of { $org } does not check out: tree head { $size } contradicts what was published. Tell the other members and the operator.
+chat-verify-failed = I could not check the history of { $org } just now; please try again later.

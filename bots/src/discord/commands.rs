@@ -139,7 +139,8 @@ fn options(verb: Verb) -> &'static [Opt] {
         | Verb::Proposals
         | Verb::Market
         | Verb::Link
-        | Verb::Orders => &[],
+        | Verb::Orders
+        | Verb::Verify => &[],
     }
 }
 
@@ -262,7 +263,8 @@ pub fn command_line(name: &str, args: &[(String, Arg)]) -> Option<String> {
         | Verb::Proposals
         | Verb::Market
         | Verb::Link
-        | Verb::Orders => {}
+        | Verb::Orders
+        | Verb::Verify => {}
     }
     Some(line)
 }

@@ -47,6 +47,28 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.log | quote }}
 {{- end -}}
 
+{{/* Stripe for the processes that use it (API, worker): keys from an existing Secret only. */}}
+{{- define "coinsence.billingEnv" -}}
+{{- with .Values.billing.existingSecret }}
+- name: COINSENCE_STRIPE_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.billing.secretKeyKey }}
+- name: COINSENCE_STRIPE_WEBHOOK_SECRETS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.billing.webhookSecretsKey }}
+- name: COINSENCE_STRIPE_FEE_BP
+  value: {{ $.Values.billing.feeBasisPoints | quote }}
+{{- with (default $.Values.publicUrl $.Values.billing.returnUrl) }}
+- name: COINSENCE_BILLING_RETURN_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Tunables by their env names, in a stable order. */}}
 {{- define "coinsence.extraEnv" -}}
 {{- range $name := keys . | sortAlpha }}
