@@ -277,7 +277,14 @@ fn matrix_config(args: &BotsArgs) -> anyhow::Result<MatrixConfig> {
         store_dir: args.matrix_store.clone(),
         store_passphrase: args.matrix_store_passphrase.clone(),
         delivery_interval: Duration::from_millis(args.delivery_interval_ms.max(50)),
+        away: away_window(args),
     })
+}
+
+/// How old a command that arrived while a bot was away may be and still run.
+#[cfg(any(feature = "matrix", feature = "discord", feature = "telegram"))]
+fn away_window(args: &BotsArgs) -> coinsence_bots::away::AwayWindow {
+    coinsence_bots::away::AwayWindow::new(Duration::from_secs(args.away_window_secs))
 }
 
 #[cfg(feature = "discord")]
@@ -291,6 +298,7 @@ fn discord_config(args: &BotsArgs) -> anyhow::Result<DiscordConfig> {
     config.api_base = args.discord_api_base.clone();
     config.message_content = args.discord_message_content;
     config.delivery_interval = Duration::from_millis(args.delivery_interval_ms.max(50));
+    config.away = away_window(args);
     Ok(config)
 }
 
@@ -309,6 +317,7 @@ fn telegram_config(args: &BotsArgs) -> anyhow::Result<TelegramConfig> {
     Ok(TelegramConfig {
         api_url: args.telegram_api_url.clone(),
         webhook,
+        away: away_window(args),
         ..TelegramConfig::new(token)
     })
 }

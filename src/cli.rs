@@ -187,6 +187,10 @@ pub struct BotsArgs {
     /// How often pending outbox events are delivered, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub delivery_interval_ms: u64,
+    /// After a restart, commands that arrived while the bot was away run if they are at most
+    /// this old (seconds); older ones are answered "please send it again".
+    #[arg(long, env = "COINSENCE_CHAT_AWAY_WINDOW", default_value_t = 3600)]
+    pub away_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -49,7 +49,11 @@ async fn run() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // PostgreSQL's "already exists, skipping" notices are not news.
         .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!("{},sqlx::postgres::notice=warn", cli.log))
+            tracing_subscriber::EnvFilter::new(format!(
+                "{},sqlx::postgres::notice=warn,{}",
+                cli.log,
+                coinsence_bots::LOG_DIRECTIVES
+            ))
         });
     logs::init(
         filter,

@@ -337,6 +337,7 @@ async fn deliver_event(
                     core.record_chat_delivery(tenant.id, event.id, platform, &key)
                         .await?;
                     round.sent += 1;
+                    crate::direct_notice::after_direct(core, tenant, sink, &target).await;
                     break;
                 }
                 Err(SinkError::RateLimited(wait)) if attempts < RATE_LIMIT_RETRIES => {

@@ -5,13 +5,20 @@
 //!   device) or restores a given access token.
 //! - Keeps its state and end-to-end keys in a persistent sqlite store: encrypted rooms work, and
 //!   after a restart it resumes from the stored sync token.
-//! - Ignores history: one sync runs before any handler is attached, so messages that arrived
-//!   before it started get no answer (and a restart does not answer old messages again).
+//! - Catches up after a restart: the first sync from the stored token carries what arrived
+//!   while the bot was away, and it is handled like anything new (the event id is the
+//!   idempotency key, and the answer's transaction id, so nothing acts or is answered twice). A
+//!   command older than the [`AwayWindow`] is not run: its sender is asked to send it again.
+//!   A first start (no stored token) ignores the rooms' history: one sync runs before any
+//!   handler is attached.
 //! - Accepts invites; reads `!cmd` and `/cmd`; answers with a notice that has an HTML and a plain
 //!   body, sent with a transaction id derived from the command's event id, so a second send of
 //!   the same answer is dropped by the homeserver.
-//! - Shows votes as reaction buttons: the bot reacts to its own message with 👍 👎 🤷 ✋ and a
-//!   click on one votes.
+//! - Shows votes as reaction buttons, once per proposal: the bot reacts to the proposal's
+//!   announcement in the room (an outbox event) with 👍 👎 🤷 ✋, and a click on one votes. A
+//!   command's answer about a proposal (a pledge, `!proposals`) carries no reactions of its own
+//!   but points to the announcement (a link, once it is known); in a direct chat, which gets no
+//!   announcements, the answer carries the reactions.
 //! - Delivers outbox events ([`MatrixSink`]) and backs off on `M_LIMIT_EXCEEDED`.
 
 use std::collections::HashMap;
@@ -23,19 +30,27 @@ use coinsence_api::domain::chat::{ChatPlatform, ChatTarget};
 use futures::future::BoxFuture;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::api::client::filter::FilterDefinition;
+use matrix_sdk::ruma::api::client::sync::sync_events;
 use matrix_sdk::ruma::api::error::{ErrorKind, RetryAfter};
 use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
 use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent};
-use matrix_sdk::ruma::{EventId, OwnedEventId, OwnedRoomId, OwnedTransactionId, RoomId, UserId};
+use matrix_sdk::ruma::{
+    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedTransactionId, RoomId,
+    UInt, UserId,
+};
+use matrix_sdk::store::StateStoreDataKey;
 use matrix_sdk::{Client, Room, RoomState, SessionMeta, SessionTokens};
 use serde_json::json;
 
+use crate::away::{self, AwayWindow};
 use crate::command::Command;
 use crate::delivery::{Sent, Sink, SinkError};
 use crate::engine::{Engine, Incoming};
-use crate::reply::{Audience, Reply, choice_for_emoji};
+use crate::reply::{Audience, Reply, Span, choice_for_emoji};
 use crate::say;
+use coinsence_api::i18n::Args;
 
 /// The custom content key that ties a message with vote buttons to its proposal, so a reaction
 /// to it can be turned into a vote even after a restart.
@@ -90,10 +105,16 @@ pub struct MatrixConfig {
     pub store_passphrase: Option<String>,
     /// How often pending outbox events are delivered.
     pub delivery_interval: Duration,
+    /// How old a command that arrived while the bot was away may be and still run.
+    pub away: AwayWindow,
 }
 
 /// Messages the bot sent with vote buttons: event id → proposal.
 type VoteMessages = Arc<Mutex<HashMap<OwnedEventId, i64>>>;
+
+/// The announcement of each proposal in each room (the message with its vote reactions), as
+/// this process sent it: where an answer about the proposal points to vote.
+type Announcements = Arc<Mutex<HashMap<(OwnedRoomId, i64), OwnedEventId>>>;
 
 /// A logged-in bot, ready to run.
 #[derive(Clone)]
@@ -101,6 +122,8 @@ pub struct MatrixBot {
     client: Client,
     engine: Engine,
     votes: VoteMessages,
+    announcements: Announcements,
+    away: AwayWindow,
     /// True once the first sync is done and the handlers listen.
     listening: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -160,6 +183,8 @@ impl MatrixBot {
             client,
             engine,
             votes: VoteMessages::default(),
+            announcements: Announcements::default(),
+            away: config.away,
             listening: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
@@ -177,22 +202,41 @@ impl MatrixBot {
     pub fn sink(&self) -> MatrixSink {
         MatrixSink {
             client: self.client.clone(),
+            announcements: self.announcements.clone(),
         }
     }
 
-    /// Syncs once without handlers (history gets no answer), joins pending invites, then handles
-    /// events and delivers the outbox until `stop` resolves.
+    /// Catches up on what arrived while it was away (or, on a first start, syncs once without
+    /// handlers: history gets no answer), joins pending invites, then handles events and
+    /// delivers the outbox until `stop` resolves.
     pub async fn run(
         self,
         delivery_interval: Duration,
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), MatrixError> {
         let settings = SyncSettings::default().timeout(Duration::from_secs(10));
-        let first = self.client.sync_once(settings.clone()).await?;
+        let resumed = self
+            .client
+            .state_store()
+            .get_kv_data(StateStoreDataKey::SyncToken)
+            .await
+            .is_ok_and(|token| token.is_some());
+        let first = if resumed {
+            self.attach_handlers();
+            let first = self
+                .client
+                .sync_once(settings.clone().filter(catch_up_filter()))
+                .await?;
+            tracing::info!("Matrix bot caught up on what arrived while it was away");
+            first
+        } else {
+            let first = self.client.sync_once(settings.clone()).await?;
+            self.attach_handlers();
+            first
+        };
         for room in self.client.invited_rooms() {
             tokio::spawn(join_with_retry(room));
         }
-        self.attach_handlers();
         self.listening.send_replace(true);
         tracing::info!(user = ?self.client.user_id(), "Matrix bot is listening");
         drop(first);
@@ -290,10 +334,21 @@ impl MatrixBot {
             // Matrix tells nothing about a person's language.
             locale: None,
         };
-        let Some(reply) = self.engine.handle_text(&msg, &body).await else {
+        let reply = if self.too_old(ev.origin_server_ts) {
+            away::too_old_answer(&self.engine, &msg, &body).await
+        } else {
+            self.engine.handle_text(&msg, &body).await
+        };
+        let Some(reply) = reply else {
             return;
         };
         self.answer(room, &ev.event_id, &ev.sender, &reply).await;
+    }
+
+    /// Sent longer ago than the away window (a command that waited while the bot was down).
+    fn too_old(&self, sent: MilliSecondsSinceUnixEpoch) -> bool {
+        sent.to_system_time()
+            .is_some_and(|at| self.away.too_old(at.into(), chrono::Utc::now()))
     }
 
     /// A click on a vote button (a reaction to a message of ours that carries a proposal).
@@ -317,10 +372,13 @@ impl MatrixBot {
             direct: room.is_direct().await.unwrap_or(false),
             locale: None,
         };
-        let reply = self
-            .engine
-            .execute(&msg, Command::Vote { proposal, choice })
-            .await;
+        let reply = if self.too_old(ev.origin_server_ts) {
+            away::send_again(self.engine.lang_of(&msg).await)
+        } else {
+            self.engine
+                .execute(&msg, Command::Vote { proposal, choice })
+                .await
+        };
         self.answer(room, &ev.event_id, &ev.sender, &reply).await;
     }
 
@@ -342,8 +400,8 @@ impl MatrixBot {
     /// the room only hears that. Failures are logged: the person can ask again.
     async fn answer(&self, room: &Room, cause: &EventId, sender: &UserId, reply: &Reply) {
         let txn = format!("re-{}", crate::delivery::stable_hash(cause.as_str()));
-        let private =
-            reply.audience == Audience::Sender && !room.is_direct().await.unwrap_or(false);
+        let direct = room.is_direct().await.unwrap_or(false);
+        let private = reply.audience == Audience::Sender && !direct;
         let (target, in_reply_to) = if private {
             let (notice, target) = match direct_room(&self.client, sender).await {
                 Ok((dm, _)) => (
@@ -367,18 +425,74 @@ impl MatrixBot {
         } else {
             (room.clone(), Some(cause))
         };
+        // In a shared room the proposal's announcement carries the reactions: point to it.
+        let shared = !direct && in_reply_to.is_some();
+        let pointed;
+        let reply = match reply.vote_proposal() {
+            Some(p) if shared => {
+                pointed = pointing_to_announcement(&self.announcements, target.room_id(), p, reply);
+                &pointed
+            }
+            _ => reply,
+        };
         match send_reply(&target, reply, in_reply_to, &txn).await {
             Ok(sent) => {
                 if let Some(p) = reply.vote_proposal() {
                     if let Ok(mut m) = self.votes.lock() {
                         m.insert(sent.clone(), p);
                     }
-                    add_vote_buttons(&target, &sent, reply, &txn).await;
+                    if !shared {
+                        add_vote_buttons(&target, &sent, reply, &txn).await;
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, room = %target.room_id(), "reply not sent"),
         }
     }
+}
+
+/// The first sync after a restart asks for up to 100 events per room (the default is 10), so
+/// a busy room's missed commands are not cut off.
+fn catch_up_filter() -> sync_events::v3::Filter {
+    let mut filter = FilterDefinition::default();
+    filter.room.timeline.limit = Some(UInt::from(100u32));
+    sync_events::v3::Filter::FilterDefinition(filter)
+}
+
+/// The announcement of a proposal in a room, if this process sent it.
+fn announcement(
+    announcements: &Announcements,
+    room: &RoomId,
+    proposal: i64,
+) -> Option<OwnedEventId> {
+    announcements
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&(room.to_owned(), proposal)).cloned())
+}
+
+/// The reply with a line that sends voters to the proposal's announcement: a link when this
+/// process announced it, else word that it follows in the room.
+fn pointing_to_announcement(
+    announcements: &Announcements,
+    room: &RoomId,
+    proposal: i64,
+    reply: &Reply,
+) -> Reply {
+    let lang = reply.lang;
+    let line = match announcement(announcements, room, proposal) {
+        Some(event) => say::spans(
+            lang,
+            "chat-vote-on-announcement",
+            Args::new(),
+            vec![(
+                "link",
+                Span::Text(format!("https://matrix.to/#/{room}/{event}")),
+            )],
+        ),
+        None => say::spans(lang, "chat-vote-announcement-follows", Args::new(), vec![]),
+    };
+    reply.clone().line(line)
 }
 
 /// Joins a room we were invited to. Synapse may refuse a join that follows the invite too
@@ -547,6 +661,7 @@ pub fn with_pills_as_ids(body: &str, html: Option<&str>) -> String {
 #[derive(Clone)]
 pub struct MatrixSink {
     client: Client,
+    announcements: Announcements,
 }
 
 impl MatrixSink {
@@ -594,9 +709,29 @@ impl MatrixSink {
                 }
             }
         };
+        // The first message about a proposal in a room (its announcement) carries the
+        // reactions; a later one (a reminder) points to it.
+        let proposal = reply.vote_proposal();
+        let announced = match (proposal, target) {
+            (Some(p), ChatTarget::Room(_)) => announcement(&self.announcements, room.room_id(), p),
+            _ => None,
+        };
+        let pointed;
+        let reply = match (proposal, &announced) {
+            (Some(p), Some(_)) => {
+                pointed = pointing_to_announcement(&self.announcements, room.room_id(), p, reply);
+                &pointed
+            }
+            _ => reply,
+        };
         let message = send_reply(&room, reply, None, txn).await?;
-        if reply.vote_proposal().is_some() {
+        if let (Some(p), None) = (proposal, &announced) {
             add_vote_buttons(&room, &message, reply, txn).await;
+            if matches!(target, ChatTarget::Room(_))
+                && let Ok(mut m) = self.announcements.lock()
+            {
+                m.insert((room.room_id().to_owned(), p), message);
+            }
         }
         Ok(sent)
     }

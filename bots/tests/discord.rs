@@ -66,6 +66,8 @@ struct Behaviour {
 
 struct FakeState {
     hits: Mutex<Vec<Hit>>,
+    /// Messages `GET /channels/{id}/messages` returns (as Discord keeps a channel's history).
+    history: Mutex<Vec<Value>>,
     gateway_url: String,
     behaviour: Behaviour,
 }
@@ -84,6 +86,7 @@ impl Fake {
         let gateway_url = format!("ws://{}", gateway.local_addr().unwrap());
         let state = Arc::new(FakeState {
             hits: Mutex::new(Vec::new()),
+            history: Mutex::new(Vec::new()),
             gateway_url,
             behaviour,
         });
@@ -194,12 +197,17 @@ fn next_id() -> u64 {
     IDS.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A message's timestamp: now (the bot does not run commands older than an hour).
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
 /// A message as Discord sends and returns it.
 fn message_json(id: u64, channel: u64, author: u64, content: &str, components: Value) -> Value {
     json!({
         "id": id.to_string(), "channel_id": channel.to_string(),
         "author": user(author, name_of(author), author == BOT),
-        "content": content, "timestamp": TS, "edited_timestamp": null, "tts": false,
+        "content": content, "timestamp": now(), "edited_timestamp": null, "tts": false,
         "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
         "embeds": [], "pinned": false, "type": 0, "components": components,
     })
@@ -212,6 +220,7 @@ async fn rest_handler(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     record(&state, method.as_str(), &path, body.clone());
     let route = path.trim_start_matches("/api/v10/");
@@ -247,6 +256,34 @@ async fn rest_handler(
                 "id": dm_channel(to).to_string(), "type": 1, "last_message_id": null,
                 "recipients": [user(to, name_of(to), false)],
             }))
+        }
+        ("GET", ["channels", channel, "messages"]) => {
+            // `after` and `limit`, newest first, as Discord answers.
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let after = param("after").unwrap_or(0);
+            let limit = usize::try_from(param("limit").unwrap_or(50)).unwrap_or(50);
+            let id_of = |m: &Value| {
+                m["id"]
+                    .as_str()
+                    .and_then(|id| id.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let mut found: Vec<Value> = state
+                .history
+                .lock()
+                .map(|h| h.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| m["channel_id"] == json!(*channel) && id_of(m) > after)
+                .collect();
+            found.sort_by_key(|m| std::cmp::Reverse(id_of(m)));
+            found.truncate(limit);
+            ok(Value::Array(found))
         }
         ("POST", ["channels", channel, "messages"]) => {
             let channel: u64 = channel.parse().unwrap_or_default();
@@ -642,6 +679,107 @@ async fn interact(fake: &Fake, id: u64, d: Value, nth: usize) -> String {
         })
         .await;
     content_of(&answer)
+}
+
+/// Messages said in a bound channel while the bot was stopped: on its next start the bot reads
+/// them back through REST from the last one it handled, runs a recent command once, asks for an
+/// old one (over the hour) to be sent again without running it, and answers nothing it had
+/// answered before. A message the gateway delivers as well is still run once.
+#[tokio::test]
+async fn messages_sent_while_away_are_read_back_after_a_restart() {
+    let w = world(true).await;
+    w.fund(ANA, "100").await;
+    let fake = Fake::start(Behaviour::default()).await;
+    let bot = start(&fake, w.core.clone()).await;
+
+    // Before the stop: a command the bot handles live (it is in the history too, as on Discord).
+    let before = next_id();
+    let live = said(before, ANA, CHANNEL, "!balance");
+    fake.state.history.lock().unwrap().push(live.clone());
+    fake.send("MESSAGE_CREATE", live);
+    fake.wait("the live answer", |h| replies_to(h, CHANNEL, before).pop())
+        .await;
+    bot.stop().await;
+
+    // While stopped: a payment, a payment from two hours ago, and chatter.
+    let pay = next_id();
+    let old = next_id();
+    let chatter = next_id();
+    let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+    let mut old_pay = said(old, ANA, CHANNEL, &format!("!pay <@{BEN}> 3 for old glue"));
+    old_pay["timestamp"] = json!(two_hours_ago);
+    // REST messages carry no guild id.
+    let from_rest = |mut m: Value| {
+        if let Some(o) = m.as_object_mut() {
+            o.remove("guild_id");
+            o.remove("member");
+        }
+        m
+    };
+    {
+        let mut history = fake.state.history.lock().unwrap();
+        history.push(from_rest(said(
+            pay,
+            ANA,
+            CHANNEL,
+            &format!("!pay <@{BEN}> 4 for glue"),
+        )));
+        history.push(from_rest(old_pay));
+        history.push(from_rest(said(chatter, BEN, CHANNEL, "thanks!")));
+    }
+
+    let bot = start(&fake, w.core.clone()).await;
+    let paid = fake
+        .wait("the answer to the payment", |h| {
+            replies_to(h, CHANNEL, pay).pop()
+        })
+        .await;
+    assert!(
+        unmarkdown(&content_of(&paid)).contains("Paid 4.00 COIN to")
+            && content_of(&paid).contains("for glue"),
+        "{}",
+        content_of(&paid)
+    );
+    let again = fake
+        .wait("the answer to the old payment", |h| {
+            replies_to(h, CHANNEL, old).pop()
+        })
+        .await;
+    assert_eq!(
+        content_of(&again),
+        "I was away when you sent this, so I did nothing; please send it again."
+    );
+    // The gateway delivers the payment too (as a resume may): it is not run twice.
+    fake.send(
+        "MESSAGE_CREATE",
+        said(pay, ANA, CHANNEL, &format!("!pay <@{BEN}> 4 for glue")),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hits = fake.hits();
+    assert_eq!(
+        replies_to(&hits, CHANNEL, before).len(),
+        1,
+        "answered twice"
+    );
+    assert_eq!(replies_to(&hits, CHANNEL, old).len(), 1);
+    assert!(replies_to(&hits, CHANNEL, chatter).is_empty());
+    assert_eq!(w.balance(ANA).await, "96.00");
+    assert_eq!(w.balance(BEN).await, "4.00");
+    // The read-back asked only for what came after the last message handled.
+    assert!(
+        hits.iter().any(|h| h.method == "GET"
+            && h.path == format!("/api/v10/channels/{CHANNEL}/messages")),
+        "no read-back"
+    );
+    assert_eq!(
+        w.core
+            .chat_cursor(ChatPlatform::Discord, &CHANNEL.to_string())
+            .await
+            .unwrap(),
+        Some(i64::try_from(chatter).unwrap())
+    );
+    bot.stop().await;
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use coinsence_api::Core;
 use coinsence_api::domain::chat::ChatPlatform;
+use coinsence_bots::away::AwayWindow;
 use coinsence_bots::matrix::{Credentials, MatrixBot, MatrixConfig};
 use coinsence_bots::scenario::{self, Driver, Person};
 use coinsence_bots::{Engine, EngineConfig};
@@ -402,6 +403,17 @@ struct RunningBot {
 }
 
 async fn start_bot(hs: &Synapse, account: &Account, store: &Path, core: &Core) -> RunningBot {
+    start_bot_with(hs, account, store, core, AwayWindow::default()).await
+}
+
+/// A bot that runs commands that arrived while it was away only within `away`.
+async fn start_bot_with(
+    hs: &Synapse,
+    account: &Account,
+    store: &Path,
+    core: &Core,
+    away: AwayWindow,
+) -> RunningBot {
     let engine = Engine::new(
         core.clone(),
         EngineConfig {
@@ -416,6 +428,7 @@ async fn start_bot(hs: &Synapse, account: &Account, store: &Path, core: &Core) -
         store_dir: store.to_owned(),
         store_passphrase: None,
         delivery_interval: Duration::from_millis(200),
+        away,
     };
     let bot = MatrixBot::login(&config, engine).await.expect("bot login");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -616,8 +629,9 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         "the repeated answer has the same transaction id, so the homeserver keeps one"
     );
 
-    // A vote by reaction: Ben clicks 👍 under the bot's answer to a proposal, and the bot
-    // answers the click. The outbox announces the proposal in the room too.
+    // Votes by reaction, one set per proposal: the bot's answer to `!propose` carries no
+    // reactions and points to the announcement the outbox makes in the room, which carries
+    // 👍 👎 🤷 ✋. Ben clicks 👍 there, and the bot answers the click.
     let proposed = hs.send_text(&ana, &room, "!propose Paint the door").await;
     let opened = hs
         .answer(&ana, &room, &bot_account.user_id, &proposed)
@@ -626,6 +640,10 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
     let proposal: i64 = scenario::number_after(&opened, "Proposal ")
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no proposal number in {opened:?}"));
+    assert!(
+        opened.contains("react to the proposal's announcement"),
+        "{opened}"
+    );
     let answer_event = hs
         .messages(&ana, &room)
         .await
@@ -636,6 +654,49 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         })
         .and_then(|e| e["event_id"].as_str().map(str::to_owned))
         .expect("the bot's answer to the proposal");
+    let started = Instant::now();
+    let announcement = loop {
+        let found = hs.messages(&ana, &room).await.into_iter().find(|e| {
+            e["sender"] == bot_account.user_id
+                && e["content"]["body"].as_str().is_some_and(|b| {
+                    b.contains("New proposal in Scenario Commons") && b.contains("Paint the door")
+                })
+        });
+        if let Some(e) = found {
+            break e["event_id"].as_str().unwrap_or_default().to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the outbox did not announce the proposal in the room"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Its reactions are added after it is sent.
+    let reactions_on = |events: &[Value], target: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e["type"] == "m.reaction"
+                    && e["sender"] == bot_account.user_id
+                    && e["content"]["m.relates_to"]["event_id"] == target
+            })
+            .count()
+    };
+    let started = Instant::now();
+    while reactions_on(&hs.messages(&ana, &room).await, &announcement) < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no vote reactions under the announcement"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = hs.messages(&ana, &room).await;
+    assert_eq!(reactions_on(&events, &announcement), 4);
+    assert_eq!(
+        reactions_on(&events, &answer_event),
+        0,
+        "the answer repeats the reactions"
+    );
     let click = hs
         .call(
             &ben,
@@ -646,7 +707,7 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
                 rand::random::<u64>()
             ),
             Some(json!({"m.relates_to": {"rel_type": "m.annotation",
-                                         "event_id": answer_event, "key": "👍"}})),
+                                         "event_id": announcement, "key": "👍"}})),
         )
         .await;
     let click = click["event_id"].as_str().unwrap_or_default().to_owned();
@@ -660,48 +721,95 @@ async fn the_shared_scenario_on_synapse_then_redelivery_and_restart() {
         .await
         .unwrap();
     assert_eq!(view.votes.yes, 1, "{view:?}");
-    let started = Instant::now();
-    while !hs.messages(&ana, &room).await.iter().any(|e| {
-        e["sender"] == bot_account.user_id
-            && e["content"]["body"].as_str().is_some_and(|b| {
-                b.contains("New proposal in Scenario Commons") && b.contains("Paint the door")
-            })
-    }) {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the outbox did not announce the proposal in the room"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // `!proposals` now links to the announcement instead of carrying reactions.
+    let listed = hs.send_text(&ana, &room, "!proposals").await;
+    let listing = hs
+        .answer(&ana, &room, &bot_account.user_id, &listed)
+        .await
+        .unwrap();
+    if listing.contains(&format!("/vote {proposal} ")) {
+        assert!(listing.contains(&announcement), "{listing}");
     }
 
-    // Restart: nothing old is answered again. What was typed while it was down is history too
-    // (the first sync runs without handlers), but Synapse now and then hands that message to
-    // the second sync instead; then it is answered, once: the must-hold is "never again".
+    // Restart: a payment typed while the bot was down is run and answered once, when it is
+    // back (the first sync from the stored token carries it); nothing older is answered again.
     running.stop().await;
     let before = hs.bot_messages(&ana, &room, &bot_account.user_id).await;
-    let while_down = hs.send_text(&ana, &room, "!balance").await;
+    let while_down = hs
+        .send_text(&ana, &room, &format!("!pay {} 2 for tea", ben.user_id))
+        .await;
     let running = start_bot(hs, &bot_account, store.path(), &core).await;
+    let paid = hs
+        .answer(&ana, &room, &bot_account.user_id, &while_down)
+        .await
+        .expect("the payment sent while the bot was down was not answered");
+    assert!(paid.contains("Paid 2.00 COIN"), "{paid}");
     let fresh = hs.send_text(&ben, &room, "!balance").await;
     let answer = hs
         .answer(&ben, &room, &bot_account.user_id, &fresh)
         .await
         .expect("after a restart");
-    assert!(answer.contains("18.50 COIN"), "{answer}");
+    assert!(answer.contains("20.50 COIN"), "{answer}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let late = hs
-        .replies_to(&ana, &room, &bot_account.user_id, &while_down)
-        .await
-        .len();
-    assert!(
-        late <= 1,
-        "a message typed while down was answered {late} times"
+    assert_eq!(
+        hs.replies_to(&ana, &room, &bot_account.user_id, &while_down)
+            .await
+            .len(),
+        1,
+        "the payment sent while the bot was down was answered more than once"
     );
     assert_eq!(
         hs.bot_messages(&ana, &room, &bot_account.user_id).await,
-        before + 1 + late,
+        before + 2,
         "after a restart the bot answered something old again"
     );
-    assert_eq!(balance(&ana).await, "86.50");
+    assert_eq!(balance(&ana).await, "84.50");
+    assert_eq!(balance(&ben).await, "20.50");
+
+    // Down longer than the away window (here 1 s): the payment is not made, and its sender is
+    // asked once to send it again; chatter is not answered.
+    running.stop().await;
+    let stale = hs
+        .send_text(&ana, &room, &format!("!pay {} 3 for old tea", ben.user_id))
+        .await;
+    let chatter = hs.send_text(&ben, &room, "thanks for the tea").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let running = start_bot_with(
+        hs,
+        &bot_account,
+        store.path(),
+        &core,
+        AwayWindow::new(Duration::from_secs(1)),
+    )
+    .await;
+    let again = hs
+        .answer(&ana, &room, &bot_account.user_id, &stale)
+        .await
+        .expect("the stale payment got no answer");
+    assert_eq!(
+        again,
+        "I was away when you sent this, so I did nothing; please send it again."
+    );
+    running.stop().await;
+    let running = start_bot(hs, &bot_account, store.path(), &core).await;
+    let ping = hs.send_text(&ben, &room, "!help").await;
+    hs.answer(&ben, &room, &bot_account.user_id, &ping)
+        .await
+        .expect("after a second restart");
+    assert_eq!(
+        hs.replies_to(&ana, &room, &bot_account.user_id, &stale)
+            .await
+            .len(),
+        1,
+        "the stale payment was answered more than once"
+    );
+    assert!(
+        hs.replies_to(&ben, &room, &bot_account.user_id, &chatter)
+            .await
+            .is_empty()
+    );
+    assert_eq!(balance(&ana).await, "84.50");
+    assert_eq!(balance(&ben).await, "20.50");
 
     // `/link` answers privately: a notice in the room, the login in a direct message.
     let asked = hs.send_text(&ana, &room, "!link").await;

@@ -165,7 +165,7 @@ impl Fake {
     fn message(&self, who: Who, chat: i64, text: &str, reply_to: Option<&Value>) -> Value {
         let mut m = json!({
             "message_id": self.next_message_id(),
-            "date": 1_700_000_000,
+            "date": chrono::Utc::now().timestamp(),
             "chat": chat_json(chat),
             "from": user_json(who),
             "text": text,
@@ -420,28 +420,19 @@ fn plain(html: &Value) -> String {
         .replace("&amp;", "&")
 }
 
-/// The database, a scenario org, the fake, and the bot polling it.
-struct World {
-    core: Core,
-    org: ScenarioOrg,
-    fake: Fake,
-    sink: coinsence_bots::telegram::TelegramSink,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    bot: Option<tokio::task::JoinHandle<()>>,
-}
+type Running = (
+    coinsence_bots::telegram::TelegramSink,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
 
-async fn world(slug_prefix: &str) -> World {
-    world_with(slug_prefix, None, None).await
-}
-
-async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<Webhook>) -> World {
-    let (pool, _) = coinsence_api::testing::test_database()
-        .await
-        .expect("test database");
-    let core = Core::new(pool);
-    let slug = format!("{slug_prefix}-{:08x}", rand::random::<u32>());
-    let org = scenario::setup(&core, &slug).await.expect("setup");
-    let fake = Fake::start().await;
+/// A bot polling `fake`, until the sender is used.
+async fn start_bot(
+    core: &Core,
+    fake: &Fake,
+    limits: Option<Limits>,
+    webhook: Option<Webhook>,
+) -> Running {
     let engine = Engine::new(
         core.clone(),
         EngineConfig {
@@ -470,6 +461,32 @@ async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<W
         .await
         .expect("bot");
     });
+    (sink, stop, task)
+}
+
+/// The database, a scenario org, the fake, and the bot polling it.
+struct World {
+    core: Core,
+    org: ScenarioOrg,
+    fake: Fake,
+    sink: coinsence_bots::telegram::TelegramSink,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    bot: Option<tokio::task::JoinHandle<()>>,
+}
+
+async fn world(slug_prefix: &str) -> World {
+    world_with(slug_prefix, None, None).await
+}
+
+async fn world_with(slug_prefix: &str, limits: Option<Limits>, webhook: Option<Webhook>) -> World {
+    let (pool, _) = coinsence_api::testing::test_database()
+        .await
+        .expect("test database");
+    let core = Core::new(pool);
+    let slug = format!("{slug_prefix}-{:08x}", rand::random::<u32>());
+    let org = scenario::setup(&core, &slug).await.expect("setup");
+    let fake = Fake::start().await;
+    let (sink, stop, task) = start_bot(&core, &fake, limits, webhook).await;
     World {
         core,
         org,
@@ -529,6 +546,27 @@ impl World {
         )
         .await
         .unwrap()
+    }
+
+    /// Stops the bot (it must stop promptly) but keeps the fake and the database.
+    async fn pause(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.bot.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("the bot did not stop")
+                .expect("bot task");
+        }
+    }
+
+    /// Starts a new bot process against the same fake and database.
+    async fn resume(&mut self) {
+        let (sink, stop, task) = start_bot(&self.core, &self.fake, None, None).await;
+        self.sink = sink;
+        self.stop = Some(stop);
+        self.bot = Some(task);
     }
 
     /// Stops the bot; it must stop promptly.
@@ -795,6 +833,146 @@ async fn group_payments_votes_buttons_and_redelivery() {
                 .then_some(())
         })
         .await;
+    w.stop().await;
+}
+
+/// Commands that arrived while the bot was stopped wait in `getUpdates`; a new process answers
+/// them once: a recent one is run, one older than the window (an hour) is asked to be sent
+/// again and moves nothing, and ordinary chat is not answered however old.
+#[tokio::test]
+async fn commands_sent_while_away_are_answered_once_after_a_restart() {
+    let mut w = world("tgaway").await;
+    let group = -1002;
+    w.connect(group).await;
+    w.fund(ANA, "100").await;
+    w.pause().await;
+
+    // While the bot is down: Ben says hello, Ana pays him by username, and two messages from
+    // two hours ago (a payment and chatter) arrive late, as after a long outage.
+    let hello = w.fake.say(BEN, group, "hello, anyone here?", None);
+    let pay = w.fake.say(ANA, group, "/pay @ben_tg 7 for soup", None);
+    let two_hours_ago = chrono::Utc::now().timestamp() - 2 * 3600;
+    let mut old_pay = w
+        .fake
+        .message(ANA, group, "/pay @ben_tg 3 for old soup", None);
+    old_pay["date"] = json!(two_hours_ago);
+    w.fake.push(json!({ "message": old_pay.clone() }));
+    let mut old_chat = w.fake.message(BEN, group, "see you tomorrow", None);
+    old_chat["date"] = json!(two_hours_ago);
+    w.fake.push(json!({ "message": old_chat.clone() }));
+    let sent_while_away = w.fake.calls("sendMessage").len();
+
+    w.resume().await;
+    let r = w.fake.reply_to(id(&pay), 0).await;
+    assert!(
+        plain(&r["text"]).starts_with("Paid 7.00 COIN to Ben for soup."),
+        "{r}"
+    );
+    let r = w.fake.reply_to(id(&old_pay), 0).await;
+    assert_eq!(
+        plain(&r["text"]),
+        "I was away when you sent this, so I did nothing; please send it again."
+    );
+    // Everything pending was confirmed: the bot polls past the last update.
+    let last = w.fake.lock().next_update - 1;
+    w.fake
+        .wait_for("getUpdates past the last update", |s| {
+            s.calls
+                .iter()
+                .any(|(m, p, _)| m == "getUpdates" && p["offset"].as_i64() > Some(last))
+                .then_some(())
+        })
+        .await;
+    // One answer each to the two commands, none to chatter.
+    let answers = |w: &World| -> Vec<Value> {
+        w.fake.calls("sendMessage")[sent_while_away..]
+            .iter()
+            .map(|(p, _)| p["reply_parameters"]["message_id"].clone())
+            .filter(|m| !m.is_null())
+            .collect()
+    };
+    assert_eq!(answers(&w), vec![json!(id(&pay)), json!(id(&old_pay))]);
+    assert!(!answers(&w).contains(&json!(id(&hello))));
+    assert_eq!(w.balance(ANA).await, "93.00");
+    assert_eq!(w.balance(BEN).await, "7.00");
+
+    // Restarted again, nothing is answered twice (the offset was confirmed at the stop).
+    w.pause().await;
+    w.resume().await;
+    let ping = w.fake.say(ANA, group, "/help", None);
+    w.fake.reply_to(id(&ping), 0).await;
+    assert_eq!(
+        answers(&w),
+        vec![json!(id(&pay)), json!(id(&old_pay)), json!(id(&ping))]
+    );
+    w.stop().await;
+}
+
+/// The first receipt a person gets in their private chat is announced in the group once, and
+/// never again, even after a restart.
+#[tokio::test]
+async fn the_group_hears_once_of_a_first_private_receipt() {
+    let mut w = world("tgtold").await;
+    let group = -1003;
+    w.connect(group).await;
+    w.fund(ANA, "100").await;
+    let told = |w: &World| {
+        w.fake
+            .calls("sendMessage")
+            .iter()
+            .filter(|(p, _)| {
+                p["chat_id"] == json!(group)
+                    && plain(&p["text"]).contains("I sent you a private message")
+            })
+            .map(|(p, _)| plain(&p["text"]))
+            .collect::<Vec<_>>()
+    };
+    w.fake.say(BEN, group, "hi", None);
+    let pay = w.fake.say(ANA, group, "/pay @ben_tg 1 for a stamp", None);
+    w.fake.reply_to(id(&pay), 0).await;
+    w.fake.sent_to(BEN.0 as i64, "paid you").await;
+    let notice = w.fake.sent_to(group, "I sent you a private message").await;
+    assert_eq!(
+        plain(&notice["text"]),
+        "Ben: I sent you a private message. Receipts reach you there from now on; look in your direct messages."
+    );
+
+    // A second receipt, and one after a restart: Ben is not announced again.
+    let pay = w.fake.say(ANA, group, "/pay @ben_tg 2 for stamps", None);
+    w.fake.reply_to(id(&pay), 0).await;
+    w.fake
+        .wait_for("the second receipt", |s| {
+            s.calls
+                .iter()
+                .filter(|(m, p, _)| {
+                    m == "sendMessage"
+                        && p["chat_id"] == json!(BEN.0)
+                        && plain(&p["text"]).contains("paid you")
+                })
+                .nth(1)
+                .map(|_| ())
+        })
+        .await;
+    w.pause().await;
+    w.resume().await;
+    w.fake.say(BEN, group, "hi again", None);
+    let pay = w.fake.say(ANA, group, "/pay @ben_tg 3 for more", None);
+    w.fake.reply_to(id(&pay), 0).await;
+    w.fake
+        .wait_for("the third receipt", |s| {
+            s.calls
+                .iter()
+                .filter(|(m, p, _)| {
+                    m == "sendMessage"
+                        && p["chat_id"] == json!(BEN.0)
+                        && plain(&p["text"]).contains("paid you")
+                })
+                .nth(2)
+                .map(|_| ())
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(told(&w).len(), 1, "{:?}", told(&w));
     w.stop().await;
 }
 

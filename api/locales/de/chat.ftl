@@ -211,3 +211,10 @@ chat-help-grant = So kommen Neue an Geld: Wer { $org } beitritt, bekommt einmali
 chat-help-no-grant = So kommen Neue an Geld: Frag einen Admin von { $org }.
 chat-nobody-called = Hier heißt niemand { $name }. Es wurde nichts gezahlt.
 chat-which-one = Wen meinst du mit { $name }: { $choices }? Schreib die volle ID. Es wurde nichts gezahlt.
+
+# Chat adapters (away): commands that arrived while a bot was away, its first private message
+# to someone, and where to vote on Matrix.
+chat-away-send-again = Ich war nicht da, als du das geschickt hast, und habe nichts getan; bitte schick es noch einmal.
+chat-first-direct = { $name }: Ich habe dir eine private Nachricht geschickt. Quittungen bekommst du ab jetzt dort; schau in deine Direktnachrichten.
+chat-vote-on-announcement = Um per Klick abzustimmen, reagiere auf die Ankündigung des Vorschlags: { $link }
+chat-vote-announcement-follows = Um per Klick abzustimmen, reagiere auf die Ankündigung des Vorschlags; sie folgt hier gleich.

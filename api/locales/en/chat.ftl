@@ -211,3 +211,10 @@ chat-help-grant = How newcomers get money: everyone who joins { $org } gets { $a
 chat-help-no-grant = How newcomers get money: ask an admin of { $org }.
 chat-nobody-called = Nobody called { $name } is here. Nothing was paid.
 chat-which-one = Which { $name } do you mean: { $choices }? Write their full id. Nothing was paid.
+
+# Chat adapters (away): commands that arrived while a bot was away, its first private message
+# to someone, and where to vote on Matrix.
+chat-away-send-again = I was away when you sent this, so I did nothing; please send it again.
+chat-first-direct = { $name }: I sent you a private message. Receipts reach you there from now on; look in your direct messages.
+chat-vote-on-announcement = To vote with a click, react to the proposal's announcement: { $link }
+chat-vote-announcement-follows = To vote with a click, react to the proposal's announcement, which follows here shortly.

@@ -2,6 +2,8 @@
 
 pub mod archive;
 pub mod chat;
+// The chat adapters' memory across restarts (issue 14, away).
+pub mod chat_catch_up;
 pub mod follow_up;
 pub mod governance;
 pub mod idempotency;

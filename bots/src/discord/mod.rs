@@ -18,9 +18,13 @@
 //! - A room is a channel (its id as text): `/connect` binds the channel it is typed in, as a
 //!   Matrix room is bound, and events for the org are posted there. Binding the whole guild
 //!   would leave no place to post and would tie every channel of a server to one community.
+//! - After a restart (READY) or a gateway resume, each bound channel is read through REST from
+//!   the last message handled there ([`catch_up`]): what arrived while the bot was away is
+//!   answered, a command older than the [`AwayWindow`] is asked to be sent again.
 //! - Private replies ([`Audience::Sender`]) go by direct message (or stay ephemeral), and so do
 //!   outbox receipts ([`DiscordSink`]).
 
+mod catch_up;
 pub mod commands;
 pub mod sink;
 
@@ -32,9 +36,10 @@ use serenity::all::{
     ChannelId, Client, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
     ComponentInteractionDataKind, Context, CreateInteractionResponse,
     CreateInteractionResponseMessage, EditInteractionResponse, EventHandler, GatewayIntents, Guild,
-    GuildId, Http, HttpBuilder, Interaction, Message, Ready, User, UserId,
+    GuildId, Http, HttpBuilder, Interaction, Message, Ready, ResumedEvent, User, UserId,
 };
 
+use crate::away::{self, AwayWindow};
 use crate::command::Command;
 use crate::delivery::Sink;
 use crate::engine::{Engine, Incoming, help};
@@ -73,6 +78,8 @@ pub struct DiscordConfig {
     pub ratelimiter: bool,
     /// How often pending outbox events are delivered.
     pub delivery_interval: Duration,
+    /// How old a command that arrived while the bot was away may be and still run.
+    pub away: AwayWindow,
 }
 
 /// The token never reaches logs.
@@ -84,6 +91,7 @@ impl std::fmt::Debug for DiscordConfig {
             .field("message_content", &self.message_content)
             .field("ratelimiter", &self.ratelimiter)
             .field("delivery_interval", &self.delivery_interval)
+            .field("away", &self.away)
             .finish()
     }
 }
@@ -96,6 +104,7 @@ impl DiscordConfig {
             message_content: false,
             ratelimiter: true,
             delivery_interval: Duration::from_secs(1),
+            away: AwayWindow::default(),
         }
     }
 
@@ -118,6 +127,9 @@ struct State {
     registered: Mutex<HashSet<GuildId>>,
     /// The bot's own user, from READY: its messages are never commands.
     me: OnceLock<UserId>,
+    away: AwayWindow,
+    /// Held while a catch-up runs: a resume during one does not start a second.
+    catching_up: tokio::sync::Mutex<()>,
 }
 
 /// A connected bot, ready to run.
@@ -148,6 +160,8 @@ impl DiscordBot {
             engine,
             registered: Mutex::new(HashSet::new()),
             me: OnceLock::new(),
+            away: config.away,
+            catching_up: tokio::sync::Mutex::new(()),
         });
         let client = serenity::all::ClientBuilder::new_with_http(http, config.intents())
             .event_handler(Handler {
@@ -209,6 +223,15 @@ impl EventHandler for Handler {
         for guild in &ready.guilds {
             self.state.register(&ctx.http, guild.id).await;
         }
+        let state = Arc::clone(&self.state);
+        tokio::spawn(async move { state.catch_up(&ctx.http).await });
+    }
+
+    /// Discord replays what the session missed on a resume, but not what came while the bot
+    /// was stopped or before a resume it refused: read the bound channels again.
+    async fn resume(&self, ctx: Context, _: ResumedEvent) {
+        let state = Arc::clone(&self.state);
+        tokio::spawn(async move { state.catch_up(&ctx.http).await });
     }
 
     async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
@@ -254,7 +277,7 @@ impl State {
     fn incoming(
         &self,
         channel: ChannelId,
-        guild: Option<GuildId>,
+        direct: bool,
         user: &User,
         nick: Option<&str>,
         event: String,
@@ -265,7 +288,7 @@ impl State {
             sender: user.id.to_string(),
             sender_name: nick.unwrap_or_else(|| user.display_name()).to_owned(),
             event_id: Some(event),
-            direct: guild.is_none(),
+            direct,
             // Interactions carry the user's client language; messages carry none.
             locale: locale.and_then(Lang::from_tag),
         }
@@ -297,7 +320,7 @@ impl State {
             .collect();
         let msg = self.incoming(
             i.channel_id,
-            i.guild_id,
+            i.guild_id.is_none(),
             &i.user,
             i.member.as_ref().and_then(|m| m.nick.as_deref()),
             format!("dc:{}", i.id),
@@ -310,6 +333,10 @@ impl State {
             },
             None => help(self.engine.lang_of(&msg).await, None, Some(&i.data.name)),
         };
+        // Read after it ran: a `/connect` binds the channel, and from it on the channel is read.
+        if i.guild_id.is_some() {
+            self.read(i.channel_id, i.id.get()).await;
+        }
         self.finish_interaction(http, &i.token, &i.user, &msg, &reply, private)
             .await;
     }
@@ -327,7 +354,7 @@ impl State {
         }
         let msg = self.incoming(
             i.channel_id,
-            i.guild_id,
+            i.guild_id.is_none(),
             &i.user,
             i.member.as_ref().and_then(|m| m.nick.as_deref()),
             format!("dc:{}", i.id),
@@ -392,20 +419,36 @@ impl State {
         }
     }
 
+    /// A message from the gateway.
     async fn on_message(&self, http: &Http, m: &Message) {
+        self.on_message_in(http, m, m.guild_id.is_none()).await;
+    }
+
+    /// A message, live or read back after a restart (REST messages carry no guild: the caller
+    /// says whether the channel is a direct one). Remembered as read in a bound channel.
+    async fn on_message_in(&self, http: &Http, m: &Message, direct: bool) {
         if m.author.bot || self.me.get() == Some(&m.author.id) {
             return;
         }
         let text = self.without_my_mention(&m.content);
         let msg = self.incoming(
             m.channel_id,
-            m.guild_id,
+            direct,
             &m.author,
             m.member.as_ref().and_then(|p| p.nick.as_deref()),
             format!("dc:{}", m.id),
             None,
         );
-        let Some(reply) = self.engine.handle_text(&msg, text).await else {
+        let sent = chrono::DateTime::from_timestamp(m.timestamp.unix_timestamp(), 0);
+        let reply = if sent.is_some_and(|at| self.away.too_old(at, chrono::Utc::now())) {
+            away::too_old_answer(&self.engine, &msg, text).await
+        } else {
+            self.engine.handle_text(&msg, text).await
+        };
+        if !direct {
+            self.read(m.channel_id, m.id.get()).await;
+        }
+        let Some(reply) = reply else {
             return;
         };
         let shown = if reply.audience == Audience::Sender && !msg.direct {

@@ -8,6 +8,7 @@ use teloxide::prelude::{Request, Requester};
 use teloxide::types::{CallbackQuery, Chat, ChatId, Message, MessageEntityKind, MessageId, User};
 
 use super::{TelegramBot, sink, text};
+use crate::away;
 use crate::command::{Command, parse};
 use crate::engine::Incoming;
 use crate::reply::{Audience, Reply, Tone};
@@ -69,6 +70,13 @@ impl TelegramBot {
             locale: locale(from),
         };
         let engine = &self.inner.engine;
+        // A command that waited too long while the bot was away is not run.
+        if self.inner.away.too_old(msg.date, chrono::Utc::now()) {
+            if let Some(reply) = away::too_old_answer(engine, &incoming, &line).await {
+                self.answer(&msg.chat, msg.id, from, &reply).await;
+            }
+            return;
+        }
         let reply = match parsed {
             Ok(None) => return,
             Err(e) => engine.mistake(&incoming, &e).await,

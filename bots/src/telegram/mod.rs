@@ -19,6 +19,10 @@
 //!   their private chat, and the group hears only whether it could.
 //! - Flood limits are kept before sending (teloxide's `Throttle` adaptor, [`Limits`]) and
 //!   `retry_after` is waited out.
+//! - Updates that waited while the bot was stopped are fetched on start (the `getUpdates`
+//!   offset was confirmed at the stop) and handled like new ones; a command older than the
+//!   [`AwayWindow`](crate::away::AwayWindow) (its message `date`) is not run, and its sender
+//!   is asked to send it again.
 //! - Outbox events reach bound groups and people's private chats through [`TelegramSink`].
 
 mod handle;
@@ -44,6 +48,7 @@ pub use sink::TelegramSink;
 /// Telegram's flood limits, as teloxide's `Throttle` keeps them.
 pub use teloxide::adaptors::throttle::Limits;
 
+use crate::away::AwayWindow;
 use crate::command::Dialect;
 use crate::engine::Engine;
 use send::{Sender, redact};
@@ -69,6 +74,9 @@ pub struct TelegramConfig {
     pub limits: Option<Limits>,
     /// Receive updates by webhook instead of long polling.
     pub webhook: Option<Webhook>,
+    /// How old a pending command may be and still run when the bot starts (older ones are
+    /// asked to be sent again).
+    pub away: AwayWindow,
 }
 
 /// Where Telegram posts updates in webhook mode.
@@ -110,6 +118,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("poll_timeout", &self.poll_timeout)
             .field("limits", &self.limits)
             .field("webhook", &self.webhook)
+            .field("away", &self.away)
             .finish()
     }
 }
@@ -122,6 +131,7 @@ impl TelegramConfig {
             poll_timeout: Duration::from_secs(10),
             limits: Some(Limits::default()),
             webhook: None,
+            away: AwayWindow::default(),
         }
     }
 }
@@ -141,6 +151,7 @@ struct Inner {
     people: People,
     poll_timeout: Duration,
     webhook: Option<Webhook>,
+    away: AwayWindow,
 }
 
 impl TelegramBot {
@@ -201,6 +212,7 @@ impl TelegramBot {
                 people: People::default(),
                 poll_timeout: config.poll_timeout,
                 webhook: config.webhook.clone(),
+                away: config.away,
             }),
         })
     }
