@@ -351,7 +351,13 @@ impl Synapse {
     }
 
     /// The bot's answers to one event.
-    pub async fn replies_to(&self, who: &Account, room: &str, bot: &str, event: &str) -> Vec<String> {
+    pub async fn replies_to(
+        &self,
+        who: &Account,
+        room: &str,
+        bot: &str,
+        event: &str,
+    ) -> Vec<String> {
         self.messages(who, room)
             .await
             .iter()
@@ -451,4 +457,3 @@ impl RunningBot {
         let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
     }
 }
-
