@@ -321,10 +321,7 @@ impl MatrixBot {
             return;
         };
         let body = with_pills_as_ids(&text.body, text.formatted.as_ref().map(|f| f.body.as_str()));
-        let sender_name = match room.get_member_no_sync(&ev.sender).await {
-            Ok(Some(m)) => m.display_name().unwrap_or(ev.sender.localpart()).to_owned(),
-            _ => ev.sender.localpart().to_owned(),
-        };
+        let sender_name = name_in_room(room, &ev.sender).await;
         let msg = Incoming {
             room: room.room_id().to_string(),
             sender: ev.sender.to_string(),
@@ -363,7 +360,9 @@ impl MatrixBot {
         let Some(proposal) = self.proposal_of(room, target).await else {
             return;
         };
-        let sender_name = ev.sender.localpart().to_owned();
+        // As for a message: a member's name follows their platform, so a click must not rename
+        // them to their id's local part (`!pay @cleo` would no longer find Cleo).
+        let sender_name = name_in_room(room, &ev.sender).await;
         let msg = Incoming {
             room: room.room_id().to_string(),
             sender: ev.sender.to_string(),
@@ -618,6 +617,14 @@ async fn direct_room(client: &Client, user: &UserId) -> Result<(Room, bool), Sin
         .await
         .map(|r| (r, true))
         .map_err(|e| classify(&e))
+}
+
+/// What the room calls `who`: their display name there, else their id's local part.
+async fn name_in_room(room: &Room, who: &UserId) -> String {
+    match room.get_member_no_sync(who).await {
+        Ok(Some(m)) => m.display_name().unwrap_or(who.localpart()).to_owned(),
+        _ => who.localpart().to_owned(),
+    }
 }
 
 /// Rewrites mention pills to Matrix ids: clients send "Ben" in the plain body and
