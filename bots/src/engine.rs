@@ -1472,14 +1472,21 @@ impl Engine {
                 vec![org],
             );
         }
-        let root = hex::encode(&latest.root[..8]);
+        // The root's first bytes, as a room's witness line shows them.
+        let root: String = latest.root[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let url = self.config.public_url.trim_end_matches('/').to_owned();
         say::line(
             lang,
             "chat-verify-ok",
             Args::new()
                 .count("heads", i64::try_from(report.heads).unwrap_or(i64::MAX))
-                .count("entries", i64::try_from(report.entries_included).unwrap_or(i64::MAX))
+                .count(
+                    "entries",
+                    i64::try_from(report.entries_included).unwrap_or(i64::MAX),
+                )
                 .count("size", latest.tree_size),
             vec![
                 org,

@@ -1363,3 +1363,52 @@ async fn exchange_orders_from_chat() {
     let twice = w.refused("Ada", "/cancel 1").await;
     assert!(twice.contains("no longer open"), "{twice}");
 }
+
+/// Issue 20: `/verify` runs the member's check of the published history: nothing before the
+/// first seal, "checks out" with the member's entries counted after it, and a journal row
+/// rewritten behind the append-only trigger is named as a contradiction.
+#[tokio::test]
+async fn verify_checks_the_published_history_for_the_member() {
+    let w = world(true).await;
+    w.fund("Ana", "10").await;
+    assert!(
+        w.ok("Ana", "/verify")
+            .await
+            .contains("Nothing of Test Commons is sealed yet"),
+    );
+    assert!(
+        w.ok("Ana", "/pay @ben 2")
+            .await
+            .starts_with("Paid 2.00 COIN")
+    );
+    w.core
+        .seal_journal(&w.admin.tenant, Utc::now())
+        .await
+        .unwrap()
+        .expect("a seal");
+    let ok = w.ok("Ana", "/verify").await;
+    assert!(
+        ok.contains("The published history of Test Commons checks out")
+            && ok.contains("all 2 of your entries are in the latest")
+            && ok.contains("coinsence audit verify --url http://127.0.0.1:8080 --org eng-"),
+        "{ok}"
+    );
+    let de = w.ok("Ana", "/prüfen").await;
+    assert!(de.contains("checks out"), "the command's German name: {de}");
+
+    let schema = w.admin.tenant.schema();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {schema}.transfers DISABLE TRIGGER transfers_append_only;
+         UPDATE {schema}.transfers SET amount = amount + 1
+          WHERE id = (SELECT max(transfer_id) FROM {schema}.merkle_leaves);
+         ALTER TABLE {schema}.transfers ENABLE TRIGGER transfers_append_only;"
+    )))
+    .execute(&w.core.pool)
+    .await
+    .unwrap();
+    let bad = w.refused("Ana", "/verify").await;
+    assert!(
+        bad.contains("The published history of Test Commons does not check out"),
+        "{bad}"
+    );
+}
