@@ -767,16 +767,7 @@ impl Core {
     /// 401, so a guess learns nothing.
     pub async fn redeem_login_link(&self, code: &str) -> Result<(User, ApiToken)> {
         let mut tx = self.pool.begin().await?;
-        let user: Option<User> = sqlx::query_as(
-            "UPDATE control.login_links l SET used_at = now()
-             FROM control.users u
-             WHERE l.code_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.id = l.user_id
-             RETURNING u.id, u.email, u.display_name, u.language",
-        )
-        .bind(login_code_hash(code))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let user = user.ok_or(Error::Unauthorized)?;
+        let user = use_login_link(&mut tx, code).await?;
         let token = identity::issue_token(&mut tx, user.id, "login link", self.tokens).await?;
         tx.commit().await?;
         Ok((user, token))
@@ -1004,6 +995,25 @@ async fn ensure_chat_user_in(
     .execute(&mut *conn)
     .await?;
     Ok(user)
+}
+
+/// Uses up a login link (the one-time code `/link` gives) in the caller's transaction: its
+/// person, or [`Error::Unauthorized`] for an unknown, used or expired code alike, so a guess
+/// learns nothing. The API trades it for a token, the portal for a session.
+pub(crate) async fn use_login_link(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    code: &str,
+) -> Result<User> {
+    let user: Option<User> = sqlx::query_as(
+        "UPDATE control.login_links l SET used_at = now()
+         FROM control.users u
+         WHERE l.code_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.id = l.user_id
+         RETURNING u.id, u.email, u.display_name, u.language",
+    )
+    .bind(login_code_hash(code))
+    .fetch_optional(&mut **tx)
+    .await?;
+    user.ok_or(Error::Unauthorized)
 }
 
 #[cfg(test)]

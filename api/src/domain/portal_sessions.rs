@@ -144,16 +144,7 @@ impl Core {
     pub async fn portal_login_with_code(&self, code: &str) -> Result<(User, SessionSecret)> {
         let secret = SessionSecret::generate();
         let mut tx = self.pool.begin().await?;
-        let user: Option<User> = sqlx::query_as(
-            "UPDATE control.login_links l SET used_at = now()
-             FROM control.users u
-             WHERE l.code_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.id = l.user_id
-             RETURNING u.id, u.email, u.display_name, u.language",
-        )
-        .bind(login_code_hash(code))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let user = user.ok_or(Error::Unauthorized)?;
+        let user = crate::domain::chat::use_login_link(&mut tx, code).await?;
         sqlx::query(
             "INSERT INTO control.portal_sessions (secret_hash, user_id, expires_at)
              VALUES ($1, $2, $3)",
