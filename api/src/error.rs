@@ -144,6 +144,7 @@ impl Error {
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
                 code.starts_with("08")
                     || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                    || (code == "XX000" && lost_citus_node(db.message()))
             }),
             _ => false,
         }
@@ -154,6 +155,19 @@ impl Error {
     pub fn for_log(&self) -> ForLog<'_> {
         ForLog(self)
     }
+}
+
+/// Citus reports a worker node it lost mid-request (restarting, unreachable) as `XX000` with
+/// the connection's own words, not as a class 08 error.
+fn lost_citus_node(message: &str) -> bool {
+    [
+        "SSL SYSCALL error",
+        "connection to the remote node",
+        "could not establish any connections to the node",
+        "server closed the connection unexpectedly",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
 }
 
 /// See [`Error::for_log`].

@@ -56,6 +56,15 @@ const CONTROL_PARTS: &[(&str, &str)] = &[
                              UNION SELECT user_id FROM control.memberships WHERE tenant_id = $1)
          ORDER BY i.platform, i.platform_user_id",
     ),
+    // The org's history key goes with it: members pinned its public half, and the log the new
+    // host continues must verify under the same key. (The archive already holds everything of
+    // the org; keep it as safe as the key.)
+    (
+        "control.org_signing_key",
+        "SELECT jsonb_build_object('public_key', encode(public_key, 'hex'),
+                'secret_key', encode(secret_key, 'hex'), 'created_at', created_at)::text
+         FROM control.org_signing_keys WHERE tenant_id = $1",
+    ),
     (
         "control.chat_rooms",
         "SELECT jsonb_build_object('platform', platform, 'room_id', room_id, 'bound_by', bound_by,

@@ -275,6 +275,20 @@ pub async fn import_org(
             summary.rooms_skipped += 1;
         }
     }
+    // Archives from before the Merkle log have no key: the first seal here makes one.
+    let p = "control.org_signing_key";
+    for row in part(&parts, p).unwrap_or_default() {
+        sqlx::query(
+            "INSERT INTO control.org_signing_keys (tenant_id, public_key, secret_key, created_at)
+             VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), $4::timestamptz)",
+        )
+        .bind(tenant)
+        .bind(field::<String>(p, row, "public_key")?)
+        .bind(field::<String>(p, row, "secret_key")?)
+        .bind(field::<String>(p, row, "created_at")?)
+        .execute(&mut *tx)
+        .await?;
+    }
     let creator = user(t, tenant_row, "created_by")?;
 
     let schema = SchemaName::for_tenant(tenant);
