@@ -14,6 +14,7 @@
 pub mod config;
 pub mod provider;
 pub mod signature;
+pub mod tls;
 pub mod webhook;
 
 pub use config::{BillingArgs, Secret};

@@ -45,6 +45,7 @@ impl StripeProvider {
         let Some(key) = &args.stripe_secret_key else {
             return Ok(None);
         };
+        crate::tls::install_crypto_provider();
         let client = ClientBuilder::new(key.expose())
             .url(args.stripe_api_base.clone())
             .timeout(std::time::Duration::from_secs(20))
