@@ -453,6 +453,7 @@ pub struct UpArgs {
     /// Where the private PostgreSQL cluster keeps its data.
     #[arg(long, env = "COINSENCE_DATA_DIR", default_value = ".coinsence")]
     pub data_dir: PathBuf,
+    /// Address the API and the portal listen on.
     #[arg(long, env = "COINSENCE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Start a local Citus cluster instead (a coordinator and two workers, on 127.0.0.1, under
