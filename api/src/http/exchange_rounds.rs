@@ -86,7 +86,7 @@ fn receipt_body(r: &Receipt, scales: &HashMap<String, Scale>) -> Result<ReceiptB
                     (quote, base)
                 };
                 ReceiptFillBody {
-                    reference: f.reference(r.id),
+                    reference: f.reference.clone(),
                     side: f.side.clone(),
                     offered: format_minor(f.offered, gives),
                     sold: format_minor(f.sold, gives),

@@ -81,15 +81,28 @@ pub struct ReceiptFill {
     pub sold: i64,
     pub bought: i64,
     pub why: String,
+    /// What the receipt publishes instead of the org and the order ([`fill_reference`]).
+    pub reference: String,
 }
 
-impl ReceiptFill {
-    /// The reference published for this fill instead of the org and order: the member finds
-    /// theirs by it (their order's fills show it), nobody else learns whose it is.
-    pub fn reference(&self, round: i64) -> String {
-        let digest = Sha256::digest(format!("{round}|{}|{}", self.tenant.0, self.order));
-        hex::encode(&digest[..8])
-    }
+/// The reference published for a fill instead of its org and order: a digest over the order's
+/// private parts (its idempotency key and creation time) and the round's cut, so that nobody
+/// but the order's owner (whose fills show it) can tell whose fill it is, nor link one order's
+/// fills across rounds.
+pub(crate) fn fill_reference(
+    tenant: TenantId,
+    order: i64,
+    key: &str,
+    created_at: DateTime<Utc>,
+    cut_at: DateTime<Utc>,
+) -> String {
+    let digest = Sha256::digest(format!(
+        "exchange-fill|{}|{order}|{key}|{}|{}",
+        tenant.0,
+        created_at.timestamp_micros(),
+        cut_at.timestamp_micros()
+    ));
+    hex::encode(&digest[..16])
 }
 
 /// A round's receipt as stored: immutable once written.
@@ -235,6 +248,8 @@ pub(crate) fn trustline_floor(trustline: i64, foreign_scale: u8) -> Result<i64> 
 /// clearing account can still take in.
 struct HeldSide {
     open: Vec<Open>,
+    /// Each held order's fill reference, by order id.
+    refs: HashMap<i64, String>,
     room_in: i64,
 }
 
@@ -275,12 +290,13 @@ async fn hold_in(
         .into_iter()
         .filter(|t| !with_receipt.iter().any(|(r,)| r == t))
         .collect();
-    let rows: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, String, i64, i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
         "UPDATE exchange_orders SET cut_at = $3
           WHERE status = 'open' AND amount > sold
             AND sell_currency IN ($1, $2) AND buy_currency IN ($1, $2)
             AND (cut_at IS NULL OR cut_at = $3 OR cut_at = ANY($4))
-         RETURNING id, sell_currency, amount - sold, limit_num, limit_den",
+         RETURNING id, sell_currency, amount - sold, limit_num, limit_den, idempotency_key,
+                   created_at",
     )
     .bind(pair.base.as_str())
     .bind(pair.quote.as_str())
@@ -305,9 +321,18 @@ async fn hold_in(
         Some((kind, balance)) if kind == "foreign" => balance.unwrap_or(0),
         Some(_) => trust_floor,
     };
+    let refs = rows
+        .iter()
+        .map(|(order, _, _, _, _, key, created)| {
+            (
+                *order,
+                fill_reference(tenant, *order, key, *created, cut_at),
+            )
+        })
+        .collect();
     let mut open = rows
         .into_iter()
-        .map(|(order, sell, left, num, den)| {
+        .map(|(order, sell, left, num, den, _, _)| {
             let limit = u64::try_from(num)
                 .ok()
                 .zip(u64::try_from(den).ok())
@@ -329,6 +354,7 @@ async fn hold_in(
     open.sort_by_key(|o| o.order);
     Ok(HeldSide {
         open,
+        refs,
         // The clearing account may go down to the floor: what is left above it.
         room_in: balance.saturating_sub(trust_floor).max(0),
     })
@@ -367,6 +393,7 @@ fn orders_hash(open: &[Open]) -> Vec<u8> {
 /// Clears the book with the directions in `stopped` left out.
 fn clear_without(
     open: &[Open],
+    refs: &HashMap<(TenantId, i64), String>,
     stopped: &HashMap<Side, &'static str>,
     last: Option<Price>,
     seed: u64,
@@ -401,6 +428,7 @@ fn clear_without(
                 sold,
                 bought,
                 why: why.to_owned(),
+                reference: refs.get(&(o.tenant, o.order)).cloned().unwrap_or_default(),
             }
         })
         .collect();
@@ -544,6 +572,10 @@ impl Core {
         )
         .await?;
         // Canonical order: by org, then by order id.
+        let mut refs: HashMap<(TenantId, i64), String> = HashMap::new();
+        for (tenant, side) in [(base.tenant, &base_side), (quote.tenant, &quote_side)] {
+            refs.extend(side.refs.iter().map(|(o, r)| ((tenant, *o), r.clone())));
+        }
         let mut open: Vec<Open> = base_side.open;
         open.extend(quote_side.open);
         open.sort_by_key(|o| (o.tenant.0, o.order));
@@ -552,7 +584,7 @@ impl Core {
         let last = last_price(last);
         let mut stopped: HashMap<Side, &'static str> = HashMap::new();
         let (clearing, fills) = loop {
-            let (clearing, fills) = clear_without(&open, &stopped, last, seed)?;
+            let (clearing, fills) = clear_without(&open, &refs, &stopped, last, seed)?;
             let mut more = false;
             for (side, max_out, room_in) in [
                 (Side::SellBase, base_limits.max_out, base_side.room_in),
@@ -747,15 +779,15 @@ impl Core {
         id: i64,
     ) -> Result<(Vec<OwnFill>, HashMap<String, crate::domain::money::Scale>)> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        let order: Option<(String, String)> = sqlx::query_as(
-            "SELECT sell_currency, buy_currency FROM exchange_orders
+        let order: Option<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT sell_currency, buy_currency, idempotency_key, created_at FROM exchange_orders
               WHERE id = $1 AND owner_user_id = $2",
         )
         .bind(id)
         .bind(member.user.id)
         .fetch_optional(tx.conn())
         .await?;
-        let (sell, buy) =
+        let (sell, buy, key, created) =
             order.ok_or_else(|| Error::from(crate::refusal::Refusal::ExchangeOrderNotFound))?;
         let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
             "SELECT round_id, sold, bought, why FROM exchange_settlements
@@ -764,31 +796,33 @@ impl Core {
         .bind(id)
         .fetch_all(tx.conn())
         .await?;
+        let rounds: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let cuts: Vec<(i64, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, cut_at FROM control.exchange_rounds WHERE id = ANY($1)")
+                .bind(&rounds)
+                .fetch_all(tx.conn())
+                .await?;
         let scales = listed_scales(tx.conn()).await?;
         tx.commit().await?;
         let fills = rows
             .into_iter()
             .map(|(round, sold, bought, why)| {
-                let fill = ReceiptFill {
-                    tenant: member.tenant.id,
-                    order: id,
-                    side: String::new(),
-                    offered: 0,
-                    sold,
-                    bought,
-                    why: why.clone(),
-                };
-                OwnFill {
+                let cut = cuts
+                    .iter()
+                    .find(|(r, _)| *r == round)
+                    .map(|(_, c)| *c)
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("no round {round}")))?;
+                Ok(OwnFill {
                     round,
-                    reference: fill.reference(round),
+                    reference: fill_reference(member.tenant.id, id, &key, created, cut),
                     sell: sell.clone(),
                     buy: buy.clone(),
                     sold,
                     bought,
                     why,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok((fills, scales))
     }
 }

@@ -409,7 +409,7 @@ async fn notify(
     let payload = json!({
         "round_id": r.id,
         "order_id": h.id,
-        "reference": o.fill.reference(r.id),
+        "reference": o.fill.reference,
         "sell": h.sell_currency,
         "buy": h.buy_currency,
         "offered": format_minor(o.fill.offered, sell),
