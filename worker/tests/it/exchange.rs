@@ -23,14 +23,14 @@ use crate::helpers::db;
 async fn the_pair_job_cuts_late_in_the_window_settles_and_resumes_a_half_settlement() {
     let db = db().await;
     coinsence_worker::setup(&db.pool).await.unwrap();
-    let a = org_with_coin(&db.core, "xa", "xa", true).await.admin;
+    let a = org_with_coin(&db.core, "ex-a", "ex-a", true).await.admin;
     let bike = NewCurrency {
         code: "BIKE".to_owned(),
         name: "Bike hours".to_owned(),
         scale: 1,
         credit_limit: None,
     };
-    let b = org_with_currency(&db.core, "xb", "xb", true, bike)
+    let b = org_with_currency(&db.core, "ex-b", "ex-b", true, bike)
         .await
         .admin;
     listed_on_exchange(&db.core, &a, "COIN", 2, 1000, 1_000_000).await;

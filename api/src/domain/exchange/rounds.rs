@@ -468,6 +468,16 @@ pub fn next_cut(after: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
     }
 }
 
+/// The end of the window that holds `at` (the next window's start).
+pub fn window_end(at: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
+    let micros = i64::try_from(interval.as_micros())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let t = at.timestamp_micros();
+    let end = (t - t.rem_euclid(micros)).saturating_add(micros);
+    Utc.timestamp_micros(end).single().unwrap_or(at)
+}
+
 /// Pair lock keys for `pg_advisory_lock`: one runner per pair at a time.
 fn lock_key(pair: &Pair) -> i64 {
     let digest = Sha256::digest(format!(
@@ -921,8 +931,13 @@ impl Core {
             }
             None => step.returned = self.return_delisted(pair).await?,
         }
-        self.set_next_cut(pair, Some(due), next_cut(due.max(now), interval))
-            .await?;
+        // The next window's cut (one round per window), or, after a long pause, the first one
+        // still ahead.
+        let mut next = next_cut(window_end(due, interval), interval);
+        if next <= now {
+            next = next_cut(now, interval);
+        }
+        self.set_next_cut(pair, Some(due), next).await?;
         Ok(step)
     }
 
@@ -987,5 +1002,36 @@ impl Core {
             }
         }
         Ok(returned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cut_falls_in_the_last_quarter_of_a_window_and_after_the_moment_given() {
+        let interval = Duration::from_secs(3600);
+        let start = Utc
+            .timestamp_opt(1_800_000_000 - 1_800_000_000 % 3600, 0)
+            .unwrap();
+        for minutes in [0i64, 10, 44, 50, 59] {
+            let after = start + chrono::Duration::minutes(minutes);
+            for _ in 0..200 {
+                let cut = next_cut(after, interval);
+                assert!(cut > after, "{cut} after {after}");
+                let into = (cut - start).num_seconds() % 3600;
+                assert!(into >= 45 * 60, "{cut} is {into} s into its window");
+                assert!(cut < start + chrono::Duration::hours(2));
+            }
+        }
+        assert_eq!(
+            window_end(start + chrono::Duration::minutes(50), interval),
+            start + chrono::Duration::hours(1)
+        );
+        // The next round's cut is in the next window, never the same one.
+        let cut = start + chrono::Duration::minutes(50);
+        let next = next_cut(window_end(cut, interval), interval);
+        assert!(next >= start + chrono::Duration::minutes(105), "{next}");
     }
 }
