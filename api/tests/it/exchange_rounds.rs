@@ -302,8 +302,8 @@ async fn a_round_clears_one_price_publishes_its_receipt_and_settles_each_org_onc
     );
     let text = receipt.to_string();
     for hidden in [
-        format!("\"tenant\""),
-        format!("\"order\""),
+        "\"tenant\"".to_owned(),
+        "\"order\"".to_owned(),
         ana.user.display_name.clone(),
     ] {
         assert!(!text.contains(&hidden), "{hidden} in {text}");

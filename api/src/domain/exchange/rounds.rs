@@ -253,6 +253,19 @@ struct HeldSide {
     room_in: i64,
 }
 
+/// An order as the cut holds it.
+#[derive(sqlx::FromRow)]
+struct HeldRow {
+    id: i64,
+    sell_currency: String,
+    /// What is not sold yet.
+    left_: i64,
+    limit_num: i64,
+    limit_den: i64,
+    idempotency_key: String,
+    created_at: DateTime<Utc>,
+}
+
 /// Holds the open orders of the pair in one org for the round cut at `cut_at` and reads them,
 /// with the org's remaining trustline for `foreign` (in that org's own transaction).
 async fn hold_in(
@@ -290,13 +303,13 @@ async fn hold_in(
         .into_iter()
         .filter(|t| !with_receipt.iter().any(|(r,)| r == t))
         .collect();
-    let rows: Vec<(i64, String, i64, i64, i64, String, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<HeldRow> = sqlx::query_as(
         "UPDATE exchange_orders SET cut_at = $3
           WHERE status = 'open' AND amount > sold
             AND sell_currency IN ($1, $2) AND buy_currency IN ($1, $2)
             AND (cut_at IS NULL OR cut_at = $3 OR cut_at = ANY($4))
-         RETURNING id, sell_currency, amount - sold, limit_num, limit_den, idempotency_key,
-                   created_at",
+         RETURNING id, sell_currency, amount - sold AS left_, limit_num, limit_den,
+                   idempotency_key, created_at",
     )
     .bind(pair.base.as_str())
     .bind(pair.quote.as_str())
@@ -323,16 +336,16 @@ async fn hold_in(
     };
     let refs = rows
         .iter()
-        .map(|(order, _, _, _, _, key, created)| {
-            (
-                *order,
-                fill_reference(tenant, *order, key, *created, cut_at),
-            )
+        .map(|r| {
+            let reference = fill_reference(tenant, r.id, &r.idempotency_key, r.created_at, cut_at);
+            (r.id, reference)
         })
         .collect();
     let mut open = rows
         .into_iter()
-        .map(|(order, sell, left, num, den, _, _)| {
+        .map(|r| {
+            let (order, sell, left, num, den) =
+                (r.id, r.sell_currency, r.left_, r.limit_num, r.limit_den);
             let limit = u64::try_from(num)
                 .ok()
                 .zip(u64::try_from(den).ok())
@@ -1013,7 +1026,7 @@ mod tests {
     fn the_cut_falls_in_the_last_quarter_of_a_window_and_after_the_moment_given() {
         let interval = Duration::from_secs(3600);
         let start = Utc
-            .timestamp_opt(1_800_000_000 - 1_800_000_000 % 3600, 0)
+            .timestamp_opt(1_800_000_000, 0) // a whole hour
             .unwrap();
         for minutes in [0i64, 10, 44, 50, 59] {
             let after = start + chrono::Duration::minutes(minutes);
