@@ -22,7 +22,7 @@ use super::orders::{GoodFor, OrderStatus, escrow_account};
 use super::price::Price;
 use super::rounds::{Receipt, ReceiptFill, receipt, trustline_floor};
 use crate::core::Core;
-use crate::domain::governance::outbox::{EventKind, NewEvent, emit};
+use crate::domain::governance::outbox::{EventKind, NewEvent};
 use crate::domain::ids::{AccountId, CurrencyId, TenantId, UserId};
 use crate::domain::ledger::currencies::currency_by_code;
 use crate::domain::ledger::queue::post_all;
@@ -256,10 +256,12 @@ impl Core {
             )
             .await?;
 
+            let by_id: std::collections::HashMap<i64, &Held> =
+                held.iter().map(|h| (h.id, h)).collect();
             let mut transfers = Vec::new();
             let mut outcomes = Vec::new();
             for fill in &fills {
-                let Some(h) = held.iter().find(|h| h.id == fill.order) else {
+                let Some(h) = by_id.get(&fill.order).copied() else {
                     return Err(Error::Internal(anyhow::anyhow!(
                         "round {}: order {} is missing",
                         r.id,
@@ -372,10 +374,11 @@ impl Core {
             .bind(&why)
             .execute(tx.conn())
             .await?;
-            let own_scale = own.scale;
-            for o in &outcomes {
-                notify(&mut tx, r, o, own_scale, buy_scale).await?;
-            }
+            let events: Vec<NewEvent> = outcomes
+                .iter()
+                .map(|o| notice(r, o, own.scale, buy_scale))
+                .collect();
+            tell(&mut tx, &events).await?;
         }
         // Orders held by this cut but not in the receipt (a runner raced another) are free again.
         sqlx::query(
@@ -393,13 +396,7 @@ impl Core {
 }
 
 /// The owner hears what their order did in the round: filled, or why not (in part).
-async fn notify(
-    tx: &mut TenantTx,
-    r: &Receipt,
-    o: &Outcome<'_>,
-    sell: Scale,
-    buy: Scale,
-) -> Result<()> {
+fn notice(r: &Receipt, o: &Outcome<'_>, sell: Scale, buy: Scale) -> NewEvent {
     let h = o.held;
     let kind = if o.status == OrderStatus::Filled {
         EventKind::ExchangeFilled
@@ -421,15 +418,38 @@ async fn notify(
         "why": o.fill.why,
         "status": o.status.as_str(),
     });
-    emit(
-        tx,
-        NewEvent {
-            kind,
-            payload,
-            to_rooms: false,
-            to_users: vec![h.owner_user_id],
-            dedup_key: format!("exchange:round:{}:order:{}", r.id, h.id),
-        },
+    NewEvent {
+        kind,
+        payload,
+        to_rooms: false,
+        to_users: vec![h.owner_user_id],
+        dedup_key: format!("exchange:round:{}:order:{}", r.id, h.id),
+    }
+}
+
+/// Writes the round's notices of this org in one statement (a round may hold thousands of its
+/// orders); as with the outbox's `emit`, a repeated dedup key keeps the first.
+async fn tell(tx: &mut TenantTx, events: &[NewEvent]) -> Result<()> {
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
+    // One recipient each: the order's owner.
+    let users: Vec<i64> = events
+        .iter()
+        .map(|e| e.to_users.first().map_or(0, |u| u.0))
+        .collect();
+    let keys: Vec<&str> = events.iter().map(|e| e.dedup_key.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO outbox (kind, payload, to_rooms, to_users, dedup_key)
+         SELECT kind, payload::jsonb, false, ARRAY[owner], dedup_key
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+                AS n(kind, payload, owner, dedup_key)
+         ON CONFLICT (dedup_key) DO NOTHING",
     )
-    .await
+    .bind(&kinds)
+    .bind(&payloads)
+    .bind(&users)
+    .bind(&keys)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
