@@ -139,7 +139,11 @@ async fn members(
          SELECT $1 || '-' || i || '@bench.test', '!', 'member ' || i FROM generate_series(1, $2) i
          RETURNING id, email, display_name",
     )
-    .bind(format!("{}-{:08x}", code.to_lowercase(), rand::random::<u32>()))
+    .bind(format!(
+        "{}-{:08x}",
+        code.to_lowercase(),
+        rand::random::<u32>()
+    ))
     .bind(i64::try_from(n)?)
     .fetch_all(&core.pool)
     .await?;

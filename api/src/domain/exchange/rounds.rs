@@ -576,6 +576,7 @@ impl Core {
         .await?;
         drop(conn);
 
+        let started = std::time::Instant::now();
         let base_side = hold_in(
             self,
             base.tenant,
@@ -603,6 +604,7 @@ impl Core {
         open.extend(quote_side.open);
         open.sort_by_key(|o| (o.tenant.0, o.order));
 
+        let held_at = started.elapsed();
         let seed = seed(pair, cut_at);
         let last = last_price(last);
         let mut stopped: HashMap<Side, &'static str> = HashMap::new();
@@ -648,6 +650,7 @@ impl Core {
             Some(p) if clearing.base_volume > 0 => (Some(part(p.num())?), Some(part(p.den())?)),
             _ => (None, None),
         };
+        let cleared_at = started.elapsed();
         let fills_json = serde_json::to_string(&fills).map_err(|e| Error::Internal(e.into()))?;
 
         // The receipt, the flows between the two orgs and the pair's last price: control only.
@@ -719,6 +722,17 @@ impl Core {
         .await?;
         let stored = receipt(&mut tx, id).await?;
         tx.commit().await?;
+        // Where a slow cut spends its time: holding the orders, clearing, writing the receipt.
+        tracing::info!(
+            round = id,
+            base = pair.base.as_str(),
+            quote = pair.quote.as_str(),
+            orders = open.len(),
+            hold_ms = held_at.as_millis(),
+            clear_ms = (cleared_at - held_at).as_millis(),
+            write_ms = (started.elapsed() - cleared_at).as_millis(),
+            "exchange round cut"
+        );
         Ok(stored)
     }
 }

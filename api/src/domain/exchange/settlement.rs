@@ -224,6 +224,7 @@ impl Core {
             .filter(|f| f.tenant == tenant && !done.contains(&f.order))
             .collect();
         if !fills.is_empty() {
+            let started = std::time::Instant::now();
             let ids: Vec<i64> = fills.iter().map(|f| f.order).collect();
             let held: Vec<Held> = sqlx::query_as(
                 "SELECT id, owner_user_id, sell_currency, buy_currency, amount, sold, limit_text,
@@ -338,9 +339,11 @@ impl Core {
                     status,
                 });
             }
+            let prepared = started.elapsed();
             if post_all(&mut tx, &transfers).await?.is_none() {
                 return Ok(None);
             }
+            let posted = started.elapsed();
             let now = Utc::now();
             let ids: Vec<i64> = outcomes.iter().map(|o| o.held.id).collect();
             let sold: Vec<i64> = outcomes.iter().map(|o| o.fill.sold).collect();
@@ -379,6 +382,17 @@ impl Core {
                 .map(|o| notice(r, o, own.scale, buy_scale))
                 .collect();
             tell(&mut tx, &events).await?;
+            // Where a slow settlement spends its time.
+            tracing::info!(
+                round = r.id,
+                tenant = tenant.0,
+                orders = outcomes.len(),
+                transfers = transfers.len(),
+                prepare_ms = prepared.as_millis(),
+                post_ms = (posted - prepared).as_millis(),
+                record_ms = (started.elapsed() - posted).as_millis(),
+                "exchange round settled here"
+            );
         }
         // Orders held by this cut but not in the receipt (a runner raced another) are free again.
         sqlx::query(
