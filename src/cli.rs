@@ -231,6 +231,9 @@ pub struct WorkerArgs {
     /// Jobs of one kind run at once in this process.
     #[arg(long, env = "COINSENCE_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
+    /// Seconds between a new exchange pair's rounds (`coinsence up` uses a minute).
+    #[arg(long, env = "COINSENCE_EXCHANGE_INTERVAL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub exchange_interval: u64,
     #[command(flatten)]
     pub billing: coinsence_billing::BillingArgs,
 }

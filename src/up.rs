@@ -156,7 +156,11 @@ pub(crate) async fn run_on(
         core.clone(),
         Arc::new(SystemClock),
         None,
-        WorkerConfig::default(),
+        // A round a minute, to watch the exchange work.
+        WorkerConfig {
+            exchange_interval: std::time::Duration::from_secs(60),
+            ..WorkerConfig::default()
+        },
     );
     let worker = tokio::spawn(worker.run(until_stopped(stopped.clone())));
     if interactive {

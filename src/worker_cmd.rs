@@ -37,6 +37,7 @@ async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
     let sink: Option<Arc<dyn OutboxSink>> = args.outbox_log.then(|| Arc::new(LogSink) as _);
     let config = WorkerConfig {
         concurrency: args.concurrency,
+        exchange_interval: Duration::from_secs(args.exchange_interval),
         ..WorkerConfig::default()
     };
     let core = Core::with_config(pool, core_config);

@@ -13,7 +13,11 @@ use tokio::sync::OnceCell;
 
 use crate::Core;
 use crate::cluster::{Cluster, ClusterOptions, connect};
+use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::identity::{ApiToken, Role, User};
+use crate::domain::ids::UserId;
+use crate::domain::ledger::AccountRef;
+use crate::domain::ledger::ops::MoveRequest;
 use crate::domain::ledger::ops::NewCurrency;
 use crate::domain::orgs::{Member, NewOrg};
 use crate::domain::tenancy::{OrgSlug, Tenant};
@@ -32,6 +36,24 @@ pub struct TestOrg {
 /// Org `slug` named `name` (open to join or not), its owner "Owner" (`owner@<slug>.test`) and
 /// its currency COIN (scale 2, no credit): what most tests start from.
 pub async fn org_with_coin(core: &Core, slug: &str, name: &str, open: bool) -> TestOrg {
+    let coin = NewCurrency {
+        code: "COIN".to_owned(),
+        name: "Coin".to_owned(),
+        scale: 2,
+        credit_limit: None,
+    };
+    org_with_currency(core, slug, name, open, coin).await
+}
+
+/// Like [`org_with_coin`], with `currency` instead (orgs that trade on the exchange need
+/// currencies of different codes).
+pub async fn org_with_currency(
+    core: &Core,
+    slug: &str,
+    name: &str,
+    open: bool,
+    currency: NewCurrency,
+) -> TestOrg {
     let owner = core
         .signup(
             &format!("owner@{slug}.test"),
@@ -50,21 +72,93 @@ pub async fn org_with_coin(core: &Core, slug: &str, name: &str, open: bool) -> T
         .member_for_token(&owner.token, slug)
         .await
         .unwrap_or_else(|e| panic!("the owner in {slug}: {e}"));
-    core.create_currency(
-        &admin,
-        NewCurrency {
-            code: "COIN".to_owned(),
-            name: "Coin".to_owned(),
-            scale: 2,
-            credit_limit: None,
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("currency: {e}"));
+    core.create_currency(&admin, currency)
+        .await
+        .unwrap_or_else(|e| panic!("currency: {e}"));
     TestOrg {
         admin,
         token: owner.token,
     }
+}
+
+/// `n` new members of the admin's org named `<prefix>-<i>` (users written directly, without a
+/// password: hundreds in one statement), each issued `grant` of `currency` when it is not "0".
+pub async fn many_members(
+    core: &Core,
+    admin: &Member,
+    prefix: &str,
+    n: usize,
+    currency: &str,
+    grant: &str,
+) -> Vec<Member> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "INSERT INTO control.users (email, password_hash, display_name)
+         SELECT $1 || '-' || i || '@' || $2 || '.test', 'no password', $1 || '-' || i
+           FROM generate_series(1, $3) AS i
+         RETURNING id, email, display_name",
+    )
+    .bind(prefix)
+    .bind(admin.tenant.slug.as_str())
+    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+    .fetch_all(&core.pool)
+    .await
+    .unwrap_or_else(|e| panic!("users {prefix}: {e}"));
+    let ids: Vec<UserId> = rows.iter().map(|(id, _, _)| UserId(*id)).collect();
+    core.admit_members(admin, &ids)
+        .await
+        .unwrap_or_else(|e| panic!("admitting {prefix}: {e}"));
+    let mut members = Vec::with_capacity(rows.len());
+    for (id, email, display_name) in rows {
+        let user = User {
+            id: UserId(id),
+            email,
+            display_name,
+            language: None,
+        };
+        if grant != "0" {
+            core.issue(
+                admin,
+                MoveRequest {
+                    currency: currency.to_owned(),
+                    to: AccountRef::Member(user.id),
+                    amount: grant.to_owned(),
+                    memo: "start".to_owned(),
+                },
+                IdempotencyKey::scoped("test", "grant", &format!("{prefix}-{id}"))
+                    .unwrap_or_else(|e| panic!("key: {e}")),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("grant to {id}: {e}"));
+        }
+        members.push(member(admin.tenant.clone(), user, Role::Member));
+    }
+    members
+}
+
+/// Lists the admin's org's currency `code` (of `scale` places) on the exchange as a passed
+/// `list_on_exchange` vote does: `trustline` in whole units of each foreign currency,
+/// `max_out_per_round` in minor units of `code`.
+pub async fn listed_on_exchange(
+    core: &Core,
+    admin: &Member,
+    code: &str,
+    scale: i16,
+    trustline: i64,
+    max_out_per_round: i64,
+) {
+    sqlx::query(
+        "INSERT INTO control.exchange_listings
+             (tenant_id, currency_code, scale, trustline, max_out_per_round, proposal_id)
+         VALUES ($1, $2, $3, $4, $5, 0)",
+    )
+    .bind(admin.tenant.id)
+    .bind(code)
+    .bind(scale)
+    .bind(trustline)
+    .bind(max_out_per_round)
+    .execute(&core.pool)
+    .await
+    .unwrap_or_else(|e| panic!("listing {code}: {e}"));
 }
 
 /// The server the tests use: `DATABASE_URL`, or a private cluster started once per process.

@@ -477,8 +477,38 @@ pub async fn render_event(
                 ("org", org()),
             ],
         ),
+        EventKind::ExchangeFilled | EventKind::ExchangeUnfilled => {
+            let id = if event.kind == EventKind::ExchangeFilled {
+                "notice-exchange-filled"
+            } else {
+                "notice-exchange-unfilled"
+            };
+            let price = text("price");
+            line(
+                id,
+                Args::new()
+                    .text("order", id_of(p, "order_id").to_string())
+                    .text("why", text("why"))
+                    .text("status", text("status"))
+                    .text("sell", text("sell"))
+                    .text("buy", text("buy")),
+                vec![
+                    ("org", org()),
+                    ("sold", amount(text("sold"), text("sell"))),
+                    ("bought", amount(text("bought"), text("buy"))),
+                    ("rest", amount(text("rest"), text("sell"))),
+                    ("price", t(say::decimal_in(&price, lang))),
+                    ("limit", t(say::decimal_in(&text("limit"), lang))),
+                ],
+            )
+        }
     };
     Ok(Some(reply))
+}
+
+/// An integer of an event's payload (0 when missing).
+fn id_of(payload: &Value, key: &str) -> i64 {
+    payload.get(key).and_then(Value::as_i64).unwrap_or_default()
 }
 
 /// A short digest that is the same in every run and build (unlike `DefaultHasher`), for

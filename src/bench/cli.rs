@@ -26,6 +26,18 @@ pub enum BenchCommand {
     /// `bench pay` on a local Citus cluster and on a single node, in one run; then many busy
     /// orgs spread over the Citus workers.
     Citus(CitusBenchArgs),
+    /// One exchange pair with 10,000 open orders from two orgs: the clearing time and the
+    /// settlement throughput in fills per second.
+    Exchange(ExchangeBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExchangeBenchArgs {
+    /// Open orders in the book, half from each org.
+    #[arg(long, default_value_t = 10_000)]
+    pub orders: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

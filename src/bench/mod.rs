@@ -7,6 +7,7 @@ pub mod cli;
 mod chaos;
 mod chat;
 mod citus;
+mod exchange;
 mod migrate;
 mod orgs;
 mod overload;
@@ -26,5 +27,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Orgs(args) => orgs::run(args).await,
         BenchCommand::Migrate(args) => migrate::run(args).await,
         BenchCommand::Citus(args) => citus::run(args).await,
+        BenchCommand::Exchange(args) => exchange::run(args).await,
     }
 }

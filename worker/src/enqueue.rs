@@ -11,7 +11,7 @@ use coinsence_api::domain::tenancy::TenantStatus;
 use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
 
-use crate::jobs::{CloseDue, Envelope, Job, MigrateTenant, PerOrg, RunIssuance};
+use crate::jobs::{CloseDue, Envelope, ExchangeRound, Job, MigrateTenant, PerOrg, RunIssuance};
 
 /// Enqueues jobs on the caller's connection or transaction; they exist once it commits.
 pub async fn enqueue<J: Job>(
@@ -125,6 +125,48 @@ pub async fn fan_out<J: PerOrg>(core: &Core, tick: DateTime<Utc>) -> anyhow::Res
     .await?;
     tx.commit().await?;
     metrics::counter!("coinsence_jobs_enqueued_total", "kind" => J::NAME).increment(n as u64);
+    Ok(n)
+}
+
+/// Turns one tick of the exchange schedule into one [`ExchangeRound`] job per pair (pairs of
+/// currencies listed by two orgs are made known on the way, with `interval` as a new pair's
+/// window). Claimed once across every worker process, like [`fan_out`].
+pub async fn fan_out_pairs(
+    core: &Core,
+    tick: DateTime<Utc>,
+    interval: std::time::Duration,
+) -> anyhow::Result<usize> {
+    let pairs = core.exchange_pairs(interval).await?;
+    let mut tx = core.pool.begin().await?;
+    let claimed = sqlx::query(
+        "INSERT INTO control.worker_ticks (schedule, tick, jobs) VALUES ($1, $2, $3)
+         ON CONFLICT (schedule, tick) DO NOTHING",
+    )
+    .bind(ExchangeRound::NAME)
+    .bind(tick)
+    .bind(i32::try_from(pairs.len()).unwrap_or(i32::MAX))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !claimed {
+        return Ok(0);
+    }
+    let jobs = pairs.into_iter().map(|p| ExchangeRound {
+        base: p.base.as_str().to_owned(),
+        quote: p.quote.as_str().to_owned(),
+    });
+    let n = enqueue(&mut tx, jobs).await?;
+    sqlx::query(
+        "DELETE FROM control.worker_ticks WHERE schedule = $1 AND tick < $2 - interval '1 day'",
+    )
+    .bind(ExchangeRound::NAME)
+    .bind(tick)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("coinsence_jobs_enqueued_total", "kind" => ExchangeRound::NAME)
+        .increment(n as u64);
     Ok(n)
 }
 

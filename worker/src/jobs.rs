@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use coinsence_api::Core;
+use coinsence_api::domain::exchange::book::Pair;
 use coinsence_api::domain::governance::outbox::{DeliveryPolicy, OutboxSink};
 use coinsence_api::domain::ids::TenantId;
+use coinsence_api::domain::ledger::CurrencyCode;
 use coinsence_api::domain::tenancy::{SchemaName, Tenant, TenantStatus};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,8 @@ pub struct Context {
     /// Where outbox events go; without one, outbox delivery is not scheduled.
     pub sink: Option<Arc<dyn OutboxSink>>,
     pub delivery: DeliveryPolicy,
+    /// A new exchange pair's window between rounds.
+    pub exchange_interval: std::time::Duration,
 }
 
 /// A kind of job.
@@ -179,6 +183,32 @@ impl Job for MigrateTenant {
     }
 }
 
+/// One step of an exchange pair's schedule (issue 17): finish any of its rounds whose
+/// settlement was cut short (a worker died), then, when its cut is due, cut the round, settle
+/// it in each org and draw the next cut. Idempotent: the cut is unique per pair and moment, and
+/// settlement is keyed by (round, order) in each org's ledger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExchangeRound {
+    pub base: String,
+    pub quote: String,
+}
+
+impl Job for ExchangeRound {
+    const NAME: &'static str = "coinsence::exchange_round";
+    async fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let pair = Pair {
+            base: CurrencyCode::parse(&self.base)?,
+            quote: CurrencyCode::parse(&self.quote)?,
+        };
+        let step = ctx.core.exchange_step(&pair, ctx.clock.now()).await?;
+        if step.cut.is_some() || !step.resumed.is_empty() || step.returned > 0 {
+            tracing::info!(base = %self.base, quote = %self.quote, cut = ?step.cut,
+                resumed = ?step.resumed, returned = step.returned, "exchange round");
+        }
+        Ok(())
+    }
+}
+
 /// Does nothing: measures the queue itself (`coinsence bench jobs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Noop {
@@ -194,11 +224,12 @@ impl Job for Noop {
 }
 
 /// Every job name, for status and metrics.
-pub const ALL: [&str; 6] = [
+pub const ALL: [&str; 7] = [
     CloseDue::NAME,
     RunIssuance::NAME,
     DeliverOutbox::NAME,
     SealJournal::NAME,
     MigrateTenant::NAME,
     Noop::NAME,
+    ExchangeRound::NAME,
 ];

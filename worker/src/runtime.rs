@@ -22,10 +22,10 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::enqueue::fan_out;
+use crate::enqueue::{fan_out, fan_out_pairs};
 use crate::jobs::{
-    CloseDue, Context, DeliverOutbox, Envelope, Job, MigrateTenant, Noop, PerOrg, RunIssuance,
-    SealJournal,
+    CloseDue, Context, DeliverOutbox, Envelope, ExchangeRound, Job, MigrateTenant, Noop, PerOrg,
+    RunIssuance, SealJournal,
 };
 use crate::status;
 
@@ -37,6 +37,10 @@ pub struct WorkerConfig {
     pub issuance: String,
     pub outbox: String,
     pub seal: String,
+    /// When each exchange pair's schedule is looked at (a round is cut when its moment came).
+    pub exchange: String,
+    /// A new exchange pair's window between rounds (`--exchange-interval`; a minute under `up`).
+    pub exchange_interval: Duration,
     /// Jobs of one kind run at once in this process.
     pub concurrency: usize,
     /// How often an idle queue is polled besides being woken by NOTIFY.
@@ -58,6 +62,8 @@ impl Default for WorkerConfig {
             issuance: "30 * * * * *".to_owned(),
             outbox: "*/10 * * * * *".to_owned(),
             seal: "15 */10 * * * *".to_owned(),
+            exchange: "*/5 * * * * *".to_owned(),
+            exchange_interval: Duration::from_secs(3600),
             concurrency: 4,
             poll_interval: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(10),
@@ -181,6 +187,22 @@ async fn on_tick<J: PerOrg>(tick: Tick<Utc>, ctx: Data<Arc<Context>>) -> Result<
     }
 }
 
+/// The exchange schedule's tick: one job per pair (if no other process did).
+async fn on_exchange_tick(tick: Tick<Utc>, ctx: Data<Arc<Context>>) -> Result<(), BoxDynError> {
+    let at = i64::try_from(tick.get_timestamp())
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+        .ok_or_else(|| BoxDynError::from("tick out of range"))?;
+    fan_out_pairs(&ctx.core, at, ctx.exchange_interval)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            tracing::warn!(kind = ExchangeRound::NAME, error = %format!("{e:#}"),
+                "fanning out the exchange tick failed");
+            BoxDynError::from(format!("{e:#}"))
+        })
+}
+
 /// Registers the apalis worker of one job kind.
 macro_rules! job_worker {
     ($monitor:expr, $job:ty, $pool:expr, $ctx:expr, $config:expr) => {{
@@ -237,6 +259,7 @@ impl Worker {
                 clock,
                 sink,
                 delivery: DeliveryPolicy::default(),
+                exchange_interval: config.exchange_interval,
             }),
             config,
             bench_only: false,
@@ -285,6 +308,24 @@ impl Worker {
             monitor = schedule!(monitor, CloseDue, config.close_due, ctx, config);
             monitor = schedule!(monitor, RunIssuance, config.issuance, ctx, config);
             monitor = schedule!(monitor, SealJournal, config.seal, ctx, config);
+            monitor = job_worker!(monitor, ExchangeRound, pool, ctx, config);
+            let exchange = cron::Schedule::from_str(&config.exchange).with_context(|| {
+                format!(
+                    "the schedule of {} ({:?})",
+                    ExchangeRound::NAME,
+                    config.exchange
+                )
+            })?;
+            let (tick_ctx, instance) = (ctx.clone(), config.instance.clone());
+            monitor = monitor.register(move |restarts| {
+                WorkerBuilder::new(format!(
+                    "{}-schedule@{instance}-r{restarts}",
+                    ExchangeRound::NAME
+                ))
+                .backend(CronScheduler::new(exchange.clone()))
+                .data(tick_ctx.clone())
+                .build(on_exchange_tick)
+            });
             if ctx.sink.is_some() {
                 monitor = job_worker!(monitor, DeliverOutbox, pool, ctx, config);
                 monitor = schedule!(monitor, DeliverOutbox, config.outbox, ctx, config);

@@ -19,3 +19,16 @@ notice-listing-bought = Jemand hat dein Angebot { $listing } für { $price } in 
 notice-post = { $author } hat in { $org } veröffentlicht: { $body }
 notice-topup-paid = Deine Aufladung über { $euros } in { $org } ist bezahlt: { $amount } wurde an dich ausgegeben.
 notice-topup-failed = Deine Aufladung über { $euros } in { $org } ist fehlgeschlagen; deine Bank hat sie nicht bezahlt, und es wurde nichts ausgegeben.
+# Börsenrunden (Issue 17): was der Auftrag eines Mitglieds in einer Runde bewirkt hat
+notice-exchange-filled = Dein Tauschauftrag #{ $order } in { $org } ist ausgeführt: Du hast { $sold } für { $bought } verkauft, zu { $price } { $buy } je { $sell }.
+notice-exchange-unfilled = Dein Tauschauftrag #{ $order } in { $org } { $why ->
+    [rationed] ist nur zum Teil ausgeführt: Zu { $price } { $buy } je { $sell } wurde mehr { $sell } angeboten als gesucht, deshalb haben alle zu diesem Preis ihren Anteil bekommen.
+    [odd_lot] ist so weit ausgeführt, wie es ganze Lose zu { $price } { $buy } je { $sell } erlauben.
+    [limit_not_reached] ist nicht ausgeführt: Die Runde schloss bei { $price } { $buy } je { $sell }, unter deinem Limit { $limit }.
+    [trustline] wurde nicht gehandelt: { $org } hält schon so viel { $buy }, wie seine Kreditlinie erlaubt.
+    [outflow_limit] wurde nicht gehandelt: In dieser Runde hätte mehr { $sell } { $org } verlassen, als erlaubt ist.
+   *[other] ist nicht ausgeführt: Niemand hat { $buy } zu einem Preis angeboten, den du annimmst.
+} Du hast in dieser Runde { $sold } für { $bought } verkauft. { $status ->
+    [returned] Der Rest, { $rest }, ist wieder auf deinem Konto.
+   *[other] Der Rest, { $rest }, bleibt für die nächste Runde im Orderbuch.
+}

@@ -19,3 +19,16 @@ notice-listing-bought = Someone bought your listing { $listing } for { $price } 
 notice-post = { $author } posted in { $org }: { $body }
 notice-topup-paid = Your top-up of { $euros } in { $org } is paid: { $amount } was issued to you.
 notice-topup-failed = Your top-up of { $euros } in { $org } failed; your bank did not pay it, and nothing was issued.
+# exchange rounds (issue 17): what a member's order did in a round
+notice-exchange-filled = Your exchange order #{ $order } in { $org } filled: you sold { $sold } for { $bought }, at { $price } { $buy } per { $sell }.
+notice-exchange-unfilled = Your exchange order #{ $order } in { $org } { $why ->
+    [rationed] filled only in part: at { $price } { $buy } per { $sell } more { $sell } was offered than wanted, so everyone at that price got their share.
+    [odd_lot] filled as far as whole lots at { $price } { $buy } per { $sell } allow.
+    [limit_not_reached] did not fill: the round cleared at { $price } { $buy } per { $sell }, below your limit { $limit }.
+    [trustline] did not trade: { $org } already holds as much { $buy } as its trustline allows.
+    [outflow_limit] did not trade: more { $sell } would have left { $org } in this round than it allows.
+   *[other] did not fill: nobody offered { $buy } at a price you accept.
+} You sold { $sold } for { $bought } in this round. { $status ->
+    [returned] The rest, { $rest }, is back in your account.
+   *[other] The rest, { $rest }, stays in the book for the next round.
+}

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod client_addr;
 pub mod error;
 pub mod exchange;
+pub mod exchange_rounds;
 pub mod feed;
 pub mod governance;
 pub mod issuance;
@@ -113,6 +114,7 @@ impl Default for HttpConfig {
         billing::get_terms, billing::set_terms, billing::start_topup, billing::onboarding, billing::status,
         exchange::list_listed, exchange::place_order, exchange::my_orders, exchange::cancel_order,
         exchange::quote,
+        exchange_rounds::receipts, exchange_rounds::order_fills,
         transparency::org_key, transparency::tree_heads, transparency::inclusion, transparency::consistency,
     ),
     components(schemas(error::Problem)),
@@ -319,6 +321,14 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         .route(
             "/orgs/{org}/exchange/orders/{id}/cancel",
             post(exchange::cancel_order),
+        )
+        .route(
+            "/orgs/{org}/exchange/receipts",
+            get(exchange_rounds::receipts),
+        )
+        .route(
+            "/orgs/{org}/exchange/orders/{id}/fills",
+            get(exchange_rounds::order_fills),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

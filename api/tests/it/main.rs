@@ -10,6 +10,7 @@ mod bad_input;
 mod chat;
 mod concurrency;
 mod exchange;
+mod exchange_rounds;
 mod feed;
 mod governance;
 mod governance_races;

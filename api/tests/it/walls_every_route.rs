@@ -128,6 +128,8 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
             json!({"sell": "COIN", "amount": "1", "buy": "BEX", "limit": "1"}),
         )),
         ("post", "/v1/orgs/{org}/exchange/orders/{id}/cancel") => scoped(None),
+        ("get", "/v1/orgs/{org}/exchange/receipts") => scoped(None),
+        ("get", "/v1/orgs/{org}/exchange/orders/{id}/fills") => scoped(None),
         _ => None,
     }
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod apalis_runtime;
+mod exchange;
 mod helpers;
 mod issuance;
 mod outbox;

@@ -6,3 +6,5 @@ pub mod listings;
 pub mod matcher;
 pub mod orders;
 pub mod price;
+pub mod rounds;
+pub mod settlement;

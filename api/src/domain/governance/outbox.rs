@@ -39,6 +39,10 @@ text_enum!(
         TopupPaid => "topup_paid",
         /// A member's delayed euro payment failed; nothing was issued.
         TopupFailed => "topup_failed",
+        /// A member's exchange order filled in full in a round (issue 17).
+        ExchangeFilled => "exchange_filled",
+        /// A member's exchange order did not fill in a round, or only in part, and why.
+        ExchangeUnfilled => "exchange_unfilled",
     }
 );
 

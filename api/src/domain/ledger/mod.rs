@@ -93,6 +93,9 @@ text_enum!(
     CurrencyKind {
         Coin => "coin",
         Share => "share",
+        /// Another org's listed coin as this org's members hold it after an exchange round:
+        /// backed by this org's clearing account (no issuance account, nothing is issued here).
+        Foreign => "foreign",
     }
 );
 
