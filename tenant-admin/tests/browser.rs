@@ -7,16 +7,16 @@
 // Test helpers outside `#[test]` functions expect too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::site;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use support::site;
 
 /// axe-core's version, as `.ci/deps` installs it.
 const AXE_VERSION: &str = "4.14.1";

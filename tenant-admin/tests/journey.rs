@@ -6,11 +6,11 @@
 // Test helpers outside `#[test]` functions expect too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod support;
 
 use coinsence_api::domain::chat::ChatPlatform;
-use common::{Browser, sign_up, site};
 use serde_json::{Value, json};
+use support::{Browser, sign_up, site};
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let at = text.find(start).map(|i| i + start.len()).expect(start);

@@ -3,13 +3,13 @@
 // Test helpers outside `#[test]` functions expect too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use coinsence_api::login_limits::LimitConfig;
 use coinsence_tenant_admin::{Access, ROUTES};
-use common::{Browser, Page, sign_up, site, site_with};
+use support::{Browser, Page, sign_up, site, site_with};
 
 /// A route's path with its parameters filled in for `slug`.
 fn path_for(template: &str, slug: &str) -> String {
@@ -127,7 +127,7 @@ async fn a_member_cannot_reach_admin_pages_or_actions() {
 }
 
 /// A second person, signed up with an org of their own (the portal's signup makes one).
-async fn sign_up_person(site: &common::Site, _b: &mut Browser, email: &str) -> Browser {
+async fn sign_up_person(site: &support::Site, _b: &mut Browser, email: &str) -> Browser {
     let slug = email.split('@').next().unwrap_or("p").replace('.', "-") + "-own";
     sign_up(site, &slug, email).await
 }
@@ -142,7 +142,7 @@ async fn forms_without_their_token_or_from_elsewhere_change_nothing() {
     let page = admin
         .post_raw(
             "/orgs/guarded/currencies",
-            common::serde_urlencoded_like(&[("code", "NOTOK"), ("name", "No"), ("scale", "2")]),
+            support::serde_urlencoded_like(&[("code", "NOTOK"), ("name", "No"), ("scale", "2")]),
         )
         .await;
     assert_eq!(page.status, 403, "{}", page.body);

@@ -189,3 +189,8 @@ portal-account-member = Mitglied
 portal-account-issuance = Ausgabe
 portal-account-fund = Gemeinschaftskasse
 portal-account-project = Projekt
+
+## Export (das Archiv der Gemeinschaft)
+portal-export-title = Nimm deine Daten mit
+portal-export-about = Lade alles dieser Gemeinschaft als eine Datei herunter (Mitglieder, Kassenbuch, versiegelte Geschichte, Vorschläge, Zusagen, Projekte, Marktplatz und Pinnwand), um es in ein anderes Coinsence zu importieren. Sie enthält den Schlüssel, der eure Geschichte signiert: Bewahre sie so sicher auf wie ein Passwort.
+portal-export-button = Archiv herunterladen

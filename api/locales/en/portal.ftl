@@ -189,3 +189,8 @@ portal-account-member = member
 portal-account-issuance = Issuance
 portal-account-fund = Community fund
 portal-account-project = Project
+
+## Export (the org's archive)
+portal-export-title = Take your data with you
+portal-export-about = Download everything of this community as one file (members, ledger, sealed history, proposals, pledges, projects, market and feed), to import it into another Coinsence. It holds the key that signs your history: keep it as safe as a password.
+portal-export-button = Download the archive

@@ -1,6 +1,7 @@
 //! The pages, one file per area; each handler reads through `Core` and renders a template.
 
 pub mod auth;
+pub mod export;
 pub mod ledger;
 pub mod me;
 pub mod org;

@@ -11,6 +11,8 @@ use coinsence_api::Core;
 use coinsence_api::login_limits::LimitConfig;
 use coinsence_tenant_admin::PortalConfig;
 
+pub mod org;
+
 pub struct Site {
     pub base: String,
     pub core: Core,
