@@ -96,6 +96,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/orgs/{org}/ledger/journal.csv", Access::Member),
     ("GET", "/orgs/{org}/ledger/balances.csv", Access::Member),
     ("POST", "/orgs/{org}/export", Access::Admin),
+    ("GET", "/orgs/{org}/governance", Access::Member),
+    ("POST", "/orgs/{org}/governance", Access::Admin),
 ];
 
 /// The portal's routes, to be merged beside the API (`/v1`) at `/`.
@@ -106,7 +108,7 @@ pub fn router(core: Core, config: PortalConfig) -> Router {
         config: Arc::new(config),
         limits,
     };
-    use pages::{auth, export, ledger, me, org, proposals};
+    use pages::{auth, export, governance, ledger, me, org, proposals};
     Router::new()
         .route("/", get(auth::home))
         .route("/assets/{file}", get(assets::serve))
@@ -150,6 +152,10 @@ pub fn router(core: Core, config: PortalConfig) -> Router {
         .route("/orgs/{org}/ledger/journal.csv", get(ledger::journal_csv))
         .route("/orgs/{org}/ledger/balances.csv", get(ledger::balances_csv))
         .route("/orgs/{org}/export", post(export::download))
+        .route(
+            "/orgs/{org}/governance",
+            get(governance::page).post(governance::change),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::same_origin,

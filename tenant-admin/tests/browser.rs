@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use support::org::seed_and_pay;
 use support::site;
 
 /// axe-core's version, as `.ci/deps` installs it.
@@ -407,54 +408,15 @@ async fn the_journey_in_a_real_browser() {
     w.submit("/logout", &[]).await;
 
     // A payment through the API.
-    let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{}/v1/login", site.base))
-        .json(&json!({"email": "gina@orchard.test", "password": "correct horse battery"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("a token");
-    let gina = login["user"]["id"].as_i64().expect("an id");
-    let max = site
-        .core
-        .user_by_email(
-            &coinsence_api::domain::identity::Email::parse("max@orchard.test").expect("an email"),
-        )
-        .await
-        .expect("max")
-        .id
-        .0;
-    for (path, key, body) in [
-        (
-            "issuance",
-            "seed",
-            json!({"currency": "APPLE", "to_member": gina, "amount": "50.00", "memo": "seed"}),
-        ),
-        (
-            "transfers",
-            "pay",
-            json!({"currency": "APPLE", "to_member": max, "amount": "7.25", "memo": "cider for the party"}),
-        ),
-    ] {
-        let r = http
-            .post(format!("{}/v1/orgs/orchard/{path}", site.base))
-            .bearer_auth(token)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-            .await
-            .expect("the API answers");
-        assert_eq!(
-            r.status().as_u16(),
-            201,
-            "{path}: {}",
-            r.text().await.unwrap_or_default()
-        );
-    }
+    seed_and_pay(
+        &site,
+        "orchard",
+        "APPLE",
+        "gina@orchard.test",
+        "50.00",
+        &[("max@orchard.test", "7.25", "cider for the party")],
+    )
+    .await;
 
     // Back in as the admin: the ledger shows the payment, the CSV holds it.
     w.log_in("gina@orchard.test").await;

@@ -19,6 +19,7 @@ async fn an_admin_downloads_the_archive_and_it_imports_with_the_same_balances() 
     seed_and_pay(
         &site,
         "cellar",
+        "COIN",
         "admin@cellar.test",
         "80.00",
         &[

@@ -194,3 +194,51 @@ portal-account-project = Projekt
 portal-export-title = Nimm deine Daten mit
 portal-export-about = Lade alles dieser Gemeinschaft als eine Datei herunter (Mitglieder, Kassenbuch, versiegelte Geschichte, Vorschläge, Zusagen, Projekte, Marktplatz und Pinnwand), um es in ein anderes Coinsence zu importieren. Sie enthält den Schlüssel, der eure Geschichte signiert: Bewahre sie so sicher auf wie ein Passwort.
 portal-export-button = Archiv herunterladen
+
+## Regeln (Entscheidungen)
+portal-nav-governance = Regeln
+portal-col-proposal-kind = Art des Vorschlags
+portal-col-method = Verfahren
+portal-col-quorum = Quorum
+portal-col-threshold = Schwelle
+portal-rules-default = Alle anderen Arten
+portal-rules-period = Abstimmungsdauer
+portal-rules-days = { $days ->
+    [one] ein Tag
+   *[other] { $days } Tage
+}
+portal-rules-proposers = Wer Vorschläge machen darf
+portal-proposers-members = jedes Mitglied
+portal-proposers-admins = nur Admins
+portal-method-majority = Mehrheit
+portal-method-supermajority = qualifizierte Mehrheit
+portal-method-consensus = Konsens
+portal-method-consent = Konsent
+portal-rules-change = Regeln ändern
+portal-rules-change-about = Solange die Gemeinschaft weniger als drei Mitglieder hat, gilt eine Änderung sofort; danach öffnet sie einen Vorschlag, über den alle abstimmen.
+portal-field-quorum-bp = Quorum in Basispunkten (5000 = 50 %)
+portal-field-threshold-bp = Schwelle der qualifizierten Mehrheit in Basispunkten (6667 = zwei Drittel)
+portal-field-voting-days = Abstimmungsdauer in Tagen
+portal-rules-override = Eine eigene Regel für eine Art von Vorschlag
+portal-rules-no-override = keine
+portal-rules-proposal = Die Entscheidungsregeln ändern
+portal-proposal-kind-issue_for_pledge = Geld für eine Zusage ausgeben
+portal-proposal-kind-issue_to_account = Geld an ein Konto ausgeben
+portal-proposal-kind-fund_project = Ein Projekt finanzieren
+portal-proposal-kind-change_rules = Die Regeln ändern
+portal-proposal-kind-change_issuance = Die Ausgabe ändern
+portal-proposal-kind-admit_member = Ein Mitglied aufnehmen
+portal-proposal-kind-remove_member = Ein Mitglied entfernen
+portal-proposal-kind-set_role = Eine Rolle ändern
+portal-proposal-kind-free_text = Alles andere (freier Text)
+portal-proposal-kind-change_topup_rate = Den Aufladekurs ändern
+portal-proposal-kind-list_on_exchange = An der Börse listen
+portal-proposal-kind-delist_from_exchange = Von der Börse nehmen
+
+## Zusagen in der Übersicht
+portal-dash-pledges = Zugesagte Arbeit
+portal-col-pledged = Zugesagt
+portal-col-issued = Ausgegeben
+portal-col-redeemed = Eingelöst
+portal-col-outstanding = Offen
+portal-no-pledges = Noch keine Zusagen.

@@ -194,3 +194,51 @@ portal-account-project = Project
 portal-export-title = Take your data with you
 portal-export-about = Download everything of this community as one file (members, ledger, sealed history, proposals, pledges, projects, market and feed), to import it into another Coinsence. It holds the key that signs your history: keep it as safe as a password.
 portal-export-button = Download the archive
+
+## Rules (governance)
+portal-nav-governance = Rules
+portal-col-proposal-kind = Kind of proposal
+portal-col-method = Method
+portal-col-quorum = Quorum
+portal-col-threshold = Threshold
+portal-rules-default = Every other kind
+portal-rules-period = Voting period
+portal-rules-days = { $days ->
+    [one] one day
+   *[other] { $days } days
+}
+portal-rules-proposers = Who may propose
+portal-proposers-members = every member
+portal-proposers-admins = admins only
+portal-method-majority = majority
+portal-method-supermajority = supermajority
+portal-method-consensus = consensus
+portal-method-consent = consent
+portal-rules-change = Change the rules
+portal-rules-change-about = While the community has fewer than three members, a change applies at once; after that it opens a proposal that everyone votes on.
+portal-field-quorum-bp = Quorum, in basis points (5000 = 50 %)
+portal-field-threshold-bp = Supermajority threshold, in basis points (6667 = two thirds)
+portal-field-voting-days = Voting period, in days
+portal-rules-override = A rule of its own for one kind of proposal
+portal-rules-no-override = none
+portal-rules-proposal = Change the decision rules
+portal-proposal-kind-issue_for_pledge = Issue money for a pledge
+portal-proposal-kind-issue_to_account = Issue money to an account
+portal-proposal-kind-fund_project = Fund a project
+portal-proposal-kind-change_rules = Change the rules
+portal-proposal-kind-change_issuance = Change the issuance
+portal-proposal-kind-admit_member = Admit a member
+portal-proposal-kind-remove_member = Remove a member
+portal-proposal-kind-set_role = Change a role
+portal-proposal-kind-free_text = Anything else (free text)
+portal-proposal-kind-change_topup_rate = Change the top-up rate
+portal-proposal-kind-list_on_exchange = List on the exchange
+portal-proposal-kind-delist_from_exchange = Take off the exchange
+
+## Pledge totals on the overview
+portal-dash-pledges = Pledged work
+portal-col-pledged = Pledged
+portal-col-issued = Issued
+portal-col-redeemed = Redeemed
+portal-col-outstanding = Outstanding
+portal-no-pledges = No pledges yet.

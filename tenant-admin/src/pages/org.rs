@@ -7,22 +7,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use coinsence_api::Error;
 use coinsence_api::domain::governance::ActionRequest;
-use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus};
+use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus, ProposalView};
 use coinsence_api::domain::identity::Role;
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::ledger::issuance::{NewIssuancePolicy, Period};
 use coinsence_api::domain::ledger::ops::NewCurrency;
+use coinsence_api::domain::orgs::Member;
 use coinsence_api::domain::portal_sessions::BoundRoom;
 use coinsence_api::i18n::{self, Args};
 use coinsence_api::refusal::Refusal;
 use serde::Deserialize;
 
 use super::ledger::{JournalRow, journal_rows};
-use super::{Bare, see_other};
+use super::{Bare, after_post, no_form};
 use crate::Portal;
 use crate::error::PortalError;
-use crate::page::{Ctx, FormError, render, split};
+use crate::page::{Ctx, FormError, render};
 use crate::session::{Admin, InOrg, Person, Posted, Visitor};
 
 #[derive(Template)]
@@ -67,15 +68,9 @@ pub async fn join(
     person: Person,
     Posted(Bare {}): Posted<Bare>,
 ) -> Result<Response, PortalError> {
-    let member = portal
-        .core
-        .join_by_invite(&person.user, &code)
-        .await
-        .map_err(|e| PortalError::new(e, person.lang))?;
-    Ok(see_other(
-        &headers,
-        &format!("/orgs/{}", member.tenant.slug.as_str()),
-    ))
+    let joined = portal.core.join_by_invite(&person.user, &code).await;
+    let to = |member: Member| format!("/orgs/{}", member.tenant.slug.as_str());
+    after_post(joined, &headers, person.lang, to, no_form(person.lang)).await
 }
 
 struct ProposalLine {
@@ -93,6 +88,8 @@ struct Dashboard {
     members: i64,
     money_heading: &'static str,
     circulation: Vec<(String, String)>,
+    /// Per currency: pledged, issued, redeemed, outstanding.
+    pledges: Vec<[String; 5]>,
     proposals: Vec<ProposalLine>,
     journal: Vec<JournalRow>,
     seal: String,
@@ -171,6 +168,21 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             title: pr.title,
         })
         .collect();
+    let pledges = core
+        .pledge_summary(m)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|s| {
+            [
+                s.currency.as_str().to_owned(),
+                p.decimal(&s.pledged),
+                p.decimal(&s.issued),
+                p.decimal(&s.redeemed),
+                p.decimal(&s.outstanding),
+            ]
+        })
+        .collect();
     let journal = journal_rows(core, m, &p, None, None, 10)
         .await
         .map_err(fail)?;
@@ -212,6 +224,7 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             "portal-dash-my-balances"
         },
         circulation,
+        pledges,
         proposals,
         journal,
         seal,
@@ -368,22 +381,23 @@ pub async fn create_currency(
         credit_limit: (!credit.is_empty()).then(|| credit.to_owned()),
     };
     let created = portal.core.create_currency(&who.member, new).await;
-    match split(created).map_err(|e| PortalError::new(e, who.lang))? {
-        Ok(_) => Ok(see_other(
-            &headers,
-            &format!("/orgs/{}/currencies", who.member.tenant.slug.as_str()),
-        )),
-        Err(e) => {
-            let status = crate::error::status(&e);
-            let mut error = FormError::from_error(&e, who.lang);
-            // The domain names a currency code `currency` wherever it is; here it is the form's
-            // `code` field.
-            if error.field == "currency" {
-                error.field = "code".to_owned();
-            }
-            currencies_page(&portal, &who, f, error, status).await
+    let to = |_| org_path(&who, "currencies");
+    after_post(created, &headers, who.lang, to, |e| {
+        let status = crate::error::status(&e);
+        let mut error = FormError::from_error(&e, who.lang);
+        // The domain names a currency code `currency` wherever it is; here it is the form's
+        // `code` field.
+        if error.field == "currency" {
+            error.field = "code".to_owned();
         }
-    }
+        currencies_page(&portal, &who, f, error, status)
+    })
+    .await
+}
+
+/// A page of the org `who` is in.
+fn org_path(who: &InOrg, page: &str) -> String {
+    format!("/orgs/{}/{page}", who.member.tenant.slug.as_str())
 }
 
 struct PolicyLine {
@@ -508,17 +522,13 @@ pub async fn create_policy(
         starts_at: None,
     };
     let created = portal.core.create_issuance_policy(&who.member, new).await;
-    match split(created).map_err(|e| PortalError::new(e, who.lang))? {
-        Ok(_) => Ok(see_other(
-            &headers,
-            &format!("/orgs/{}/issuance", who.member.tenant.slug.as_str()),
-        )),
-        Err(e) => {
-            let status = crate::error::status(&e);
-            let error = FormError::from_error(&e, who.lang);
-            issuance_page(&portal, &who, f, String::new(), error, status).await
-        }
-    }
+    let to = |_| org_path(&who, "issuance");
+    after_post(created, &headers, who.lang, to, |e| {
+        let status = crate::error::status(&e);
+        let error = FormError::from_error(&e, who.lang);
+        issuance_page(&portal, &who, f, String::new(), error, status)
+    })
+    .await
 }
 
 pub async fn end_policy(
@@ -528,15 +538,9 @@ pub async fn end_policy(
     Admin(who): Admin,
     Posted(Bare {}): Posted<Bare>,
 ) -> Result<Response, PortalError> {
-    portal
-        .core
-        .end_issuance_policy(&who.member, id)
-        .await
-        .map_err(|e| PortalError::new(e, who.lang))?;
-    Ok(see_other(
-        &headers,
-        &format!("/orgs/{}/issuance", who.member.tenant.slug.as_str()),
-    ))
+    let ended = portal.core.end_issuance_policy(&who.member, id).await;
+    let to = |_| org_path(&who, "issuance");
+    after_post(ended, &headers, who.lang, to, no_form(who.lang)).await
 }
 
 struct MemberLine {
@@ -673,15 +677,12 @@ pub async fn unbind(
     Admin(who): Admin,
     Posted(f): Posted<UnbindForm>,
 ) -> Result<Response, PortalError> {
-    portal
+    let unbound = portal
         .core
         .unbind_room(&who.member, &f.platform, &f.room_id)
-        .await
-        .map_err(|e| PortalError::new(e, who.lang))?;
-    Ok(see_other(
-        &headers,
-        &format!("/orgs/{}/rooms", who.member.tenant.slug.as_str()),
-    ))
+        .await;
+    let to = |_| org_path(&who, "rooms");
+    after_post(unbound, &headers, who.lang, to, no_form(who.lang)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -764,17 +765,7 @@ async fn open_proposal(
         closes_at: None,
         action,
     };
-    let view = portal
-        .core
-        .propose(&who.member, new, None)
-        .await
-        .map_err(|e| PortalError::new(e, who.lang))?;
-    Ok(see_other(
-        headers,
-        &format!(
-            "/orgs/{}/proposals/{}",
-            who.member.tenant.slug.as_str(),
-            view.id.0
-        ),
-    ))
+    let opened = portal.core.propose(&who.member, new, None).await;
+    let to = |view: ProposalView| org_path(who, &format!("proposals/{}", view.id.0));
+    after_post(opened, headers, who.lang, to, no_form(who.lang)).await
 }

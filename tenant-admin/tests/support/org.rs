@@ -83,11 +83,12 @@ pub async fn invite_and_join(site: &Site, admin: &mut Browser, org: &str, email:
     member
 }
 
-/// Money moved through the API in `org` (currency COIN): `amount` issued to its admin, then each
+/// Money moved through the API in `org` and `currency`: `issued` to its admin, then each
 /// payment (to, amount, memo) from the admin; each must be taken.
 pub async fn seed_and_pay(
     site: &Site,
     org: &str,
+    currency: &str,
     admin_email: &str,
     issued: &str,
     payments: &[(&str, &str, &str)],
@@ -99,7 +100,7 @@ pub async fn seed_and_pay(
         org,
         "issuance",
         "seed",
-        json!({"currency": "COIN", "to_member": admin.id, "amount": issued, "memo": "seed"}),
+        json!({"currency": currency, "to_member": admin.id, "amount": issued, "memo": "seed"}),
     )
     .await;
     assert_eq!(status, 201, "issuance: {body}");
@@ -111,7 +112,7 @@ pub async fn seed_and_pay(
             org,
             "transfers",
             &format!("pay-{n}"),
-            json!({"currency": "COIN", "to_member": to, "amount": amount, "memo": memo}),
+            json!({"currency": currency, "to_member": to, "amount": amount, "memo": memo}),
         )
         .await;
         assert_eq!(status, 201, "payment {n}: {body}");
