@@ -443,6 +443,34 @@ async fn the_journey_in_a_real_browser() {
     let csv = w.fetch("/orgs/orchard/ledger/journal.csv").await;
     assert!(csv.contains("7.25,APPLE,cider for the party"), "{csv}");
 
+    // The filtered journal, the rules, pledges (one opens its vote), projects, market, feed
+    // and the admin's own page.
+    w.goto("/orgs/orchard/ledger?kind=payment").await;
+    assert!(w.source().await.contains("cider for the party"));
+    w.look("ledger-filtered").await;
+    w.goto("/orgs/orchard/governance").await;
+    w.look("governance").await;
+    w.goto("/orgs/orchard/pledges").await;
+    w.submit(
+        "/orgs/orchard/pledges",
+        &[
+            ("currency", "APPLE"),
+            ("amount", "4.00"),
+            ("description", "pruning the trees"),
+        ],
+    )
+    .await;
+    let at = w.client.current_url().await.expect("a url");
+    assert!(at.path().starts_with("/orgs/orchard/proposals/"), "{at}");
+    w.look("pledge-vote").await;
+    w.goto("/orgs/orchard/pledges").await;
+    assert!(w.source().await.contains("pruning the trees"));
+    w.look("pledges").await;
+    for page in ["projects", "market", "feed", "mine"] {
+        w.goto(&format!("/orgs/orchard/{page}")).await;
+        w.look(page).await;
+    }
+
     // German.
     w.goto("/me").await;
     w.look("me").await;
@@ -459,6 +487,12 @@ async fn the_journey_in_a_real_browser() {
     w.look("dashboard-de").await;
     let csv = w.fetch("/orgs/orchard/ledger/journal.csv").await;
     assert!(csv.contains("7,25;APPLE;cider for the party"), "{csv}");
+    w.goto("/orgs/orchard/governance").await;
+    assert!(w.source().await.contains("Regeln ändern"));
+    w.look("governance-de").await;
+    w.goto("/orgs/orchard/mine").await;
+    assert!(w.source().await.contains("Meine Seite"));
+    w.look("mine-de").await;
 
     let Walk {
         client,

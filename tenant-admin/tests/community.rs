@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::json;
-use support::org::{api_login, api_post, invite_and_join};
+use support::org::{api_login, api_post, invite_and_join, seed_and_pay};
 use support::{sign_up, site};
 
 #[tokio::test]
@@ -166,4 +166,177 @@ async fn the_overview_sums_pledges_per_currency_in_the_readers_language() {
         "{}",
         rules.body
     );
+}
+
+#[tokio::test]
+async fn the_journal_filters_by_kind_and_days_on_the_page_and_in_the_csv() {
+    let site = site().await;
+    let mut admin = sign_up(&site, "mill", "admin@mill.test").await;
+    invite_and_join(&site, &mut admin, "mill", "flo@mill.test").await;
+    seed_and_pay(
+        &site,
+        "mill",
+        "COIN",
+        "admin@mill.test",
+        "40.00",
+        &[("flo@mill.test", "4.20", "flour sacks")],
+    )
+    .await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let tomorrow = day(today.succ_opt().unwrap());
+    let yesterday = day(today.pred_opt().unwrap());
+    let today = day(today);
+    let journal = |page: &str| {
+        // Only the journal's part of the page (the balances above name no memo).
+        page.split(r#"id="journal""#)
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for (query, seed, flour) in [
+        (String::new(), true, true),
+        ("kind=issuance".to_owned(), true, false),
+        ("kind=payment".to_owned(), false, true),
+        (format!("from={today}&until={today}"), true, true),
+        (format!("from={tomorrow}"), false, false),
+        (format!("until={yesterday}"), false, false),
+        (
+            format!("kind=payment&from={yesterday}&until={today}"),
+            false,
+            true,
+        ),
+    ] {
+        let page = admin.get(&format!("/orgs/mill/ledger?{query}")).await;
+        assert_eq!(page.status, 200, "{query}: {}", page.body);
+        let shown = journal(&page.body);
+        assert_eq!(shown.contains(">seed<"), seed, "{query}: {shown}");
+        assert_eq!(shown.contains("flour sacks"), flour, "{query}: {shown}");
+        let csv = admin
+            .get(&format!("/orgs/mill/ledger/journal.csv?lang=en&{query}"))
+            .await;
+        assert_eq!(
+            csv.body.contains(",seed\r\n"),
+            seed,
+            "{query}: {}",
+            csv.body
+        );
+        assert_eq!(
+            csv.body.contains("flour sacks"),
+            flour,
+            "{query}: {}",
+            csv.body
+        );
+    }
+    // The page's links keep the filter.
+    let page = admin.get("/orgs/mill/ledger?kind=payment").await;
+    assert!(
+        page.body
+            .contains("/orgs/mill/ledger/journal.csv?kind=payment"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"<option value="payment" selected>"#));
+}
+
+#[tokio::test]
+async fn pledges_open_their_vote_and_a_members_page_shows_their_part() {
+    let site = site().await;
+    let mut admin = sign_up(&site, "farm", "admin@farm.test").await;
+    let mut ivy = invite_and_join(&site, &mut admin, "farm", "ivy@farm.test").await;
+    seed_and_pay(
+        &site,
+        "farm",
+        "COIN",
+        "admin@farm.test",
+        "30.00",
+        &[("ivy@farm.test", "5.50", "eggs")],
+    )
+    .await;
+
+    // A pledge with a mistake, then a good one: it opens the vote on it.
+    let page = ivy.get("/orgs/farm/pledges").await;
+    assert!(page.body.contains("No pledges yet."), "{}", page.body);
+    let bad = ivy
+        .post(
+            "/orgs/farm/pledges",
+            &[
+                ("currency", "COIN"),
+                ("amount", "ten"),
+                ("description", "weeding"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains(
+            r#"name="amount" value="ten" inputmode="decimal" required aria-invalid="true""#
+        ),
+        "{}",
+        bad.body
+    );
+    let pledged = ivy
+        .post(
+            "/orgs/farm/pledges",
+            &[
+                ("currency", "COIN"),
+                ("amount", "12.00"),
+                ("description", "weeding the beds"),
+            ],
+        )
+        .await;
+    assert_eq!(pledged.status, 303, "{}", pledged.body);
+    let vote = ivy.get(&pledged.location).await;
+    assert_eq!(vote.status, 200, "{}", vote.body);
+    ivy.post(&format!("{}/vote", pledged.location), &[("choice", "yes")])
+        .await;
+    let list = admin.get("/orgs/farm/pledges").await;
+    assert!(
+        list.body.contains("weeding the beds") && list.body.contains("12.00 COIN"),
+        "{}",
+        list.body
+    );
+
+    // Projects, market and feed list what members made (here through the API).
+    let ivy_api = api_login(&site, "ivy@farm.test").await;
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    for (path, body) in [
+        (
+            "projects",
+            json!({"title": "A greenhouse", "description": "glass", "currency": "COIN", "goal": "20",
+                   "deadline": deadline, "share_code": "GREEN", "rate": "1"}),
+        ),
+        (
+            "listings",
+            json!({"kind": "offer", "title": "Fresh basil", "price": "1.50", "currency": "COIN"}),
+        ),
+        ("posts", json!({"body": "Harvest on Sunday!"})),
+    ] {
+        let (status, text) = api_post(&site, &ivy_api, "farm", path, path, body).await;
+        assert_eq!(status, 201, "{path}: {text}");
+    }
+    for (page, shown) in [
+        (
+            "projects",
+            ["A greenhouse", "0.00 / 20.00 COIN", "raising money"],
+        ),
+        ("market", ["Fresh basil", "1.50 COIN", "open"]),
+        ("feed", ["Harvest on Sunday!", "Admin", "0 comments"]),
+    ] {
+        let body = admin.get(&format!("/orgs/farm/{page}")).await.body;
+        for s in shown {
+            assert!(body.contains(s), "{page}: {s}: {body}");
+        }
+    }
+
+    // Ivy's page: her balance, her history, her pledge, her vote, her project.
+    let mine = ivy.get("/orgs/farm/mine").await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    for shown in ["5.50", "eggs", "weeding the beds", "Yes", "A greenhouse"] {
+        assert!(mine.body.contains(shown), "{shown}: {}", mine.body);
+    }
+    // The admin's own page holds the admin's history only: the seed, not Ivy's pledge.
+    let theirs = admin.get("/orgs/farm/mine").await;
+    assert!(theirs.body.contains(">seed<") && !theirs.body.contains("weeding"));
+    assert!(theirs.body.contains("You have not voted yet."));
 }

@@ -303,6 +303,27 @@ async fn the_journey_of_a_new_community() {
         "{}",
         dash.body
     );
+    // Every other page of the org is German too, with nothing of the catalog missing (a
+    // missing sentence shows its id, `portal-...`, as the text of its element).
+    for (page, word) in [
+        ("governance", "Abstimmungsdauer"),
+        ("pledges", "Arbeit zusagen"),
+        ("projects", "Noch keine Projekte."),
+        ("market", "Noch nichts auf dem Marktplatz."),
+        ("feed", "Noch keine Beiträge."),
+        ("mine", "Dein Verlauf"),
+        ("ledger?kind=payment", "Alle Arten"),
+    ] {
+        let page_de = gina.get(&format!("/orgs/garden/{page}")).await;
+        assert_eq!(page_de.status, 200, "{page}: {}", page_de.body);
+        assert!(page_de.body.contains(word), "{page}: {}", page_de.body);
+        assert!(
+            !page_de.body.contains(">portal-"),
+            "{page}: {}",
+            page_de.body
+        );
+    }
+
     // Bad input in German.
     gina.get("/orgs/garden/currencies").await;
     let bad = gina

@@ -242,3 +242,54 @@ portal-col-issued = Ausgegeben
 portal-col-redeemed = Eingelöst
 portal-col-outstanding = Offen
 portal-no-pledges = Noch keine Zusagen.
+
+## Filter des Kassenbuchs
+portal-all-kinds = Alle Arten
+portal-filter-from = Von
+portal-filter-until = Bis
+
+## Zusagen, Projekte, Marktplatz, Pinnwand und die eigene Sicht eines Mitglieds
+portal-nav-pledges = Zusagen
+portal-nav-projects = Projekte
+portal-nav-market = Marktplatz
+portal-nav-feed = Pinnwand
+portal-nav-mine = Meine Seite
+portal-col-member = Mitglied
+portal-col-work = Arbeit
+portal-col-owner = Von
+portal-col-raised-goal = Gesammelt / Ziel
+portal-col-investors = Beteiligte
+portal-col-price = Preis
+portal-col-purchases = Gekauft
+portal-col-post = Beitrag
+portal-col-author = Von
+portal-col-comments = Kommentare
+portal-pledge-create = Arbeit zusagen
+portal-pledge-about = Sag, welche Arbeit du leistest und was sie wert ist; die Gemeinschaft stimmt ab, ob dieser Betrag an dich ausgegeben wird.
+portal-pledge-submit = Zusagen und Abstimmung öffnen
+portal-pledge-proposed = wartet auf die Abstimmung
+portal-pledge-approved = angenommen
+portal-pledge-rejected = abgelehnt
+portal-project-open = sammelt Geld
+portal-project-funded = finanziert
+portal-project-refunded = zurückerstattet
+portal-project-investors = { $count ->
+    [one] eine Beteiligung
+   *[other] { $count } Beteiligungen
+}
+portal-listing-open = offen
+portal-listing-closed = geschlossen
+portal-listing-purchases = { $count ->
+    [one] einmal gekauft
+   *[other] { $count }-mal gekauft
+}
+portal-post-comments = { $count ->
+    [one] ein Kommentar
+   *[other] { $count } Kommentare
+}
+portal-no-projects = Noch keine Projekte.
+portal-no-listings = Noch nichts auf dem Marktplatz.
+portal-no-posts = Noch keine Beiträge.
+portal-no-votes = Du hast noch nicht abgestimmt.
+portal-mine-votes = Deine Stimmen
+portal-mine-history = Dein Verlauf

@@ -242,3 +242,54 @@ portal-col-issued = Issued
 portal-col-redeemed = Redeemed
 portal-col-outstanding = Outstanding
 portal-no-pledges = No pledges yet.
+
+## Journal filters
+portal-all-kinds = All kinds
+portal-filter-from = From
+portal-filter-until = Until
+
+## Pledges, projects, market, feed, and a member's own view
+portal-nav-pledges = Pledges
+portal-nav-projects = Projects
+portal-nav-market = Market
+portal-nav-feed = Feed
+portal-nav-mine = My page
+portal-col-member = Member
+portal-col-work = Work
+portal-col-owner = By
+portal-col-raised-goal = Raised / goal
+portal-col-investors = Investors
+portal-col-price = Price
+portal-col-purchases = Bought
+portal-col-post = Post
+portal-col-author = By
+portal-col-comments = Comments
+portal-pledge-create = Pledge work
+portal-pledge-about = Say what work you will do and what it is worth; the community votes on issuing that amount to you.
+portal-pledge-submit = Pledge and open the vote
+portal-pledge-proposed = waiting for the vote
+portal-pledge-approved = approved
+portal-pledge-rejected = rejected
+portal-project-open = raising money
+portal-project-funded = funded
+portal-project-refunded = refunded
+portal-project-investors = { $count ->
+    [one] one investor
+   *[other] { $count } investors
+}
+portal-listing-open = open
+portal-listing-closed = closed
+portal-listing-purchases = { $count ->
+    [one] bought once
+   *[other] bought { $count } times
+}
+portal-post-comments = { $count ->
+    [one] one comment
+   *[other] { $count } comments
+}
+portal-no-projects = No projects yet.
+portal-no-listings = Nothing on the market yet.
+portal-no-posts = No posts yet.
+portal-no-votes = You have not voted yet.
+portal-mine-votes = Your votes
+portal-mine-history = Your history

@@ -7,12 +7,14 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
 use coinsence_api::Core;
 use coinsence_api::Result;
 use coinsence_api::domain::ids::{AccountId, TransferId};
-use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::ledger::ops::AccountView;
+use coinsence_api::domain::ledger::{AccountKind, TransferKind};
 use coinsence_api::domain::orgs::Member;
+use coinsence_api::domain::portal_journal::JournalFilter;
 use coinsence_api::i18n::{self, Args, Lang};
 use serde::Deserialize;
 
@@ -70,13 +72,12 @@ pub async fn journal_rows(
     core: &Core,
     member: &Member,
     p: &Ctx,
-    account: Option<AccountId>,
-    before: Option<TransferId>,
+    filter: &JournalFilter,
     limit: i64,
 ) -> Result<Vec<JournalRow>> {
     let accounts = core.accounts(member).await?;
     let names = Names::load(core, member, p, &accounts).await?;
-    let receipts = core.history(member, account, before, limit).await?;
+    let receipts = core.journal(member, filter, limit).await?;
     Ok(receipts
         .into_iter()
         .map(|r| JournalRow {
@@ -96,10 +97,57 @@ pub async fn journal_rows(
 #[serde(default)]
 pub struct JournalQuery {
     pub account: String,
+    /// A kind of entry (`payment`, `issuance`, ...).
+    pub kind: String,
+    /// First and last day, `YYYY-MM-DD` (what a date field sends).
+    pub from: String,
+    pub until: String,
     pub before: String,
     /// CSV number format: `de` or `en` (default: the reader's language).
     pub lang: String,
 }
+
+impl JournalQuery {
+    /// The filter it asks for; what does not parse is no filter.
+    pub fn filter(&self) -> JournalFilter {
+        let day = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        JournalFilter {
+            mine: false,
+            account: self.account.trim().parse::<i64>().ok().map(AccountId),
+            kind: TransferKind::try_from(self.kind.trim().to_owned()).ok(),
+            from: day(&self.from),
+            until: day(&self.until),
+            before: self.before.trim().parse::<i64>().ok().map(TransferId),
+        }
+    }
+
+    /// The filter as a query string (without `before`), for the next page and the CSV link.
+    fn filter_query(&self) -> String {
+        let f = self.filter();
+        let text = |d: Option<NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+        [
+            ("account", f.account.map(|a| a.to_string())),
+            ("kind", f.kind.map(|k| k.as_str().to_owned())),
+            ("from", text(f.from)),
+            ("until", text(f.until)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// The kinds of entry a journal can be filtered by.
+const KINDS: [&str; 7] = [
+    "payment",
+    "issuance",
+    "investment",
+    "refund",
+    "purchase",
+    "cancellation",
+    "demurrage",
+];
 
 #[derive(Template)]
 #[template(path = "ledger.html")]
@@ -108,7 +156,10 @@ struct LedgerPage {
     slug: String,
     balances: Vec<(String, String, String)>,
     account_choices: Vec<(String, String)>,
-    account: String,
+    kind_choices: Vec<(&'static str, String)>,
+    q: JournalQuery,
+    /// The filter as a query string, for the next page and the CSV.
+    filters: String,
     journal: Vec<JournalRow>,
     next: String,
 }
@@ -127,9 +178,7 @@ pub async fn page(
     let p = Ctx::in_org(&who, "ledger");
     let accounts = core.accounts(m).await.map_err(fail)?;
     let names = Names::load(core, m, &p, &accounts).await.map_err(fail)?;
-    let account = q.account.trim().parse::<i64>().ok().map(AccountId);
-    let before = q.before.trim().parse::<i64>().ok().map(TransferId);
-    let journal = journal_rows(core, m, &p, account, before, PAGE)
+    let journal = journal_rows(core, m, &p, &q.filter(), PAGE)
         .await
         .map_err(fail)?;
     let next = if i64::try_from(journal.len()).unwrap_or(0) == PAGE {
@@ -160,7 +209,12 @@ pub async fn page(
         slug: m.tenant.slug.as_str().to_owned(),
         balances,
         account_choices,
-        account: account.map(|a| a.to_string()).unwrap_or_default(),
+        kind_choices: KINDS
+            .iter()
+            .map(|k| (*k, p.t(&format!("portal-kind-{k}"))))
+            .collect(),
+        filters: q.filter_query(),
+        q,
         journal,
         next,
         p,
@@ -292,16 +346,16 @@ pub async fn journal_csv(
     ];
     let mut csv = Csv::start(&portal, &q, &who, &header).await?;
     let fail = |e| PortalError::new(e, who.lang);
-    let account = q.account.trim().parse::<i64>().ok().map(AccountId);
-    let mut before = None;
+    let mut filter = q.filter();
+    filter.before = None;
     loop {
         let receipts = portal
             .core
-            .history(&who.member, account, before, 200)
+            .journal(&who.member, &filter, 200)
             .await
             .map_err(fail)?;
         let Some(last) = receipts.last() else { break };
-        before = Some(last.transfer.id);
+        filter.before = Some(last.transfer.id);
         for r in &receipts {
             let t = &r.transfer;
             let kind = i18n::message(csv.lang, &format!("portal-kind-{}", t.kind), &Args::new());

@@ -1,6 +1,7 @@
 //! The pages, one file per area; each handler reads through `Core` and renders a template.
 
 pub mod auth;
+pub mod community;
 pub mod export;
 pub mod governance;
 pub mod ledger;

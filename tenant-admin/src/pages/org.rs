@@ -14,6 +14,7 @@ use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::ledger::issuance::{NewIssuancePolicy, Period};
 use coinsence_api::domain::ledger::ops::NewCurrency;
 use coinsence_api::domain::orgs::Member;
+use coinsence_api::domain::portal_journal::JournalFilter;
 use coinsence_api::domain::portal_sessions::BoundRoom;
 use coinsence_api::i18n::{self, Args};
 use coinsence_api::refusal::Refusal;
@@ -183,7 +184,7 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             ]
         })
         .collect();
-    let journal = journal_rows(core, m, &p, None, None, 10)
+    let journal = journal_rows(core, m, &p, &JournalFilter::default(), 10)
         .await
         .map_err(fail)?;
     let mut charts = Vec::new();
