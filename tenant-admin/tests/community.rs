@@ -152,6 +152,15 @@ async fn the_overview_sums_pledges_per_currency_in_the_readers_language() {
         "{}",
         dash.body
     );
+    // And drawn: pledged against issued, redeemed and outstanding.
+    assert!(
+        dash.body
+            .contains("Pledged work: issued versus redeemed (COIN)")
+            && dash.body.contains("<title>Pledged: 14.75</title>")
+            && dash.body.contains("<title>Redeemed: 0.00</title>"),
+        "{}",
+        dash.body
+    );
     admin.get("/me").await;
     admin.post("/me/language", &[("language", "de")]).await;
     let dash = admin.get("/orgs/bakery").await;
@@ -228,6 +237,14 @@ async fn the_journal_filters_by_kind_and_days_on_the_page_and_in_the_csv() {
             csv.body
         );
     }
+    // The overview draws the circulation: 40.00 COIN issued today.
+    let dash = admin.get("/orgs/mill").await;
+    assert!(
+        dash.body.contains("Money in circulation over time (COIN)")
+            && dash.body.contains(": 40.00</title>"),
+        "{}",
+        dash.body
+    );
     // The page's links keep the filter.
     let page = admin.get("/orgs/mill/ledger?kind=payment").await;
     assert!(

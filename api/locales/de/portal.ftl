@@ -293,3 +293,7 @@ portal-no-posts = Noch keine Beiträge.
 portal-no-votes = Du hast noch nicht abgestimmt.
 portal-mine-votes = Deine Stimmen
 portal-mine-history = Dein Verlauf
+
+## Diagramme in der Übersicht
+portal-chart-circulation = Geld im Umlauf im Lauf der Zeit ({ $currency })
+portal-chart-pledges = Zugesagte Arbeit: ausgegeben und eingelöst ({ $currency })

@@ -293,3 +293,7 @@ portal-no-posts = No posts yet.
 portal-no-votes = You have not voted yet.
 portal-mine-votes = Your votes
 portal-mine-history = Your history
+
+## Charts on the overview
+portal-chart-circulation = Money in circulation over time ({ $currency })
+portal-chart-pledges = Pledged work: issued versus redeemed ({ $currency })

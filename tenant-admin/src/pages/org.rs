@@ -169,11 +169,9 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             title: pr.title,
         })
         .collect();
-    let pledges = core
-        .pledge_summary(m)
-        .await
-        .map_err(fail)?
-        .into_iter()
+    let pledge_totals = core.pledge_summary(m).await.map_err(fail)?;
+    let pledges = pledge_totals
+        .iter()
         .map(|s| {
             [
                 s.currency.as_str().to_owned(),
@@ -213,6 +211,47 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
                 charts.push(crate::charts::bars(&title, &spread));
             }
         }
+        // Money in circulation over the last 90 days, one chart per currency.
+        let circulation = core.circulation_per_day(m, 90).await.map_err(fail)?;
+        for a in accounts
+            .iter()
+            .filter(|a| a.account.kind == AccountKind::Issuance)
+        {
+            let code = a.currency.code.as_str();
+            let days: Vec<(String, i64)> = circulation
+                .iter()
+                .filter(|c| c.currency == code)
+                .map(|c| (c.day.format("%d.%m.").to_string(), c.minor))
+                .collect();
+            if !days.is_empty() {
+                let title = p.t1("portal-chart-circulation", "currency", code);
+                let scale = a.currency.scale;
+                charts.push(crate::charts::bars_shown(&title, &days, |v| {
+                    p.amount(v, scale)
+                }));
+            }
+        }
+    }
+    // Pledged work per currency: pledged, issued for it, redeemed, outstanding.
+    for s in &pledge_totals {
+        let bars: Vec<(String, i64)> = [
+            ("portal-col-pledged", &s.pledged),
+            ("portal-col-issued", &s.issued),
+            ("portal-col-redeemed", &s.redeemed),
+            ("portal-col-outstanding", &s.outstanding),
+        ]
+        .into_iter()
+        .map(|(id, amount)| (p.t(id), plain_minor(amount)))
+        .collect();
+        let title = p.t1("portal-chart-pledges", "currency", s.currency.as_str());
+        charts.push(crate::charts::bars_shown(&title, &bars, |v| {
+            // Back to the text it came from, in the reader's format.
+            bars.iter()
+                .zip([&s.pledged, &s.issued, &s.redeemed, &s.outstanding])
+                .find(|((_, minor), _)| *minor == v)
+                .map(|(_, text)| p.decimal(text))
+                .unwrap_or_default()
+        }));
     }
     let seal = seal_box(&portal, &who, &p, false).await?;
     let page = Dashboard {
@@ -233,6 +272,12 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
         p,
     };
     render(StatusCode::OK, &page, lang)
+}
+
+/// A decimal the domain wrote (`12.50`) as a whole number of its smallest units, for a bar's
+/// height (0 if it is none).
+fn plain_minor(text: &str) -> i64 {
+    text.replace('.', "").parse().unwrap_or(0)
 }
 
 /// The seal chain's state; `verify`: audited now (the chain and the ledger's balances).
