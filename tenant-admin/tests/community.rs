@@ -357,3 +357,46 @@ async fn pledges_open_their_vote_and_a_members_page_shows_their_part() {
     assert!(theirs.body.contains(">seed<") && !theirs.body.contains("weeding"));
     assert!(theirs.body.contains("You have not voted yet."));
 }
+
+#[tokio::test]
+async fn an_issuance_policy_shows_what_its_next_period_pays_and_changes_nothing() {
+    let site = site().await;
+    let mut admin = sign_up(&site, "dairy", "admin@dairy.test").await;
+    invite_and_join(&site, &mut admin, "dairy", "uma@dairy.test").await;
+    admin.get("/orgs/dairy/issuance").await;
+    let set = admin
+        .post(
+            "/orgs/dairy/issuance",
+            &[
+                ("currency", "COIN"),
+                ("period", "monthly"),
+                ("fixed_amount", "5.00"),
+                ("time_zone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let before = admin
+        .get("/orgs/dairy/ledger/balances.csv?lang=en")
+        .await
+        .body;
+    let page = admin.get("/orgs/dairy/issuance").await;
+    assert!(
+        page.body
+            .contains("10.00 to 2 members; holding fees 0.00 from 0 members."),
+        "{}",
+        page.body
+    );
+    // A preview pays nobody.
+    assert_eq!(
+        admin
+            .get("/orgs/dairy/ledger/balances.csv?lang=en")
+            .await
+            .body,
+        before
+    );
+    admin.get("/me").await;
+    admin.post("/me/language", &[("language", "de")]).await;
+    let page = admin.get("/orgs/dairy/issuance").await;
+    assert!(page.body.contains("10,00 an 2 Mitglieder"), "{}", page.body);
+}

@@ -297,3 +297,12 @@ portal-mine-history = Dein Verlauf
 ## Diagramme in der Übersicht
 portal-chart-circulation = Geld im Umlauf im Lauf der Zeit ({ $currency })
 portal-chart-pledges = Zugesagte Arbeit: ausgegeben und eingelöst ({ $currency })
+
+## Vorschau der Ausgabe
+portal-policy-preview = Nächster Zeitraum, ab { $date }: { $issued } an { $members ->
+    [one] ein Mitglied
+   *[other] { $members } Mitglieder
+}; Haltegebühren { $fees } von { $payers ->
+    [one] einem Mitglied
+   *[other] { $payers } Mitgliedern
+}.

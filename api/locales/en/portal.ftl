@@ -297,3 +297,12 @@ portal-mine-history = Your history
 ## Charts on the overview
 portal-chart-circulation = Money in circulation over time ({ $currency })
 portal-chart-pledges = Pledged work: issued versus redeemed ({ $currency })
+
+## Issuance preview
+portal-policy-preview = Next period, from { $date }: { $issued } to { $members ->
+    [one] one member
+   *[other] { $members } members
+}; holding fees { $fees } from { $payers ->
+    [one] one member
+   *[other] { $payers } members
+}.

@@ -448,6 +448,8 @@ fn org_path(who: &InOrg, page: &str) -> String {
 
 struct PolicyLine {
     id: i64,
+    /// What the next period pays (active policies).
+    preview: String,
     currency: String,
     period: String,
     amount: String,
@@ -486,13 +488,37 @@ async fn issuance_page(
 ) -> Result<Response, PortalError> {
     let fail = |e| PortalError::new(e, who.lang);
     let p = Ctx::in_org(who, "issuance");
-    let policies = portal
+    let coins = portal.core.coins(&who.member).await.map_err(fail)?;
+    let mut policies = Vec::new();
+    for pol in portal
         .core
         .issuance_policies(&who.member)
         .await
         .map_err(fail)?
-        .into_iter()
-        .map(|pol| PolicyLine {
+    {
+        // What its next period pays, computed as the run computes it.
+        let preview = match coins.iter().find(|c| c.code == pol.currency) {
+            Some(coin) if pol.active => {
+                let next = portal
+                    .core
+                    .preview_issuance(&who.member, pol.id)
+                    .await
+                    .map_err(fail)?;
+                i18n::message(
+                    who.lang,
+                    "portal-policy-preview",
+                    &Args::new()
+                        .text("date", p.date(&next.starts_at))
+                        .text("issued", p.amount(next.issued_total, coin.scale))
+                        .count("members", next.issued_count)
+                        .text("fees", p.amount(next.demurrage_total, coin.scale))
+                        .count("payers", next.demurrage_count),
+                )
+            }
+            _ => String::new(),
+        };
+        policies.push(PolicyLine {
+            preview,
             id: pol.id,
             currency: pol.currency.as_str().to_owned(),
             period: p.t(&format!("portal-period-{}", pol.period)),
@@ -503,16 +529,9 @@ async fn issuance_page(
                 "portal-policy-ended"
             }),
             active: pol.active,
-        })
-        .collect();
-    let currency_codes = portal
-        .core
-        .coins(&who.member)
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .map(|c| c.code.as_str().to_owned())
-        .collect();
+        });
+    }
+    let currency_codes = coins.iter().map(|c| c.code.as_str().to_owned()).collect();
     let page = IssuancePage {
         slug: who.member.tenant.slug.as_str().to_owned(),
         policies,
