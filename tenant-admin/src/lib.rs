@@ -103,6 +103,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/orgs/{org}/projects", Access::Member),
     ("GET", "/orgs/{org}/market", Access::Member),
     ("GET", "/orgs/{org}/feed", Access::Member),
+    ("POST", "/orgs/{org}/feed/{id}/hide", Access::Admin),
     ("GET", "/orgs/{org}/mine", Access::Member),
 ];
 
@@ -169,6 +170,7 @@ pub fn router(core: Core, config: PortalConfig) -> Router {
         .route("/orgs/{org}/projects", get(community::projects))
         .route("/orgs/{org}/market", get(community::market))
         .route("/orgs/{org}/feed", get(community::feed))
+        .route("/orgs/{org}/feed/{id}/hide", post(community::hide_post))
         .route("/orgs/{org}/mine", get(community::mine))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -400,3 +400,59 @@ async fn an_issuance_policy_shows_what_its_next_period_pays_and_changes_nothing(
     let page = admin.get("/orgs/dairy/issuance").await;
     assert!(page.body.contains("10,00 an 2 Mitglieder"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn a_moderator_hides_a_post_from_the_feed_everywhere() {
+    let site = site().await;
+    let mut admin = sign_up(&site, "pub", "admin@pub.test").await;
+    let mut kim = invite_and_join(&site, &mut admin, "pub", "kim@pub.test").await;
+    let kim_api = api_login(&site, "kim@pub.test").await;
+    let mut ids = Vec::new();
+    for (key, body) in [("a", "Quiz night on Friday"), ("b", "Buy cheap watches!!!")] {
+        let (status, text) =
+            api_post(&site, &kim_api, "pub", "posts", key, json!({"body": body})).await;
+        assert_eq!(status, 201, "{text}");
+        let post: serde_json::Value = serde_json::from_str(&text).unwrap();
+        ids.push(post["id"].as_i64().unwrap());
+    }
+    let spam = ids[1];
+
+    // A member has no hide button, and cannot hide.
+    let feed = kim.get("/orgs/pub/feed").await;
+    assert!(feed.body.contains("Buy cheap watches!!!"));
+    assert!(!feed.body.contains("/hide"), "{}", feed.body);
+    let tried = kim.post(&format!("/orgs/pub/feed/{spam}/hide"), &[]).await;
+    assert_eq!(tried.status, 403, "{}", tried.body);
+
+    // The admin hides it: gone from the feed for everyone, and closed to comments (the API
+    // reads the same feed).
+    let feed = admin.get("/orgs/pub/feed").await;
+    assert!(feed.body.contains(&format!("/orgs/pub/feed/{spam}/hide")));
+    let hidden = admin
+        .post(&format!("/orgs/pub/feed/{spam}/hide"), &[])
+        .await;
+    assert_eq!(hidden.status, 303, "{}", hidden.body);
+    for reader in [&mut admin, &mut kim] {
+        let feed = reader.get("/orgs/pub/feed").await;
+        assert!(feed.body.contains("Quiz night on Friday"), "{}", feed.body);
+        assert!(!feed.body.contains("Buy cheap watches"), "{}", feed.body);
+    }
+    let (status, _) = api_post(
+        &site,
+        &kim_api,
+        "pub",
+        &format!("posts/{spam}/comments"),
+        "c",
+        json!({"body": "still here?"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Hiding again is no error; an unknown post is.
+    admin.get("/orgs/pub/feed").await;
+    let again = admin
+        .post(&format!("/orgs/pub/feed/{spam}/hide"), &[])
+        .await;
+    assert_eq!(again.status, 303);
+    let none = admin.post("/orgs/pub/feed/999999/hide", &[]).await;
+    assert_eq!(none.status, 404, "{}", none.body);
+}

@@ -306,3 +306,6 @@ portal-policy-preview = Nächster Zeitraum, ab { $date }: { $issued } an { $memb
     [one] einem Mitglied
    *[other] { $payers } Mitgliedern
 }.
+
+## Moderation der Pinnwand
+portal-feed-hide = Diesen Beitrag ausblenden

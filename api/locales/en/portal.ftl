@@ -306,3 +306,6 @@ portal-policy-preview = Next period, from { $date }: { $issued } to { $members -
     [one] one member
    *[other] { $payers } members
 }.
+
+## Feed moderation
+portal-feed-hide = Hide this post

@@ -2,20 +2,21 @@
 //! approves it), projects, the market and the feed; and a member's own view of all of it.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use coinsence_api::domain::governance::pledges::{NewPledge, PledgeView};
+use coinsence_api::domain::ids::PostId;
 use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::portal_journal::JournalFilter;
 use serde::Deserialize;
 
-use super::after_post;
 use super::ledger::{JournalRow, journal_rows};
+use super::{Bare, after_post, no_form};
 use crate::Portal;
 use crate::error::PortalError;
 use crate::page::{Ctx, FormError, render};
-use crate::session::{InOrg, Posted};
+use crate::session::{Admin, InOrg, Posted};
 
 /// How many of each a page shows (the newest).
 const SHOWN: i64 = 100;
@@ -219,36 +220,61 @@ pub async fn market(State(portal): State<Portal>, who: InOrg) -> Result<Response
     render(StatusCode::OK, &page, who.lang)
 }
 
+struct PostLine {
+    id: i64,
+    author: String,
+    date: String,
+    body: String,
+    comments: String,
+}
+
+#[derive(Template)]
+#[template(path = "feed.html")]
+struct FeedPage {
+    p: Ctx,
+    slug: String,
+    /// Moderators (admins) may hide a post.
+    moderator: bool,
+    posts: Vec<PostLine>,
+}
+
 pub async fn feed(State(portal): State<Portal>, who: InOrg) -> Result<Response, PortalError> {
     let p = Ctx::in_org(&who, "feed");
-    let lines = portal
+    let posts = portal
         .core
         .feed(&who.member, None, SHOWN)
         .await
         .map_err(|e| PortalError::new(e, who.lang))?
         .into_iter()
-        .map(|v| Line {
-            amount: String::new(),
-            status: p.date(&v.created_at),
-            note: p.tn("portal-post-comments", "count", v.comments),
-            who: v.author_name,
-            title: v.body,
+        .map(|v| PostLine {
+            id: v.id.0,
+            date: p.date(&v.created_at),
+            comments: p.tn("portal-post-comments", "count", v.comments),
+            author: v.author_name,
+            body: v.body,
         })
         .collect();
-    let page = ListPage {
-        heading: "portal-nav-feed",
-        empty: "portal-no-posts",
-        columns: [
-            "portal-col-post",
-            "portal-col-author",
-            "",
-            "portal-col-date",
-            "portal-col-comments",
-        ],
-        lines,
+    let page = FeedPage {
+        slug: who.member.tenant.slug.as_str().to_owned(),
+        moderator: who.member.role.is_admin(),
+        posts,
         p,
     };
     render(StatusCode::OK, &page, who.lang)
+}
+
+/// A moderator hides a post from the feed (everywhere: chat and portal).
+pub async fn hide_post(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Admin(who): Admin,
+    Posted(Bare {}): Posted<Bare>,
+) -> Result<Response, PortalError> {
+    let hidden = portal.core.hide_post(&who.member, PostId(id)).await;
+    let slug = who.member.tenant.slug.as_str().to_owned();
+    let to = |_| format!("/orgs/{slug}/feed");
+    after_post(hidden, &headers, who.lang, to, no_form(who.lang)).await
 }
 
 /// A vote of the member's: the proposal, their choice, where it stands.
