@@ -63,7 +63,7 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
         }
         OrgCommand::Export { slug, out } => {
             let slug = OrgSlug::parse(&slug)?;
-            let done = coinsence_api::domain::archive::export_org(&core.pool, &slug, &out).await?;
+            let done = core.export_org(&slug, &out).await?;
             let rows: u64 = done.parts.iter().map(|p| p.rows).sum();
             println!(
                 "exported org {slug} to {}: {} parts, {rows} rows, {} bytes",

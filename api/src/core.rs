@@ -16,6 +16,7 @@
 //! | Market | `domain/governance/market.rs` | listings: create, list, close, buy |
 //! | Feed | `domain/governance/feed.rs` | posts and comments |
 //! | Outbox | `domain/governance/outbox.rs` | pending events for the chat side, mark delivered, parked |
+//! | Archive | `domain/archive/mod.rs` | an org's export (the CLI's `org export`, the portal's button for its admins) |
 //! | Chat | `domain/chat.rs` | connect codes and rooms, chat identities and their member, login links, delivery |
 //! | Billing | `domain/billing/` | euro top-ups: terms, start, provider events applied, account onboarding and status |
 //! | Follow-ups | `domain/follow_up.rs` | where follow-up jobs go (`with_follow_ups`) |

@@ -5,6 +5,11 @@ use std::fmt::Write;
 
 /// A bar chart of `bars` (label, value), `title` as its accessible name.
 pub fn bars(title: &str, bars: &[(String, i64)]) -> String {
+    bars_shown(title, bars, |v| v.to_string())
+}
+
+/// A bar chart whose values are shown as `shown` writes them (amounts in the reader's format).
+pub fn bars_shown(title: &str, bars: &[(String, i64)], shown: impl Fn(i64) -> String) -> String {
     const WIDTH: i64 = 600;
     const HEIGHT: i64 = 180;
     const BASE: i64 = 150;
@@ -19,13 +24,15 @@ pub fn bars(title: &str, bars: &[(String, i64)]) -> String {
     let _ = write!(svg, "<title>{}</title>", escape(title));
     for (i, (label, value)) in bars.iter().enumerate() {
         let i = i64::try_from(i).unwrap_or(0);
-        let h = value.saturating_mul(BASE - 20) / max;
+        // Nothing below the line: a negative value (none expected) draws no bar.
+        let h = value.max(&0).saturating_mul(BASE - 20) / max;
         let x = i * slot + (slot - bar) / 2;
         let _ = write!(
             svg,
-            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#0b5cad\"><title>{}: {value}</title></rect>",
+            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#0b5cad\"><title>{}: {}</title></rect>",
             BASE - h,
-            escape(label)
+            escape(label),
+            escape(&shown(*value))
         );
         // Labels under every bar when they fit, else under every few.
         let every = (n / 12).max(1);

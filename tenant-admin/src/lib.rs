@@ -95,6 +95,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/orgs/{org}/ledger", Access::Member),
     ("GET", "/orgs/{org}/ledger/journal.csv", Access::Member),
     ("GET", "/orgs/{org}/ledger/balances.csv", Access::Member),
+    ("POST", "/orgs/{org}/export", Access::Admin),
+    ("GET", "/orgs/{org}/governance", Access::Member),
+    ("POST", "/orgs/{org}/governance", Access::Admin),
+    ("GET", "/orgs/{org}/pledges", Access::Member),
+    ("POST", "/orgs/{org}/pledges", Access::Member),
+    ("GET", "/orgs/{org}/projects", Access::Member),
+    ("GET", "/orgs/{org}/market", Access::Member),
+    ("GET", "/orgs/{org}/feed", Access::Member),
+    ("POST", "/orgs/{org}/feed/{id}/hide", Access::Admin),
+    ("GET", "/orgs/{org}/mine", Access::Member),
 ];
 
 /// The portal's routes, to be merged beside the API (`/v1`) at `/`.
@@ -105,7 +115,7 @@ pub fn router(core: Core, config: PortalConfig) -> Router {
         config: Arc::new(config),
         limits,
     };
-    use pages::{auth, ledger, me, org, proposals};
+    use pages::{auth, community, export, governance, ledger, me, org, proposals};
     Router::new()
         .route("/", get(auth::home))
         .route("/assets/{file}", get(assets::serve))
@@ -148,6 +158,20 @@ pub fn router(core: Core, config: PortalConfig) -> Router {
         .route("/orgs/{org}/ledger", get(ledger::page))
         .route("/orgs/{org}/ledger/journal.csv", get(ledger::journal_csv))
         .route("/orgs/{org}/ledger/balances.csv", get(ledger::balances_csv))
+        .route("/orgs/{org}/export", post(export::download))
+        .route(
+            "/orgs/{org}/governance",
+            get(governance::page).post(governance::change),
+        )
+        .route(
+            "/orgs/{org}/pledges",
+            get(community::pledges).post(community::pledge),
+        )
+        .route("/orgs/{org}/projects", get(community::projects))
+        .route("/orgs/{org}/market", get(community::market))
+        .route("/orgs/{org}/feed", get(community::feed))
+        .route("/orgs/{org}/feed/{id}/hide", post(community::hide_post))
+        .route("/orgs/{org}/mine", get(community::mine))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::same_origin,

@@ -100,6 +100,11 @@ impl Ctx {
         format_minor_in(minor, scale, self.lang)
     }
 
+    /// A decimal the domain wrote (`12.50`, no grouping) with this language's decimal mark.
+    pub fn decimal(&self, plain: &str) -> String {
+        plain.replace('.', &self.lang.decimal_separator().to_string())
+    }
+
     pub fn date(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         match self.lang {
             Lang::De => at.format("%d.%m.%Y %H:%M").to_string(),

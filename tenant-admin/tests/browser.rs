@@ -7,16 +7,17 @@
 // Test helpers outside `#[test]` functions expect too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::site;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use support::org::seed_and_pay;
+use support::site;
 
 /// axe-core's version, as `.ci/deps` installs it.
 const AXE_VERSION: &str = "4.14.1";
@@ -407,54 +408,15 @@ async fn the_journey_in_a_real_browser() {
     w.submit("/logout", &[]).await;
 
     // A payment through the API.
-    let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{}/v1/login", site.base))
-        .json(&json!({"email": "gina@orchard.test", "password": "correct horse battery"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("a token");
-    let gina = login["user"]["id"].as_i64().expect("an id");
-    let max = site
-        .core
-        .user_by_email(
-            &coinsence_api::domain::identity::Email::parse("max@orchard.test").expect("an email"),
-        )
-        .await
-        .expect("max")
-        .id
-        .0;
-    for (path, key, body) in [
-        (
-            "issuance",
-            "seed",
-            json!({"currency": "APPLE", "to_member": gina, "amount": "50.00", "memo": "seed"}),
-        ),
-        (
-            "transfers",
-            "pay",
-            json!({"currency": "APPLE", "to_member": max, "amount": "7.25", "memo": "cider for the party"}),
-        ),
-    ] {
-        let r = http
-            .post(format!("{}/v1/orgs/orchard/{path}", site.base))
-            .bearer_auth(token)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-            .await
-            .expect("the API answers");
-        assert_eq!(
-            r.status().as_u16(),
-            201,
-            "{path}: {}",
-            r.text().await.unwrap_or_default()
-        );
-    }
+    seed_and_pay(
+        &site,
+        "orchard",
+        "APPLE",
+        "gina@orchard.test",
+        "50.00",
+        &[("max@orchard.test", "7.25", "cider for the party")],
+    )
+    .await;
 
     // Back in as the admin: the ledger shows the payment, the CSV holds it.
     w.log_in("gina@orchard.test").await;
@@ -481,6 +443,34 @@ async fn the_journey_in_a_real_browser() {
     let csv = w.fetch("/orgs/orchard/ledger/journal.csv").await;
     assert!(csv.contains("7.25,APPLE,cider for the party"), "{csv}");
 
+    // The filtered journal, the rules, pledges (one opens its vote), projects, market, feed
+    // and the admin's own page.
+    w.goto("/orgs/orchard/ledger?kind=payment").await;
+    assert!(w.source().await.contains("cider for the party"));
+    w.look("ledger-filtered").await;
+    w.goto("/orgs/orchard/governance").await;
+    w.look("governance").await;
+    w.goto("/orgs/orchard/pledges").await;
+    w.submit(
+        "/orgs/orchard/pledges",
+        &[
+            ("currency", "APPLE"),
+            ("amount", "4.00"),
+            ("description", "pruning the trees"),
+        ],
+    )
+    .await;
+    let at = w.client.current_url().await.expect("a url");
+    assert!(at.path().starts_with("/orgs/orchard/proposals/"), "{at}");
+    w.look("pledge-vote").await;
+    w.goto("/orgs/orchard/pledges").await;
+    assert!(w.source().await.contains("pruning the trees"));
+    w.look("pledges").await;
+    for page in ["projects", "market", "feed", "mine"] {
+        w.goto(&format!("/orgs/orchard/{page}")).await;
+        w.look(page).await;
+    }
+
     // German.
     w.goto("/me").await;
     w.look("me").await;
@@ -497,6 +487,12 @@ async fn the_journey_in_a_real_browser() {
     w.look("dashboard-de").await;
     let csv = w.fetch("/orgs/orchard/ledger/journal.csv").await;
     assert!(csv.contains("7,25;APPLE;cider for the party"), "{csv}");
+    w.goto("/orgs/orchard/governance").await;
+    assert!(w.source().await.contains("Regeln ändern"));
+    w.look("governance-de").await;
+    w.goto("/orgs/orchard/mine").await;
+    assert!(w.source().await.contains("Meine Seite"));
+    w.look("mine-de").await;
 
     let Walk {
         client,

@@ -3,13 +3,14 @@
 // Test helpers outside `#[test]` functions expect too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use coinsence_api::login_limits::LimitConfig;
-use coinsence_tenant_admin::{Access, ROUTES};
-use common::{Browser, Page, sign_up, site, site_with};
+use coinsence_tenant_admin::{Access, PortalConfig, ROUTES};
+use support::org::invite_and_join;
+use support::{Browser, Page, sign_up, site, site_config, site_with};
 
 /// A route's path with its parameters filled in for `slug`.
 fn path_for(template: &str, slug: &str) -> String {
@@ -97,23 +98,7 @@ async fn another_orgs_admin_meets_a_wall_on_every_org_route() {
 async fn a_member_cannot_reach_admin_pages_or_actions() {
     let site = site().await;
     let mut admin = sign_up(&site, "club", "admin@club.test").await;
-    admin.get("/orgs/club/members").await;
-    let invited = admin.post("/orgs/club/invites", &[]).await;
-    assert_eq!(invited.status, 200, "{}", invited.body);
-    let link = invited
-        .body
-        .split("/join/")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .expect("an invite link")
-        .to_owned();
-    let mut member = Browser::new(&site);
-    member.get("/signup").await;
-    // A person without an org of their own: signing up makes one; join ours through the link.
-    let mut member = sign_up_person(&site, &mut member, "member@club.test").await;
-    member.get(&format!("/join/{link}")).await;
-    let joined = member.post(&format!("/join/{link}"), &[]).await;
-    assert_eq!(joined.status, 303, "{}", joined.body);
+    let mut member = invite_and_join(&site, &mut admin, "club", "member@club.test").await;
     assert_eq!(member.get("/orgs/club").await.status, 200);
     for (method, template, access) in ROUTES {
         if *access != Access::Admin {
@@ -126,12 +111,6 @@ async fn a_member_cannot_reach_admin_pages_or_actions() {
     }
 }
 
-/// A second person, signed up with an org of their own (the portal's signup makes one).
-async fn sign_up_person(site: &common::Site, _b: &mut Browser, email: &str) -> Browser {
-    let slug = email.split('@').next().unwrap_or("p").replace('.', "-") + "-own";
-    sign_up(site, &slug, email).await
-}
-
 #[tokio::test]
 async fn forms_without_their_token_or_from_elsewhere_change_nothing() {
     let site = site().await;
@@ -142,7 +121,7 @@ async fn forms_without_their_token_or_from_elsewhere_change_nothing() {
     let page = admin
         .post_raw(
             "/orgs/guarded/currencies",
-            common::serde_urlencoded_like(&[("code", "NOTOK"), ("name", "No"), ("scale", "2")]),
+            support::serde_urlencoded_like(&[("code", "NOTOK"), ("name", "No"), ("scale", "2")]),
         )
         .await;
     assert_eq!(page.status, 403, "{}", page.body);
@@ -303,4 +282,103 @@ async fn the_address_limit_trips_too() {
         statuses.push(page.status);
     }
     assert_eq!(statuses, [401, 401, 429, 429]);
+}
+
+/// The session cookie's `Set-Cookie` at a login with these extra request headers, from a page
+/// at `scheme` (a browser's `Origin`).
+async fn session_cookie_at_login(
+    site: &support::Site,
+    scheme: &str,
+    headers: &[(&str, &str)],
+) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let with = |mut r: reqwest::RequestBuilder| {
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r
+    };
+    let form = with(client.get(format!("{}/login", site.base)))
+        .send()
+        .await
+        .unwrap();
+    let key = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("cs_form="))
+        .expect("a form key");
+    let page = Page {
+        status: 200,
+        location: String::new(),
+        headers: Default::default(),
+        body: form.text().await.unwrap(),
+    };
+    let token = page.form_token().expect("the login form's token");
+    let origin = site.base.replacen("http", scheme, 1);
+    let done = with(client.post(format!("{}/login", site.base)))
+        .header("cookie", key)
+        .header("origin", origin)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", "admin@secure.test"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status().as_u16(), 303);
+    done.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("cs_session="))
+        .expect("the session cookie")
+}
+
+/// A portal served as `https` and `trust_proxy` say, where admin@secure.test has an account.
+async fn served(https: bool, trust_proxy: bool) -> support::Site {
+    let site = site_config(PortalConfig {
+        https,
+        trust_proxy,
+        limits: LimitConfig::default(),
+    })
+    .await;
+    site.core
+        .signup(
+            "admin@secure.test",
+            "correct horse battery".to_owned(),
+            "Admin",
+            None,
+        )
+        .await
+        .unwrap();
+    site
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_over_https_and_only_then() {
+    // Served over https itself.
+    let site = served(true, false).await;
+    let cookie = session_cookie_at_login(&site, "https", &[]).await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    // Behind a proxy that says https, and is believed.
+    let site = served(false, true).await;
+    let https = [("x-forwarded-proto", "https")];
+    let cookie = session_cookie_at_login(&site, "https", &https).await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // The same proxy, reached over http.
+    let http = [("x-forwarded-proto", "http")];
+    let cookie = session_cookie_at_login(&site, "http", &http).await;
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    // Plain http, and the header from someone nobody vouches for: not Secure.
+    let site = served(false, false).await;
+    let cookie = session_cookie_at_login(&site, "http", &https).await;
+    assert!(!cookie.contains("Secure"), "{cookie}");
 }

@@ -189,3 +189,123 @@ portal-account-member = Mitglied
 portal-account-issuance = Ausgabe
 portal-account-fund = Gemeinschaftskasse
 portal-account-project = Projekt
+
+## Export (das Archiv der Gemeinschaft)
+portal-export-title = Nimm deine Daten mit
+portal-export-about = Lade alles dieser Gemeinschaft als eine Datei herunter (Mitglieder, Kassenbuch, versiegelte Geschichte, Vorschläge, Zusagen, Projekte, Marktplatz und Pinnwand), um es in ein anderes Coinsence zu importieren. Sie enthält den Schlüssel, der eure Geschichte signiert: Bewahre sie so sicher auf wie ein Passwort.
+portal-export-button = Archiv herunterladen
+
+## Regeln (Entscheidungen)
+portal-nav-governance = Regeln
+portal-col-proposal-kind = Art des Vorschlags
+portal-col-method = Verfahren
+portal-col-quorum = Quorum
+portal-col-threshold = Schwelle
+portal-rules-default = Alle anderen Arten
+portal-rules-period = Abstimmungsdauer
+portal-rules-days = { $days ->
+    [one] ein Tag
+   *[other] { $days } Tage
+}
+portal-rules-proposers = Wer Vorschläge machen darf
+portal-proposers-members = jedes Mitglied
+portal-proposers-admins = nur Admins
+portal-method-majority = Mehrheit
+portal-method-supermajority = qualifizierte Mehrheit
+portal-method-consensus = Konsens
+portal-method-consent = Konsent
+portal-rules-change = Regeln ändern
+portal-rules-change-about = Solange die Gemeinschaft weniger als drei Mitglieder hat, gilt eine Änderung sofort; danach öffnet sie einen Vorschlag, über den alle abstimmen.
+portal-field-quorum-bp = Quorum in Basispunkten (5000 = 50 %)
+portal-field-threshold-bp = Schwelle der qualifizierten Mehrheit in Basispunkten (6667 = zwei Drittel)
+portal-field-voting-days = Abstimmungsdauer in Tagen
+portal-rules-override = Eine eigene Regel für eine Art von Vorschlag
+portal-rules-no-override = keine
+portal-rules-proposal = Die Entscheidungsregeln ändern
+portal-proposal-kind-issue_for_pledge = Geld für eine Zusage ausgeben
+portal-proposal-kind-issue_to_account = Geld an ein Konto ausgeben
+portal-proposal-kind-fund_project = Ein Projekt finanzieren
+portal-proposal-kind-change_rules = Die Regeln ändern
+portal-proposal-kind-change_issuance = Die Ausgabe ändern
+portal-proposal-kind-admit_member = Ein Mitglied aufnehmen
+portal-proposal-kind-remove_member = Ein Mitglied entfernen
+portal-proposal-kind-set_role = Eine Rolle ändern
+portal-proposal-kind-free_text = Alles andere (freier Text)
+portal-proposal-kind-change_topup_rate = Den Aufladekurs ändern
+portal-proposal-kind-list_on_exchange = An der Börse listen
+portal-proposal-kind-delist_from_exchange = Von der Börse nehmen
+
+## Zusagen in der Übersicht
+portal-dash-pledges = Zugesagte Arbeit
+portal-col-pledged = Zugesagt
+portal-col-issued = Ausgegeben
+portal-col-redeemed = Eingelöst
+portal-col-outstanding = Offen
+portal-no-pledges = Noch keine Zusagen.
+
+## Filter des Kassenbuchs
+portal-all-kinds = Alle Arten
+portal-filter-from = Von
+portal-filter-until = Bis
+
+## Zusagen, Projekte, Marktplatz, Pinnwand und die eigene Sicht eines Mitglieds
+portal-nav-pledges = Zusagen
+portal-nav-projects = Projekte
+portal-nav-market = Marktplatz
+portal-nav-feed = Pinnwand
+portal-nav-mine = Meine Seite
+portal-col-member = Mitglied
+portal-col-work = Arbeit
+portal-col-owner = Von
+portal-col-raised-goal = Gesammelt / Ziel
+portal-col-investors = Beteiligte
+portal-col-price = Preis
+portal-col-purchases = Gekauft
+portal-col-post = Beitrag
+portal-col-author = Von
+portal-col-comments = Kommentare
+portal-pledge-create = Arbeit zusagen
+portal-pledge-about = Sag, welche Arbeit du leistest und was sie wert ist; die Gemeinschaft stimmt ab, ob dieser Betrag an dich ausgegeben wird.
+portal-pledge-submit = Zusagen und Abstimmung öffnen
+portal-pledge-proposed = wartet auf die Abstimmung
+portal-pledge-approved = angenommen
+portal-pledge-rejected = abgelehnt
+portal-project-open = sammelt Geld
+portal-project-funded = finanziert
+portal-project-refunded = zurückerstattet
+portal-project-investors = { $count ->
+    [one] eine Beteiligung
+   *[other] { $count } Beteiligungen
+}
+portal-listing-open = offen
+portal-listing-closed = geschlossen
+portal-listing-purchases = { $count ->
+    [one] einmal gekauft
+   *[other] { $count }-mal gekauft
+}
+portal-post-comments = { $count ->
+    [one] ein Kommentar
+   *[other] { $count } Kommentare
+}
+portal-no-projects = Noch keine Projekte.
+portal-no-listings = Noch nichts auf dem Marktplatz.
+portal-no-posts = Noch keine Beiträge.
+portal-no-votes = Du hast noch nicht abgestimmt.
+portal-mine-votes = Deine Stimmen
+portal-mine-history = Dein Verlauf
+
+## Diagramme in der Übersicht
+portal-chart-circulation = Geld im Umlauf im Lauf der Zeit ({ $currency })
+portal-chart-pledges = Zugesagte Arbeit: ausgegeben und eingelöst ({ $currency })
+
+## Vorschau der Ausgabe
+portal-policy-preview = Nächster Zeitraum, ab { $date }: { $issued } an { $members ->
+    [one] ein Mitglied
+   *[other] { $members } Mitglieder
+}; Haltegebühren { $fees } von { $payers ->
+    [one] einem Mitglied
+   *[other] { $payers } Mitgliedern
+}.
+
+## Moderation der Pinnwand
+portal-feed-hide = Diesen Beitrag ausblenden

@@ -189,3 +189,123 @@ portal-account-member = member
 portal-account-issuance = Issuance
 portal-account-fund = Community fund
 portal-account-project = Project
+
+## Export (the org's archive)
+portal-export-title = Take your data with you
+portal-export-about = Download everything of this community as one file (members, ledger, sealed history, proposals, pledges, projects, market and feed), to import it into another Coinsence. It holds the key that signs your history: keep it as safe as a password.
+portal-export-button = Download the archive
+
+## Rules (governance)
+portal-nav-governance = Rules
+portal-col-proposal-kind = Kind of proposal
+portal-col-method = Method
+portal-col-quorum = Quorum
+portal-col-threshold = Threshold
+portal-rules-default = Every other kind
+portal-rules-period = Voting period
+portal-rules-days = { $days ->
+    [one] one day
+   *[other] { $days } days
+}
+portal-rules-proposers = Who may propose
+portal-proposers-members = every member
+portal-proposers-admins = admins only
+portal-method-majority = majority
+portal-method-supermajority = supermajority
+portal-method-consensus = consensus
+portal-method-consent = consent
+portal-rules-change = Change the rules
+portal-rules-change-about = While the community has fewer than three members, a change applies at once; after that it opens a proposal that everyone votes on.
+portal-field-quorum-bp = Quorum, in basis points (5000 = 50 %)
+portal-field-threshold-bp = Supermajority threshold, in basis points (6667 = two thirds)
+portal-field-voting-days = Voting period, in days
+portal-rules-override = A rule of its own for one kind of proposal
+portal-rules-no-override = none
+portal-rules-proposal = Change the decision rules
+portal-proposal-kind-issue_for_pledge = Issue money for a pledge
+portal-proposal-kind-issue_to_account = Issue money to an account
+portal-proposal-kind-fund_project = Fund a project
+portal-proposal-kind-change_rules = Change the rules
+portal-proposal-kind-change_issuance = Change the issuance
+portal-proposal-kind-admit_member = Admit a member
+portal-proposal-kind-remove_member = Remove a member
+portal-proposal-kind-set_role = Change a role
+portal-proposal-kind-free_text = Anything else (free text)
+portal-proposal-kind-change_topup_rate = Change the top-up rate
+portal-proposal-kind-list_on_exchange = List on the exchange
+portal-proposal-kind-delist_from_exchange = Take off the exchange
+
+## Pledge totals on the overview
+portal-dash-pledges = Pledged work
+portal-col-pledged = Pledged
+portal-col-issued = Issued
+portal-col-redeemed = Redeemed
+portal-col-outstanding = Outstanding
+portal-no-pledges = No pledges yet.
+
+## Journal filters
+portal-all-kinds = All kinds
+portal-filter-from = From
+portal-filter-until = Until
+
+## Pledges, projects, market, feed, and a member's own view
+portal-nav-pledges = Pledges
+portal-nav-projects = Projects
+portal-nav-market = Market
+portal-nav-feed = Feed
+portal-nav-mine = My page
+portal-col-member = Member
+portal-col-work = Work
+portal-col-owner = By
+portal-col-raised-goal = Raised / goal
+portal-col-investors = Investors
+portal-col-price = Price
+portal-col-purchases = Bought
+portal-col-post = Post
+portal-col-author = By
+portal-col-comments = Comments
+portal-pledge-create = Pledge work
+portal-pledge-about = Say what work you will do and what it is worth; the community votes on issuing that amount to you.
+portal-pledge-submit = Pledge and open the vote
+portal-pledge-proposed = waiting for the vote
+portal-pledge-approved = approved
+portal-pledge-rejected = rejected
+portal-project-open = raising money
+portal-project-funded = funded
+portal-project-refunded = refunded
+portal-project-investors = { $count ->
+    [one] one investor
+   *[other] { $count } investors
+}
+portal-listing-open = open
+portal-listing-closed = closed
+portal-listing-purchases = { $count ->
+    [one] bought once
+   *[other] bought { $count } times
+}
+portal-post-comments = { $count ->
+    [one] one comment
+   *[other] { $count } comments
+}
+portal-no-projects = No projects yet.
+portal-no-listings = Nothing on the market yet.
+portal-no-posts = No posts yet.
+portal-no-votes = You have not voted yet.
+portal-mine-votes = Your votes
+portal-mine-history = Your history
+
+## Charts on the overview
+portal-chart-circulation = Money in circulation over time ({ $currency })
+portal-chart-pledges = Pledged work: issued versus redeemed ({ $currency })
+
+## Issuance preview
+portal-policy-preview = Next period, from { $date }: { $issued } to { $members ->
+    [one] one member
+   *[other] { $members } members
+}; holding fees { $fees } from { $payers ->
+    [one] one member
+   *[other] { $payers } members
+}.
+
+## Feed moderation
+portal-feed-hide = Hide this post

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod money;
 pub mod orgs;
 pub mod portal_charts;
+pub mod portal_journal;
 pub mod portal_sessions;
 pub mod spare_schemas;
 pub mod tenancy;

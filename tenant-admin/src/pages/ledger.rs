@@ -7,13 +7,15 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
 use coinsence_api::Core;
 use coinsence_api::Result;
 use coinsence_api::domain::ids::{AccountId, TransferId};
-use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::ledger::ops::AccountView;
+use coinsence_api::domain::ledger::{AccountKind, TransferKind};
 use coinsence_api::domain::orgs::Member;
-use coinsence_api::i18n::Lang;
+use coinsence_api::domain::portal_journal::JournalFilter;
+use coinsence_api::i18n::{self, Args, Lang};
 use serde::Deserialize;
 
 use crate::Portal;
@@ -70,13 +72,12 @@ pub async fn journal_rows(
     core: &Core,
     member: &Member,
     p: &Ctx,
-    account: Option<AccountId>,
-    before: Option<TransferId>,
+    filter: &JournalFilter,
     limit: i64,
 ) -> Result<Vec<JournalRow>> {
     let accounts = core.accounts(member).await?;
     let names = Names::load(core, member, p, &accounts).await?;
-    let receipts = core.history(member, account, before, limit).await?;
+    let receipts = core.journal(member, filter, limit).await?;
     Ok(receipts
         .into_iter()
         .map(|r| JournalRow {
@@ -96,10 +97,57 @@ pub async fn journal_rows(
 #[serde(default)]
 pub struct JournalQuery {
     pub account: String,
+    /// A kind of entry (`payment`, `issuance`, ...).
+    pub kind: String,
+    /// First and last day, `YYYY-MM-DD` (what a date field sends).
+    pub from: String,
+    pub until: String,
     pub before: String,
     /// CSV number format: `de` or `en` (default: the reader's language).
     pub lang: String,
 }
+
+impl JournalQuery {
+    /// The filter it asks for; what does not parse is no filter.
+    pub fn filter(&self) -> JournalFilter {
+        let day = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        JournalFilter {
+            mine: false,
+            account: self.account.trim().parse::<i64>().ok().map(AccountId),
+            kind: TransferKind::try_from(self.kind.trim().to_owned()).ok(),
+            from: day(&self.from),
+            until: day(&self.until),
+            before: self.before.trim().parse::<i64>().ok().map(TransferId),
+        }
+    }
+
+    /// The filter as a query string (without `before`), for the next page and the CSV link.
+    fn filter_query(&self) -> String {
+        let f = self.filter();
+        let text = |d: Option<NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+        [
+            ("account", f.account.map(|a| a.to_string())),
+            ("kind", f.kind.map(|k| k.as_str().to_owned())),
+            ("from", text(f.from)),
+            ("until", text(f.until)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// The kinds of entry a journal can be filtered by.
+const KINDS: [&str; 7] = [
+    "payment",
+    "issuance",
+    "investment",
+    "refund",
+    "purchase",
+    "cancellation",
+    "demurrage",
+];
 
 #[derive(Template)]
 #[template(path = "ledger.html")]
@@ -108,7 +156,10 @@ struct LedgerPage {
     slug: String,
     balances: Vec<(String, String, String)>,
     account_choices: Vec<(String, String)>,
-    account: String,
+    kind_choices: Vec<(&'static str, String)>,
+    q: JournalQuery,
+    /// The filter as a query string, for the next page and the CSV.
+    filters: String,
     journal: Vec<JournalRow>,
     next: String,
 }
@@ -127,9 +178,7 @@ pub async fn page(
     let p = Ctx::in_org(&who, "ledger");
     let accounts = core.accounts(m).await.map_err(fail)?;
     let names = Names::load(core, m, &p, &accounts).await.map_err(fail)?;
-    let account = q.account.trim().parse::<i64>().ok().map(AccountId);
-    let before = q.before.trim().parse::<i64>().ok().map(TransferId);
-    let journal = journal_rows(core, m, &p, account, before, PAGE)
+    let journal = journal_rows(core, m, &p, &q.filter(), PAGE)
         .await
         .map_err(fail)?;
     let next = if i64::try_from(journal.len()).unwrap_or(0) == PAGE {
@@ -160,7 +209,12 @@ pub async fn page(
         slug: m.tenant.slug.as_str().to_owned(),
         balances,
         account_choices,
-        account: account.map(|a| a.to_string()).unwrap_or_default(),
+        kind_choices: KINDS
+            .iter()
+            .map(|k| (*k, p.t(&format!("portal-kind-{k}"))))
+            .collect(),
+        filters: q.filter_query(),
+        q,
         journal,
         next,
         p,
@@ -181,10 +235,6 @@ fn cell(text: &str, sep: char, is_text: bool) -> String {
     } else {
         text
     }
-}
-
-fn csv_lang(q: &JournalQuery, who: &InOrg) -> Lang {
-    Lang::from_tag(&q.lang).unwrap_or(who.lang)
 }
 
 fn csv_response(name: &str, body: String) -> Response {
@@ -221,22 +271,69 @@ fn plain_amount(minor: i64, scale: coinsence_api::domain::money::Scale, lang: La
     }
 }
 
+/// A CSV for a spreadsheet in one language's number format (`?lang=`, else the reader's), with
+/// what its rows need: the accounts and their names.
+struct Csv {
+    lang: Lang,
+    sep: char,
+    accounts: Vec<AccountView>,
+    names: Names,
+    out: String,
+}
+
+impl Csv {
+    /// The header row (catalog ids) written, the accounts read.
+    async fn start(
+        portal: &Portal,
+        q: &JournalQuery,
+        who: &InOrg,
+        header: &[&str],
+    ) -> Result<Self, PortalError> {
+        let lang = Lang::from_tag(&q.lang).unwrap_or(who.lang);
+        let fail = |e| PortalError::new(e, who.lang);
+        let mut p = Ctx::in_org(who, "ledger");
+        p.lang = lang;
+        let accounts = portal.core.accounts(&who.member).await.map_err(fail)?;
+        let names = Names::load(&portal.core, &who.member, &p, &accounts)
+            .await
+            .map_err(fail)?;
+        let mut csv = Self {
+            lang,
+            sep: separator(lang),
+            accounts,
+            names,
+            out: String::new(),
+        };
+        let header: Vec<String> = header.iter().map(|id| csv.text(&p.t(id))).collect();
+        csv.row(&header);
+        Ok(csv)
+    }
+
+    /// A cell of text (quoted, formulas defused).
+    fn text(&self, text: &str) -> String {
+        cell(text, self.sep, true)
+    }
+
+    fn amount(&self, minor: i64, scale: coinsence_api::domain::money::Scale) -> String {
+        plain_amount(minor, scale, self.lang)
+    }
+
+    fn row(&mut self, cells: &[String]) {
+        self.out.push_str(&cells.join(&self.sep.to_string()));
+        self.out.push_str("\r\n");
+    }
+
+    fn send(self, name: &str) -> Response {
+        csv_response(name, self.out)
+    }
+}
+
 /// The whole journal (or one account's), oldest last, as CSV.
 pub async fn journal_csv(
     State(portal): State<Portal>,
     Query(q): Query<JournalQuery>,
     who: InOrg,
 ) -> Result<Response, PortalError> {
-    let lang = csv_lang(&q, &who);
-    let fail = |e| PortalError::new(e, who.lang);
-    let core = &portal.core;
-    let m = &who.member;
-    let mut p = Ctx::in_org(&who, "ledger");
-    p.lang = lang;
-    let accounts = core.accounts(m).await.map_err(fail)?;
-    let names = Names::load(core, m, &p, &accounts).await.map_err(fail)?;
-    let account = q.account.trim().parse::<i64>().ok().map(AccountId);
-    let sep = separator(lang);
     let header = [
         "portal-col-id",
         "portal-col-date",
@@ -246,36 +343,40 @@ pub async fn journal_csv(
         "portal-col-amount",
         "portal-col-currency",
         "portal-col-memo",
-    ]
-    .map(|id| cell(&p.t(id), sep, true));
-    let mut out = header.join(&sep.to_string());
-    out.push_str("\r\n");
-    let mut before = None;
+    ];
+    let mut csv = Csv::start(&portal, &q, &who, &header).await?;
+    let fail = |e| PortalError::new(e, who.lang);
+    let mut filter = q.filter();
+    filter.before = None;
     loop {
-        let receipts = core.history(m, account, before, 200).await.map_err(fail)?;
+        let receipts = portal
+            .core
+            .journal(&who.member, &filter, 200)
+            .await
+            .map_err(fail)?;
         let Some(last) = receipts.last() else { break };
-        before = Some(last.transfer.id);
+        filter.before = Some(last.transfer.id);
         for r in &receipts {
             let t = &r.transfer;
+            let kind = i18n::message(csv.lang, &format!("portal-kind-{}", t.kind), &Args::new());
             let row = [
                 t.id.to_string(),
                 t.created_at
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                cell(&p.t(&format!("portal-kind-{}", t.kind)), sep, true),
-                cell(&names.of(t.from_account), sep, true),
-                cell(&names.of(t.to_account), sep, true),
-                plain_amount(t.amount, r.currency.scale, lang),
+                csv.text(&kind),
+                csv.text(&csv.names.of(t.from_account)),
+                csv.text(&csv.names.of(t.to_account)),
+                csv.amount(t.amount, r.currency.scale),
                 r.currency.code.as_str().to_owned(),
-                cell(&t.memo, sep, true),
+                csv.text(&t.memo),
             ];
-            out.push_str(&row.join(&sep.to_string()));
-            out.push_str("\r\n");
+            csv.row(&row);
         }
         if receipts.len() < 200 {
             break;
         }
     }
-    Ok(csv_response("journal.csv", out))
+    Ok(csv.send("journal.csv"))
 }
 
 /// Every account's balance as CSV.
@@ -284,33 +385,27 @@ pub async fn balances_csv(
     Query(q): Query<JournalQuery>,
     who: InOrg,
 ) -> Result<Response, PortalError> {
-    let lang = csv_lang(&q, &who);
-    let fail = |e| PortalError::new(e, who.lang);
-    let core = &portal.core;
-    let m = &who.member;
-    let mut p = Ctx::in_org(&who, "ledger");
-    p.lang = lang;
-    let accounts = core.accounts(m).await.map_err(fail)?;
-    let names = Names::load(core, m, &p, &accounts).await.map_err(fail)?;
-    let sep = separator(lang);
     let header = [
         "portal-col-account",
         "portal-col-currency",
         "portal-col-balance",
-    ]
-    .map(|id| cell(&p.t(id), sep, true));
-    let mut out = header.join(&sep.to_string());
-    out.push_str("\r\n");
-    for a in &accounts {
-        let row = [
-            cell(&names.of(a.account.id), sep, true),
-            a.currency.code.as_str().to_owned(),
-            plain_amount(a.account.balance, a.currency.scale, lang),
-        ];
-        out.push_str(&row.join(&sep.to_string()));
-        out.push_str("\r\n");
+    ];
+    let mut csv = Csv::start(&portal, &q, &who, &header).await?;
+    let rows: Vec<[String; 3]> = csv
+        .accounts
+        .iter()
+        .map(|a| {
+            [
+                csv.text(&csv.names.of(a.account.id)),
+                a.currency.code.as_str().to_owned(),
+                csv.amount(a.account.balance, a.currency.scale),
+            ]
+        })
+        .collect();
+    for row in &rows {
+        csv.row(row);
     }
-    Ok(csv_response("balances.csv", out))
+    Ok(csv.send("balances.csv"))
 }
 
 #[cfg(test)]

@@ -7,22 +7,24 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use coinsence_api::Error;
 use coinsence_api::domain::governance::ActionRequest;
-use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus};
+use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus, ProposalView};
 use coinsence_api::domain::identity::Role;
 use coinsence_api::domain::ids::UserId;
 use coinsence_api::domain::ledger::AccountKind;
 use coinsence_api::domain::ledger::issuance::{NewIssuancePolicy, Period};
 use coinsence_api::domain::ledger::ops::NewCurrency;
+use coinsence_api::domain::orgs::Member;
+use coinsence_api::domain::portal_journal::JournalFilter;
 use coinsence_api::domain::portal_sessions::BoundRoom;
 use coinsence_api::i18n::{self, Args};
 use coinsence_api::refusal::Refusal;
 use serde::Deserialize;
 
 use super::ledger::{JournalRow, journal_rows};
-use super::{Bare, see_other};
+use super::{Bare, after_post, no_form};
 use crate::Portal;
 use crate::error::PortalError;
-use crate::page::{Ctx, FormError, render, split};
+use crate::page::{Ctx, FormError, render};
 use crate::session::{Admin, InOrg, Person, Posted, Visitor};
 
 #[derive(Template)]
@@ -67,15 +69,9 @@ pub async fn join(
     person: Person,
     Posted(Bare {}): Posted<Bare>,
 ) -> Result<Response, PortalError> {
-    let member = portal
-        .core
-        .join_by_invite(&person.user, &code)
-        .await
-        .map_err(|e| PortalError::new(e, person.lang))?;
-    Ok(see_other(
-        &headers,
-        &format!("/orgs/{}", member.tenant.slug.as_str()),
-    ))
+    let joined = portal.core.join_by_invite(&person.user, &code).await;
+    let to = |member: Member| format!("/orgs/{}", member.tenant.slug.as_str());
+    after_post(joined, &headers, person.lang, to, no_form(person.lang)).await
 }
 
 struct ProposalLine {
@@ -93,6 +89,8 @@ struct Dashboard {
     members: i64,
     money_heading: &'static str,
     circulation: Vec<(String, String)>,
+    /// Per currency: pledged, issued, redeemed, outstanding.
+    pledges: Vec<[String; 5]>,
     proposals: Vec<ProposalLine>,
     journal: Vec<JournalRow>,
     seal: String,
@@ -171,7 +169,20 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             title: pr.title,
         })
         .collect();
-    let journal = journal_rows(core, m, &p, None, None, 10)
+    let pledge_totals = core.pledge_summary(m).await.map_err(fail)?;
+    let pledges = pledge_totals
+        .iter()
+        .map(|s| {
+            [
+                s.currency.as_str().to_owned(),
+                p.decimal(&s.pledged),
+                p.decimal(&s.issued),
+                p.decimal(&s.redeemed),
+                p.decimal(&s.outstanding),
+            ]
+        })
+        .collect();
+    let journal = journal_rows(core, m, &p, &JournalFilter::default(), 10)
         .await
         .map_err(fail)?;
     let mut charts = Vec::new();
@@ -200,6 +211,47 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
                 charts.push(crate::charts::bars(&title, &spread));
             }
         }
+        // Money in circulation over the last 90 days, one chart per currency.
+        let circulation = core.circulation_per_day(m, 90).await.map_err(fail)?;
+        for a in accounts
+            .iter()
+            .filter(|a| a.account.kind == AccountKind::Issuance)
+        {
+            let code = a.currency.code.as_str();
+            let days: Vec<(String, i64)> = circulation
+                .iter()
+                .filter(|c| c.currency == code)
+                .map(|c| (c.day.format("%d.%m.").to_string(), c.minor))
+                .collect();
+            if !days.is_empty() {
+                let title = p.t1("portal-chart-circulation", "currency", code);
+                let scale = a.currency.scale;
+                charts.push(crate::charts::bars_shown(&title, &days, |v| {
+                    p.amount(v, scale)
+                }));
+            }
+        }
+    }
+    // Pledged work per currency: pledged, issued for it, redeemed, outstanding.
+    for s in &pledge_totals {
+        let bars: Vec<(String, i64)> = [
+            ("portal-col-pledged", &s.pledged),
+            ("portal-col-issued", &s.issued),
+            ("portal-col-redeemed", &s.redeemed),
+            ("portal-col-outstanding", &s.outstanding),
+        ]
+        .into_iter()
+        .map(|(id, amount)| (p.t(id), plain_minor(amount)))
+        .collect();
+        let title = p.t1("portal-chart-pledges", "currency", s.currency.as_str());
+        charts.push(crate::charts::bars_shown(&title, &bars, |v| {
+            // Back to the text it came from, in the reader's format.
+            bars.iter()
+                .zip([&s.pledged, &s.issued, &s.redeemed, &s.outstanding])
+                .find(|((_, minor), _)| *minor == v)
+                .map(|(_, text)| p.decimal(text))
+                .unwrap_or_default()
+        }));
     }
     let seal = seal_box(&portal, &who, &p, false).await?;
     let page = Dashboard {
@@ -212,6 +264,7 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
             "portal-dash-my-balances"
         },
         circulation,
+        pledges,
         proposals,
         journal,
         seal,
@@ -219,6 +272,12 @@ pub async fn dashboard(State(portal): State<Portal>, who: InOrg) -> Result<Respo
         p,
     };
     render(StatusCode::OK, &page, lang)
+}
+
+/// A decimal the domain wrote (`12.50`) as a whole number of its smallest units, for a bar's
+/// height (0 if it is none).
+fn plain_minor(text: &str) -> i64 {
+    text.replace('.', "").parse().unwrap_or(0)
 }
 
 /// The seal chain's state; `verify`: audited now (the chain and the ledger's balances).
@@ -368,26 +427,29 @@ pub async fn create_currency(
         credit_limit: (!credit.is_empty()).then(|| credit.to_owned()),
     };
     let created = portal.core.create_currency(&who.member, new).await;
-    match split(created).map_err(|e| PortalError::new(e, who.lang))? {
-        Ok(_) => Ok(see_other(
-            &headers,
-            &format!("/orgs/{}/currencies", who.member.tenant.slug.as_str()),
-        )),
-        Err(e) => {
-            let status = crate::error::status(&e);
-            let mut error = FormError::from_error(&e, who.lang);
-            // The domain names a currency code `currency` wherever it is; here it is the form's
-            // `code` field.
-            if error.field == "currency" {
-                error.field = "code".to_owned();
-            }
-            currencies_page(&portal, &who, f, error, status).await
+    let to = |_| org_path(&who, "currencies");
+    after_post(created, &headers, who.lang, to, |e| {
+        let status = crate::error::status(&e);
+        let mut error = FormError::from_error(&e, who.lang);
+        // The domain names a currency code `currency` wherever it is; here it is the form's
+        // `code` field.
+        if error.field == "currency" {
+            error.field = "code".to_owned();
         }
-    }
+        currencies_page(&portal, &who, f, error, status)
+    })
+    .await
+}
+
+/// A page of the org `who` is in.
+fn org_path(who: &InOrg, page: &str) -> String {
+    format!("/orgs/{}/{page}", who.member.tenant.slug.as_str())
 }
 
 struct PolicyLine {
     id: i64,
+    /// What the next period pays (active policies).
+    preview: String,
     currency: String,
     period: String,
     amount: String,
@@ -426,13 +488,37 @@ async fn issuance_page(
 ) -> Result<Response, PortalError> {
     let fail = |e| PortalError::new(e, who.lang);
     let p = Ctx::in_org(who, "issuance");
-    let policies = portal
+    let coins = portal.core.coins(&who.member).await.map_err(fail)?;
+    let mut policies = Vec::new();
+    for pol in portal
         .core
         .issuance_policies(&who.member)
         .await
         .map_err(fail)?
-        .into_iter()
-        .map(|pol| PolicyLine {
+    {
+        // What its next period pays, computed as the run computes it.
+        let preview = match coins.iter().find(|c| c.code == pol.currency) {
+            Some(coin) if pol.active => {
+                let next = portal
+                    .core
+                    .preview_issuance(&who.member, pol.id)
+                    .await
+                    .map_err(fail)?;
+                i18n::message(
+                    who.lang,
+                    "portal-policy-preview",
+                    &Args::new()
+                        .text("date", p.date(&next.starts_at))
+                        .text("issued", p.amount(next.issued_total, coin.scale))
+                        .count("members", next.issued_count)
+                        .text("fees", p.amount(next.demurrage_total, coin.scale))
+                        .count("payers", next.demurrage_count),
+                )
+            }
+            _ => String::new(),
+        };
+        policies.push(PolicyLine {
+            preview,
             id: pol.id,
             currency: pol.currency.as_str().to_owned(),
             period: p.t(&format!("portal-period-{}", pol.period)),
@@ -443,16 +529,9 @@ async fn issuance_page(
                 "portal-policy-ended"
             }),
             active: pol.active,
-        })
-        .collect();
-    let currency_codes = portal
-        .core
-        .coins(&who.member)
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .map(|c| c.code.as_str().to_owned())
-        .collect();
+        });
+    }
+    let currency_codes = coins.iter().map(|c| c.code.as_str().to_owned()).collect();
     let page = IssuancePage {
         slug: who.member.tenant.slug.as_str().to_owned(),
         policies,
@@ -508,17 +587,13 @@ pub async fn create_policy(
         starts_at: None,
     };
     let created = portal.core.create_issuance_policy(&who.member, new).await;
-    match split(created).map_err(|e| PortalError::new(e, who.lang))? {
-        Ok(_) => Ok(see_other(
-            &headers,
-            &format!("/orgs/{}/issuance", who.member.tenant.slug.as_str()),
-        )),
-        Err(e) => {
-            let status = crate::error::status(&e);
-            let error = FormError::from_error(&e, who.lang);
-            issuance_page(&portal, &who, f, String::new(), error, status).await
-        }
-    }
+    let to = |_| org_path(&who, "issuance");
+    after_post(created, &headers, who.lang, to, |e| {
+        let status = crate::error::status(&e);
+        let error = FormError::from_error(&e, who.lang);
+        issuance_page(&portal, &who, f, String::new(), error, status)
+    })
+    .await
 }
 
 pub async fn end_policy(
@@ -528,15 +603,9 @@ pub async fn end_policy(
     Admin(who): Admin,
     Posted(Bare {}): Posted<Bare>,
 ) -> Result<Response, PortalError> {
-    portal
-        .core
-        .end_issuance_policy(&who.member, id)
-        .await
-        .map_err(|e| PortalError::new(e, who.lang))?;
-    Ok(see_other(
-        &headers,
-        &format!("/orgs/{}/issuance", who.member.tenant.slug.as_str()),
-    ))
+    let ended = portal.core.end_issuance_policy(&who.member, id).await;
+    let to = |_| org_path(&who, "issuance");
+    after_post(ended, &headers, who.lang, to, no_form(who.lang)).await
 }
 
 struct MemberLine {
@@ -673,15 +742,12 @@ pub async fn unbind(
     Admin(who): Admin,
     Posted(f): Posted<UnbindForm>,
 ) -> Result<Response, PortalError> {
-    portal
+    let unbound = portal
         .core
         .unbind_room(&who.member, &f.platform, &f.room_id)
-        .await
-        .map_err(|e| PortalError::new(e, who.lang))?;
-    Ok(see_other(
-        &headers,
-        &format!("/orgs/{}/rooms", who.member.tenant.slug.as_str()),
-    ))
+        .await;
+    let to = |_| org_path(&who, "rooms");
+    after_post(unbound, &headers, who.lang, to, no_form(who.lang)).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -764,17 +830,7 @@ async fn open_proposal(
         closes_at: None,
         action,
     };
-    let view = portal
-        .core
-        .propose(&who.member, new, None)
-        .await
-        .map_err(|e| PortalError::new(e, who.lang))?;
-    Ok(see_other(
-        headers,
-        &format!(
-            "/orgs/{}/proposals/{}",
-            who.member.tenant.slug.as_str(),
-            view.id.0
-        ),
-    ))
+    let opened = portal.core.propose(&who.member, new, None).await;
+    let to = |view: ProposalView| org_path(who, &format!("proposals/{}", view.id.0));
+    after_post(opened, headers, who.lang, to, no_form(who.lang)).await
 }

@@ -6,16 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use coinsence_api::domain::governance::ActionRequest;
-use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus};
+use coinsence_api::domain::governance::proposals::{NewProposal, ProposalStatus, ProposalView};
 use coinsence_api::domain::governance::tally::Choice;
 use coinsence_api::domain::ids::ProposalId;
 use serde::Deserialize;
 
+use super::after_post;
 use super::org::tally_text;
-use super::see_other;
 use crate::Portal;
 use crate::error::PortalError;
-use crate::page::{Ctx, FormError, render, split};
+use crate::page::{Ctx, FormError, render};
 use crate::session::{InOrg, Posted};
 
 struct Line {
@@ -101,21 +101,17 @@ pub async fn open(
         action: ActionRequest::FreeText,
     };
     let opened = portal.core.propose(&who.member, new, None).await;
-    match split(opened).map_err(|e| PortalError::new(e, who.lang))? {
-        Ok(view) => Ok(see_other(
-            &headers,
-            &format!(
-                "/orgs/{}/proposals/{}",
-                who.member.tenant.slug.as_str(),
-                view.id.0
-            ),
-        )),
-        Err(e) => {
-            let status = crate::error::status(&e);
-            let error = FormError::from_error(&e, who.lang);
-            list_page(&portal, &who, f, error, status).await
-        }
-    }
+    let to = |view: ProposalView| proposal_path(&who, view.id.0);
+    after_post(opened, &headers, who.lang, to, |e| {
+        let status = crate::error::status(&e);
+        let error = FormError::from_error(&e, who.lang);
+        list_page(&portal, &who, f, error, status)
+    })
+    .await
+}
+
+fn proposal_path(who: &InOrg, id: i64) -> String {
+    format!("/orgs/{}/proposals/{id}", who.member.tenant.slug.as_str())
 }
 
 #[derive(Template)]
@@ -197,17 +193,13 @@ pub async fn vote(
         return detail_page(&portal, &who, id, error, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let voted = portal.core.vote(&who.member, ProposalId(id), choice).await;
-    match split(voted).map_err(|e| PortalError::new(e, who.lang))? {
-        Ok(_) => Ok(see_other(
-            &headers,
-            &format!("/orgs/{}/proposals/{id}", who.member.tenant.slug.as_str()),
-        )),
-        Err(e) => {
-            let status = crate::error::status(&e);
-            let error = FormError::from_error(&e, who.lang);
-            detail_page(&portal, &who, id, error, status).await
-        }
-    }
+    let to = |_| proposal_path(&who, id);
+    after_post(voted, &headers, who.lang, to, |e| {
+        let status = crate::error::status(&e);
+        let error = FormError::from_error(&e, who.lang);
+        detail_page(&portal, &who, id, error, status)
+    })
+    .await
 }
 
 fn p_text(who: &InOrg, id: &str) -> String {

@@ -34,3 +34,24 @@ mod import;
 pub use export::{ExportSummary, export_org};
 pub use format::{FORMAT, Manifest, ManifestOrg, Migrations, PartSum, VERSION};
 pub use import::{ImportSummary, import_org};
+
+use std::path::Path;
+
+use crate::core::Core;
+use crate::domain::orgs::Member;
+use crate::domain::tenancy::OrgSlug;
+use crate::error::Result;
+
+impl Core {
+    /// Writes the archive of the org `slug` to `out`: `coinsence org export` (the operator).
+    pub async fn export_org(&self, slug: &OrgSlug, out: &Path) -> Result<ExportSummary> {
+        export_org(&self.pool, slug, out).await
+    }
+
+    /// The same archive of `admin`'s own org, for the portal's export button. Only an admin
+    /// may take it: it holds everything of the org, its history key included.
+    pub async fn export_own_org(&self, admin: &Member, out: &Path) -> Result<ExportSummary> {
+        admin.require_admin()?;
+        self.export_org(&admin.tenant.slug, out).await
+    }
+}

@@ -84,6 +84,9 @@ async fn posts(
                 (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comments
          FROM posts p JOIN members m ON m.user_id = p.author_user_id
          WHERE ($1::bigint IS NULL OR p.id = $1) AND ($2::bigint IS NULL OR p.id < $2)
+           -- The feed leaves hidden posts out; one asked for by id (a retried post's first
+           -- answer) is still found.
+           AND ($1::bigint IS NOT NULL OR p.hidden_at IS NULL)
          ORDER BY p.id DESC LIMIT $3",
     )
     .bind(only)
@@ -91,6 +94,19 @@ async fn posts(
     .bind(limit)
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// A post that is there to read and comment on: not hidden by a moderator.
+async fn shown_post(tx: &mut TenantTx, id: PostId) -> Result<()> {
+    let shown: Option<(bool,)> =
+        sqlx::query_as("SELECT hidden_at IS NULL FROM posts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+    match shown {
+        Some((true,)) => Ok(()),
+        _ => Err(Error::from(Refusal::PostNotFound)),
+    }
 }
 
 async fn one_post(tx: &mut TenantTx, id: PostId) -> Result<PostView> {
@@ -201,6 +217,7 @@ impl Core {
 
     pub async fn thread(&self, member: &Member, id: PostId) -> Result<Thread> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        shown_post(&mut tx, id).await?;
         let post = posts(&mut tx, Some(id), None, 1)
             .await?
             .pop()
@@ -223,7 +240,7 @@ impl Core {
         limit: i64,
     ) -> Result<Vec<CommentView>> {
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
-        one_post(&mut tx, post).await?;
+        shown_post(&mut tx, post).await?;
         comments(&mut tx, post, after, limit.clamp(1, 200)).await
     }
 
@@ -244,13 +261,7 @@ impl Core {
             if let Some(first) = creation.take(&mut tx, reread).await? {
                 return Ok(Some(first));
             }
-            let exists: Option<(i64,)> = sqlx::query_as("SELECT 1::bigint FROM posts WHERE id = $1")
-                .bind(post)
-                .fetch_optional(tx.conn())
-                .await?;
-            if exists.is_none() {
-                return Err(Error::from(Refusal::PostNotFound));
-            }
+            shown_post(&mut tx, post).await?;
             let (id,): (CommentId,) = sqlx::query_as(
                 "INSERT INTO comments (post_id, author_user_id, body, platform) VALUES ($1, $2, $3, $4) RETURNING id",
             )
@@ -266,5 +277,23 @@ impl Core {
             Ok(Some(view))
         })
         .await
+    }
+
+    /// A moderator (an admin) hides a post: it leaves the feed and takes no more comments.
+    /// Hiding it again changes nothing.
+    pub async fn hide_post(&self, admin: &Member, post: PostId) -> Result<()> {
+        admin.require_admin()?;
+        let mut tx = TenantTx::begin(&self.pool, &admin.schema()).await?;
+        let found: Option<(i64,)> = sqlx::query_as(
+            "UPDATE posts SET hidden_at = coalesce(hidden_at, now()) WHERE id = $1 RETURNING id",
+        )
+        .bind(post)
+        .fetch_optional(tx.conn())
+        .await?;
+        if found.is_none() {
+            return Err(Error::from(Refusal::PostNotFound));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

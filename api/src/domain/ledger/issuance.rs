@@ -38,7 +38,7 @@ use super::CurrencyCode;
 use super::currencies::{coin_by_code, currency_map};
 use crate::core::Core;
 use crate::domain::follow_up::FollowUp;
-use crate::domain::ids::{CurrencyId, UserId};
+use crate::domain::ids::{CurrencyId, TenantId, UserId};
 use crate::domain::money::{format_minor, parse_amount};
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx, retrying};
@@ -553,28 +553,11 @@ impl Core {
             }
             // A statement of its own, after the lock: its snapshot sees the period a worker we
             // waited for has just recorded.
-            let (last,): (Option<NaiveDate>,) =
-                sqlx::query_as("SELECT max(period) FROM issuance_runs WHERE policy_id = $1")
-                    .bind(policy.id)
-                    .fetch_one(tx.conn())
-                    .await?;
-            let first = period_containing(policy.period, policy.tz, policy.starts_at);
-            let next = last.map_or(first, |p| next_period(policy.period, p));
+            let next = period_to_run(&mut tx, policy).await?;
             if period_start(policy.tz, next) > until {
                 return Ok(Some(None));
             }
-            // The members of this period: the org's members now, by account id.
-            let accounts: Vec<i64> = sqlx::query_scalar(
-                "SELECT a.id FROM accounts a
-                 WHERE a.currency_id = $1 AND a.kind = 'member'
-                   AND EXISTS (SELECT 1 FROM control.memberships m
-                               WHERE m.tenant_id = $2 AND m.user_id = a.owner_user_id)
-                 ORDER BY a.id",
-            )
-            .bind(policy.currency)
-            .bind(tenant.id)
-            .fetch_all(tx.conn())
-            .await?;
+            let accounts = members_of_period(&mut tx, policy, tenant.id).await?;
             let chunks: Vec<Vec<i64>> = accounts
                 .chunks(even_chunk(accounts.len(), self.issuance_chunk))
                 .map(<[i64]>::to_vec)
@@ -647,6 +630,125 @@ impl Core {
     }
 }
 
+/// The first day of the policy's next period to run (the first one if none ran).
+async fn period_to_run(tx: &mut TenantTx, policy: &Policy) -> Result<NaiveDate> {
+    let (last,): (Option<NaiveDate>,) =
+        sqlx::query_as("SELECT max(period) FROM issuance_runs WHERE policy_id = $1")
+            .bind(policy.id)
+            .fetch_one(tx.conn())
+            .await?;
+    let first = period_containing(policy.period, policy.tz, policy.starts_at);
+    Ok(last.map_or(first, |p| next_period(policy.period, p)))
+}
+
+/// The members of a period: the org's members now, by account id.
+async fn members_of_period(
+    tx: &mut TenantTx,
+    policy: &Policy,
+    tenant: TenantId,
+) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT a.id FROM accounts a
+         WHERE a.currency_id = $1 AND a.kind = 'member'
+           AND EXISTS (SELECT 1 FROM control.memberships m
+                       WHERE m.tenant_id = $2 AND m.user_id = a.owner_user_id)
+         ORDER BY a.id",
+    )
+    .bind(policy.currency)
+    .bind(tenant)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// What a policy's next period would pay, were it run now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuancePreview {
+    /// The period's first day (in the policy's time zone) and when it begins.
+    pub period: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    /// Members with an income, and the incomes together (minor units).
+    pub issued_count: i64,
+    pub issued_total: i64,
+    /// Members paying a holding fee, and the fees together.
+    pub demurrage_count: i64,
+    pub demurrage_total: i64,
+}
+
+impl Core {
+    /// The next period of policy `id` as it would run on the balances now: the same
+    /// computation as the run ([`DUE`]), read only. An ended policy has none.
+    pub async fn preview_issuance(&self, member: &Member, id: i64) -> Result<IssuancePreview> {
+        let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
+        let row = policy_rows(&mut tx, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::from(Refusal::IssuancePolicyNotFound))?;
+        if row.ended_at.is_some() {
+            return Err(Error::from(Refusal::IssuancePolicyEnded { policy: id }));
+        }
+        let policy = row.policy()?;
+        let period = period_to_run(&mut tx, &policy).await?;
+        let accounts = members_of_period(&mut tx, &policy, member.tenant.id).await?;
+        let (income_kind, income_amount) = match policy.income {
+            Some((kind, amount)) => (Some(kind.as_str()), amount),
+            None => (None, 0),
+        };
+        // Sums in numeric: no total overflows here (the run skips what would not fit).
+        let sql = format!(
+            "WITH {DUE}
+             SELECT count(*) FILTER (WHERE income > 0),
+                    coalesce(sum(income) FILTER (WHERE income > 0), 0)::numeric::text,
+                    count(*) FILTER (WHERE fee > 0),
+                    coalesce(sum(fee), 0)::numeric::text
+             FROM due"
+        );
+        let (issued_count, issued, demurrage_count, fees): (i64, String, i64, String) =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(policy.currency)
+                .bind(policy.demurrage_bp)
+                .bind(&accounts)
+                .bind(income_kind)
+                .bind(income_amount)
+                .fetch_one(tx.conn())
+                .await?;
+        let whole = |text: &str| {
+            let digits = text.split('.').next().unwrap_or(text);
+            digits.parse::<i64>().unwrap_or(i64::MAX)
+        };
+        Ok(IssuancePreview {
+            period,
+            starts_at: period_start(policy.tz, period),
+            issued_count,
+            issued_total: whole(&issued),
+            demurrage_count,
+            demurrage_total: whole(&fees),
+        })
+    }
+}
+
+/// Each member's part of a period, as common table expressions over the binds $1 (currency),
+/// $2 (holding fee, basis points), $3 (member account ids), $4 (income kind, or NULL) and $5
+/// (income amount): `members` (id, ceiling, fee, balance) and `due` (id, fee, after_fee,
+/// income). The period's statement and its preview share it, so a preview is what runs.
+const DUE: &str = "members AS (
+             SELECT a.id, a.ceiling,
+                    CASE WHEN a.balance > 0 THEN floor(a.balance::numeric * $2 / 10000)::bigint
+                         ELSE 0 END AS fee,
+                    a.balance
+             FROM accounts a
+             WHERE a.id = ANY($3) AND a.currency_id = $1 AND a.kind = 'member'
+         ), due AS (
+             SELECT m.id, m.fee, m.balance - m.fee AS after_fee,
+                    CASE WHEN $4::text IS NULL THEN 0
+                         WHEN m.ceiling IS NULL THEN w.want
+                         ELSE least(w.want, m.ceiling::numeric - (m.balance - m.fee)) END AS income
+             FROM members m
+             CROSS JOIN LATERAL (
+                 SELECT CASE WHEN $4 = 'fixed' THEN $5::numeric
+                             ELSE $5::numeric - (m.balance - m.fee) END AS want
+             ) w
+         )";
+
 /// Settles one period for some members in ONE statement: each member's holding fee to the fund
 /// (computed on the balance before the period), then their income from the issuance account
 /// (a top-up counts the balance after the fee) — journal rows for both, and every balance
@@ -673,29 +775,12 @@ async fn settle_chunk(
         Some((Income::TopUp, _)) => format!("top-up to target, period from {period}"),
         _ => format!("basic income, period from {period}"),
     };
-    let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
+    let sql = format!(
         "WITH issuer AS (
              SELECT id FROM accounts WHERE currency_id = $1 AND kind = 'issuance'
          ), fund AS (
              SELECT id FROM accounts WHERE currency_id = $1 AND kind = 'fund'
-         ), members AS (
-             SELECT a.id, a.ceiling,
-                    CASE WHEN a.balance > 0 THEN floor(a.balance::numeric * $2 / 10000)::bigint
-                         ELSE 0 END AS fee,
-                    a.balance
-             FROM accounts a
-             WHERE a.id = ANY($3) AND a.currency_id = $1 AND a.kind = 'member'
-         ), due AS (
-             SELECT m.id, m.fee, m.balance - m.fee AS after_fee,
-                    CASE WHEN $4::text IS NULL THEN 0
-                         WHEN m.ceiling IS NULL THEN w.want
-                         ELSE least(w.want, m.ceiling::numeric - (m.balance - m.fee)) END AS income
-             FROM members m
-             CROSS JOIN LATERAL (
-                 SELECT CASE WHEN $4 = 'fixed' THEN $5::numeric
-                             ELSE $5::numeric - (m.balance - m.fee) END AS want
-             ) w
-         ), entries AS (
+         ), {DUE}, entries AS (
              SELECT 0 AS part, d.id AS member, d.id AS from_account, fund.id AS to_account,
                     d.fee AS amount, 'demurrage' AS kind, $6 AS memo, $7 || d.id AS key
              FROM due d CROSS JOIN fund WHERE d.fee > 0
@@ -728,20 +813,21 @@ async fn settle_chunk(
                 coalesce(sum(amount) FILTER (WHERE kind = 'demurrage'), 0)::bigint,
                 (SELECT count(*) FROM due d
                   WHERE d.income > 0 AND (d.income > $10::bigint OR d.after_fee + d.income > $10::bigint))
-         FROM written",
-    )
-    .bind(policy.currency)
-    .bind(policy.demurrage_bp)
-    .bind(accounts)
-    .bind(income_kind)
-    .bind(income_amount)
-    .bind(&fee_memo)
-    .bind(&fee_keys)
-    .bind(&income_memo)
-    .bind(&income_keys)
-    .bind(i64::MAX)
-    .fetch_one(tx.conn())
-    .await?;
+         FROM written"
+    );
+    let row: (i64, i64, i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(policy.currency)
+        .bind(policy.demurrage_bp)
+        .bind(accounts)
+        .bind(income_kind)
+        .bind(income_amount)
+        .bind(&fee_memo)
+        .bind(&fee_keys)
+        .bind(&income_memo)
+        .bind(&income_keys)
+        .bind(i64::MAX)
+        .fetch_one(tx.conn())
+        .await?;
     if row.4 > 0 {
         // Only reachable with limits set before they were capped (`MAX_LIMIT`).
         tracing::warn!(policy = policy.id, %period, members = row.4,

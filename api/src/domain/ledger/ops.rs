@@ -304,20 +304,7 @@ impl Core {
         let limit = limit.clamp(1, 200);
         let mut tx = TenantTx::begin(&self.pool, &member.schema()).await?;
         let currencies = store::currencies(&mut tx).await?;
-        let filter: Option<Vec<AccountId>> = if member.role.sees_all_accounts() {
-            account.map(|a| vec![a])
-        } else {
-            let own: Vec<AccountId> = store::accounts(&mut tx, Some(member.user.id))
-                .await?
-                .into_iter()
-                .map(|a| a.id)
-                .filter(|id| account.is_none_or(|a| a == *id))
-                .collect();
-            if account.is_some() && own.is_empty() {
-                return Err(Error::from(Refusal::NotYourHistory));
-            }
-            Some(own)
-        };
+        let filter = visible_accounts(&mut tx, member, account).await?;
         let transfers = store::history(&mut tx, filter.as_deref(), before, limit).await?;
         Ok(transfers
             .into_iter()
@@ -352,4 +339,26 @@ impl Core {
             })
             .collect())
     }
+}
+
+/// Whose entries `member` may read in the journal, narrowed to `account`: admins and treasurers
+/// every account (`None`: no narrowing), members only their own (refused for another's).
+pub(crate) async fn visible_accounts(
+    tx: &mut TenantTx,
+    member: &Member,
+    account: Option<AccountId>,
+) -> Result<Option<Vec<AccountId>>> {
+    if member.role.sees_all_accounts() {
+        return Ok(account.map(|a| vec![a]));
+    }
+    let own: Vec<AccountId> = store::accounts(tx, Some(member.user.id))
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .filter(|id| account.is_none_or(|a| a == *id))
+        .collect();
+    if account.is_some() && own.is_empty() {
+        return Err(Error::from(Refusal::NotYourHistory));
+    }
+    Ok(Some(own))
 }

@@ -11,7 +11,7 @@ use crate::refusal::Refusal;
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.currency_id, a.kind, a.owner_user_id, a.balance, a.floor, \
      a.ceiling, a.closed_at IS NOT NULL AS closed";
-const TRANSFER_COLUMNS: &str =
+pub(crate) const TRANSFER_COLUMNS: &str =
     "id, currency_id, from_account, to_account, amount, kind, memo, actor_user_id, created_at";
 
 pub async fn insert_currency(

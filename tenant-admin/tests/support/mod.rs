@@ -11,24 +11,29 @@ use coinsence_api::Core;
 use coinsence_api::login_limits::LimitConfig;
 use coinsence_tenant_admin::PortalConfig;
 
+pub mod org;
+
 pub struct Site {
     pub base: String,
     pub core: Core,
 }
 
 pub async fn site_with(limits: LimitConfig) -> Site {
+    site_config(PortalConfig {
+        https: false,
+        trust_proxy: false,
+        limits,
+    })
+    .await
+}
+
+/// A portal served as `config` says (https itself, behind a proxy).
+pub async fn site_config(config: PortalConfig) -> Site {
     let (pool, _) = coinsence_api::testing::test_database()
         .await
         .expect("a test database");
     let core = Core::new(pool).with_spare_orgs(0);
-    let portal = coinsence_tenant_admin::router(
-        core.clone(),
-        PortalConfig {
-            https: false,
-            trust_proxy: false,
-            limits,
-        },
-    );
+    let portal = coinsence_tenant_admin::router(core.clone(), config);
     let app = coinsence_api::http::router(core.clone()).merge(portal);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
