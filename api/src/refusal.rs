@@ -359,6 +359,21 @@ refusals! {
     "topup_not_whole_coins" Invalid TopupNotWholeCoins { field: &'static str };
     /// The minimum, maximum and monthly maximum must grow in that order.
     "topup_limits_inconsistent" Invalid TopupLimitsInconsistent { field: &'static str };
+    // --- Billing: cash-outs, refunds and disputes (issue 16) ---
+    /// The cash-out would take more euros than the reserve has left after the cash-outs under
+    /// way.
+    "cashout_exceeds_reserve" Conflict CashoutExceedsReserve { available: Money };
+    /// At the org's rate the coins (after the exit fee) are not a whole number of cents.
+    "cashout_not_whole_cents" Invalid CashoutNotWholeCents { field: &'static str };
+    "cashout_not_found" NotFound CashoutNotFound;
+    /// A cash-out needs a second person: its requester cannot approve it.
+    "cashout_own_approval" Forbidden CashoutOwnApproval;
+    /// A cash-out at or above the threshold is decided by its proposal, not by one person.
+    "cashout_by_proposal" Conflict CashoutByProposal { proposal: i64 };
+    /// The cash-out was approved, paid, failed or rejected already.
+    "cashout_not_pending" Conflict CashoutNotPending { cashout: i64 };
+    /// The org's payment account cannot pay out yet.
+    "payouts_not_enabled" Conflict PayoutsNotEnabled;
     // --- The exchange (issue 17) ---
     /// Another org's currency of this code is listed on the exchange: a code names one currency
     /// there.

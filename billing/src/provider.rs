@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 
 use coinsence_api::domain::billing::{
-    Checkout, CheckoutRequest, Onboarding, OnboardingRequest, PaymentProvider, ProviderEvent,
+    Checkout, CheckoutRequest, Onboarding, OnboardingRequest, PaymentProvider, Payout,
+    PayoutRequest, ProviderEvent, RawEvent,
 };
 use coinsence_api::domain::ids::TenantId;
 use futures::future::BoxFuture;
@@ -25,6 +26,8 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_connect::account::{CreateAccount, CreateAccountType};
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_core::event::ListEvent;
+use stripe_core::payout::CreatePayout;
 use stripe_types::Currency;
 
 use crate::config::BillingArgs;
@@ -32,6 +35,10 @@ use crate::config::BillingArgs;
 /// Metadata keys on our Checkout Sessions.
 pub const META_TENANT: &str = "coinsence_tenant";
 pub const META_TOPUP: &str = "coinsence_topup";
+/// Metadata key on our payouts.
+pub const META_CASHOUT: &str = "coinsence_cashout";
+/// The most events one page of the reconcile's listing brings.
+const EVENTS_PAGE: i64 = 100;
 
 pub struct StripeProvider {
     client: Client,
@@ -140,7 +147,90 @@ impl StripeProvider {
     }
 }
 
+impl StripeProvider {
+    async fn create_payout(&self, req: &PayoutRequest) -> anyhow::Result<Payout> {
+        let metadata = HashMap::from([
+            (META_TENANT.to_owned(), req.tenant.0.to_string()),
+            (META_CASHOUT.to_owned(), req.cashout.to_string()),
+        ]);
+        let payout = CreatePayout::new(req.amount_cents, Currency::EUR)
+            .metadata(metadata)
+            .description(format!("cash-out {}", req.cashout))
+            .customize()
+            .account_id(AccountId::from(req.account.as_str()))
+            .request_strategy(Self::key(&req.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating a payout: {e}"))?;
+        Ok(Payout {
+            id: payout.id.to_string(),
+        })
+    }
+
+    /// Events newer than `after`, oldest first, page by page (Stripe lists newest first;
+    /// `ending_before` pages towards the newest). Without a cursor: the newest page.
+    async fn list_events(&self, after: Option<&str>) -> anyhow::Result<Vec<RawEvent>> {
+        let mut cursor = after.map(str::to_owned);
+        let mut events = Vec::new();
+        loop {
+            let mut list = ListEvent::new().limit(EVENTS_PAGE);
+            if let Some(c) = &cursor {
+                list = list.ending_before(c.clone());
+            }
+            let page = list
+                .send(&self.client)
+                .await
+                .map_err(|e| anyhow::anyhow!("listing events: {e}"))?;
+            // Newest first within the page: the oldest is at the end.
+            let mut batch: Vec<RawEvent> = Vec::with_capacity(page.data.len());
+            for event in page.data.iter().rev() {
+                let mut object = Vec::new();
+                stripe_types::with_serde_json::serialize(
+                    &event.data.object,
+                    &mut serde_json::Serializer::new(&mut object),
+                )?;
+                let object: Value = serde_json::from_slice(&object)?;
+                let kind = event.type_.as_str().to_owned();
+                let payload = serde_json::to_vec(&serde_json::json!({
+                    "id": event.id.as_str(),
+                    "object": "event",
+                    "type": kind,
+                    "account": event.account,
+                    "created": event.created,
+                    "data": { "object": object },
+                }))?;
+                batch.push(RawEvent {
+                    id: event.id.to_string(),
+                    kind,
+                    payload,
+                });
+            }
+            let newest = batch.last().map(|e| e.id.clone());
+            events.extend(batch);
+            if !page.has_more || after.is_none() {
+                break;
+            }
+            match newest {
+                Some(id) => cursor = Some(id),
+                None => break,
+            }
+        }
+        Ok(events)
+    }
+}
+
 impl PaymentProvider for StripeProvider {
+    fn payout<'a>(&'a self, req: &'a PayoutRequest) -> BoxFuture<'a, anyhow::Result<Payout>> {
+        Box::pin(self.create_payout(req))
+    }
+
+    fn events_since<'a>(
+        &'a self,
+        after: Option<&'a str>,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<RawEvent>>> {
+        Box::pin(self.list_events(after))
+    }
+
     fn checkout<'a>(&'a self, req: &'a CheckoutRequest) -> BoxFuture<'a, anyhow::Result<Checkout>> {
         Box::pin(self.create_checkout(req))
     }
@@ -194,8 +284,61 @@ pub fn read_event(payload: &[u8]) -> anyhow::Result<ProviderEvent> {
                         .and_then(Value::as_i64)
                         .ok_or_else(|| anyhow::anyhow!("a paid session without amount_total"))?,
                     account: text(&event, "account"),
+                    payment_intent: text(object, "payment_intent"),
                 },
                 _ => ProviderEvent::Ignored,
+            }
+        }
+        "payout.paid" | "payout.failed" | "payout.canceled" => {
+            let meta = |k: &str| {
+                object
+                    .pointer(&format!("/metadata/{k}"))
+                    .and_then(Value::as_str)
+                    .and_then(|v| v.parse::<i64>().ok())
+            };
+            let (Some(tenant), Some(cashout)) = (meta(META_TENANT), meta(META_CASHOUT)) else {
+                // A payout we did not ask for (Stripe's automatic ones).
+                return Ok(ProviderEvent::Ignored);
+            };
+            let payout =
+                text(object, "id").ok_or_else(|| anyhow::anyhow!("a payout without id"))?;
+            let account = text(&event, "account");
+            let tenant = TenantId(tenant);
+            if kind == "payout.paid" {
+                ProviderEvent::PayoutPaid {
+                    tenant,
+                    cashout,
+                    payout,
+                    account,
+                }
+            } else {
+                ProviderEvent::PayoutFailed {
+                    tenant,
+                    cashout,
+                    payout,
+                    account,
+                }
+            }
+        }
+        "charge.refunded" => ProviderEvent::ChargeRefunded {
+            account: text(&event, "account"),
+            charge: text(object, "id").ok_or_else(|| anyhow::anyhow!("a charge without id"))?,
+            payment_intent: text(object, "payment_intent"),
+            refunded_cents: object
+                .get("amount_refunded")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| anyhow::anyhow!("a refunded charge without amount_refunded"))?,
+        },
+        "charge.dispute.closed" if object.get("status").and_then(Value::as_str) == Some("lost") => {
+            ProviderEvent::DisputeLost {
+                account: text(&event, "account"),
+                dispute: text(object, "id")
+                    .ok_or_else(|| anyhow::anyhow!("a dispute without id"))?,
+                payment_intent: text(object, "payment_intent"),
+                amount_cents: object
+                    .get("amount")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| anyhow::anyhow!("a dispute without amount"))?,
             }
         }
         "checkout.session.async_payment_failed" => match checkout()? {

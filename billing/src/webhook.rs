@@ -91,8 +91,13 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
     }
 }
 
+/// How often the reconcile job compares with the provider's event list.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 /// Applies stored events as they come (woken by the webhook) and at least every `every`, until
-/// `shutdown` resolves. The worker runs this; several may run at once.
+/// `shutdown` resolves; on each round it also asks again for payouts of cash-outs under way,
+/// and daily (first on start) it reconciles with the provider's event list. The worker runs
+/// this; several may run at once.
 pub async fn run_applier(
     core: Core,
     stored: Arc<Notify>,
@@ -100,7 +105,17 @@ pub async fn run_applier(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let mut reconciled: Option<tokio::time::Instant> = None;
     loop {
+        if reconciled.is_none_or(|at| at.elapsed() >= RECONCILE_EVERY) {
+            match core.reconcile_provider_events().await {
+                Ok(_) => reconciled = Some(tokio::time::Instant::now()),
+                Err(e) => tracing::warn!(error = %e, "reconciling provider events failed"),
+            }
+        }
+        if let Err(e) = core.resume_cashouts().await {
+            tracing::warn!(error = %e, "resuming cash-outs failed");
+        }
         match core.apply_provider_events(500).await {
             Ok(done) if done.applied + done.ignored + done.failed == 500 => continue,
             Ok(_) => {}

@@ -8,9 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_stripe;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+mod world;
 
 use coinsence_api::Core;
 use coinsence_api::domain::billing::topups::NewTopupTerms;
@@ -20,216 +18,11 @@ use coinsence_api::domain::governance::proposals::NewProposal;
 use coinsence_api::domain::governance::tally::Choice;
 use coinsence_api::domain::identity::Role;
 use coinsence_api::domain::ledger::ops::IdempotencyKey;
-use coinsence_api::domain::orgs::Member;
-use coinsence_api::testing::{TestOrg, org_with_coin, test_database};
-use coinsence_billing::{BillingArgs, Secret, StripeProvider, signature::sign};
-use fake_stripe::{FakeStripe, deliver, post};
+use coinsence_api::testing::org_with_coin;
+use coinsence_billing::{Secret, signature::sign};
+use fake_stripe::{deliver, post};
 use futures::future::join_all;
-use tokio::sync::Notify;
-
-const SECRET_KEY: &str = "sk_test_k3yThatMustNeverBeLogged";
-const OLD_SECRET: &str = "whsec_oldSigningSecretNeverLogged";
-const NEW_SECRET: &str = "whsec_newSigningSecretNeverLogged";
-
-/// Every log line of this test binary, for the check that no secret is in any.
-fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        logs
-    })
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-struct World {
-    core: Core,
-    fake: FakeStripe,
-    webhook: String,
-    org: TestOrg,
-    account: String,
-    old: Secret,
-    new: Secret,
-}
-
-fn args(fake: &FakeStripe) -> BillingArgs {
-    BillingArgs {
-        stripe_secret_key: Some(Secret::new(SECRET_KEY)),
-        stripe_webhook_secrets: vec![Secret::new(OLD_SECRET), Secret::new(NEW_SECRET)],
-        stripe_fee_bp: 150,
-        stripe_api_base: fake.url.clone(),
-        billing_return_url: "https://portal.test/billing".to_owned(),
-    }
-}
-
-/// An org with its connected account onboarded and enabled, and terms of 3 coins per 2 euros
-/// between 5 and 100 euros, at most 150 a month.
-async fn world(slug: &str) -> World {
-    captured();
-    let (pool, _) = test_database().await.expect("database");
-    let fake = FakeStripe::start().await;
-    let args = args(&fake);
-    let provider = StripeProvider::from_args(&args)
-        .expect("provider")
-        .expect("configured");
-    let core = Core::new(pool).with_payment_provider(Arc::new(provider));
-    let org = org_with_coin(&core, slug, "Top-up Town", true).await;
-
-    let stored = Arc::new(Notify::new());
-    let app = coinsence_billing::router(core.clone(), args.stripe_webhook_secrets.clone(), stored);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let webhook = format!(
-        "http://{}{}",
-        listener.local_addr().expect("addr"),
-        coinsence_billing::WEBHOOK_PATH
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-
-    let link = core
-        .billing_onboarding(&org.admin)
-        .await
-        .expect("onboarding");
-    let account = fake.requests_to("/v1/accounts")[0].clone();
-    assert_eq!(
-        account.idempotency_key.as_deref(),
-        Some(format!("account:{}", org.admin.tenant.id).as_str())
-    );
-    let account = link
-        .url
-        .rsplit('/')
-        .next()
-        .expect("the account in the link")
-        .to_owned();
-    let old = Secret::new(OLD_SECRET);
-    let new = Secret::new(NEW_SECRET);
-    let event = fake.account_updated(&format!("evt_acct_{slug}"), &account, true);
-    assert_eq!(deliver(&webhook, &old, &event).await, 200);
-    core.apply_provider_events(10).await.expect("apply");
-    let status = core.billing_status(&org.admin).await.expect("status");
-    assert!(status.charges_enabled && status.onboarded, "{status:?}");
-
-    core.set_topup_terms(
-        &org.admin,
-        NewTopupTerms {
-            currency: "COIN".to_owned(),
-            rate_coins: 3,
-            rate_euros: 2,
-            min: "5".to_owned(),
-            max: "100".to_owned(),
-            monthly_max: "150".to_owned(),
-        },
-    )
-    .await
-    .expect("terms");
-    World {
-        core,
-        fake,
-        webhook,
-        org,
-        account,
-        old,
-        new,
-    }
-}
-
-impl World {
-    async fn member(&self, name: &str) -> Member {
-        self.member_as(name, None).await
-    }
-
-    /// A new member; with a role, added by the admin in it.
-    async fn member_as(&self, name: &str, role: Option<Role>) -> Member {
-        let slug = self.org.admin.tenant.slug.as_str().to_owned();
-        let email = format!("{name}@{slug}.test");
-        let signed = self
-            .core
-            .signup(&email, "correct horse".to_owned(), name, None)
-            .await
-            .expect("signup");
-        if let Some(role) = role {
-            self.core
-                .add_member(&self.org.admin, &email, role)
-                .await
-                .expect("add");
-        }
-        self.core.join(&signed.user, &slug).await.expect("join")
-    }
-
-    async fn coins(&self, member: &Member) -> i64 {
-        self.core
-            .accounts(member)
-            .await
-            .expect("accounts")
-            .into_iter()
-            .find(|a| {
-                a.currency.code.as_str() == "COIN"
-                    && a.account.owner_user_id == Some(member.user.id)
-            })
-            .map_or(0, |a| a.account.balance)
-    }
-
-    /// The invariants every test ends with.
-    async fn check(&self) {
-        let admin = &self.org.admin;
-        let status = self.core.billing_status(admin).await.expect("status");
-        let euros = status.euros;
-        assert!(euros.balanced, "the euro ledger balances: {euros:?}");
-        assert_eq!(euros.reserve_cents, euros.in_cents - euros.out_cents);
-        let totals = self.core.topup_totals(admin).await.expect("totals");
-        assert!(
-            totals.matches_journal,
-            "coins from top-ups match the journal: {totals:?}"
-        );
-        assert_eq!(
-            totals.euros_cents, euros.in_cents,
-            "every paid top-up is in the reserve"
-        );
-        for check in self.core.verify_ledger(admin).await.expect("verify") {
-            assert!(check.ok, "{check:?}");
-        }
-        self.no_secret_logged();
-    }
-
-    fn no_secret_logged(&self) {
-        let logs = String::from_utf8_lossy(&captured().lock().expect("logs")).into_owned();
-        for secret in [
-            SECRET_KEY,
-            OLD_SECRET,
-            NEW_SECRET,
-            "k3yThatMustNever",
-            "SigningSecretNever",
-        ] {
-            assert!(!logs.contains(secret), "a secret is in the log");
-        }
-    }
-
-    async fn stored_events(&self) -> i64 {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM control.provider_events")
-            .fetch_one(&self.core.pool)
-            .await
-            .expect("count");
-        n
-    }
-}
+use world::{code, world};
 
 #[tokio::test]
 async fn a_topup_delivered_five_times_concurrently_and_out_of_order_issues_once() {
@@ -609,11 +402,6 @@ async fn only_treasurers_see_billing_and_other_orgs_cannot_reach_it() {
         .expect("a treasurer sees it");
     assert!(status.onboarded);
     w.check().await;
-}
-
-/// A refusal's code, or None for success.
-fn code<T>(result: Result<T, coinsence_api::Error>) -> Option<&'static str> {
-    result.err().map(|e| e.code())
 }
 
 /// The org's issuance and the platform's euro entry are two transactions (the org's schema may

@@ -118,6 +118,14 @@ pub enum Command {
     Topup {
         amount: AmountText,
     },
+    /// A treasurer's cash-out of coins to the org's bank (issue 16).
+    Cashout {
+        amount: AmountText,
+    },
+    /// Another treasurer or admin approves a cash-out below the threshold.
+    ApproveCashout {
+        cashout: i64,
+    },
     /// `/exchange 10 COIN for BIKE at 0.8`: a limit order on the exchange.
     Exchange {
         amount: AmountText,
@@ -178,6 +186,7 @@ pub enum Verb {
     Cancel,
     Quote,
     Verify,
+    Cashout,
     Help,
 }
 
@@ -312,6 +321,11 @@ pub const VERBS: &[VerbSpec] = &[
         verb: Verb::Quote,
         name: "quote",
         aliases: &["kurs"],
+    },
+    VerbSpec {
+        verb: Verb::Cashout,
+        name: "cashout",
+        aliases: &["auszahlen"],
     },
     VerbSpec {
         verb: Verb::Help,
@@ -797,6 +811,17 @@ fn parse_args(
         },
         Verb::Orders => no_args(Command::Orders),
         Verb::Verify => no_args(Command::Verify),
+        Verb::Cashout => match words.as_slice() {
+            [approve, id] if matches!(approve.to_lowercase().as_str(), "approve" | "freigeben") => {
+                id_word(id)
+                    .map(|cashout| Command::ApproveCashout { cashout })
+                    .ok_or_else(|| fail("chat-parse-cashout"))
+            }
+            [amount] => AmountText::parse(amount)
+                .map(|amount| Command::Cashout { amount })
+                .ok_or_else(|| fail("chat-parse-cashout")),
+            _ => Err(fail("chat-parse-cashout")),
+        },
         Verb::Cancel => match words.as_slice() {
             [id] => id_word(id)
                 .map(|order| Command::Cancel { order })

@@ -329,6 +329,52 @@ impl Engine {
                 ))
             }
             Command::Verify => Ok(self.verify(&member, lang).await),
+            Command::Cashout { amount } => {
+                let typed = decimal_text(lang, &amount)?;
+                let key = self.key(msg, lang)?;
+                let cashout = self
+                    .core
+                    .request_cashout(&member, &typed, key)
+                    .await
+                    .map_err(|e| money_refusal(lang, &e))?;
+                let message = match cashout.proposal {
+                    Some(_) => "chat-cashout-proposed",
+                    None => "chat-cashout-asked",
+                };
+                Ok(say::line(
+                    lang,
+                    message,
+                    Args::new()
+                        .text("cashout", cashout.id.to_string())
+                        .text("proposal", cashout.proposal.unwrap_or(0).to_string()),
+                    vec![
+                        (
+                            "coins",
+                            say::decimal(&cashout.coins, cashout.currency.as_str(), lang),
+                        ),
+                        (
+                            "euros",
+                            say::decimal(&format_cents(cashout.cents), "EUR", lang),
+                        ),
+                    ],
+                ))
+            }
+            Command::ApproveCashout { cashout } => {
+                let cashout = self
+                    .core
+                    .approve_cashout(&member, cashout)
+                    .await
+                    .map_err(|e| money_refusal(lang, &e))?;
+                Ok(say::line(
+                    lang,
+                    "chat-cashout-approved",
+                    Args::new().text("cashout", cashout.id.to_string()),
+                    vec![(
+                        "euros",
+                        say::decimal(&format_cents(cashout.cents), "EUR", lang),
+                    )],
+                ))
+            }
             Command::Orders => {
                 let orders = self.core.my_orders(&member).await.map_err(refused)?;
                 if orders.is_empty() {

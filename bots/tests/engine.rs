@@ -1281,6 +1281,19 @@ async fn topup_without_stripe_says_top_ups_are_off() {
     assert!(bad.contains("/topup 20"), "{bad}");
 }
 
+/// `/cashout` is for treasurers (issue 16): a member is told so, a bad amount is a parse
+/// mistake, and the German words work the same. Nothing changes.
+#[tokio::test]
+async fn cashout_is_for_treasurers_and_says_how() {
+    let w = world(true).await;
+    let member = w.refused("Ana", "/cashout 30").await;
+    assert!(member.contains("treasurers"), "{member}");
+    let bad = w.refused("Ana", "/cashout thirty").await;
+    assert!(bad.contains("/cashout 30"), "{bad}");
+    let approve = w.refused("Ana", "/auszahlen freigeben 7").await;
+    assert!(approve.contains("treasurers"), "{approve}");
+}
+
 /// Lists `code` of the admin's org on the exchange: the admin, its only voter, votes it through.
 async fn list_on_exchange(core: &Core, admin: &Member, code: &str) {
     let proposal = core

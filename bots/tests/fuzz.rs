@@ -266,7 +266,8 @@ fn well_formed(cmd: &Command) -> Result<(), String> {
             currency_ok(&Some(sell.clone())) && currency_ok(&Some(buy.clone()))
         }
         Command::Connect { code } => code.len() <= 64 && !code.chars().any(char::is_whitespace),
-        Command::Topup { amount } => amount_ok(amount),
+        Command::Topup { amount } | Command::Cashout { amount } => amount_ok(amount),
+        Command::ApproveCashout { cashout } => *cashout > 0,
         Command::Balance
         | Command::History
         | Command::Proposals

@@ -260,3 +260,11 @@ chat-verify-ok = Der veröffentlichte Verlauf von { $org } stimmt: { $heads } si
 chat-verify-nothing-sealed = Von { $org } ist noch nichts versiegelt; der Verlauf wird mit dem nächsten Siegel veröffentlicht.
 chat-verify-bad = Der veröffentlichte Verlauf von { $org } stimmt nicht: Baumkopf { $size } widerspricht dem, was veröffentlicht wurde. Sag es den anderen Mitgliedern und dem Betreiber.
 chat-verify-failed = Ich konnte den Verlauf von { $org } gerade nicht prüfen; bitte versuch es später noch einmal.
+
+# Auszahlungen (Issue 16)
+chat-usage-cashout = /cashout 30
+chat-summary-cashout = für Kassenwarte: Coins auf das Bankkonto der Organisation auszahlen (eine andere Kassenwartin, ein anderer Kassenwart oder ein Admin gibt mit /auszahlen freigeben NUMMER frei)
+chat-parse-cashout = Sag, wie viele Coins, etwa /auszahlen 30, oder gib eine Auszahlung mit /auszahlen freigeben 12 frei.
+chat-cashout-asked = Auszahlung #{ $cashout } über { $coins } ({ $euros }) wartet auf eine andere Kassenwartin, einen anderen Kassenwart oder einen Admin: /auszahlen freigeben { $cashout }
+chat-cashout-proposed = Auszahlung #{ $cashout } über { $coins } ({ $euros }) liegt auf oder über der Schwelle der Organisation: darüber entscheidet Vorschlag { $proposal }.
+chat-cashout-approved = Auszahlung #{ $cashout } ist freigegeben: { $euros } sind auf dem Weg zum Bankkonto der Organisation.

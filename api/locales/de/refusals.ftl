@@ -173,3 +173,12 @@ price_too_precise = Das Limit darf höchstens { $places } Nachkommastellen haben
 exchange_order_not_found = Eine solche Order von dir gibt es nicht.
 exchange_order_closed = Order { $order } ist nicht mehr offen.
 exchange_order_in_round = Order { $order } steckt in der Runde, die gerade abgerechnet wird; storniere sie, wenn diese Runde vorbei ist.
+
+## Billing: Auszahlungen, Erstattungen und Rückbuchungen (issue 16)
+cashout_exceeds_reserve = Für diese Auszahlung reicht die Reserve nicht: nach den laufenden Auszahlungen sind noch { $available } € übrig. Es wurde nichts abgebucht.
+cashout_not_whole_cents = Zum Kurs dieser Organisation ergeben diese Coins (nach der Ausstiegsgebühr) keinen glatten Cent-Betrag; nimm einen runderen Betrag.
+cashout_not_found = Diese Auszahlung gibt es in dieser Organisation nicht.
+cashout_own_approval = Deine eigene Auszahlung muss jemand anderes freigeben: eine andere Kassenwartin, ein anderer Kassenwart oder ein Admin.
+cashout_by_proposal = Diese Auszahlung liegt auf oder über der Schwelle der Organisation; darüber entscheidet Vorschlag { $proposal }.
+cashout_not_pending = Auszahlung { $cashout } ist schon freigegeben, ausgezahlt, gescheitert oder abgelehnt.
+payouts_not_enabled = Das Zahlungskonto dieser Organisation kann noch nicht auszahlen; zuerst muss die Einrichtung abgeschlossen werden.

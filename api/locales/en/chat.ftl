@@ -260,3 +260,11 @@ chat-verify-ok = The published history of { $org } checks out: { $heads } signed
 chat-verify-nothing-sealed = Nothing of { $org } is sealed yet; the history is published at the next seal.
 chat-verify-bad = The published history of { $org } does not check out: tree head { $size } contradicts what was published. Tell the other members and the operator.
 chat-verify-failed = I could not check the history of { $org } just now; please try again later.
+
+# Cash-outs (issue 16)
+chat-usage-cashout = /cashout 30
+chat-summary-cashout = treasurers: cash out coins to the org's bank (another treasurer or admin approves with /cashout approve ID)
+chat-parse-cashout = Say how many coins, such as /cashout 30, or approve one with /cashout approve 12.
+chat-cashout-asked = Cash-out #{ $cashout } of { $coins } ({ $euros }) is waiting for another treasurer or admin: /cashout approve { $cashout }
+chat-cashout-proposed = Cash-out #{ $cashout } of { $coins } ({ $euros }) is at or above the org's threshold: proposal { $proposal } decides it.
+chat-cashout-approved = Cash-out #{ $cashout } is approved: { $euros } are on their way to the org's bank.

@@ -173,3 +173,12 @@ price_too_precise = The limit may have at most { $places } decimal places.
 exchange_order_not_found = There is no such order of yours.
 exchange_order_closed = Order { $order } is no longer open.
 exchange_order_in_round = Order { $order } is in the round being settled right now; cancel it once that round is done.
+
+## Billing: cash-outs, refunds and disputes (issue 16)
+cashout_exceeds_reserve = That cash-out needs more euros than the reserve has left after the cash-outs under way (€{ $available }). Nothing was taken.
+cashout_not_whole_cents = At this org's rate those coins (after the exit fee) are not a whole number of cents; choose a rounder amount.
+cashout_not_found = There is no such cash-out in this org.
+cashout_own_approval = Someone else has to approve your own cash-out: another treasurer or an admin.
+cashout_by_proposal = This cash-out is at or above the org's threshold, so proposal { $proposal } decides it.
+cashout_not_pending = Cash-out { $cashout } was already approved, paid, failed or rejected.
+payouts_not_enabled = This org's payment account cannot pay out yet; a treasurer finishes its onboarding first.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod billing;
 pub mod body;
+pub mod cashouts;
 pub mod chat;
 pub mod client_addr;
 pub mod error;
@@ -112,6 +113,7 @@ impl Default for HttpConfig {
         feed::create_post, feed::list_posts, feed::get_post, feed::comment, feed::list_comments,
         chat::create_connect_code, chat::redeem_login_link,
         billing::get_terms, billing::set_terms, billing::start_topup, billing::onboarding, billing::status,
+        cashouts::get_terms, cashouts::set_terms, cashouts::request, cashouts::get, cashouts::approve,
         exchange::list_listed, exchange::place_order, exchange::my_orders, exchange::cancel_order,
         exchange::quote,
         exchange_rounds::receipts, exchange_rounds::order_fills,
@@ -312,6 +314,16 @@ pub fn router_with(core: Core, config: HttpConfig) -> Router {
         )
         .route("/orgs/{org}/billing/topups", post(billing::start_topup))
         .route("/orgs/{org}/billing/onboarding", post(billing::onboarding))
+        .route(
+            "/orgs/{org}/billing/cashout-terms",
+            get(cashouts::get_terms).put(cashouts::set_terms),
+        )
+        .route("/orgs/{org}/billing/cashouts", post(cashouts::request))
+        .route("/orgs/{org}/billing/cashouts/{id}", get(cashouts::get))
+        .route(
+            "/orgs/{org}/billing/cashouts/{id}/approve",
+            post(cashouts::approve),
+        )
         .route("/orgs/{org}/exchange/listings", get(exchange::list_listed))
         .route("/orgs/{org}/exchange/quote", get(exchange::quote))
         .route(

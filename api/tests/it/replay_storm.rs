@@ -502,6 +502,7 @@ const STORMED: &[(&str, &str)] = &[
     ("post", "/v1/orgs/{org}/posts/{id}/comments"),
     ("post", "/v1/orgs/{org}/exchange/orders"),
     ("post", "/v1/orgs/{org}/billing/topups"),
+    ("post", "/v1/orgs/{org}/billing/cashouts"),
 ];
 
 #[tokio::test]
@@ -703,4 +704,85 @@ async fn a_topup_storm_starts_one_topup_and_answers_its_page() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     storm_again(&app, &req, &first).await;
     assert_eq!(app.count("storm-topup", "topups").await, 1);
+}
+
+#[tokio::test]
+async fn a_cashout_storm_asks_for_one_cashout_and_holds_the_reserve_once() {
+    let mut app = TestApp::new().await;
+    app.core = app
+        .core
+        .clone()
+        .with_payment_provider(std::sync::Arc::new(StubProvider));
+    app.router = coinsence_api::http::router_with(
+        app.core.clone(),
+        coinsence_api::http::HttpConfig {
+            max_in_flight: 4096,
+            admission_target: std::time::Duration::from_secs(60),
+            ..coinsence_api::http::HttpConfig::default()
+        },
+    );
+    let org = app.org("storm-cashout").await;
+    let owner = Some(org.owner_token.as_str());
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/orgs/storm-cashout/billing/onboarding",
+            owner,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Stripe enabled payouts, and the reserve holds 100 euros (written directly: no top-up
+    // here, the billing crate's tests cover that path).
+    sqlx::raw_sql(
+        "UPDATE control.billing_accounts SET charges_enabled = true, payouts_enabled = true;
+         INSERT INTO control.euro_accounts (tenant_id, kind, balance)
+         SELECT id, 'reserve', 10000 FROM control.tenants WHERE slug = 'storm-cashout'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let terms = json!({"currency": "COIN", "rate_coins": 1, "rate_euros": 1,
+                       "min": "1", "max": "100", "monthly_max": "1000"});
+    let r = app
+        .call(
+            Method::PUT,
+            "/v1/orgs/storm-cashout/billing/topup-terms",
+            owner,
+            Some(terms),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.issue(&org, org.owner_id, "50").await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let req = Req {
+        method: Method::POST,
+        path: "/v1/orgs/storm-cashout/billing/cashouts".into(),
+        token: &org.owner_token,
+        body: Some(json!({"amount": "30"})),
+        key: "cashout-storm",
+    };
+    let first = storm(&app, &req).await;
+    assert_eq!(first.1["euros_cents"], 3000, "{}", first.1);
+    // The terms change meanwhile (a 10 % exit fee): a retry still learns what its first
+    // request did.
+    let r = app
+        .call(
+            Method::PUT,
+            "/v1/orgs/storm-cashout/billing/cashout-terms",
+            owner,
+            Some(json!({"threshold": "100", "exit_fee_bp": 1000})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    storm_again(&app, &req, &first).await;
+    assert_eq!(app.count("storm-cashout", "cashouts").await, 1);
+    let (holds,): (i64,) = sqlx::query_as("SELECT count(*) FROM control.cashout_holds")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(holds, 1);
 }

@@ -121,6 +121,13 @@ fn wall(method: &str, path: &str, ids: &BIds) -> Option<Wall> {
             "min": "1", "max": "10", "monthly_max": "10"
         }))),
         ("post", "/v1/orgs/{org}/billing/topups") => scoped(Some(json!({"amount": "10"}))),
+        ("get", "/v1/orgs/{org}/billing/cashout-terms") => scoped(None),
+        ("put", "/v1/orgs/{org}/billing/cashout-terms") => {
+            scoped(Some(json!({"threshold": "10", "exit_fee_bp": 0})))
+        }
+        ("post", "/v1/orgs/{org}/billing/cashouts") => scoped(Some(json!({"amount": "1"}))),
+        ("get", "/v1/orgs/{org}/billing/cashouts/{id}") => scoped(None),
+        ("post", "/v1/orgs/{org}/billing/cashouts/{id}/approve") => scoped(None),
         ("get", "/v1/orgs/{org}/exchange/listings") => scoped(None),
         ("get", "/v1/orgs/{org}/exchange/quote") => scoped(None),
         ("get", "/v1/orgs/{org}/exchange/orders") => scoped(None),
@@ -406,8 +413,25 @@ async fn org_b(app: &TestApp, a_member: i64) -> (String, BIds, Vec<String>) {
         .await,
         "exchange order",
     );
+    // A pending cash-out of B's owner (issue 16), written directly: B has no payment provider.
+    let (cashout,): (i64,) = {
+        let mut tx = app.org_tx(slug).await;
+        let row = sqlx::query_as(
+            "INSERT INTO cashouts (requester_user_id, currency_id, coins, fee_coins, cents,
+                                   rate_coins, rate_euros, approval, idempotency_key)
+             SELECT $1, id, 100, 0, 100, 1, 1, 'person', 'walls' FROM currencies
+             WHERE code = 'COIN' RETURNING id",
+        )
+        .bind(b_org.owner_id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        row
+    };
     let ids = BIds {
         by_resource: BTreeMap::from([
+            ("cashouts", cashout),
             ("orders", id_of(&order)),
             ("proposals", id_of(&proposal)),
             ("pledges", id_of(&pledge)),

@@ -2,7 +2,9 @@
 //! (`POST /v1/checkout/sessions`, `/v1/accounts`, `/v1/account_links`) with the shapes the
 //! pinned async-stripe parses, replaying the first answer for a repeated idempotency key as
 //! Stripe does, and recording every request (headers we care about and the form). It also
-//! writes events and delivers them to a webhook signed the real way.
+//! writes events and delivers them to a webhook signed the real way. Payouts
+//! (`POST /v1/payouts`) are created on the connected account named by `Stripe-Account`, and
+//! `GET /v1/events` lists the events the fake "published" (newest first, `ending_before`).
 
 #![allow(dead_code)]
 
@@ -35,6 +37,10 @@ struct Inner {
     /// First answers by (account, idempotency key).
     answers: HashMap<(Option<String>, String), Value>,
     sessions: HashMap<String, Value>,
+    /// Payouts created (not replays), by id.
+    payouts: Vec<Value>,
+    /// Events as Stripe's event list has them, oldest first.
+    published: Vec<Value>,
     next: u64,
     /// Answer every request with this status and a Stripe error body (an outage).
     fail_with: Option<u16>,
@@ -106,12 +112,77 @@ impl FakeStripe {
         self.inner.lock().unwrap().fail_with = status;
     }
 
-    /// The session as Stripe would now show it, with `payment_status`.
+    /// The session as Stripe would now show it, with `payment_status` (and its payment intent,
+    /// `pi_<session>`).
     pub fn session(&self, id: &str, payment_status: &str) -> Value {
         let mut session = self.inner.lock().unwrap().sessions[id].clone();
         session["payment_status"] = json!(payment_status);
         session["status"] = json!("complete");
+        session["payment_intent"] = json!(format!("pi_{id}"));
         session
+    }
+
+    /// Payouts the fake created (a replayed idempotency key creates none).
+    pub fn payouts(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().payouts.clone()
+    }
+
+    /// A payout as Stripe would now show it, with `status`.
+    pub fn payout(&self, id: &str, status: &str) -> Value {
+        let inner = self.inner.lock().unwrap();
+        let mut payout = inner
+            .payouts
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap();
+        payout["status"] = json!(status);
+        if status == "failed" {
+            payout["failure_code"] = json!("account_closed");
+            payout["failure_message"] = json!("The bank account has been closed.");
+        }
+        payout
+    }
+
+    /// The charge of a top-up's session (`ch_<session>`), refunded `refunded` cents so far.
+    pub fn refunded_charge(&self, session: &str, amount: i64, refunded: i64) -> Value {
+        json!({
+            "id": format!("ch_{session}"),
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": amount,
+            "amount_refunded": refunded,
+            "captured": true,
+            "currency": "eur",
+            "paid": true,
+            "refunded": refunded == amount,
+            "payment_intent": format!("pi_{session}"),
+            "status": "succeeded",
+            "metadata": {},
+        })
+    }
+
+    /// A closed dispute over a top-up's session's charge.
+    pub fn dispute(&self, id: &str, session: &str, amount: i64, status: &str) -> Value {
+        json!({
+            "id": id,
+            "object": "dispute",
+            "amount": amount,
+            "charge": format!("ch_{session}"),
+            "currency": "eur",
+            "payment_intent": format!("pi_{session}"),
+            "reason": "fraudulent",
+            "status": status,
+            "is_charge_refundable": false,
+            "livemode": false,
+            "created": now(),
+            "metadata": {},
+        })
+    }
+
+    /// Puts an event into Stripe's event list (whether or not the webhook ever sees it).
+    pub fn publish(&self, event: &Value) {
+        self.inner.lock().unwrap().published.push(event.clone());
     }
 
     /// An event around `object`, from the connected account `account`.
@@ -218,6 +289,42 @@ async fn answer(
                 .map(|k| (k.to_owned(), json!(v)))
         })
         .collect();
+    if method == Method::GET && recorded.path == "/v1/events" {
+        let query: HashMap<String, String> =
+            uri.query().map(|q| form(q.as_bytes())).unwrap_or_default();
+        let limit: usize = query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(10);
+        // Oldest first in storage; Stripe lists newest first.
+        let newer: Vec<Value> = match query.get("ending_before") {
+            Some(cursor) => match inner
+                .published
+                .iter()
+                .position(|e| e["id"] == cursor.as_str())
+            {
+                Some(at) => inner.published[at + 1..].to_vec(),
+                None => Vec::new(),
+            },
+            None => inner.published.clone(),
+        };
+        // `ending_before`: the page right after the cursor (the oldest of the newer ones).
+        let (page, has_more) = if query.contains_key("ending_before") {
+            let page: Vec<Value> = newer.iter().take(limit).cloned().collect();
+            (page, newer.len() > limit)
+        } else {
+            let skip = newer.len().saturating_sub(limit);
+            (newer[skip..].to_vec(), skip > 0)
+        };
+        let data: Vec<Value> = page.into_iter().rev().collect();
+        return axum::Json(json!({
+            "object": "list",
+            "data": data,
+            "has_more": has_more,
+            "url": "/v1/events",
+        }))
+        .into_response();
+    }
     let answer = match recorded.path.as_str() {
         "/v1/checkout/sessions" => {
             let id = format!("cs_test_fake{n:06}");
@@ -258,6 +365,39 @@ async fn answer(
             "payouts_enabled": false,
             "metadata": meta,
         }),
+        "/v1/payouts" => {
+            let payout = json!({
+                "id": format!("po_fake{n:06}"),
+                "object": "payout",
+                "amount": f["amount"].parse::<i64>().unwrap(),
+                "application_fee": null,
+                "application_fee_amount": null,
+                "arrival_date": now() + 2 * 86_400,
+                "automatic": false,
+                "balance_transaction": null,
+                "created": now(),
+                "currency": f["currency"],
+                "description": f.get("description"),
+                "destination": null,
+                "failure_balance_transaction": null,
+                "failure_code": null,
+                "failure_message": null,
+                "livemode": false,
+                "metadata": meta,
+                "method": "standard",
+                "original_payout": null,
+                "payout_method": null,
+                "reconciliation_status": "not_applicable",
+                "reversed_by": null,
+                "source_type": "card",
+                "statement_descriptor": null,
+                "status": "pending",
+                "trace_id": null,
+                "type": "bank_account",
+            });
+            inner.payouts.push(payout.clone());
+            payout
+        }
         "/v1/account_links" => json!({
             "object": "account_link",
             "created": now(),

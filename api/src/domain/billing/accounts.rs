@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
+use super::clawbacks::{self, ClawbackTotals};
 use super::euros::{self, EuroCheck};
 use super::{OnboardingRequest, ProviderEvent};
 use crate::core::Core;
@@ -25,6 +26,9 @@ pub struct BillingStatus {
     /// What the provider still needs before it enables charges or payouts.
     pub requirements_due: Vec<String>,
     pub euros: EuroCheck,
+    /// Coins taken back for refunds and lost disputes; `shortfall` is what members no longer
+    /// had, recorded on the org's clawback account.
+    pub clawbacks: ClawbackTotals,
 }
 
 /// A link to the provider's onboarding pages.
@@ -133,6 +137,10 @@ impl Core {
         .await?;
         let mut conn = self.pool.acquire().await?;
         let euros = euros::check(&mut conn, member.tenant.id).await?;
+        drop(conn);
+        let mut tx = crate::domain::tenancy::TenantTx::begin(&self.pool, &member.schema()).await?;
+        let clawbacks = clawbacks::totals(&mut tx).await?;
+        drop(tx);
         let onboarded = row.is_some();
         let (charges_enabled, payouts_enabled, requirements_due) = row.unwrap_or_default();
         Ok(BillingStatus {
@@ -142,6 +150,7 @@ impl Core {
             payouts_enabled,
             requirements_due,
             euros,
+            clawbacks,
         })
     }
 }

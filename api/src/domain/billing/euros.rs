@@ -19,6 +19,8 @@ text_enum!(
         Payout => "payout",
         /// A refunded top-up: reserve -> outside.
         Refund => "refund",
+        /// A top-up whose dispute was lost: reserve -> outside.
+        Dispute => "dispute",
     }
 );
 
@@ -66,7 +68,7 @@ pub(crate) async fn post(conn: &mut PgConnection, m: &EuroMove<'_>) -> Result<bo
     let (reserve, outside) = (id_of("reserve")?, id_of("outside")?);
     let (from, to) = match m.kind {
         EuroKind::Topup => (outside, reserve),
-        EuroKind::Payout | EuroKind::Refund => (reserve, outside),
+        EuroKind::Payout | EuroKind::Refund | EuroKind::Dispute => (reserve, outside),
     };
     let written: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO control.euro_entries

@@ -14,9 +14,10 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
+use super::clawbacks::{self, ClawKind};
 use super::euros::{self, EuroKind, EuroMove};
 use super::topups::{self, tenant_of};
-use super::{PaymentProvider, ProviderEvent, accounts};
+use super::{PaymentProvider, ProviderEvent, accounts, escrow as cashouts};
 use crate::core::Core;
 use crate::domain::ids::TenantId;
 use crate::domain::tenancy::TenantTx;
@@ -50,6 +51,49 @@ impl Core {
         .await?
         .rows_affected();
         Ok(stored == 1)
+    }
+
+    /// The daily reconcile: lists the provider's events since the stored cursor and stores any
+    /// the webhook missed (the event job applies them like any other). Returns how many were
+    /// new. Without a provider there is nothing to compare with.
+    pub async fn reconcile_provider_events(&self) -> Result<u64> {
+        let Some(provider) = self.payments.clone() else {
+            return Ok(0);
+        };
+        let cursor: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT last_event FROM control.provider_event_cursor")
+                .fetch_optional(&self.pool)
+                .await?;
+        let cursor = cursor.and_then(|(c,)| c);
+        let events = provider
+            .events_since(cursor.as_deref())
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "listing the provider's events failed");
+                Error::Unavailable {
+                    retry_after_secs: 60,
+                }
+            })?;
+        let mut new = 0;
+        for event in &events {
+            if self
+                .store_provider_event(&event.id, &event.kind, &event.payload)
+                .await?
+            {
+                tracing::info!(event = %event.id, kind = %event.kind, "reconcile found an event the webhook missed");
+                new += 1;
+            }
+        }
+        // Moved only after every event is stored: a crash here lists them again (stored once).
+        let newest = events.last().map(|e| e.id.as_str()).or(cursor.as_deref());
+        sqlx::query(
+            "INSERT INTO control.provider_event_cursor (id, last_event) VALUES (true, $1)
+             ON CONFLICT (id) DO UPDATE SET last_event = $1, checked_at = now()",
+        )
+        .bind(newest)
+        .execute(&self.pool)
+        .await?;
+        Ok(new)
     }
 
     /// Events received and not yet applied.
@@ -140,10 +184,17 @@ impl Core {
                 session,
                 amount_cents,
                 account,
+                payment_intent,
             } => {
                 check_account(ctl, *tenant, account.as_deref()).await?;
                 let settled = self
-                    .settle_paid(*tenant, *topup, session, *amount_cents)
+                    .settle_paid(
+                        *tenant,
+                        *topup,
+                        session,
+                        *amount_cents,
+                        payment_intent.as_deref(),
+                    )
                     .await?;
                 if settled.mismatch {
                     return Ok(Outcome::Ignored);
@@ -179,8 +230,108 @@ impl Core {
                     Outcome::Ignored
                 })
             }
+            ProviderEvent::PayoutPaid {
+                tenant,
+                cashout,
+                payout,
+                account,
+            }
+            | ProviderEvent::PayoutFailed {
+                tenant,
+                cashout,
+                payout,
+                account,
+            } => {
+                check_account(ctl, *tenant, account.as_deref()).await?;
+                let paid = matches!(event, ProviderEvent::PayoutPaid { .. });
+                let settled = self.settle_payout(*tenant, *cashout, payout, paid).await?;
+                cashouts::settle_hold(ctl, *tenant, *cashout, payout, &settled).await?;
+                Ok(Outcome::Applied)
+            }
+            ProviderEvent::ChargeRefunded {
+                account,
+                charge: object,
+                payment_intent,
+                refunded_cents: cents,
+            }
+            | ProviderEvent::DisputeLost {
+                account,
+                dispute: object,
+                payment_intent,
+                amount_cents: cents,
+            } => {
+                let kind = if matches!(event, ProviderEvent::ChargeRefunded { .. }) {
+                    ClawKind::Refund
+                } else {
+                    ClawKind::Dispute
+                };
+                let (Some(account), Some(intent)) = (account, payment_intent) else {
+                    return Ok(Outcome::Ignored);
+                };
+                let Some(tenant) = tenant_of_account(ctl, account).await? else {
+                    return Ok(Outcome::Ignored);
+                };
+                let Some(clawed) = self.claw_back(tenant, kind, object, intent, *cents).await?
+                else {
+                    return Ok(Outcome::Ignored);
+                };
+                euros::post(
+                    ctl,
+                    &EuroMove {
+                        tenant,
+                        kind: match kind {
+                            ClawKind::Refund => EuroKind::Refund,
+                            ClawKind::Dispute => EuroKind::Dispute,
+                        },
+                        amount_cents: clawed.cents,
+                        provider_ref: object,
+                        key: &clawed.key,
+                    },
+                )
+                .await?;
+                Ok(Outcome::Applied)
+            }
             ProviderEvent::Ignored => Ok(Outcome::Ignored),
         }
+    }
+
+    /// Settles a payout in the org's own transaction, retrying when the ledger raced.
+    async fn settle_payout(
+        &self,
+        tenant: TenantId,
+        cashout: super::CashoutId,
+        payout: &str,
+        paid: bool,
+    ) -> Result<cashouts::PayoutSettled> {
+        for _ in 0..LEDGER_RETRIES {
+            let mut tx = TenantTx::begin(&self.pool, &tenant_of(tenant)).await?;
+            if let Some(done) = cashouts::settle_payout(&mut tx, cashout, payout, paid).await? {
+                tx.commit().await?;
+                return Ok(done);
+            }
+        }
+        Err(Error::Busy)
+    }
+
+    /// Takes a refund's or dispute's coins back in the org's own transaction.
+    async fn claw_back(
+        &self,
+        tenant: TenantId,
+        kind: ClawKind,
+        object: &str,
+        payment_intent: &str,
+        cents: i64,
+    ) -> Result<Option<clawbacks::Clawed>> {
+        for _ in 0..LEDGER_RETRIES {
+            let mut tx = TenantTx::begin(&self.pool, &tenant_of(tenant)).await?;
+            if let Some(done) =
+                clawbacks::claw_back(&mut tx, kind, object, payment_intent, cents).await?
+            {
+                tx.commit().await?;
+                return Ok(done);
+            }
+        }
+        Err(Error::Busy)
     }
 
     /// Settles a paid top-up in the org's own transaction, retrying when the ledger raced a
@@ -191,16 +342,30 @@ impl Core {
         topup: super::TopupId,
         session: &str,
         amount_cents: i64,
+        payment_intent: Option<&str>,
     ) -> Result<topups::Settled> {
         for _ in 0..LEDGER_RETRIES {
             let mut tx = TenantTx::begin(&self.pool, &tenant_of(tenant)).await?;
-            if let Some(done) = topups::settle_paid(&mut tx, topup, session, amount_cents).await? {
+            if let Some(done) =
+                topups::settle_paid(&mut tx, topup, session, amount_cents, payment_intent).await?
+            {
                 tx.commit().await?;
                 return Ok(done);
             }
         }
         Err(Error::Busy)
     }
+}
+
+/// The org whose connected account this is, if any.
+async fn tenant_of_account(ctl: &mut PgConnection, account: &str) -> Result<Option<TenantId>> {
+    let row: Option<(TenantId,)> = sqlx::query_as(
+        "SELECT tenant_id FROM control.billing_accounts WHERE provider_account = $1",
+    )
+    .bind(account)
+    .fetch_optional(ctl)
+    .await?;
+    Ok(row.map(|(t,)| t))
 }
 
 /// A checkout event must come from the org's own connected account.

@@ -29,7 +29,7 @@ pub const MAX_TOPUP_CENTS: i64 = 1_000_000;
 /// The largest number on either side of the rate.
 pub const MAX_RATE_TERM: i64 = 1_000_000;
 
-fn euro_scale() -> Scale {
+pub(crate) fn euro_scale() -> Scale {
     let Ok(scale) = Scale::new(2) else {
         unreachable!("2 decimal places is a valid scale")
     };
@@ -167,6 +167,13 @@ pub(crate) async fn set_rate(tx: &mut TenantTx, coins: i64, euros: i64) -> Resul
     Ok(())
 }
 
+/// The org's coin and rate (coins per euros), if it has terms.
+pub(crate) async fn rate(tx: &mut TenantTx) -> Result<Option<(CurrencyId, i64, i64)>> {
+    Ok(load(tx)
+        .await?
+        .map(|t| (t.currency_id, t.rate_coins, t.rate_euros)))
+}
+
 /// Whether the org has top-up terms (a rate proposal needs them).
 pub(crate) async fn has_terms(tx: &mut TenantTx) -> Result<bool> {
     Ok(load(tx).await?.is_some())
@@ -212,8 +219,19 @@ pub(crate) async fn settle_paid(
     topup: TopupId,
     session: &str,
     amount_cents: i64,
+    payment_intent: Option<&str>,
 ) -> Result<Option<Settled>> {
     let row = lock(tx, topup).await?;
+    if let Some(intent) = payment_intent {
+        // Refunds and disputes name the payment; keep it however often the event comes.
+        sqlx::query(
+            "UPDATE topups SET payment_intent = $2 WHERE id = $1 AND payment_intent IS NULL",
+        )
+        .bind(topup)
+        .bind(intent)
+        .execute(tx.conn())
+        .await?;
+    }
     if row
         .checkout_session
         .as_deref()

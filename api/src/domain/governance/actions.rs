@@ -12,7 +12,7 @@ use super::outbox::{self, EventKind, NewEvent};
 use super::projects::{self, Investor};
 use super::rules::Rules;
 use crate::core::Core;
-use crate::domain::billing::topups;
+use crate::domain::billing::{escrow as cashouts, topups};
 use crate::domain::exchange::listings::{self, ListingSpec};
 use crate::domain::exchange::orders;
 use crate::domain::identity::{self, Email, Role, User};
@@ -91,6 +91,10 @@ pub enum ActionRequest {
     DelistFromExchange {
         currency: String,
     },
+    /// Approve a treasurer's cash-out at or above the org's threshold (opened by the cash-out).
+    Cashout {
+        cashout_id: i64,
+    },
 }
 
 /// What a proposal will do, as checked and stored when it opened. Amounts are shown in the
@@ -149,6 +153,9 @@ pub enum Action {
     DelistFromExchange {
         currency: CurrencyCode,
     },
+    Cashout {
+        cashout_id: i64,
+    },
 }
 
 impl Action {
@@ -166,6 +173,7 @@ impl Action {
             Self::ChangeTopupRate { .. } => ProposalKind::ChangeTopupRate,
             Self::ListOnExchange { .. } => ProposalKind::ListOnExchange,
             Self::DelistFromExchange { .. } => ProposalKind::DelistFromExchange,
+            Self::Cashout { .. } => ProposalKind::Cashout,
         }
     }
 }
@@ -308,6 +316,10 @@ pub(crate) async fn prepare(
         ActionRequest::DelistFromExchange { currency } => Action::DelistFromExchange {
             currency: listings::prepare_delisting(tx, tenant, &currency).await?,
         },
+        ActionRequest::Cashout { cashout_id } => {
+            cashouts::check_proposable(tx, cashout_id).await?;
+            Action::Cashout { cashout_id }
+        }
     })
 }
 
@@ -540,6 +552,12 @@ pub(crate) async fn execute(
             listings::delist(tx, p.tenant, currency, p.now).await?;
             // This org's open orders in it go back now; other orgs' at their pair's next round.
             if orders::return_open_in(tx, currency, p.now).await?.is_none() {
+                return Ok(None);
+            }
+        }
+        // The coins go into escrow with the close; the worker asks for the payout.
+        Action::Cashout { cashout_id } => {
+            if cashouts::escrow(tx, *cashout_id, None).await?.is_none() {
                 return Ok(None);
             }
         }

@@ -20,5 +20,7 @@ text_enum!(
         // The exchange (issue 17).
         ListOnExchange => "list_on_exchange",
         DelistFromExchange => "delist_from_exchange",
+        /// A cash-out at or above the org's threshold (issue 16).
+        Cashout => "cashout",
     }
 );

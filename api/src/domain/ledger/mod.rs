@@ -111,6 +111,10 @@ text_enum!(
         Escrow => "escrow",
         /// The exchange's side of every fill in a currency (one per currency).
         Clearing => "clearing",
+        /// Coins of cash-outs whose payout is under way (one per currency; issue 16).
+        CashoutEscrow => "cashout_escrow",
+        /// What refunds and lost disputes could not take back from members (one per currency).
+        Clawback => "clawback",
     }
 );
 
@@ -133,6 +137,10 @@ text_enum!(
         Escrow => "escrow",
         /// A fill of an exchange order, through the clearing account.
         Exchange => "exchange",
+        /// Coins of a cash-out: into its escrow, burned when paid, back when it failed.
+        Cashout => "cashout",
+        /// Coins taken back for a refunded or disputed top-up.
+        Clawback => "clawback",
     }
 );
 
