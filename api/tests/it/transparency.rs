@@ -289,39 +289,101 @@ async fn a_journal_row_rewritten_after_sealing_breaks_the_first_head_that_holds_
     assert_eq!(audit.first_mismatch.map(|m| m.tree_size), Some(4));
 }
 
+/// The stored nodes of an org's tree, in order.
+pub async fn tree_nodes(app: &TestApp, slug: &str) -> Vec<(i16, i64, Vec<u8>)> {
+    let mut tx = app.org_tx(slug).await;
+    sqlx::query_as("SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+}
+
+/// The root of the first `size` leaves, from stored nodes alone.
+pub fn root_of(nodes: &[(i16, i64, Vec<u8>)], size: u64) -> [u8; 32] {
+    let map: std::collections::HashMap<(u32, u64), [u8; 32]> = nodes
+        .iter()
+        .map(|(l, x, h)| ((*l as u32, *x as u64), h.as_slice().try_into().unwrap()))
+        .collect();
+    merkle::root(&map, size)
+}
+
+/// An org sealed by the hash chain alone, before the Merkle log existed: migrating builds, in
+/// Rust with the seal's own code, exactly the tree sealing builds, and the next seal signs a head
+/// over it that the member's check and the operator's audit accept.
 #[tokio::test]
-async fn the_migration_builds_the_tree_the_seals_build() {
+async fn migrating_an_org_sealed_before_the_tree_builds_the_tree_the_seals_build() {
     let app = TestApp::new().await;
     let (org, ana, _bo, _cleo) = community(&app, "backfill").await;
     for _ in 0..9 {
         app.issue(&org, ana.1, "0.10").await;
     }
     seal(&app, "backfill").await;
-    let nodes = |slug: &'static str| {
-        let app = &app;
-        async move {
-            let mut tx = app.org_tx(slug).await;
-            let rows: Vec<(i16, i64, Vec<u8>)> =
-                sqlx::query_as("SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap();
-            rows
-        }
-    };
-    let sealed = nodes("backfill").await;
+    let sealed = tree_nodes(&app, "backfill").await;
     assert_eq!(sealed.iter().filter(|n| n.0 == 0).count(), 13);
-    let mut tx = app.org_tx("backfill").await;
-    sqlx::raw_sql("TRUNCATE merkle_leaves, merkle_nodes; SELECT merkle_backfill();")
-        .execute(&mut *tx)
+    let head = app.core.tree_heads(&owner(&app, &org).await).await.unwrap();
+    assert_eq!(head.len(), 1);
+
+    let tenant = app.tenant("backfill").await;
+    coinsence_api::testing::sealed_before_the_merkle_log(&app.pool, &tenant)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(nodes("backfill").await, sealed);
-    let audit = app
+    let applied = coinsence_api::migrate::migrate_tenant(&app.pool, &tenant.schema())
+        .await
+        .unwrap();
+    assert_eq!(applied.newly_applied, 2);
+    let built = tree_nodes(&app, "backfill").await;
+    assert_eq!(built, sealed);
+    assert_eq!(root_of(&built, 13), head[0].root.0);
+    // The SQL leaf hash is gone: one leaf hash, the Rust one.
+    let (functions,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_proc WHERE proname IN ('merkle_backfill', 'journal_leaf_hash')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(functions, 0);
+    // Again: nothing to do, nothing changes.
+    let again = coinsence_api::migrate::migrate_tenant(&app.pool, &tenant.schema())
+        .await
+        .unwrap();
+    assert_eq!(again.newly_applied, 0);
+    assert_eq!(tree_nodes(&app, "backfill").await, sealed);
+
+    // The next seal signs its first head over the old entries and the new one.
+    app.issue(&org, ana.1, "0.10").await;
+    seal(&app, "backfill").await;
+    let member = app
         .core
-        .audit_tree(&app.tenant("backfill").await)
+        .member_for_token(
+            &coinsence_api::domain::identity::ApiToken::from_presented(&ana.0),
+            "backfill",
+        )
         .await
         .unwrap();
+    let report = transparency::check(
+        &CoreSource {
+            core: &app.core,
+            member: &member,
+        },
+        None,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!((report.heads, report.entries_included), (1, 14));
+    let audit = app.core.audit_tree(&tenant).await.unwrap();
     assert!(audit.ok, "{audit:?}");
+    assert_eq!(audit.leaves, 14);
+}
+
+async fn owner(app: &TestApp, org: &Org) -> coinsence_api::domain::orgs::Member {
+    app.core
+        .member_for_token(
+            &coinsence_api::domain::identity::ApiToken::from_presented(&org.owner_token),
+            &org.slug,
+        )
+        .await
+        .unwrap()
 }
