@@ -37,6 +37,8 @@ async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
     let sink: Option<Arc<dyn OutboxSink>> = args.outbox_log.then(|| Arc::new(LogSink) as _);
     let config = WorkerConfig {
         concurrency: args.concurrency,
+        witness_every: (args.witness_every_secs > 0)
+            .then(|| std::time::Duration::from_secs(args.witness_every_secs)),
         ..WorkerConfig::default()
     };
     let core = Core::with_config(pool, core_config);

@@ -29,6 +29,7 @@ use coinsence_api::domain::governance::outbox::{
     DeliveryError, DeliveryPolicy, EventKind, OutboxEvent, OutboxSink,
 };
 use coinsence_api::domain::ids::UserId;
+use coinsence_api::domain::ledger::transparency::WITNESS_ROOT_BYTES;
 use coinsence_api::domain::tenancy::Tenant;
 use coinsence_api::i18n::{Args, Lang};
 use futures::future::BoxFuture;
@@ -477,6 +478,26 @@ pub async fn render_event(
                 ("org", org()),
             ],
         ),
+        // The witness line `coinsence audit verify --witness` reads back (issue 20).
+        EventKind::TreeHead => {
+            let full = text("root");
+            let root = full
+                .get(..2 * WITNESS_ROOT_BYTES)
+                .unwrap_or(&full)
+                .to_owned();
+            line(
+                "notice-tree-head",
+                Args::new().count("size", id("tree_size")),
+                vec![
+                    ("org", org()),
+                    ("root", code(root)),
+                    (
+                        "command",
+                        code("coinsence audit verify --witness".to_owned()),
+                    ),
+                ],
+            )
+        }
     };
     Ok(Some(reply))
 }

@@ -24,6 +24,9 @@ pub struct Context {
     /// Where outbox events go; without one, outbox delivery is not scheduled.
     pub sink: Option<Arc<dyn OutboxSink>>,
     pub delivery: DeliveryPolicy,
+    /// At most one witness (the latest signed tree head) per this long to the org's rooms;
+    /// `None`: none.
+    pub witness_every: Option<chrono::Duration>,
 }
 
 /// A kind of job.
@@ -149,6 +152,13 @@ impl Job for SealJournal {
     async fn run(self, ctx: &Context) -> anyhow::Result<()> {
         if let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? {
             ctx.core.seal_journal(&tenant, ctx.clock.now()).await?;
+            // After every seal run, sealed or not: the latest head reaches the rooms once the
+            // throttle allows, even if no seal follows it.
+            if let Some(every) = ctx.witness_every {
+                ctx.core
+                    .witness_tree_head(&tenant, ctx.clock.now(), every)
+                    .await?;
+            }
         }
         Ok(())
     }

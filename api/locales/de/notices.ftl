@@ -19,3 +19,7 @@ notice-listing-bought = Jemand hat dein Angebot { $listing } für { $price } in 
 notice-post = { $author } hat in { $org } veröffentlicht: { $body }
 notice-topup-paid = Deine Aufladung über { $euros } in { $org } ist bezahlt: { $amount } wurde an dich ausgegeben.
 notice-topup-failed = Deine Aufladung über { $euros } in { $org } ist fehlgeschlagen; deine Bank hat sie nicht bezahlt, und es wurde nichts ausgegeben.
+
+# Zeugen (Issue 20): Größe und Anfang der Wurzel; `coinsence audit verify --witness` liest die
+# letzte Zahl vor der Hex-Wurzel, also bleibt die Größe direkt davor.
+notice-tree-head = Signierter Verlauf von { $org }: Baumkopf aus { $size } Einträgen, Wurzel { $root }. Bewahr diese Zeile auf: { $command } prüft den Verlauf damit.

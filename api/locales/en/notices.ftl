@@ -19,3 +19,7 @@ notice-listing-bought = Someone bought your listing { $listing } for { $price } 
 notice-post = { $author } posted in { $org }: { $body }
 notice-topup-paid = Your top-up of { $euros } in { $org } is paid: { $amount } was issued to you.
 notice-topup-failed = Your top-up of { $euros } in { $org } failed; your bank did not pay it, and nothing was issued.
+
+# Witnesses (issue 20): the size and the root's start; `coinsence audit verify --witness` reads
+# the last number before the hex root, so keep the size right before it.
+notice-tree-head = Signed history of { $org }: tree head of { $size } entries, root { $root }. Keep this line: { $command } checks the history against it.

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use coinsence_api::domain::ledger::merkle;
-use coinsence_api::domain::ledger::transparency::{self, CoreSource, KnownHead};
+use coinsence_api::domain::ledger::transparency::{self, CoreSource, Witness};
 use coinsence_api::domain::ledger::tree_heads::{self, TreeHead};
 use serde_json::Value;
 
@@ -261,9 +261,9 @@ async fn a_journal_row_rewritten_after_sealing_breaks_the_first_head_that_holds_
     let seen = before.latest.unwrap();
     assert_eq!(seen.tree_size, 6);
     // A room saw another root for the head of size 5: that head is named.
-    let lie = KnownHead {
+    let lie = Witness {
         tree_size: 5,
-        root: [7; 32],
+        root_prefix: vec![7; 16],
     };
     let r = transparency::check(&src, None, None, &[lie]).await.unwrap();
     assert_eq!(r.first_bad.map(|b| b.tree_size), Some(5));

@@ -39,6 +39,8 @@ text_enum!(
         TopupPaid => "topup_paid",
         /// A member's delayed euro payment failed; nothing was issued.
         TopupFailed => "topup_failed",
+        /// A signed tree head of the journal, posted to the rooms as a witness (issue 20).
+        TreeHead => "tree_head",
     }
 );
 

@@ -207,7 +207,7 @@ async fn heads_in(tx: &mut TenantTx) -> Result<Vec<TreeHead>> {
     rows.into_iter().map(TreeHead::try_from).collect()
 }
 
-async fn head_in(tx: &mut TenantTx, size: Option<i64>) -> Result<TreeHead> {
+pub(crate) async fn head_in(tx: &mut TenantTx, size: Option<i64>) -> Result<TreeHead> {
     let sql = format!(
         "SELECT {HEAD_COLUMNS} FROM tree_heads WHERE $1::bigint IS NULL OR tree_size = $1
          ORDER BY tree_size DESC LIMIT 1"
