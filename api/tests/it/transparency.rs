@@ -387,3 +387,126 @@ async fn owner(app: &TestApp, org: &Org) -> coinsence_api::domain::orgs::Member 
         .await
         .unwrap()
 }
+
+/// Proofs over the routes `coinsence audit verify --url` fetches, as a member with their token
+/// (the command's HTTP client, with the test's in-process server instead of a socket).
+struct RouteSource<'a> {
+    app: &'a TestApp,
+    slug: &'a str,
+    token: &'a str,
+}
+
+impl RouteSource<'_> {
+    async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let r = self
+            .app
+            .get(&format!("/v1/orgs/{}{path}", self.slug), self.token)
+            .await;
+        anyhow::ensure!(r.status == StatusCode::OK, "{path}: {:?}", r.body);
+        Ok(serde_json::from_value(r.body)?)
+    }
+}
+
+impl transparency::ProofSource for RouteSource<'_> {
+    async fn key(&self) -> anyhow::Result<tree_heads::OrgKey> {
+        self.json("/ledger/key").await
+    }
+    async fn heads(&self) -> anyhow::Result<Vec<TreeHead>> {
+        self.json("/ledger/tree-heads").await
+    }
+    async fn own_entries(&self) -> anyhow::Result<Vec<i64>> {
+        let page: Value = self.json("/transfers?limit=200").await?;
+        let mut ids: Vec<i64> = page["transfers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["id"].as_i64())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+    async fn inclusion(
+        &self,
+        transfer: i64,
+        tree_size: i64,
+    ) -> anyhow::Result<Option<tree_heads::InclusionProof>> {
+        let path = format!(
+            "/v1/orgs/{}/ledger/proofs/inclusion?transfer={transfer}&tree_size={tree_size}",
+            self.slug
+        );
+        let r = self.app.get(&path, self.token).await;
+        if r.status == StatusCode::CONFLICT {
+            return Ok(None);
+        }
+        anyhow::ensure!(r.status == StatusCode::OK, "{path}: {:?}", r.body);
+        Ok(Some(serde_json::from_value(r.body)?))
+    }
+    async fn consistency(
+        &self,
+        first: i64,
+        second: i64,
+    ) -> anyhow::Result<tree_heads::ConsistencyProof> {
+        self.json(&format!(
+            "/ledger/proofs/consistency?first={first}&second={second}"
+        ))
+        .await
+    }
+}
+
+/// An org exported and imported into another instance keeps its Merkle log, its signed heads
+/// and its key: the member's check on the new host, with the key they pinned and the last head
+/// they saw on the old one, passes, and so does the operator's audit there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_export_and_import_the_members_check_passes_on_the_new_host() {
+    use coinsence_api::domain::archive::{export_org, import_org};
+    use coinsence_api::domain::tenancy::OrgSlug;
+
+    let app = TestApp::new().await;
+    let (org, ana, _bo, _cleo) = community(&app, "moving").await;
+    seal(&app, "moving").await;
+    app.issue(&org, ana.1, "1.00").await;
+    seal(&app, "moving").await;
+    let old = RouteSource {
+        app: &app,
+        slug: "moving",
+        token: &ana.0,
+    };
+    let here = transparency::check(&old, None, None, &[]).await.unwrap();
+    assert!(here.ok(), "{here:?}");
+    let (pinned, seen) = (here.public_key.clone(), here.latest.unwrap());
+
+    let file = std::env::temp_dir().join(format!(
+        "coinsence-moving-{}.jsonl",
+        crate::helpers::rand_key()
+    ));
+    export_org(&app.pool, &OrgSlug::parse("moving").unwrap(), &file)
+        .await
+        .unwrap();
+    let (pool, _) = coinsence_api::testing::test_database().await.unwrap();
+    let there = TestApp::with_pool(pool);
+    // Ana has a login on the new host (credentials do not travel); the import matches her.
+    let (ana_there, _) = there.user("ana.moving").await;
+    import_org(&there.pool, &file, None).await.unwrap();
+    let _ = std::fs::remove_file(&file);
+
+    let new = RouteSource {
+        app: &there,
+        slug: "moving",
+        token: &ana_there,
+    };
+    let moved = transparency::check(&new, Some(&pinned), Some(seen), &[])
+        .await
+        .unwrap();
+    assert!(moved.ok(), "{moved:?}");
+    assert!(!moved.key_changed);
+    assert_eq!(
+        (moved.heads, moved.signatures, moved.entries_included),
+        (here.heads, here.heads, here.entries_included)
+    );
+    assert_eq!(moved.latest, here.latest);
+
+    // The operator's audit on the new host checks the same tree with the same key.
+    let org_there = there.tenant("moving").await;
+    let audit = there.core.audit_tree(&org_there).await.unwrap();
+    assert!(audit.ok, "{audit:?}");
+}
