@@ -23,7 +23,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 pub use super::canonical::HexHash;
-use super::canonical::{Entry, entries};
+use super::canonical::entries;
+use super::merkle;
 use crate::core::Core;
 use crate::domain::orgs::Member;
 use crate::domain::tenancy::{Tenant, TenantTx};
@@ -91,10 +92,11 @@ impl SealHasher {
         }
     }
 
-    fn add(&mut self, entry: &Entry) {
-        self.hasher.update(entry.canonical().as_bytes());
+    /// Adds an entry by its canonical line (`Entry::canonical`).
+    fn add(&mut self, id: i64, line: &str) {
+        self.hasher.update(line.as_bytes());
         self.entries += 1;
-        self.last_id = Some(entry.id);
+        self.last_id = Some(id);
     }
 
     fn finish(self) -> [u8; 32] {
@@ -173,10 +175,16 @@ impl Core {
             return Ok(None);
         }
         let mut hasher = SealHasher::new(seq, &prev);
+        // The tree's leaves are hashed from the same lines, read once.
+        let mut leaves: Vec<(i64, merkle::Hash)> = Vec::new();
         {
             let mut rows = entries(&mut tx, after, horizon);
             while let Some(entry) = rows.try_next().await? {
-                hasher.add(&entry);
+                let line = entry.canonical();
+                hasher.add(entry.id, &line);
+                if key.is_some() {
+                    leaves.push((entry.id, merkle::leaf_hash(line.as_bytes())));
+                }
             }
         }
         let (Some(last_id), count) = (hasher.last_id, hasher.entries) else {
@@ -197,7 +205,9 @@ impl Core {
         .fetch_one(tx.conn())
         .await?;
         if let Some(key) = &key {
-            seal.tree_head = super::tree_heads::extend(&mut tx, key, seq, last_id, now).await?;
+            seal.tree_head =
+                super::tree_heads::extend(&mut tx, key, seq, (after, &leaves), last_id, now)
+                    .await?;
         }
         tx.commit().await?;
         tracing::info!(seq, entries = count, "journal sealed");
@@ -258,7 +268,7 @@ pub async fn audit_in(tx: &mut TenantTx) -> Result<SealAudit> {
         {
             let mut rows = entries(tx, after, seal.last_transfer_id);
             while let Some(entry) = rows.try_next().await? {
-                hasher.add(&entry);
+                hasher.add(entry.id, &entry.canonical());
             }
         }
         let count = hasher.entries;
@@ -309,6 +319,7 @@ pub async fn audit_in(tx: &mut TenantTx) -> Result<SealAudit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ledger::canonical::Entry;
 
     fn entry(memo: &str) -> Entry {
         Entry {
@@ -339,7 +350,7 @@ mod tests {
     fn any_changed_field_changes_the_hash_and_so_does_the_chain() {
         let hash = |e: &Entry, prev: &[u8; 32]| {
             let mut h = SealHasher::new(1, prev);
-            h.add(e);
+            h.add(e.id, &e.canonical());
             h.finish()
         };
         let base = hash(&entry("lunch"), &GENESIS);

@@ -259,15 +259,36 @@ async fn append_leaves(tx: &mut TenantTx, up_to: i64) -> Result<Appended> {
             .await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
+        let hashed: Vec<(i64, Hash)> = batch
+            .iter()
+            .map(|e| (e.id, merkle::leaf_hash(e.canonical().as_bytes())))
+            .collect();
+        size = append_hashed(tx, size, &mut nodes, &hashed).await?;
+    }
+    Ok(Appended {
+        old_size,
+        new_size: size,
+        nodes,
+    })
+}
+
+/// Appends leaves already hashed (`(transfer id, leaf hash)`, in id order) after the first
+/// `size`, given the frontier of that tree in `nodes` (kept as the new frontier). The new size.
+async fn append_hashed(
+    tx: &mut TenantTx,
+    mut size: u64,
+    nodes: &mut HashMap<(u32, u64), Hash>,
+    hashed: &[(i64, Hash)],
+) -> Result<u64> {
+    for batch in hashed.chunks(usize::try_from(BATCH).unwrap_or(10_000)) {
         let mut new_leaves: Vec<(i64, i64)> = Vec::with_capacity(batch.len());
         let mut new_nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(batch.len() * 2);
-        for entry in &batch {
-            let leaf = merkle::leaf_hash(entry.canonical().as_bytes());
-            for (l, x, h) in merkle::completed_by(size, leaf, |l, x| nodes.get(&(l, x)).copied()) {
+        for (id, leaf) in batch {
+            for (l, x, h) in merkle::completed_by(size, *leaf, |l, x| nodes.get(&(l, x)).copied()) {
                 nodes.insert((l, x), h);
                 new_nodes.push((l, x, h));
             }
-            new_leaves.push((i(size), entry.id));
+            new_leaves.push((i(size), *id));
             size += 1;
         }
         insert_leaves(tx, &new_leaves, &new_nodes).await?;
@@ -275,11 +296,7 @@ async fn append_leaves(tx: &mut TenantTx, up_to: i64) -> Result<Appended> {
         let keep = frontier(size);
         nodes.retain(|k, _| keep.contains(k));
     }
-    Ok(Appended {
-        old_size,
-        new_size: size,
-        nodes,
-    })
+    Ok(size)
 }
 
 async fn insert_leaves(
@@ -344,18 +361,51 @@ pub async fn backfill(tx: &mut TenantTx) -> Result<u64> {
 /// Appends the sealed entries after the last leaf up to `up_to` (a transfer id), stores the
 /// nodes they complete and signs the new head for chain seal `seal_seq`. Runs inside the seal's
 /// transaction, which holds the org's sealing lock. `None` if no entry was added.
+///
+/// `sealed`: the entries the chain seal just hashed (`(after, leaves)`: those with ids after
+/// `after`, with their leaf hashes). When the tree ends exactly at `after` they are appended as
+/// given, without reading the journal again; otherwise (the tree lags behind the chain) the
+/// journal is read from the last leaf.
 pub(crate) async fn extend(
     tx: &mut TenantTx,
     key: &SigningKey,
     seal_seq: i64,
+    sealed: (i64, &[(i64, Hash)]),
     up_to: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<TreeHead>> {
+    let (after, hashed) = sealed;
+    let last: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT leaf_index, transfer_id FROM merkle_leaves ORDER BY leaf_index DESC LIMIT 1",
+    )
+    .fetch_optional(tx.conn())
+    .await?;
     let Appended {
         old_size,
         new_size,
         nodes,
-    } = append_leaves(tx, up_to).await?;
+    } = match last {
+        Some((x, t)) if t == after => {
+            let old_size = u(x) + 1;
+            let mut nodes = fetch_nodes(tx, &frontier(old_size)).await?;
+            let new_size = append_hashed(tx, old_size, &mut nodes, hashed).await?;
+            Appended {
+                old_size,
+                new_size,
+                nodes,
+            }
+        }
+        None if after == 0 => {
+            let mut nodes = HashMap::new();
+            let new_size = append_hashed(tx, 0, &mut nodes, hashed).await?;
+            Appended {
+                old_size: 0,
+                new_size,
+                nodes,
+            }
+        }
+        _ => append_leaves(tx, up_to).await?,
+    };
     if new_size == old_size {
         return Ok(None);
     }
