@@ -16,6 +16,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         token,
         witness,
         state_dir,
+        lang,
     } = &args.command
     else {
         return crate::database::with(&args.db, |url| verify(&args, url)).await;
@@ -23,7 +24,8 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let token = token
         .clone()
         .ok_or_else(|| anyhow::anyhow!("--url needs the member's --token (or COINSENCE_TOKEN)"))?;
-    crate::audit_remote::run(url, org, &token, witness, state_dir.clone()).await
+    let lang = crate::audit_remote::language(lang.as_deref());
+    crate::audit_remote::run(url, org, &token, witness, state_dir.clone(), lang).await
 }
 
 async fn verify(args: &AuditArgs, url: String) -> anyhow::Result<()> {

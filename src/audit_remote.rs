@@ -12,6 +12,7 @@ use coinsence_api::domain::ledger::transparency::{self, KnownHead, ProofSource};
 use coinsence_api::domain::ledger::tree_heads::{
     ConsistencyProof, InclusionProof, OrgKey, TreeHead,
 };
+use coinsence_api::i18n::{Args, Lang, message};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -132,37 +133,13 @@ fn parse_hash(hex_text: &str) -> Option<[u8; 32]> {
         .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
 }
 
-/// Tree heads in text copied from a room: on each line, a 64-digit hex root and the last number
-/// before it as the size (whatever the language and the marks around them).
-pub fn parse_witnesses(text: &str) -> Vec<KnownHead> {
-    text.lines()
-        .filter_map(|line| {
-            let tokens: Vec<&str> = line
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|t| !t.is_empty())
-                .collect();
-            let at = tokens
-                .iter()
-                .position(|t| t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()))?;
-            let root = parse_hash(tokens[at])?;
-            let size = tokens[..at]
-                .iter()
-                .rev()
-                .find_map(|t| t.parse::<i64>().ok())?;
-            Some(KnownHead {
-                tree_size: size,
-                root,
-            })
-        })
-        .collect()
-}
-
 pub async fn run(
     url: &str,
     org: &str,
     token: &str,
     witness_files: &[PathBuf],
     state: Option<PathBuf>,
+    lang: Lang,
 ) -> anyhow::Result<()> {
     let src = Http {
         client: reqwest::Client::builder()
@@ -188,51 +165,24 @@ pub async fn run(
     for f in witness_files {
         let text =
             std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        witnesses.extend(parse_witnesses(&text));
+        witnesses.extend(transparency::parse_witnesses(&text));
     }
     let report =
         transparency::check(&src, memory.public_key.as_deref(), last_seen, &witnesses).await?;
 
-    println!(
-        "{org}: org key ed25519 {}{}",
-        report.public_key,
-        match (&memory.public_key, report.key_changed) {
-            (_, true) => " (CHANGED since you pinned it)",
-            (Some(_), false) => " (as pinned)",
-            (None, _) => " (pinned now)",
-        }
-    );
-    println!(
-        "{} tree heads: {} signatures checked, {} consistency proofs checked",
-        report.heads, report.signatures, report.consistency_proofs
-    );
-    if let Some(seen) = last_seen {
-        println!(
-            "the last head you saw (size {}) is extended",
-            seen.tree_size
-        );
-    }
-    if !witnesses.is_empty() {
-        println!("{} witness heads checked", report.witnesses);
-    }
-    println!(
-        "{} of your entries are included in the latest head{}; {} not sealed yet",
-        report.entries_included,
-        report
-            .latest
-            .map(|h| format!(" (size {}, root {})", h.tree_size, hex::encode(h.root)))
-            .unwrap_or_default(),
-        report.entries_not_sealed_yet
-    );
-    if report.key_changed {
-        println!("KEY CHANGED: the org's key is not the one you pinned");
+    for line in report_lines(&report, org, &memory, last_seen, witnesses.len(), lang) {
+        println!("{line}");
     }
     if let Some(bad) = &report.first_bad {
-        println!("INCONSISTENT tree head {}: {}", bad.tree_size, bad.reason);
-        anyhow::bail!("{org}'s tree head {} is inconsistent", bad.tree_size);
+        let args = Args::new().text("org", org).count("size", bad.tree_size);
+        anyhow::bail!(message(lang, "cli-audit-failed-head", &args));
     }
     if report.key_changed {
-        anyhow::bail!("{org}'s key changed");
+        anyhow::bail!(message(
+            lang,
+            "cli-audit-failed-key",
+            &Args::new().text("org", org)
+        ));
     }
     let remembered = Memory {
         public_key: Some(report.public_key.clone()),
@@ -244,28 +194,143 @@ pub async fn run(
     }
     std::fs::write(&file, serde_json::to_vec_pretty(&remembered)?)?;
     println!(
-        "ok: the published history is consistent; remembered in {}",
-        file.display()
+        "{}",
+        message(
+            lang,
+            "cli-audit-ok",
+            &Args::new().text("file", file.display().to_string())
+        )
     );
     Ok(())
 }
 
+/// What the check checked, one line each, from the catalog (the verdict lines included).
+fn report_lines(
+    report: &transparency::Report,
+    org: &str,
+    memory: &Memory,
+    last_seen: Option<KnownHead>,
+    witnesses: usize,
+    lang: Lang,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let key_line = match (&memory.public_key, report.key_changed) {
+        (_, true) => "cli-audit-key-changed",
+        (Some(_), false) => "cli-audit-key-as-pinned",
+        (None, _) => "cli-audit-key-pinned-now",
+    };
+    let key = Args::new()
+        .text("org", org)
+        .text("key", report.public_key.clone());
+    lines.push(message(lang, key_line, &key));
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    lines.push(message(
+        lang,
+        "cli-audit-heads-checked",
+        &Args::new()
+            .count("heads", count(report.heads))
+            .count("signatures", count(report.signatures))
+            .count("proofs", count(report.consistency_proofs)),
+    ));
+    if let (Some(seen), None) = (last_seen, &report.first_bad) {
+        lines.push(message(
+            lang,
+            "cli-audit-last-seen-extended",
+            &Args::new().count("size", seen.tree_size),
+        ));
+    }
+    if witnesses > 0 {
+        lines.push(message(
+            lang,
+            "cli-audit-witnesses-checked",
+            &Args::new().count("count", count(report.witnesses)),
+        ));
+    }
+    let unsealed = count(report.entries_not_sealed_yet);
+    lines.push(match report.latest {
+        Some(h) => message(
+            lang,
+            "cli-audit-entries-included",
+            &Args::new()
+                .count("included", count(report.entries_included))
+                .count("size", h.tree_size)
+                .text("root", hex::encode(h.root))
+                .count("unsealed", unsealed),
+        ),
+        None => message(
+            lang,
+            "cli-audit-nothing-sealed",
+            &Args::new().count("unsealed", unsealed),
+        ),
+    });
+    if report.key_changed {
+        lines.push(message(lang, "cli-audit-key-changed-warning", &Args::new()));
+    }
+    if let Some(bad) = &report.first_bad {
+        lines.push(message(
+            lang,
+            "cli-audit-inconsistent",
+            &Args::new()
+                .count("size", bad.tree_size)
+                .text("reason", bad.reason.message(lang)),
+        ));
+    }
+    lines
+}
+
+/// The language of the lines: `--lang`, else the `LANG` of the environment, else English.
+pub fn language(given: Option<&str>) -> Lang {
+    given
+        .and_then(Lang::from_tag)
+        .or_else(|| {
+            std::env::var("LANG")
+                .ok()
+                .as_deref()
+                .and_then(Lang::from_tag)
+        })
+        .unwrap_or(Lang::En)
+}
+
 #[cfg(test)]
 mod tests {
+    use coinsence_api::domain::ledger::transparency::{BadHead, HeadProblem, Report};
+
     use super::*;
 
+    /// The lines come from the catalog in the reader's language, the inconsistent head named
+    /// with its reason.
     #[test]
-    fn witness_lines_are_read_whatever_the_words_around_them() {
-        let root = "ab".repeat(32);
-        let text = format!(
-            "Signed history of Demo: tree head \u{2068}1234\u{2069} entries, root \u{2068}{root}\u{2069}\n\
-             noise\nBaumkopf 7 Einträge, Wurzel {root}\n"
-        );
-        let heads = parse_witnesses(&text);
+    fn the_report_is_printed_in_the_readers_language() {
+        let report = Report {
+            public_key: "ab".repeat(32),
+            heads: 3,
+            signatures: 3,
+            consistency_proofs: 2,
+            entries_included: 4,
+            latest: Some(KnownHead {
+                tree_size: 9,
+                root: [0xcd; 32],
+            }),
+            first_bad: Some(BadHead {
+                tree_size: 6,
+                reason: HeadProblem::DoesNotExtend { earlier: 4 },
+            }),
+            ..Report::default()
+        };
+        let de = report_lines(&report, "demo", &Memory::default(), None, 0, Lang::De);
         assert_eq!(
-            heads.iter().map(|h| h.tree_size).collect::<Vec<_>>(),
-            vec![1234, 7]
+            de.last().map(String::as_str),
+            Some("WIDERSPRÜCHLICHER Baumkopf 6: er setzt den Baumkopf der Größe 4 nicht fort")
         );
-        assert_eq!(heads[0].root, [0xab; 32]);
+        assert!(
+            de[1].starts_with("3 Baumköpfe: 3 Signaturen geprüft"),
+            "{de:?}"
+        );
+        let en = report_lines(&report, "demo", &Memory::default(), None, 0, Lang::En);
+        assert_eq!(
+            en.last().map(String::as_str),
+            Some("INCONSISTENT tree head 6: it does not extend the head of size 4")
+        );
+        assert_eq!(language(Some("de_DE.UTF-8")), Lang::De);
     }
 }

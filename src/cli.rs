@@ -234,6 +234,10 @@ pub struct WorkerArgs {
     /// Seconds between a new exchange pair's rounds (`coinsence up` uses a minute).
     #[arg(long, env = "COINSENCE_EXCHANGE_INTERVAL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub exchange_interval: u64,
+    /// Post an org's latest signed tree head to its bound rooms (a witness line members can
+    /// check the history against) at most once per this many seconds; 0: never.
+    #[arg(long, env = "COINSENCE_WITNESS_EVERY_SECS", default_value_t = 3600)]
+    pub witness_every_secs: u64,
     #[command(flatten)]
     pub billing: coinsence_billing::BillingArgs,
 }
@@ -268,6 +272,9 @@ pub enum AuditCommand {
         /// by default $XDG_STATE_HOME/coinsence or ~/.local/state/coinsence.
         #[arg(long, env = "COINSENCE_STATE_DIR")]
         state_dir: Option<PathBuf>,
+        /// The language of the report (for --url): en or de; by default from $LANG.
+        #[arg(long)]
+        lang: Option<String>,
     },
 }
 

@@ -38,6 +38,8 @@ async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
     let config = WorkerConfig {
         concurrency: args.concurrency,
         exchange_interval: Duration::from_secs(args.exchange_interval),
+        witness_every: (args.witness_every_secs > 0)
+            .then(|| std::time::Duration::from_secs(args.witness_every_secs)),
         ..WorkerConfig::default()
     };
     let core = Core::with_config(pool, core_config);

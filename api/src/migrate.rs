@@ -115,11 +115,25 @@ pub async fn migrate_in(tx: &mut TenantTx, migrator: &Migrator) -> Result<Applie
         newly_applied += 1;
         version = version.max(migration.version);
     }
+    // Steps done in Rust after the SQL, in the same transaction (each idempotent and cheap when
+    // there is nothing to do; only a run that applied something can have left them work).
+    if newly_applied > 0 {
+        let added = crate::domain::ledger::tree_heads::backfill(tx).await?;
+        if added > 0 {
+            tracing::info!(%schema, leaves = added, "Merkle tree built over earlier seals");
+        }
+    }
     Ok(Applied {
         newly_applied,
         version,
     })
 }
+
+/// Statements of committed migrations that Rust now does instead (a committed migration is never
+/// edited, its checksum is recorded): 0012's SQL backfill of the Merkle tree hashed entries in SQL
+/// and failed on a Citus worker for an org that already had seals;
+/// `tree_heads::backfill` builds the same tree with the seal's own code after the migrations.
+const DONE_IN_RUST: &[(i64, &str)] = &[(12, "SELECT merkle_backfill()")];
 
 async fn apply(tx: &mut TenantTx, migration: &Migration) -> Result<()> {
     tracing::debug!(schema = %tx.schema(), version = migration.version, "applying migration");
@@ -127,6 +141,9 @@ async fn apply(tx: &mut TenantTx, migration: &Migration) -> Result<()> {
     // One statement per command: Citus forwards DDL in a distributed schema one command at a
     // time and refuses a multi-statement string.
     for statement in crate::sql_statements::split(migration.sql.as_str()) {
+        if DONE_IN_RUST.contains(&(migration.version, statement)) {
+            continue;
+        }
         sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
             .execute(tx.conn())
             .await?;

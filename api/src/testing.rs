@@ -238,3 +238,20 @@ fn replace_database(url: &str, database: &str) -> String {
         None => format!("{base}/{database}"),
     }
 }
+
+/// Puts an org back where an org sealed by the hash chain alone stood before the Merkle log
+/// (issue 20): its seals stay; the tree, its heads and the migrations that made them
+/// (tenant 0012, 0016) are undone, so the next `migrate` builds the tree over the old seals.
+pub async fn sealed_before_the_merkle_log(pool: &PgPool, tenant: &Tenant) -> anyhow::Result<()> {
+    let schema = tenant.schema();
+    // One statement at a time: Citus refuses several DDL commands in one string.
+    for statement in [
+        format!("DROP TABLE {schema}.tree_heads, {schema}.merkle_nodes, {schema}.merkle_leaves"),
+        format!("DROP FUNCTION IF EXISTS {schema}.merkle_backfill()"),
+        format!("DROP FUNCTION IF EXISTS {schema}.journal_leaf_hash"),
+        format!("DELETE FROM {schema}.schema_migrations WHERE version IN (12, 16)"),
+    ] {
+        sqlx::query(AssertSqlSafe(statement)).execute(pool).await?;
+    }
+    Ok(())
+}

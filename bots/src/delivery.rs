@@ -29,6 +29,7 @@ use coinsence_api::domain::governance::outbox::{
     DeliveryError, DeliveryPolicy, EventKind, OutboxEvent, OutboxSink,
 };
 use coinsence_api::domain::ids::UserId;
+use coinsence_api::domain::ledger::transparency::WITNESS_ROOT_BYTES;
 use coinsence_api::domain::tenancy::Tenant;
 use coinsence_api::i18n::{Args, Lang};
 use futures::future::BoxFuture;
@@ -499,6 +500,26 @@ pub async fn render_event(
                     ("rest", amount(text("rest"), text("sell"))),
                     ("price", t(say::decimal_in(&price, lang))),
                     ("limit", t(say::decimal_in(&text("limit"), lang))),
+                ],
+            )
+        }
+        // The witness line `coinsence audit verify --witness` reads back (issue 20).
+        EventKind::TreeHead => {
+            let full = text("root");
+            let root = full
+                .get(..2 * WITNESS_ROOT_BYTES)
+                .unwrap_or(&full)
+                .to_owned();
+            line(
+                "notice-tree-head",
+                Args::new().count("size", id("tree_size")),
+                vec![
+                    ("org", org()),
+                    ("root", code(root)),
+                    (
+                        "command",
+                        code("coinsence audit verify --witness".to_owned()),
+                    ),
                 ],
             )
         }

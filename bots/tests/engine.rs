@@ -1425,3 +1425,114 @@ async fn verify_checks_the_published_history_for_the_member() {
         "{bad}"
     );
 }
+
+/// Witnesses (issue 20): the line the worker posts to the room, copied back into
+/// `coinsence audit verify --witness`, checks out. An operator who then rewrites a sealed payment
+/// and re-signs the whole history with the org's key passes every signature and proof, but not
+/// the room's line: the check names the head it contradicts. Rooms hear one line an hour at most.
+#[tokio::test]
+async fn a_witness_line_from_the_room_catches_a_history_rewritten_and_re_signed() {
+    use coinsence_api::domain::identity::Role;
+    use coinsence_api::domain::ledger::transparency::{
+        self, CoreSource, Evidence, HeadProblem, parse_witnesses,
+    };
+
+    let w = world(true).await;
+    w.fund("Ana", "20").await;
+    w.ok("Ana", "/pay @ben 2 for cake").await;
+    let tenant = w.admin.tenant.clone();
+    let now = Utc::now();
+    let hour = chrono::Duration::hours(1);
+    w.core.seal_journal(&tenant, now).await.unwrap();
+    let head = w
+        .core
+        .witness_tree_head(&tenant, now, hour)
+        .await
+        .unwrap()
+        .expect("the first head is posted");
+
+    let recorder = Arc::new(Recorder::default());
+    let sinks: Vec<Arc<dyn Sink>> = vec![recorder.clone()];
+    delivery::deliver_once(&w.core, &sinks).await.unwrap();
+    let sent = recorder.sent.lock().map(|s| s.clone()).unwrap_or_default();
+    let room = format!("room:{}", w.room);
+    let lines: Vec<&String> = sent
+        .iter()
+        .filter(|(t, text, _)| *t == room && text.contains("Signed history"))
+        .map(|(_, text, _)| text)
+        .collect();
+    assert_eq!(lines.len(), 1, "{sent:?}");
+    let witnesses = parse_witnesses(lines[0]);
+    assert_eq!(witnesses.len(), 1, "{}", lines[0]);
+    assert_eq!(witnesses[0].tree_size, head.tree_size);
+    assert!(witnesses[0].matches(&head.root.0), "{}", lines[0]);
+
+    let ana = coinsence_api::testing::member(tenant.clone(), w.user("Ana").await, Role::Member);
+    let src = CoreSource {
+        core: &w.core,
+        member: &ana,
+    };
+    let before = transparency::check(&src, None, None, &witnesses)
+        .await
+        .unwrap();
+    assert!(before.ok(), "{before:?}");
+    assert_eq!(before.witnesses, 1);
+
+    // The operator rewrites the payment and re-signs the history from scratch.
+    let schema = tenant.schema();
+    for sql in [
+        format!("ALTER TABLE {schema}.transfers DISABLE TRIGGER transfers_append_only"),
+        format!("UPDATE {schema}.transfers SET amount = amount * 10 WHERE kind = 'payment'"),
+        format!("ALTER TABLE {schema}.transfers ENABLE TRIGGER transfers_append_only"),
+        format!(
+            "TRUNCATE {schema}.tree_heads, {schema}.merkle_nodes, {schema}.merkle_leaves, \
+             {schema}.journal_seals"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&w.core.pool)
+            .await
+            .unwrap();
+    }
+    w.core.seal_journal(&tenant, now).await.unwrap();
+    let without = transparency::check(&src, None, None, &[]).await.unwrap();
+    assert!(without.ok(), "re-signed, it checks out alone: {without:?}");
+    let with = transparency::check(&src, None, None, &witnesses)
+        .await
+        .unwrap();
+    let bad = with.first_bad.expect("the witness contradicts it");
+    assert_eq!(bad.tree_size, head.tree_size);
+    assert_eq!(
+        bad.reason,
+        HeadProblem::RootDiffers {
+            from: Evidence::Witness
+        }
+    );
+
+    // A seal ten minutes later: no second line within the hour; after it, the latest head.
+    w.ok("Ana", "/pay @ben 1").await;
+    let later = now + chrono::Duration::minutes(10);
+    w.core.seal_journal(&tenant, later).await.unwrap();
+    assert_eq!(
+        w.core
+            .witness_tree_head(&tenant, later, hour)
+            .await
+            .unwrap(),
+        None
+    );
+    let posted = w
+        .core
+        .witness_tree_head(&tenant, now + chrono::Duration::minutes(61), hour)
+        .await
+        .unwrap()
+        .expect("posted after the hour");
+    assert_eq!(posted.tree_size, head.tree_size + 1);
+    assert_eq!(
+        w.core
+            .witness_tree_head(&tenant, now + chrono::Duration::hours(3), hour)
+            .await
+            .unwrap(),
+        None,
+        "a head is posted once"
+    );
+}

@@ -36,6 +36,25 @@ pub struct ExchangeBenchArgs {
     /// Open orders in the book, half from each org.
     #[arg(long, default_value_t = 10_000)]
     pub orders: usize,
+    /// The journal's Merkle log (issue 20): proof sizes and verification time over a million
+    /// entries, and the cost of sealing with the tree against the hash chain alone.
+    Seals(SealsBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SealsBenchArgs {
+    /// Journal entries (in memory, and in the database).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: i64,
+    /// Proofs made and verified of each kind.
+    #[arg(long, default_value_t = 10_000)]
+    pub proofs: usize,
+    /// Measured seals of 10,000 entries each way.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Skip the database part.
+    #[arg(long)]
+    pub memory_only: bool,
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 }

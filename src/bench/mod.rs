@@ -12,6 +12,7 @@ mod migrate;
 mod orgs;
 mod overload;
 mod pay;
+mod seals;
 mod worker;
 
 use cli::{BenchArgs, BenchCommand};
@@ -28,5 +29,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Migrate(args) => migrate::run(args).await,
         BenchCommand::Citus(args) => citus::run(args).await,
         BenchCommand::Exchange(args) => exchange::run(args).await,
+        BenchCommand::Seals(args) => seals::run(args).await,
     }
 }

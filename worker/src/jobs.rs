@@ -28,6 +28,9 @@ pub struct Context {
     pub delivery: DeliveryPolicy,
     /// A new exchange pair's window between rounds.
     pub exchange_interval: std::time::Duration,
+    /// At most one witness (the latest signed tree head) per this long to the org's rooms;
+    /// `None`: none.
+    pub witness_every: Option<chrono::Duration>,
 }
 
 /// A kind of job.
@@ -153,6 +156,13 @@ impl Job for SealJournal {
     async fn run(self, ctx: &Context) -> anyhow::Result<()> {
         if let Some(tenant) = active_tenant(&ctx.core, self.tenant).await? {
             ctx.core.seal_journal(&tenant, ctx.clock.now()).await?;
+            // After every seal run, sealed or not: the latest head reaches the rooms once the
+            // throttle allows, even if no seal follows it.
+            if let Some(every) = ctx.witness_every {
+                ctx.core
+                    .witness_tree_head(&tenant, ctx.clock.now(), every)
+                    .await?;
+            }
         }
         Ok(())
     }

@@ -53,6 +53,9 @@ pub struct WorkerConfig {
     /// never longer than `retry_max` (it runs at most its kind's `MAX_ATTEMPTS` times).
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// At most one witness line (the latest signed tree head) per this long in an org's rooms;
+    /// `None`: no witnesses.
+    pub witness_every: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -70,6 +73,7 @@ impl Default for WorkerConfig {
             instance: instance_name(),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
+            witness_every: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -260,6 +264,9 @@ impl Worker {
                 sink,
                 delivery: DeliveryPolicy::default(),
                 exchange_interval: config.exchange_interval,
+                witness_every: config
+                    .witness_every
+                    .and_then(|d| chrono::Duration::from_std(d).ok()),
             }),
             config,
             bench_only: false,

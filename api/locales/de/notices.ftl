@@ -32,3 +32,8 @@ notice-exchange-unfilled = Dein Tauschauftrag #{ $order } in { $org } { $why ->
     [returned] Der Rest, { $rest }, ist wieder auf deinem Konto.
    *[other] Der Rest, { $rest }, bleibt für die nächste Runde im Orderbuch.
 }
+
+
+# Zeugen (Issue 20): Größe und Anfang der Wurzel; `coinsence audit verify --witness` liest die
+# letzte Zahl vor der Hex-Wurzel, also bleibt die Größe direkt davor.
+notice-tree-head = Signierter Verlauf von { $org }: Baumkopf aus { $size } Einträgen, Wurzel { $root }. Bewahr diese Zeile auf: { $command } prüft den Verlauf damit.

@@ -32,3 +32,8 @@ notice-exchange-unfilled = Your exchange order #{ $order } in { $org } { $why ->
     [returned] The rest, { $rest }, is back in your account.
    *[other] The rest, { $rest }, stays in the book for the next round.
 }
+
+
+# Witnesses (issue 20): the size and the root's start; `coinsence audit verify --witness` reads
+# the last number before the hex root, so keep the size right before it.
+notice-tree-head = Signed history of { $org }: tree head of { $size } entries, root { $root }. Keep this line: { $command } checks the history against it.

@@ -11,6 +11,7 @@
 mod helpers;
 
 mod cross_org;
+mod merkle_backfill;
 mod move_org;
 mod placement;
 mod pooling;

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use coinsence_api::domain::ledger::merkle;
-use coinsence_api::domain::ledger::transparency::{self, CoreSource, KnownHead};
+use coinsence_api::domain::ledger::transparency::{self, CoreSource, Witness};
 use coinsence_api::domain::ledger::tree_heads::{self, TreeHead};
 use serde_json::Value;
 
@@ -261,9 +261,9 @@ async fn a_journal_row_rewritten_after_sealing_breaks_the_first_head_that_holds_
     let seen = before.latest.unwrap();
     assert_eq!(seen.tree_size, 6);
     // A room saw another root for the head of size 5: that head is named.
-    let lie = KnownHead {
+    let lie = Witness {
         tree_size: 5,
-        root: [7; 32],
+        root_prefix: vec![7; 16],
     };
     let r = transparency::check(&src, None, None, &[lie]).await.unwrap();
     assert_eq!(r.first_bad.map(|b| b.tree_size), Some(5));
@@ -289,39 +289,224 @@ async fn a_journal_row_rewritten_after_sealing_breaks_the_first_head_that_holds_
     assert_eq!(audit.first_mismatch.map(|m| m.tree_size), Some(4));
 }
 
+/// The stored nodes of an org's tree, in order.
+pub async fn tree_nodes(app: &TestApp, slug: &str) -> Vec<(i16, i64, Vec<u8>)> {
+    let mut tx = app.org_tx(slug).await;
+    sqlx::query_as("SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+}
+
+/// The root of the first `size` leaves, from stored nodes alone.
+pub fn root_of(nodes: &[(i16, i64, Vec<u8>)], size: u64) -> [u8; 32] {
+    let map: std::collections::HashMap<(u32, u64), [u8; 32]> = nodes
+        .iter()
+        .map(|(l, x, h)| ((*l as u32, *x as u64), h.as_slice().try_into().unwrap()))
+        .collect();
+    merkle::root(&map, size)
+}
+
+/// An org sealed by the hash chain alone, before the Merkle log existed: migrating builds, in
+/// Rust with the seal's own code, exactly the tree sealing builds, and the next seal signs a head
+/// over it that the member's check and the operator's audit accept.
 #[tokio::test]
-async fn the_migration_builds_the_tree_the_seals_build() {
+async fn migrating_an_org_sealed_before_the_tree_builds_the_tree_the_seals_build() {
     let app = TestApp::new().await;
     let (org, ana, _bo, _cleo) = community(&app, "backfill").await;
     for _ in 0..9 {
         app.issue(&org, ana.1, "0.10").await;
     }
     seal(&app, "backfill").await;
-    let nodes = |slug: &'static str| {
-        let app = &app;
-        async move {
-            let mut tx = app.org_tx(slug).await;
-            let rows: Vec<(i16, i64, Vec<u8>)> =
-                sqlx::query_as("SELECT level, idx, hash FROM merkle_nodes ORDER BY level, idx")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap();
-            rows
-        }
-    };
-    let sealed = nodes("backfill").await;
+    let sealed = tree_nodes(&app, "backfill").await;
     assert_eq!(sealed.iter().filter(|n| n.0 == 0).count(), 13);
-    let mut tx = app.org_tx("backfill").await;
-    sqlx::raw_sql("TRUNCATE merkle_leaves, merkle_nodes; SELECT merkle_backfill();")
-        .execute(&mut *tx)
+    let head = app.core.tree_heads(&owner(&app, &org).await).await.unwrap();
+    assert_eq!(head.len(), 1);
+
+    let tenant = app.tenant("backfill").await;
+    coinsence_api::testing::sealed_before_the_merkle_log(&app.pool, &tenant)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(nodes("backfill").await, sealed);
-    let audit = app
+    let applied = coinsence_api::migrate::migrate_tenant(&app.pool, &tenant.schema())
+        .await
+        .unwrap();
+    assert_eq!(applied.newly_applied, 2);
+    let built = tree_nodes(&app, "backfill").await;
+    assert_eq!(built, sealed);
+    assert_eq!(root_of(&built, 13), head[0].root.0);
+    // The SQL leaf hash is gone: one leaf hash, the Rust one.
+    let (functions,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_proc WHERE proname IN ('merkle_backfill', 'journal_leaf_hash')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(functions, 0);
+    // Again: nothing to do, nothing changes.
+    let again = coinsence_api::migrate::migrate_tenant(&app.pool, &tenant.schema())
+        .await
+        .unwrap();
+    assert_eq!(again.newly_applied, 0);
+    assert_eq!(tree_nodes(&app, "backfill").await, sealed);
+
+    // The next seal signs its first head over the old entries and the new one.
+    app.issue(&org, ana.1, "0.10").await;
+    seal(&app, "backfill").await;
+    let member = app
         .core
-        .audit_tree(&app.tenant("backfill").await)
+        .member_for_token(
+            &coinsence_api::domain::identity::ApiToken::from_presented(&ana.0),
+            "backfill",
+        )
         .await
         .unwrap();
+    let report = transparency::check(
+        &CoreSource {
+            core: &app.core,
+            member: &member,
+        },
+        None,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!((report.heads, report.entries_included), (1, 14));
+    let audit = app.core.audit_tree(&tenant).await.unwrap();
+    assert!(audit.ok, "{audit:?}");
+    assert_eq!(audit.leaves, 14);
+}
+
+async fn owner(app: &TestApp, org: &Org) -> coinsence_api::domain::orgs::Member {
+    app.core
+        .member_for_token(
+            &coinsence_api::domain::identity::ApiToken::from_presented(&org.owner_token),
+            &org.slug,
+        )
+        .await
+        .unwrap()
+}
+
+/// Proofs over the routes `coinsence audit verify --url` fetches, as a member with their token
+/// (the command's HTTP client, with the test's in-process server instead of a socket).
+struct RouteSource<'a> {
+    app: &'a TestApp,
+    slug: &'a str,
+    token: &'a str,
+}
+
+impl RouteSource<'_> {
+    async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let r = self
+            .app
+            .get(&format!("/v1/orgs/{}{path}", self.slug), self.token)
+            .await;
+        anyhow::ensure!(r.status == StatusCode::OK, "{path}: {:?}", r.body);
+        Ok(serde_json::from_value(r.body)?)
+    }
+}
+
+impl transparency::ProofSource for RouteSource<'_> {
+    async fn key(&self) -> anyhow::Result<tree_heads::OrgKey> {
+        self.json("/ledger/key").await
+    }
+    async fn heads(&self) -> anyhow::Result<Vec<TreeHead>> {
+        self.json("/ledger/tree-heads").await
+    }
+    async fn own_entries(&self) -> anyhow::Result<Vec<i64>> {
+        let page: Value = self.json("/transfers?limit=200").await?;
+        let mut ids: Vec<i64> = page["transfers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["id"].as_i64())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+    async fn inclusion(
+        &self,
+        transfer: i64,
+        tree_size: i64,
+    ) -> anyhow::Result<Option<tree_heads::InclusionProof>> {
+        let path = format!(
+            "/v1/orgs/{}/ledger/proofs/inclusion?transfer={transfer}&tree_size={tree_size}",
+            self.slug
+        );
+        let r = self.app.get(&path, self.token).await;
+        if r.status == StatusCode::CONFLICT {
+            return Ok(None);
+        }
+        anyhow::ensure!(r.status == StatusCode::OK, "{path}: {:?}", r.body);
+        Ok(Some(serde_json::from_value(r.body)?))
+    }
+    async fn consistency(
+        &self,
+        first: i64,
+        second: i64,
+    ) -> anyhow::Result<tree_heads::ConsistencyProof> {
+        self.json(&format!(
+            "/ledger/proofs/consistency?first={first}&second={second}"
+        ))
+        .await
+    }
+}
+
+/// An org exported and imported into another instance keeps its Merkle log, its signed heads
+/// and its key: the member's check on the new host, with the key they pinned and the last head
+/// they saw on the old one, passes, and so does the operator's audit there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_export_and_import_the_members_check_passes_on_the_new_host() {
+    use coinsence_api::domain::archive::{export_org, import_org};
+    use coinsence_api::domain::tenancy::OrgSlug;
+
+    let app = TestApp::new().await;
+    let (org, ana, _bo, _cleo) = community(&app, "moving").await;
+    seal(&app, "moving").await;
+    app.issue(&org, ana.1, "1.00").await;
+    seal(&app, "moving").await;
+    let old = RouteSource {
+        app: &app,
+        slug: "moving",
+        token: &ana.0,
+    };
+    let here = transparency::check(&old, None, None, &[]).await.unwrap();
+    assert!(here.ok(), "{here:?}");
+    let (pinned, seen) = (here.public_key.clone(), here.latest.unwrap());
+
+    let file = std::env::temp_dir().join(format!(
+        "coinsence-moving-{}.jsonl",
+        crate::helpers::rand_key()
+    ));
+    export_org(&app.pool, &OrgSlug::parse("moving").unwrap(), &file)
+        .await
+        .unwrap();
+    let (pool, _) = coinsence_api::testing::test_database().await.unwrap();
+    let there = TestApp::with_pool(pool);
+    // Ana has a login on the new host (credentials do not travel); the import matches her.
+    let (ana_there, _) = there.user("ana.moving").await;
+    import_org(&there.pool, &file, None).await.unwrap();
+    let _ = std::fs::remove_file(&file);
+
+    let new = RouteSource {
+        app: &there,
+        slug: "moving",
+        token: &ana_there,
+    };
+    let moved = transparency::check(&new, Some(&pinned), Some(seen), &[])
+        .await
+        .unwrap();
+    assert!(moved.ok(), "{moved:?}");
+    assert!(!moved.key_changed);
+    assert_eq!(
+        (moved.heads, moved.signatures, moved.entries_included),
+        (here.heads, here.heads, here.entries_included)
+    );
+    assert_eq!(moved.latest, here.latest);
+
+    // The operator's audit on the new host checks the same tree with the same key.
+    let org_there = there.tenant("moving").await;
+    let audit = there.core.audit_tree(&org_there).await.unwrap();
     assert!(audit.ok, "{audit:?}");
 }

@@ -43,6 +43,8 @@ text_enum!(
         ExchangeFilled => "exchange_filled",
         /// A member's exchange order did not fill in a round, or only in part, and why.
         ExchangeUnfilled => "exchange_unfilled",
+        /// A signed tree head of the journal, posted to the rooms as a witness (issue 20).
+        TreeHead => "tree_head",
     }
 );
 

@@ -19,6 +19,7 @@ pub mod queue;
 pub mod seal;
 pub mod transparency;
 pub mod tree_heads;
+pub mod witness;
 // The SQL is the ledger's own; edges go through `Core`. Tests that check the optimistic writes
 // directly reach it with the `testing` feature.
 #[cfg(feature = "testing")]

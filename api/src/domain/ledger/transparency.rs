@@ -13,6 +13,7 @@
 
 use super::merkle::{self, Hash};
 use super::tree_heads::{ConsistencyProof, InclusionProof, OrgKey, TreeHead, signature_ok};
+use crate::i18n::{self, Args, Lang};
 
 /// Where proofs come from. `inclusion` answers `None` for an entry not sealed in that head yet.
 #[allow(async_fn_in_trait)] // used generically, never as a trait object
@@ -40,7 +41,131 @@ pub struct KnownHead {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadHead {
     pub tree_size: i64,
-    pub reason: String,
+    pub reason: HeadProblem,
+}
+
+/// A tree head as a room saw it: its size and the first bytes of its root (a witness line shows
+/// [`WITNESS_ROOT_BYTES`]; a full root is a witness too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witness {
+    pub tree_size: i64,
+    pub root_prefix: Vec<u8>,
+}
+
+/// How much of the root a witness line shows: 16 bytes (32 hex digits). A server that rewrote
+/// history would need a new root starting with the same 128 bits, a second preimage as hard as
+/// breaking SHA-256's collision resistance, while the line stays short enough to read.
+pub const WITNESS_ROOT_BYTES: usize = 16;
+
+impl Witness {
+    /// Whether `root` is the root this witness saw.
+    pub fn matches(&self, root: &Hash) -> bool {
+        self.root_prefix.len() >= WITNESS_ROOT_BYTES && root.starts_with(&self.root_prefix)
+    }
+}
+
+/// Tree heads in text copied from a room (`coinsence audit verify --witness`): on each line, the
+/// first run of 32 to 64 hex digits is the root (or its start) and the last number before it the
+/// size, whatever the language and the marks around them.
+pub fn parse_witnesses(text: &str) -> Vec<Witness> {
+    text.lines()
+        .filter_map(|line| {
+            let tokens: Vec<&str> = line
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|t| !t.is_empty())
+                .collect();
+            let at = tokens.iter().position(|t| {
+                (2 * WITNESS_ROOT_BYTES..=64).contains(&t.len())
+                    && t.len() % 2 == 0
+                    && t.chars().all(|c| c.is_ascii_hexdigit())
+            })?;
+            let root_prefix = hex::decode(tokens[at]).ok()?;
+            let tree_size = tokens[..at]
+                .iter()
+                .rev()
+                .find_map(|t| t.parse::<i64>().ok())?;
+            Some(Witness {
+                tree_size,
+                root_prefix,
+            })
+        })
+        .collect()
+}
+
+/// A head known from outside the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// Copied from a room.
+    Witness,
+    /// Remembered from the member's last check.
+    LastSeen,
+}
+
+/// Why a tree head is inconsistent: a code with named arguments, worded by the catalogs
+/// (`audit-head-<code>` in `cli.ftl`), so the chat, the command line and the portal each say it
+/// in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadProblem {
+    /// Its signature does not verify with the org's key.
+    BadSignature,
+    /// It does not extend the published head of size `earlier`.
+    DoesNotExtend { earlier: i64 },
+    /// Its root differs from a head of the same size known from outside.
+    RootDiffers { from: Evidence },
+    /// It does not extend a head of size `size` known from outside.
+    DoesNotExtendKnown { from: Evidence, size: i64 },
+    /// A head known from outside is not published (any more), nor any later one.
+    NotPublished { from: Evidence },
+    /// The server answered the proof for `transfer` with another entry's.
+    ProofForAnotherEntry { transfer: i64 },
+    /// The member's entry, as the journal holds it now, is not in it.
+    EntryNotIncluded { transfer: i64, leaf: i64 },
+    /// The member's entry is missing from it.
+    EntryMissing { transfer: i64 },
+}
+
+impl HeadProblem {
+    pub fn code(&self) -> &'static str {
+        use Evidence::*;
+        match self {
+            Self::BadSignature => "bad-signature",
+            Self::DoesNotExtend { .. } => "does-not-extend",
+            Self::RootDiffers { from: Witness } => "root-differs-from-witness",
+            Self::RootDiffers { from: LastSeen } => "root-differs-from-last-seen",
+            Self::DoesNotExtendKnown { from: Witness, .. } => "does-not-extend-witness",
+            Self::DoesNotExtendKnown { from: LastSeen, .. } => "does-not-extend-last-seen",
+            Self::NotPublished { from: Witness } => "witness-not-published",
+            Self::NotPublished { from: LastSeen } => "last-seen-not-published",
+            Self::ProofForAnotherEntry { .. } => "proof-for-another-entry",
+            Self::EntryNotIncluded { .. } => "entry-not-included",
+            Self::EntryMissing { .. } => "entry-missing",
+        }
+    }
+
+    pub fn args(&self) -> Args {
+        match *self {
+            Self::BadSignature | Self::RootDiffers { .. } | Self::NotPublished { .. } => {
+                Args::new()
+            }
+            Self::DoesNotExtend { earlier } => Args::new().count("earlier", earlier),
+            Self::DoesNotExtendKnown { size, .. } => Args::new().count("size", size),
+            Self::ProofForAnotherEntry { transfer } | Self::EntryMissing { transfer } => {
+                Args::new().count("transfer", transfer)
+            }
+            Self::EntryNotIncluded { transfer, leaf } => {
+                Args::new().count("transfer", transfer).count("leaf", leaf)
+            }
+        }
+    }
+
+    /// The catalog's message id.
+    pub fn message_id(&self) -> String {
+        format!("audit-head-{}", self.code())
+    }
+
+    pub fn message(&self, lang: Lang) -> String {
+        i18n::message(lang, &self.message_id(), &self.args())
+    }
 }
 
 /// What the check checked.
@@ -66,7 +191,7 @@ impl Report {
         self.first_bad.is_none() && !self.key_changed
     }
 
-    fn bad(&mut self, tree_size: i64, reason: String) {
+    fn bad(&mut self, tree_size: i64, reason: HeadProblem) {
         if self
             .first_bad
             .as_ref()
@@ -87,11 +212,9 @@ fn consistent(p: &ConsistencyProof, first: &Hash, second: &Hash) -> bool {
 }
 
 /// Checks that `proof` shows `transfer` is in `head` as served now.
-fn included(proof: &InclusionProof, transfer: i64, head: &TreeHead) -> Result<(), String> {
+fn included(proof: &InclusionProof, transfer: i64, head: &TreeHead) -> Result<(), HeadProblem> {
     if proof.transfer_id != transfer || !proof.entry.starts_with(&format!("{transfer}\t")) {
-        return Err(format!(
-            "the proof for entry {transfer} is about another entry"
-        ));
+        return Err(HeadProblem::ProofForAnotherEntry { transfer });
     }
     let leaf = merkle::leaf_hash(proof.entry.as_bytes());
     let path: Vec<Hash> = proof.path.iter().map(|h| h.0).collect();
@@ -104,10 +227,10 @@ fn included(proof: &InclusionProof, transfer: i64, head: &TreeHead) -> Result<()
     ) {
         Ok(())
     } else {
-        Err(format!(
-            "your entry {transfer} as the journal holds it now is not in it (leaf {})",
-            proof.leaf_index
-        ))
+        Err(HeadProblem::EntryNotIncluded {
+            transfer,
+            leaf: proof.leaf_index,
+        })
     }
 }
 
@@ -117,7 +240,7 @@ pub async fn check(
     src: &impl ProofSource,
     pinned: Option<&str>,
     last_seen: Option<KnownHead>,
-    witnesses: &[KnownHead],
+    witnesses: &[Witness],
 ) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let key = src.key().await?;
@@ -137,10 +260,7 @@ pub async fn check(
         if signature_ok(&public, h) {
             report.signatures += 1;
         } else {
-            report.bad(
-                h.tree_size,
-                "its signature does not verify with the org's key".to_owned(),
-            );
+            report.bad(h.tree_size, HeadProblem::BadSignature);
         }
     }
     for pair in heads.windows(2) {
@@ -151,39 +271,55 @@ pub async fn check(
         } else {
             report.bad(
                 b.tree_size,
-                format!("it does not extend the head of size {}", a.tree_size),
+                HeadProblem::DoesNotExtend {
+                    earlier: a.tree_size,
+                },
             );
         }
     }
-    // Heads known from outside the server: the last one seen, and the rooms' witnesses.
-    let mut outside: Vec<(KnownHead, &str)> = witnesses.iter().map(|w| (*w, "a witness")).collect();
+    // Heads known from outside the server: the last one seen, and the rooms' witnesses (a
+    // witness holds the root's first bytes; the last head seen, all of them).
+    let mut outside: Vec<(Witness, Evidence)> = witnesses
+        .iter()
+        .map(|w| (w.clone(), Evidence::Witness))
+        .collect();
     report.witnesses = witnesses.len();
     if let Some(seen) = last_seen {
-        outside.push((seen, "the head you saw last time"));
+        let seen = Witness {
+            tree_size: seen.tree_size,
+            root_prefix: seen.root.to_vec(),
+        };
+        outside.push((seen, Evidence::LastSeen));
     }
-    for (known, what) in outside {
+    for (known, from) in outside {
         match heads.iter().find(|h| h.tree_size == known.tree_size) {
-            Some(h) if h.root.0 != known.root => report.bad(
-                h.tree_size,
-                format!("its root differs from {what} of the same size"),
-            ),
+            Some(h) if !known.matches(&h.root.0) => {
+                report.bad(h.tree_size, HeadProblem::RootDiffers { from })
+            }
             Some(_) => {}
             None => {
                 // Not published (any more): the next head must still extend it.
                 match heads.iter().find(|h| h.tree_size > known.tree_size) {
                     Some(next) => {
                         let p = src.consistency(known.tree_size, next.tree_size).await;
-                        let ok = p.is_ok_and(|p| consistent(&p, &known.root, &next.root.0));
+                        // The proof names the earlier root; the known bytes must be its start.
+                        let ok = p.is_ok_and(|p| {
+                            known.matches(&p.first_root.0)
+                                && consistent(&p, &p.first_root.0, &next.root.0)
+                        });
                         if ok {
                             report.consistency_proofs += 1;
                         } else {
                             report.bad(
                                 next.tree_size,
-                                format!("it does not extend {what} (size {})", known.tree_size),
+                                HeadProblem::DoesNotExtendKnown {
+                                    from,
+                                    size: known.tree_size,
+                                },
                             );
                         }
                     }
-                    None => report.bad(known.tree_size, format!("{what} is no longer published")),
+                    None => report.bad(known.tree_size, HeadProblem::NotPublished { from }),
                 }
             }
         }
@@ -202,7 +338,7 @@ pub async fn check(
             for h in heads.iter().filter(|h| h.tree_size > proof.leaf_index) {
                 let failure = match src.inclusion(transfer, h.tree_size).await? {
                     Some(p) => included(&p, transfer, h).err(),
-                    None => Some(format!("your entry {transfer} is missing from it")),
+                    None => Some(HeadProblem::EntryMissing { transfer }),
                 };
                 if let Some(reason) = failure {
                     report.bad(h.tree_size, reason);
@@ -256,5 +392,84 @@ impl ProofSource for CoreSource<'_> {
             .core
             .consistency_proof(self.member, first, second)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn witness_lines_are_read_whatever_the_words_around_them() {
+        let root = "ab".repeat(32);
+        let prefix = "cd".repeat(16);
+        let text = format!(
+            "[22:10] bot: Tree head of Demo 2024: \u{2068}1234\u{2069} entries, root `{prefix}`\n\
+             noise 77 beef\nBaumkopf 7 Einträge, Wurzel **{root}**\n"
+        );
+        let heads = parse_witnesses(&text);
+        assert_eq!(
+            heads.iter().map(|h| h.tree_size).collect::<Vec<_>>(),
+            vec![1234, 7]
+        );
+        assert_eq!(heads[0].root_prefix, vec![0xcd; 16]);
+        assert!(heads[0].matches(&[0xcd; 32]));
+        assert!(!heads[0].matches(&[0xce; 32]));
+        assert!(heads[1].matches(&[0xab; 32]));
+        // Too few digits to pin a root: not a witness.
+        assert!(
+            !Witness {
+                tree_size: 1,
+                root_prefix: vec![0xcd; 8]
+            }
+            .matches(&[0xcd; 32])
+        );
+    }
+
+    fn every_problem() -> Vec<HeadProblem> {
+        let mut all = vec![
+            HeadProblem::BadSignature,
+            HeadProblem::DoesNotExtend { earlier: 4 },
+            HeadProblem::ProofForAnotherEntry { transfer: 7 },
+            HeadProblem::EntryNotIncluded {
+                transfer: 7,
+                leaf: 3,
+            },
+            HeadProblem::EntryMissing { transfer: 7 },
+        ];
+        for from in [Evidence::Witness, Evidence::LastSeen] {
+            all.push(HeadProblem::RootDiffers { from });
+            all.push(HeadProblem::DoesNotExtendKnown { from, size: 5 });
+            all.push(HeadProblem::NotPublished { from });
+        }
+        all
+    }
+
+    /// Each reason a head is named inconsistent is worded in both languages, with exactly the
+    /// arguments it gives (a reason missing from a catalog would show its id to the member).
+    #[test]
+    fn every_head_problem_is_worded_in_english_and_german_with_its_arguments() {
+        let all = every_problem();
+        let codes: std::collections::BTreeSet<&str> = all.iter().map(HeadProblem::code).collect();
+        assert_eq!(codes.len(), all.len(), "codes are distinct");
+        for problem in &all {
+            let given: std::collections::BTreeSet<String> =
+                problem.args().iter().map(|(n, _)| n.to_owned()).collect();
+            for lang in Lang::ALL {
+                let used = i18n::referenced_args(lang, &problem.message_id())
+                    .unwrap_or_else(|| panic!("{} missing in {lang}", problem.message_id()));
+                let used: std::collections::BTreeSet<String> =
+                    used.into_iter().map(str::to_owned).collect();
+                assert_eq!(used, given, "{} in {lang}", problem.message_id());
+            }
+        }
+        assert_eq!(
+            HeadProblem::EntryNotIncluded {
+                transfer: 12345,
+                leaf: 3
+            }
+            .message(Lang::De),
+            "dein Eintrag 12345, wie das Journal ihn jetzt enthält, ist nicht darin (Blatt 3)"
+        );
     }
 }

@@ -18,7 +18,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::canonical::{ENTRY_COLUMNS, Entry, HexHash, entries};
+use super::canonical::{ENTRY_COLUMNS, Entry, HexHash};
 use super::merkle::{self, Hash};
 use super::store;
 use crate::core::Core;
@@ -207,7 +207,7 @@ async fn heads_in(tx: &mut TenantTx) -> Result<Vec<TreeHead>> {
     rows.into_iter().map(TreeHead::try_from).collect()
 }
 
-async fn head_in(tx: &mut TenantTx, size: Option<i64>) -> Result<TreeHead> {
+pub(crate) async fn head_in(tx: &mut TenantTx, size: Option<i64>) -> Result<TreeHead> {
     let sql = format!(
         "SELECT {HEAD_COLUMNS} FROM tree_heads WHERE $1::bigint IS NULL OR tree_size = $1
          ORDER BY tree_size DESC LIMIT 1"
@@ -224,68 +224,190 @@ async fn head_in(tx: &mut TenantTx, size: Option<i64>) -> Result<TreeHead> {
     }
 }
 
-/// Appends the sealed entries after the last leaf up to `up_to` (a transfer id), stores the
-/// nodes they complete and signs the new head for chain seal `seal_seq`. Runs inside the seal's
-/// transaction, which holds the org's sealing lock. `None` if no entry was added.
-pub(crate) async fn extend(
-    tx: &mut TenantTx,
-    key: &SigningKey,
-    seal_seq: i64,
-    up_to: i64,
-    now: DateTime<Utc>,
-) -> Result<Option<TreeHead>> {
+/// How many entries are hashed and written per round trip when leaves are appended (a backfill
+/// of a million entries holds one batch in memory, not the journal).
+const BATCH: i64 = 10_000;
+
+/// The tree's size after appending, and the stored nodes its root needs (its frontier).
+struct Appended {
+    old_size: u64,
+    new_size: u64,
+    nodes: HashMap<(u32, u64), Hash>,
+}
+
+/// Appends the journal entries after the last leaf up to `up_to` (a transfer id) as leaves, in
+/// id order and in batches, and stores the subtree hashes they complete: the one tree-building
+/// path, used by each seal and by the backfill of entries sealed before the tree existed.
+async fn append_leaves(tx: &mut TenantTx, up_to: i64) -> Result<Appended> {
     let last: Option<(i64, i64)> = sqlx::query_as(
         "SELECT leaf_index, transfer_id FROM merkle_leaves ORDER BY leaf_index DESC LIMIT 1",
     )
     .fetch_optional(tx.conn())
     .await?;
-    let (size, after) = last.map_or((0, 0), |(x, t)| (u(x) + 1, t));
-    let mut nodes = fetch_nodes(tx, &frontier(size)).await?;
-    let mut new_leaves: Vec<(i64, i64)> = Vec::new();
-    let mut new_nodes: Vec<(u32, u64, Hash)> = Vec::new();
-    {
-        let mut rows = entries(tx, after, up_to);
-        let mut index = size;
-        while let Some(entry) = rows.try_next().await? {
-            let leaf = merkle::leaf_hash(entry.canonical().as_bytes());
-            for (l, x, h) in merkle::completed_by(index, leaf, |l, x| nodes.get(&(l, x)).copied()) {
+    let (old_size, mut after) = last.map_or((0, 0), |(x, t)| (u(x) + 1, t));
+    let mut nodes = fetch_nodes(tx, &frontier(old_size)).await?;
+    let mut size = old_size;
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM transfers WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+    );
+    loop {
+        let batch: Vec<Entry> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(after)
+            .bind(up_to)
+            .bind(BATCH)
+            .fetch_all(tx.conn())
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        let hashed: Vec<(i64, Hash)> = batch
+            .iter()
+            .map(|e| (e.id, merkle::leaf_hash(e.canonical().as_bytes())))
+            .collect();
+        size = append_hashed(tx, size, &mut nodes, &hashed).await?;
+    }
+    Ok(Appended {
+        old_size,
+        new_size: size,
+        nodes,
+    })
+}
+
+/// Appends leaves already hashed (`(transfer id, leaf hash)`, in id order) after the first
+/// `size`, given the frontier of that tree in `nodes` (kept as the new frontier). The new size.
+async fn append_hashed(
+    tx: &mut TenantTx,
+    mut size: u64,
+    nodes: &mut HashMap<(u32, u64), Hash>,
+    hashed: &[(i64, Hash)],
+) -> Result<u64> {
+    for batch in hashed.chunks(usize::try_from(BATCH).unwrap_or(10_000)) {
+        let mut new_leaves: Vec<(i64, i64)> = Vec::with_capacity(batch.len());
+        let mut new_nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(batch.len() * 2);
+        for (id, leaf) in batch {
+            for (l, x, h) in merkle::completed_by(size, *leaf, |l, x| nodes.get(&(l, x)).copied()) {
                 nodes.insert((l, x), h);
                 new_nodes.push((l, x, h));
             }
-            new_leaves.push((i(index), entry.id));
-            index += 1;
+            new_leaves.push((i(size), *id));
+            size += 1;
         }
+        insert_leaves(tx, &new_leaves, &new_nodes).await?;
+        // Only the frontier is ever read again (as left siblings, and for the root).
+        let keep = frontier(size);
+        nodes.retain(|k, _| keep.contains(k));
     }
-    if new_leaves.is_empty() {
+    Ok(size)
+}
+
+async fn insert_leaves(
+    tx: &mut TenantTx,
+    leaves: &[(i64, i64)],
+    nodes: &[(u32, u64, Hash)],
+) -> Result<()> {
+    let (idx, ids): (Vec<i64>, Vec<i64>) = leaves.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO merkle_leaves (leaf_index, transfer_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])",
+    )
+    .bind(idx)
+    .bind(ids)
+    .execute(tx.conn())
+    .await?;
+    let levels: Vec<i16> = nodes
+        .iter()
+        .map(|(l, _, _)| i16::try_from(*l).unwrap_or(i16::MAX))
+        .collect();
+    let idx: Vec<i64> = nodes.iter().map(|(_, x, _)| i(*x)).collect();
+    let hashes: Vec<Vec<u8>> = nodes.iter().map(|(_, _, h)| h.to_vec()).collect();
+    sqlx::query(
+        "INSERT INTO merkle_nodes (level, idx, hash)
+         SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+    )
+    .bind(levels)
+    .bind(idx)
+    .bind(hashes)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Builds the tree over entries sealed before it existed (by the hash chain alone): every entry
+/// up to the last seal that is no leaf yet becomes one, exactly as a seal would have added it.
+/// Signs no head (the next seal signs the first). Idempotent; a schema without the tree (a
+/// bench's own migrations) is left alone. Runs in the migration's transaction
+/// (`migrate::migrate_in`), after the tenant migrations. Returns the leaves added.
+pub async fn backfill(tx: &mut TenantTx) -> Result<u64> {
+    let (has_tree,): (bool,) =
+        sqlx::query_as("SELECT to_regclass('merkle_leaves') IS NOT NULL AND to_regclass('journal_seals') IS NOT NULL")
+            .fetch_one(tx.conn())
+            .await?;
+    if !has_tree {
+        return Ok(0);
+    }
+    let (sealed, leaves): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT max(last_transfer_id) FROM journal_seals),
+                (SELECT max(transfer_id) FROM merkle_leaves)",
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    match sealed {
+        Some(up_to) if up_to > leaves.unwrap_or(0) => {
+            let a = append_leaves(tx, up_to).await?;
+            Ok(a.new_size - a.old_size)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Appends the sealed entries after the last leaf up to `up_to` (a transfer id), stores the
+/// nodes they complete and signs the new head for chain seal `seal_seq`. Runs inside the seal's
+/// transaction, which holds the org's sealing lock. `None` if no entry was added.
+///
+/// `sealed`: the entries the chain seal just hashed (`(after, leaves)`: those with ids after
+/// `after`, with their leaf hashes). When the tree ends exactly at `after` they are appended as
+/// given, without reading the journal again; otherwise (the tree lags behind the chain) the
+/// journal is read from the last leaf.
+pub(crate) async fn extend(
+    tx: &mut TenantTx,
+    key: &SigningKey,
+    seal_seq: i64,
+    sealed: (i64, &[(i64, Hash)]),
+    up_to: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<TreeHead>> {
+    let (after, hashed) = sealed;
+    let last: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT leaf_index, transfer_id FROM merkle_leaves ORDER BY leaf_index DESC LIMIT 1",
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    let Appended {
+        old_size,
+        new_size,
+        nodes,
+    } = match last {
+        Some((x, t)) if t == after => {
+            let old_size = u(x) + 1;
+            let mut nodes = fetch_nodes(tx, &frontier(old_size)).await?;
+            let new_size = append_hashed(tx, old_size, &mut nodes, hashed).await?;
+            Appended {
+                old_size,
+                new_size,
+                nodes,
+            }
+        }
+        None if after == 0 => {
+            let mut nodes = HashMap::new();
+            let new_size = append_hashed(tx, 0, &mut nodes, hashed).await?;
+            Appended {
+                old_size: 0,
+                new_size,
+                nodes,
+            }
+        }
+        _ => append_leaves(tx, up_to).await?,
+    };
+    if new_size == old_size {
         return Ok(None);
-    }
-    let new_size = size + new_leaves.len() as u64;
-    for chunk in new_leaves.chunks(50_000) {
-        let (idx, ids): (Vec<i64>, Vec<i64>) = chunk.iter().copied().unzip();
-        sqlx::query(
-            "INSERT INTO merkle_leaves (leaf_index, transfer_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])",
-        )
-        .bind(idx)
-        .bind(ids)
-        .execute(tx.conn())
-        .await?;
-    }
-    for chunk in new_nodes.chunks(50_000) {
-        let levels: Vec<i16> = chunk
-            .iter()
-            .map(|(l, _, _)| i16::try_from(*l).unwrap_or(i16::MAX))
-            .collect();
-        let idx: Vec<i64> = chunk.iter().map(|(_, x, _)| i(*x)).collect();
-        let hashes: Vec<Vec<u8>> = chunk.iter().map(|(_, _, h)| h.to_vec()).collect();
-        sqlx::query(
-            "INSERT INTO merkle_nodes (level, idx, hash)
-             SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
-        )
-        .bind(levels)
-        .bind(idx)
-        .bind(hashes)
-        .execute(tx.conn())
-        .await?;
     }
     let root = merkle::root(&nodes, new_size);
     // PostgreSQL keeps microseconds: sign the time as it will be read back.
