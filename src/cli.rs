@@ -23,6 +23,10 @@ pub struct Cli {
     /// Log filter (tracing's EnvFilter syntax); RUST_LOG wins when set.
     #[arg(long, global = true, env = "COINSENCE_LOG", default_value = "info")]
     pub log: String,
+    /// The language of the messages for people (en, de); else the shell's locale (LC_ALL,
+    /// LC_MESSAGES, LANG: de* is German), else English.
+    #[arg(long, global = true, env = "COINSENCE_LANG")]
+    pub lang: Option<coinsence_api::i18n::Lang>,
     /// Where the database is, for every command: written before the command's name or after
     /// it, as one likes (clap hands a global flag's value to the command that reads it).
     #[command(flatten)]
