@@ -19,3 +19,9 @@ notice-listing-bought = Jemand hat dein Angebot { $listing } für { $price } in 
 notice-post = { $author } hat in { $org } veröffentlicht: { $body }
 notice-topup-paid = Deine Aufladung über { $euros } in { $org } ist bezahlt: { $amount } wurde an dich ausgegeben.
 notice-topup-failed = Deine Aufladung über { $euros } in { $org } ist fehlgeschlagen; deine Bank hat sie nicht bezahlt, und es wurde nichts ausgegeben.
+
+# Warum eine Abstimmung einen Antrag abgelehnt hat (sein `reason_code`; Issue 13).
+reason-quorum_not_met = zu wenige Mitglieder haben abgestimmt, um das Quorum zu erreichen
+reason-not_enough_support = zu wenige Mitglieder haben mit Ja gestimmt
+reason-blocked = ein Mitglied hat ihn blockiert
+reason-objected = ein Mitglied hat Einspruch erhoben

@@ -19,3 +19,9 @@ notice-listing-bought = Someone bought your listing { $listing } for { $price } 
 notice-post = { $author } posted in { $org }: { $body }
 notice-topup-paid = Your top-up of { $euros } in { $org } is paid: { $amount } was issued to you.
 notice-topup-failed = Your top-up of { $euros } in { $org } failed; your bank did not pay it, and nothing was issued.
+
+# Why a vote rejected a proposal (its `reason_code`; issue 13).
+reason-quorum_not_met = too few members voted to reach the quorum
+reason-not_enough_support = not enough members voted yes
+reason-blocked = a member blocked it
+reason-objected = a member objected
