@@ -27,9 +27,9 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
 }
 
 async fn chat(args: &ChatArgs, url: &str) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(url, 4).await?;
+    let (pool, config) = args.core.connect(url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
-    let core = Core::new(pool);
+    let core = Core::with_config(pool, config);
     let tenant = core.tenant(&args.org).await?;
     core.bind_room(
         ChatPlatform::Console,

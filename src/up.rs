@@ -88,7 +88,7 @@ pub(crate) async fn run_on(
     };
     // A Ctrl-C before the API serves abandons the preparation (each step is a transaction).
     let prepared = tokio::select! {
-        prepared = prepare(url) => prepared?,
+        prepared = prepare(args, url) => prepared?,
         () = until_stopped(stopped.clone()) => return Ok(()),
     };
     let (core, admin, token) = prepared;
@@ -188,13 +188,13 @@ pub(crate) async fn run_on(
     served
 }
 
-async fn prepare(url: &str) -> anyhow::Result<(Core, User, ApiToken)> {
-    let pool = coinsence_api::cluster::connect(url, 32).await?;
+async fn prepare(args: &UpArgs, url: &str) -> anyhow::Result<(Core, User, ApiToken)> {
+    let (pool, config) = args.core.connect(url, args.pool_size).await?;
     let summary = coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
     tracing::info!(orgs = summary.orgs, "migrated");
     // The job tables first: the API enqueues follow-up jobs (a proposal's deadline) in them.
     coinsence_worker::setup(&pool).await?;
-    let core = Core::new(pool).with_follow_ups(Arc::new(JobFollowUps));
+    let core = Core::with_config(pool, config).with_follow_ups(Arc::new(JobFollowUps));
     let (admin, token) = demo::ensure(&core).await?;
     Ok((core, admin, token))
 }
