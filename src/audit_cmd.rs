@@ -8,6 +8,7 @@
 use coinsence_api::Core;
 
 use crate::cli::{AuditArgs, AuditCommand};
+use crate::say::tr;
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let AuditCommand::Verify {
@@ -23,7 +24,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     };
     let token = token
         .clone()
-        .ok_or_else(|| anyhow::anyhow!("--url needs the member's --token (or COINSENCE_TOKEN)"))?;
+        .ok_or_else(|| anyhow::anyhow!(tr!("cli-audit-needs-token")))?;
     let lang = crate::audit_remote::language(lang.as_deref());
     crate::audit_remote::run(url, org, &token, witness, state_dir.clone(), lang).await
 }
@@ -35,28 +36,56 @@ async fn verify(args: &AuditArgs, url: String) -> anyhow::Result<()> {
     let tenant = core.tenant(org).await?;
     let audit = core.audit_seals(&tenant).await?;
     println!(
-        "{org}: {} seals over {} entries; {} entries not sealed yet",
-        audit.seals, audit.sealed_entries, audit.unsealed_entries
+        "{}",
+        tr!(
+            "cli-audit-seals",
+            org = org,
+            seals = audit.seals,
+            entries = audit.sealed_entries,
+            unsealed = audit.unsealed_entries
+        )
     );
     let tree = core.audit_tree(&tenant).await?;
     println!(
-        "{org}: {} signed tree heads over {} leaves",
-        tree.heads, tree.leaves
+        "{}",
+        tr!(
+            "cli-audit-tree",
+            org = org,
+            heads = tree.heads,
+            leaves = tree.leaves
+        )
     );
     if let Some(m) = audit.first_mismatch {
-        println!("MISMATCH at seal {}: {}", m.seq, m.reason);
-        println!("  published  {}", m.published);
-        println!("  recomputed {}", m.recomputed);
+        println!(
+            "{}",
+            tr!("cli-audit-mismatch", seq = m.seq, reason = m.reason)
+        );
+        println!("{}", tr!("cli-audit-published", hash = m.published));
+        println!("{}", tr!("cli-audit-recomputed", hash = m.recomputed));
         if let Some(t) = &tree.first_mismatch {
-            println!("INCONSISTENT tree head {}: {}", t.tree_size, t.reason);
+            println!(
+                "{}",
+                tr!(
+                    "cli-audit-inconsistent",
+                    size = t.tree_size,
+                    reason = t.reason
+                )
+            );
         }
         // Exit status 1, once a cluster started for this check is stopped.
-        anyhow::bail!("{org}'s journal does not match seal {}", m.seq);
+        anyhow::bail!(tr!("cli-audit-seal-failed", org = org, seq = m.seq));
     }
     if let Some(t) = tree.first_mismatch {
-        println!("INCONSISTENT tree head {}: {}", t.tree_size, t.reason);
-        anyhow::bail!("{org}'s journal does not match tree head {}", t.tree_size);
+        println!(
+            "{}",
+            tr!(
+                "cli-audit-inconsistent",
+                size = t.tree_size,
+                reason = t.reason
+            )
+        );
+        anyhow::bail!(tr!("cli-audit-tree-failed", org = org, size = t.tree_size));
     }
-    println!("ok: the journal matches every published seal and tree head");
+    println!("{}", tr!("cli-audit-ok"));
     Ok(())
 }

@@ -123,7 +123,7 @@ pub async fn run(args: BotsArgs) -> anyhow::Result<()> {
 }
 
 async fn run_on(args: &BotsArgs, bots: Vec<Bot>, url: String) -> anyhow::Result<()> {
-    let (pool, core_config) = args.core.connect(&url, &args.db).await?;
+    let (pool, core_config) = args.core.connect(&url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let core = Core::with_config(pool, core_config);
     let (stop, stopped) = watch::channel(false);

@@ -12,6 +12,7 @@ use tokio::io::BufReader;
 use crate::cli::ChatArgs;
 use crate::database::Database;
 use crate::interrupt::Interrupts;
+use crate::say::tr;
 
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     // Ctrl-C ends the chat, not the process: a cluster started for it is stopped first.
@@ -26,9 +27,9 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
 }
 
 async fn chat(args: &ChatArgs, url: &str) -> anyhow::Result<()> {
-    let pool = coinsence_api::cluster::connect(url, 4).await?;
+    let (pool, config) = args.core.connect(url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
-    let core = Core::new(pool);
+    let core = Core::with_config(pool, config);
     let tenant = core.tenant(&args.org).await?;
     core.bind_room(
         ChatPlatform::Console,
@@ -47,8 +48,8 @@ async fn chat(args: &ChatArgs, url: &str) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!(
-            "{} in {}. Type /help for the commands; Ctrl-D leaves.",
-            session.name, tenant.name
+            "{}",
+            tr!("cli-chat-welcome", name = session.name, org = tenant.name)
         );
     }
     let prompt = if interactive { "> " } else { "" };

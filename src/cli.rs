@@ -23,6 +23,10 @@ pub struct Cli {
     /// Log filter (tracing's EnvFilter syntax); RUST_LOG wins when set.
     #[arg(long, global = true, env = "COINSENCE_LOG", default_value = "info")]
     pub log: String,
+    /// The language of the messages for people (en, de); else the shell's locale (LC_ALL,
+    /// LC_MESSAGES, LANG: de* is German), else English.
+    #[arg(long, global = true, env = "COINSENCE_LANG")]
+    pub lang: Option<coinsence_api::i18n::Lang>,
     /// Where the database is, for every command: written before the command's name or after
     /// it, as one likes (clap hands a global flag's value to the command that reads it).
     #[command(flatten)]
@@ -32,7 +36,7 @@ pub struct Cli {
 }
 
 /// The database flags every command shares, accepted anywhere on the line. Each command reads
-/// them through its own arguments (`DbArgs`, `LocalDbArgs`, `UpArgs`), which carry the same ids.
+/// them through its own arguments (`DbArgs`, `UpArgs`), which carry the same ids.
 #[derive(Debug, Clone, Args)]
 pub struct SharedDbArgs {
     /// PostgreSQL URL; without it, the private cluster of `coinsence up` under --data-dir.
@@ -75,20 +79,12 @@ pub enum Command {
     Bots(Box<BotsArgs>),
 }
 
-/// Where the database is: a URL, or the private cluster of `coinsence up` under the data dir
-/// (used while `up` runs, started for the command otherwise).
-#[derive(Debug, Clone, Args)]
-pub struct LocalDbArgs {
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    #[arg(long, env = "COINSENCE_DATA_DIR", default_value = ".coinsence")]
-    pub data_dir: PathBuf,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
     #[command(flatten)]
-    pub db: LocalDbArgs,
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub core: CoreArgs,
     /// The org to speak in (its slug).
     #[arg(long)]
     pub org: String,
@@ -300,7 +296,8 @@ pub struct DbArgs {
     pub pool_size: u32,
 }
 
-/// How the core runs (`serve`, `worker`, `bots`): the library's [`CoreConfig`].
+/// How the core runs (every command that runs one: `up`, `serve`, `worker`, `bots`, `chat`):
+/// the library's [`CoreConfig`].
 #[derive(Debug, Clone, Args)]
 pub struct CoreArgs {
     /// Transfer lanes per org (each one transaction in flight).
@@ -342,10 +339,10 @@ pub struct CoreArgs {
 }
 
 impl CoreArgs {
-    /// Connects `db`'s pool (its size split between the two pools) and the core's
-    /// configuration to build a [`Core`](coinsence_api::Core) with.
-    pub async fn connect(&self, url: &str, db: &DbArgs) -> anyhow::Result<(PgPool, CoreConfig)> {
-        let (main, hot) = split_pool(db.pool_size);
+    /// Connects a pool of `pool_size` connections in total (split between the two pools) and
+    /// the core's configuration to build a [`Core`](coinsence_api::Core) with.
+    pub async fn connect(&self, url: &str, pool_size: u32) -> anyhow::Result<(PgPool, CoreConfig)> {
+        let (main, hot) = split_pool(pool_size);
         let wait = Duration::from_millis(self.db_acquire_timeout_ms);
         let pool = coinsence_api::cluster::connect_with(url, main, wait).await?;
         let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
@@ -470,6 +467,11 @@ pub struct UpArgs {
     /// the data directory's `citus/`): each org's schema is placed on a worker.
     #[arg(long, env = "COINSENCE_UP_CITUS", conflicts_with = "database_url")]
     pub citus: bool,
+    /// Database connections in total: half for the payment hot path, half for everything else.
+    #[arg(long, env = "COINSENCE_DB_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..))]
+    pub pool_size: u32,
+    #[command(flatten)]
+    pub core: CoreArgs,
     #[command(flatten)]
     pub billing: coinsence_billing::BillingArgs,
 }
@@ -569,6 +571,39 @@ mod tests {
             .is_err(),
             "no lanes is refused, not taken for the default"
         );
+    }
+
+    /// `up` and `chat` run a core as `serve` does: the same flags configure it.
+    #[test]
+    fn up_and_chat_take_the_core_flags() {
+        let cli = Cli::try_parse_from([
+            "coinsence",
+            "up",
+            "--transfer-lanes",
+            "3",
+            "--pool-size",
+            "8",
+        ])
+        .unwrap();
+        let Command::Up(up) = cli.command else {
+            panic!("not up");
+        };
+        assert_eq!((up.core.transfer_lanes, up.pool_size), (3, 8));
+        let cli = Cli::try_parse_from([
+            "coinsence",
+            "chat",
+            "--org",
+            "x",
+            "--as",
+            "Ana",
+            "--access-lookups",
+            "4",
+        ])
+        .unwrap();
+        let Command::Chat(chat) = cli.command else {
+            panic!("not chat");
+        };
+        assert_eq!(chat.core.access_lookups, 4);
     }
 
     /// The database flags go before or after any command's name, and reach it either way.

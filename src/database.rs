@@ -6,6 +6,8 @@ use std::path::Path;
 
 use coinsence_api::cluster::{Cluster, ClusterOptions};
 
+use crate::say::tr;
+
 /// The database a command uses, and the cluster it started for it (if it did).
 pub struct Database {
     pub url: String,
@@ -27,11 +29,7 @@ impl Database {
             return Ok(Self { url, started: None });
         }
         if !dir.join("data").exists() {
-            anyhow::bail!(
-                "no database: pass --database-url (or set DATABASE_URL), or run `coinsence up` \
-                 once to create one under {}",
-                data_dir.display()
-            );
+            anyhow::bail!(tr!("cli-no-database", dir = data_dir.display()));
         }
         let cluster = tokio::task::spawn_blocking(move || start_private(&dir)).await??;
         Ok(Self {
@@ -61,10 +59,12 @@ pub fn start_private(dir: &Path) -> anyhow::Result<Cluster> {
     )?;
     if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
         eprintln!(
-            "PostgreSQL keeps its data in {} ({} links there: the postgres user cannot enter \
-             the data directory)",
-            cluster.dir().display(),
-            dir.display()
+            "{}",
+            tr!(
+                "cli-cluster-elsewhere",
+                cluster = cluster.dir().display(),
+                dir = dir.display()
+            )
         );
     }
     Ok(cluster)

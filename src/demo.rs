@@ -9,6 +9,8 @@ use coinsence_api::domain::ledger::ops::{IdempotencyKey, MoveRequest, NewCurrenc
 use coinsence_api::domain::orgs::NewOrg;
 use coinsence_api::domain::tenancy::OrgSlug;
 
+use crate::say::tr;
+
 pub const SLUG: &str = "demo";
 pub const CURRENCY: &str = "DEMO";
 pub const ADMIN_EMAIL: &str = "ada@demo.coinsence.test";
@@ -48,9 +50,10 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
     }
     let org = NewOrg {
         slug: OrgSlug::parse(SLUG)?,
-        name: "Demo Community".to_owned(),
+        name: tr!("cli-demo-org-name"),
         open: true,
-        language: coinsence_api::i18n::Lang::En,
+        // The demo speaks the language of the terminal that created it (chat, notices).
+        language: crate::say::lang(),
     };
     let ada = core
         .signup(ADMIN_EMAIL, PASSWORD.to_owned(), "Ada", Some(org))
@@ -60,7 +63,7 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
         &admin,
         NewCurrency {
             code: CURRENCY.to_owned(),
-            name: "Demo coin".to_owned(),
+            name: tr!("cli-demo-coin-name"),
             scale: 2,
             credit_limit: None,
         },
@@ -81,7 +84,7 @@ async fn ensure_org(core: &Core) -> anyhow::Result<(User, ApiToken)> {
             currency: CURRENCY.to_owned(),
             to: AccountRef::Member(user.id),
             amount: amount.to_owned(),
-            memo: "welcome to the demo".to_owned(),
+            memo: tr!("cli-demo-welcome"),
         };
         let key = IdempotencyKey::scoped("demo", "welcome", &user.id.to_string())?;
         core.issue(&admin, request, key).await?;

@@ -67,7 +67,7 @@ pub fn init(filter: EnvFilter, to: Destination) {
                         .with_filter(LevelFilter::WARN),
                 )
                 .init();
-            eprintln!("the log: {} (warnings show here too)", path.display());
+            eprintln!("{}", crate::say::tr!("cli-log-file", path = path.display()));
         }
         Err(e) => {
             stderr_only(filter);

@@ -14,6 +14,7 @@ mod logs;
 mod migrate_cmd;
 mod org_cmd;
 mod payments;
+mod say;
 mod server;
 mod up;
 mod up_citus;
@@ -36,7 +37,10 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
+            eprintln!(
+                "{}",
+                say::error(&anyhow::Error::new(e).context("cannot start the async runtime"))
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
 
 async fn run() -> ExitCode {
     let cli = cli::Cli::parse();
+    say::init(cli.lang);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // PostgreSQL's "already exists, skipping" notices are not news.
         .unwrap_or_else(|_| {
@@ -86,7 +91,7 @@ async fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("{}", say::error(&e));
             ExitCode::FAILURE
         }
     }

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 
 use crate::cli::MigrateArgs;
+use crate::say::tr;
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     crate::database::with(&args.db, |url| run_on(&args, url)).await
@@ -42,14 +43,17 @@ async fn run_on(args: &MigrateArgs, url: String) -> anyhow::Result<()> {
     .await?;
     bar.finish_and_clear();
     println!(
-        "migrated control plane and {} orgs: {} updated, {} already up to date, {} failed",
-        summary.orgs, summary.migrated, summary.up_to_date, summary.failed
+        "{}",
+        tr!(
+            "cli-migrated",
+            orgs = summary.orgs,
+            updated = summary.migrated,
+            current = summary.up_to_date,
+            failed = summary.failed
+        )
     );
     if summary.failed > 0 {
-        anyhow::bail!(
-            "{} orgs failed to migrate (see the log); run `coinsence migrate` again to retry them",
-            summary.failed
-        );
+        anyhow::bail!(tr!("cli-migrate-failed", failed = summary.failed));
     }
     Ok(())
 }
@@ -66,10 +70,14 @@ async fn background(pool: &PgPool) -> anyhow::Result<()> {
         .collect();
     let n = coinsence_worker::enqueue::enqueue_migrations(pool, &behind, target).await?;
     println!(
-        "control plane migrated; {} orgs behind version {target}: {n} migration jobs enqueued \
-         ({} already waiting). Workers run them; see `coinsence migrate --status`.",
-        behind.len(),
-        behind.len() - n
+        "{}",
+        tr!(
+            "cli-migrate-enqueued",
+            behind = behind.len(),
+            target = target,
+            enqueued = n,
+            waiting = behind.len() - n
+        )
     );
     Ok(())
 }
@@ -79,9 +87,14 @@ async fn status(pool: &PgPool) -> anyhow::Result<()> {
     let all = coinsence_api::migrate::tenant_versions(pool).await?;
     let done = all.iter().filter(|(_, v)| *v >= target).count();
     println!(
-        "{done}/{} orgs at tenant version {target} ({} behind)",
-        all.len(),
-        all.len() - done
+        "{}",
+        tr!(
+            "cli-migrate-status",
+            done = done,
+            orgs = all.len(),
+            target = target,
+            behind = all.len() - done
+        )
     );
     coinsence_worker::setup(pool).await?;
     if let Some(c) = coinsence_worker::status::job_counts(pool)
@@ -90,8 +103,15 @@ async fn status(pool: &PgPool) -> anyhow::Result<()> {
         .find(|c| c.kind == MigrateTenant::NAME)
     {
         println!(
-            "migration jobs: {} queued, {} running, {} done, {} failed, {} retrying",
-            c.queued, c.running, c.done, c.failed, c.retrying
+            "{}",
+            tr!(
+                "cli-migrate-jobs",
+                queued = c.queued,
+                running = c.running,
+                done = c.done,
+                failed = c.failed,
+                retrying = c.retrying
+            )
         );
     }
     Ok(())
@@ -105,8 +125,12 @@ async fn check(pool: &PgPool) -> anyhow::Result<()> {
     let target = coinsence_api::migrate::tenant_target_version();
     if pending.is_current() {
         println!(
-            "current: control plane and {} orgs at tenant version {target}",
-            pending.org_count
+            "{}",
+            tr!(
+                "cli-migrate-current",
+                orgs = pending.org_count,
+                target = target
+            )
         );
         return Ok(());
     }
@@ -118,30 +142,41 @@ async fn check(pool: &PgPool) -> anyhow::Result<()> {
     };
     if !pending.control.is_empty() {
         println!(
-            "control plane behind: {} pending",
-            versions(&pending.control)
+            "{}",
+            tr!(
+                "cli-migrate-control-behind",
+                versions = versions(&pending.control)
+            )
         );
     }
     for org in pending.orgs.iter().take(NAMED) {
         println!(
-            "org {} (id {}) at version {}: {} pending",
-            org.slug,
-            org.tenant,
-            org.version,
-            versions(&org.missing)
+            "{}",
+            tr!(
+                "cli-migrate-org-behind",
+                org = org.slug,
+                id = org.tenant,
+                version = org.version,
+                versions = versions(&org.missing)
+            )
         );
     }
     if pending.orgs.len() > NAMED {
-        println!("... and {} more orgs behind", pending.orgs.len() - NAMED);
+        println!(
+            "{}",
+            tr!(
+                "cli-migrate-more-behind",
+                count = pending.orgs.len() - NAMED
+            )
+        );
     }
-    anyhow::bail!(
-        "schema not current ({} of {} orgs behind{}); run `coinsence migrate`",
-        pending.orgs.len(),
-        pending.org_count,
-        if pending.control.is_empty() {
-            ""
-        } else {
-            ", control plane behind"
-        }
-    )
+    let (behind, orgs) = (pending.orgs.len(), pending.org_count);
+    if pending.control.is_empty() {
+        anyhow::bail!(tr!("cli-migrate-not-current", behind = behind, orgs = orgs))
+    }
+    anyhow::bail!(tr!(
+        "cli-migrate-not-current-control",
+        behind = behind,
+        orgs = orgs
+    ))
 }

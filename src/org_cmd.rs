@@ -6,6 +6,7 @@ use coinsence_api::domain::orgs::{NewOrg, parse_org_name};
 use coinsence_api::domain::tenancy::OrgSlug;
 
 use crate::cli::{OrgArgs, OrgCommand};
+use crate::say::tr;
 
 pub async fn run(args: OrgArgs) -> anyhow::Result<()> {
     let db = args.db.clone();
@@ -46,45 +47,56 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
                         .await?;
                     let tenant = done
                         .org
-                        .ok_or_else(|| anyhow::anyhow!("org was not created"))?;
+                        .ok_or_else(|| anyhow::anyhow!(tr!("cli-org-not-created")))?;
                     (tenant, done.token)
                 }
             };
-            println!("created org {} (schema {})", tenant.slug, tenant.schema());
-            println!("owner token (shown once): {}", token.expose());
+            println!(
+                "{}",
+                tr!(
+                    "cli-org-created",
+                    org = tenant.slug,
+                    schema = tenant.schema()
+                )
+            );
+            println!("{}", tr!("cli-org-owner-token", token = token.expose()));
         }
         OrgCommand::ConnectCode { org } => {
             let code = core.create_connect_code_for(&OrgSlug::parse(&org)?).await?;
             println!("{}", code.code);
-            eprintln!(
-                "type /connect {} in the room (where the bot is) within 24 hours; it works once",
-                code.code
-            );
+            eprintln!("{}", tr!("cli-org-connect-hint", code = code.code));
         }
         OrgCommand::Export { slug, out } => {
             let slug = OrgSlug::parse(&slug)?;
             let done = core.export_org(&slug, &out).await?;
             let rows: u64 = done.parts.iter().map(|p| p.rows).sum();
             println!(
-                "exported org {slug} to {}: {} parts, {rows} rows, {} bytes",
-                out.display(),
-                done.parts.len(),
-                done.bytes
+                "{}",
+                tr!(
+                    "cli-org-exported",
+                    org = slug,
+                    file = out.display(),
+                    parts = done.parts.len(),
+                    rows = rows,
+                    bytes = done.bytes
+                )
             );
         }
         OrgCommand::Import { file, slug } => {
             let slug = slug.as_deref().map(OrgSlug::parse).transpose()?;
             let done = coinsence_api::domain::archive::import_org(&core.pool, &file, slug).await?;
             println!(
-                "imported org {} (schema org_{}): {} rows; {} people matched here, {} new; \
-                 {} chat identities and {} rooms were already taken here and left as they are",
-                done.slug,
-                done.tenant,
-                done.rows,
-                done.users_matched,
-                done.users_created,
-                done.identities_skipped,
-                done.rooms_skipped
+                "{}",
+                tr!(
+                    "cli-org-imported",
+                    org = done.slug,
+                    schema = format!("org_{}", done.tenant),
+                    rows = done.rows,
+                    matched = done.users_matched,
+                    created = done.users_created,
+                    identities = done.identities_skipped,
+                    rooms = done.rooms_skipped
+                )
             );
         }
         OrgCommand::List => {
@@ -93,7 +105,11 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
                     "{:<24} {:<12} {:<8} {}",
                     t.slug,
                     t.status,
-                    if t.open { "open" } else { "closed" },
+                    if t.open {
+                        tr!("cli-org-open")
+                    } else {
+                        tr!("cli-org-closed")
+                    },
                     t.name
                 );
             }

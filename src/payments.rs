@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::Router;
 use coinsence_api::Core;
-use coinsence_api::i18n::{Args, Lang, message};
 use coinsence_billing::{BillingArgs, StripeProvider};
 use tokio::sync::Notify;
 
@@ -55,5 +54,5 @@ pub fn status_line(on: bool) -> String {
     } else {
         "cli-topups-off"
     };
-    message(Lang::En, id, &Args::new())
+    crate::say::text(id, &coinsence_api::i18n::Args::new())
 }

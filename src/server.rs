@@ -21,7 +21,7 @@ pub async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve_on(args: &ServeArgs, url: String) -> anyhow::Result<()> {
     let fds = raise_file_limit();
-    let (pool, core_config) = args.core.connect(&url, &args.db).await?;
+    let (pool, core_config) = args.core.connect(&url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     let listener = bind(args.listen).await?;
     tracing::info!("serving on http://{}", listener.local_addr()?);

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::cli::UpArgs;
 use crate::interrupt::Interrupts;
+use crate::say::tr;
 use crate::{database, demo, server};
 
 /// The private cluster, shared between the command and its Ctrl-C handler: whoever stops it
@@ -37,11 +38,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         tokio::spawn(async move {
             interrupts.next().await;
             let _ = stop.send(true);
-            eprintln!("\nstopping (Ctrl-C again stops at once)");
+            eprintln!("\n{}", tr!("cli-up-stopping"));
             interrupts.next().await;
             // The second Ctrl-C: no more waiting for requests and jobs to finish. The cluster is
             // stopped (or its stop awaited) before the process ends, never left running.
-            eprintln!("stopping now");
+            eprintln!("{}", tr!("cli-up-stopping-now"));
             let _ = tokio::task::spawn_blocking(move || stop_cluster(&cluster)).await;
             std::process::exit(130);
         });
@@ -50,7 +51,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => {
             let dir = args.data_dir.join("postgres");
-            eprintln!("starting PostgreSQL in {}", dir.display());
+            eprintln!("{}", tr!("cli-up-starting-postgres", dir = dir.display()));
             let shared = cluster.clone();
             tokio::task::spawn_blocking(move || {
                 // Held while it starts: a stop asked for meanwhile waits for the cluster to exist.
@@ -71,7 +72,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 fn stop_cluster(cluster: &SharedCluster) -> anyhow::Result<()> {
     let mut slot = cluster.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(cluster) = slot.take() {
-        eprintln!("stopping PostgreSQL");
+        eprintln!("{}", tr!("cli-up-stopping-postgres"));
         cluster.stop()?;
     }
     Ok(())
@@ -87,7 +88,7 @@ pub(crate) async fn run_on(
     };
     // A Ctrl-C before the API serves abandons the preparation (each step is a transaction).
     let prepared = tokio::select! {
-        prepared = prepare(url) => prepared?,
+        prepared = prepare(args, url) => prepared?,
         () = until_stopped(stopped.clone()) => return Ok(()),
     };
     let (core, admin, token) = prepared;
@@ -103,50 +104,64 @@ pub(crate) async fn run_on(
     }
     let listener = server::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
-    println!("Coinsence is up at {base}");
+    println!("{}", tr!("cli-up-at", url = base));
     println!(
-        "demo org: {} (currency {}), admin {} <{}>",
-        demo::SLUG,
-        demo::CURRENCY,
-        admin.display_name,
-        admin.email
+        "{}",
+        tr!(
+            "cli-up-demo-org",
+            org = demo::SLUG,
+            currency = demo::CURRENCY,
+            name = admin.display_name,
+            email = admin.email
+        )
     );
-    println!("admin token: {}", token.expose());
+    println!("{}", tr!("cli-up-admin-token", token = token.expose()));
     if args.database_url.is_none() {
         // The private cluster listens on a socket in the data directory: a bot needs this.
-        println!("database: {url}");
+        println!("{}", tr!("cli-up-database", url = url));
         println!(
-            "chat bots beside it: coinsence bots --data-dir {} --matrix ... (or --database-url with the database above)",
-            args.data_dir.display()
+            "{}",
+            tr!("cli-up-bots-beside", dir = args.data_dir.display())
         );
     }
 
     // The portal, and a one-time login for the demo admin (15 minutes, used once).
     let link = core.create_login_link(admin.id).await?;
-    println!("portal: {base}/");
+    println!("{}", tr!("cli-up-portal", url = format!("{base}/")));
     println!(
-        "log in to the portal as {}: {base}/login?code={}",
-        admin.display_name, link.code
+        "{}",
+        tr!(
+            "cli-up-portal-login",
+            name = admin.display_name,
+            url = format!("{base}/login?code={}", link.code)
+        )
     );
     println!(
-        "try:  curl -H 'Authorization: Bearer {}' {base}/v1/orgs/{}/accounts",
-        token.expose(),
-        demo::SLUG
+        "{}",
+        tr!(
+            "cli-up-try",
+            token = token.expose(),
+            url = format!("{base}/v1/orgs/{}/accounts", demo::SLUG)
+        )
     );
     let data_dir = args.data_dir.display();
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        println!(
-            "the console chat: type chat commands here as Ada (try /help, /balance, /pay @ben 5 for lunch)"
-        );
+        println!("{}", tr!("cli-up-console-chat", name = demo::PEOPLE[0]));
     }
     println!(
-        "the console chat as someone else, in another terminal: coinsence chat --data-dir {data_dir} --org {} --as Ben",
-        demo::SLUG
+        "{}",
+        tr!("cli-up-chat-as-other", dir = data_dir, org = demo::SLUG)
     );
     println!("{}", crate::payments::status_line(core.topups_on()));
     // The last line: scripts (and the tests) read up to it and may stop reading there.
-    println!("API document: {base}/v1/openapi.json — press Ctrl-C to stop");
+    println!(
+        "{}",
+        tr!(
+            "cli-up-api-document",
+            url = format!("{base}/v1/openapi.json")
+        )
+    );
     // One Ctrl-C stops both the API and the worker (which lets running jobs finish); the
     // console chat's read of the terminal is abandoned (`main` does not wait for it).
     // The outbox is left to `coinsence bots` (beside `up`, on its database): a sink here would
@@ -177,13 +192,13 @@ pub(crate) async fn run_on(
     served
 }
 
-async fn prepare(url: &str) -> anyhow::Result<(Core, User, ApiToken)> {
-    let pool = coinsence_api::cluster::connect(url, 32).await?;
+async fn prepare(args: &UpArgs, url: &str) -> anyhow::Result<(Core, User, ApiToken)> {
+    let (pool, config) = args.core.connect(url, args.pool_size).await?;
     let summary = coinsence_api::migrate::migrate_all(&pool, |_, _| {}).await?;
     tracing::info!(orgs = summary.orgs, "migrated");
     // The job tables first: the API enqueues follow-up jobs (a proposal's deadline) in them.
     coinsence_worker::setup(&pool).await?;
-    let core = Core::new(pool).with_follow_ups(Arc::new(JobFollowUps));
+    let core = Core::with_config(pool, config).with_follow_ups(Arc::new(JobFollowUps));
     let (admin, token) = demo::ensure(&core).await?;
     Ok((core, admin, token))
 }

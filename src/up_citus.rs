@@ -6,6 +6,7 @@ use coinsence_api::citus::LocalCitus;
 use coinsence_api::cluster::ClusterOptions;
 
 use crate::cli::UpArgs;
+use crate::say::tr;
 
 pub async fn run(args: &UpArgs) -> anyhow::Result<()> {
     // Ctrl-C ends the demo; the nodes are stopped below either way.
@@ -14,13 +15,10 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<()> {
     tokio::spawn(async move {
         interrupts.next().await;
         let _ = stop.send(true);
-        eprintln!("\nstopping");
+        eprintln!("\n{}", tr!("cli-up-stopping"));
     });
     let dir = args.data_dir.join("citus");
-    eprintln!(
-        "starting Citus (a coordinator and two workers) in {}",
-        dir.display()
-    );
+    eprintln!("{}", tr!("cli-up-starting-citus", dir = dir.display()));
     let cluster = tokio::task::spawn_blocking(move || {
         LocalCitus::start(
             &dir,
@@ -34,19 +32,24 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<()> {
     let result = async {
         let url = cluster.create_database("postgres").await?;
         eprintln!(
-            "Citus coordinator on 127.0.0.1:{}, workers on 127.0.0.1:{} and 127.0.0.1:{}",
-            cluster.coordinator.port(),
-            cluster.workers[0].port(),
-            cluster.workers[1].port()
+            "{}",
+            tr!(
+                "cli-up-citus-nodes",
+                coordinator = cluster.coordinator.port(),
+                first = cluster.workers[0].port(),
+                second = cluster.workers[1].port()
+            )
         );
-        eprintln!(
-            "where each org is: psql -h 127.0.0.1 -p {} -U postgres -c 'SELECT DISTINCT schema_name, nodename, nodeport FROM citus_schemas JOIN citus_shards USING (colocation_id)'",
+        // The command itself is machine text: the same in every language.
+        let command = format!(
+            "psql -h 127.0.0.1 -p {} -U postgres -c 'SELECT DISTINCT schema_name, nodename, nodeport FROM citus_schemas JOIN citus_shards USING (colocation_id)'",
             cluster.coordinator.port()
         );
+        eprintln!("{}", tr!("cli-up-citus-where", command = command));
         crate::up::run_on(args, &url, stopped).await
     }
     .await;
-    eprintln!("stopping Citus");
+    eprintln!("{}", tr!("cli-up-stopping-citus"));
     for node in cluster
         .workers
         .iter()

@@ -19,7 +19,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 }
 
 async fn run_on(args: &WorkerArgs, url: String) -> anyhow::Result<()> {
-    let (pool, core_config) = args.core.connect(&url, &args.db).await?;
+    let (pool, core_config) = args.core.connect(&url, args.db.pool_size).await?;
     coinsence_api::migrate::migrate_control(&pool).await?;
     coinsence_worker::setup(&pool).await?;
     if args.status {

@@ -383,3 +383,94 @@ fn ctrl_c_on_a_terminal_ends_up_and_its_cluster_at_once() {
     interrupt_on_a_terminal(&dir, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A German shell gets German sentences: `up`'s banner and `org`'s answers come from the
+/// German catalog (machine text such as URLs and tokens stays as it is), and the demo org it
+/// creates speaks German.
+#[test]
+fn up_and_org_speak_german_under_a_german_locale() {
+    let dir = std::env::temp_dir().join(format!("coinsence-up-de-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let german = |command: &mut Command| {
+        command
+            .env("LANG", "de_DE.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("COINSENCE_LANG")
+            .env_remove("DATABASE_URL");
+    };
+    let mut up = Command::new(env!("CARGO_BIN_EXE_coinsence"));
+    german(&mut up);
+    let mut child = up
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("no stdout")).lines() {
+        let line = line.unwrap_or_default();
+        let last = line.starts_with("API-Dokument: http://");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    let said = banner.join("\n");
+    let up = Up {
+        child,
+        base: String::new(),
+        token: String::new(),
+        database: String::new(),
+        portal_login: String::new(),
+    };
+    assert!(
+        said.contains("Coinsence läuft unter http://127.0.0.1:")
+            && said.contains("Demo-Organisation: demo (Währung DEMO), Admin Ada")
+            && said.contains("Admin-Token: ")
+            && said.contains("der Konsolen-Chat als jemand anderes")
+            && said.contains("— Strg-C beendet")
+            && !said.contains("Coinsence is up"),
+        "{said}"
+    );
+    let org = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_coinsence"));
+        german(&mut command);
+        let out = command
+            .args(["org", "--data-dir"])
+            .arg(&dir)
+            .args(args)
+            .output()
+            .expect("org");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let created = org(&[
+        "create",
+        "--slug",
+        "tee",
+        "--name",
+        "Teestube",
+        "--owner-email",
+        "tee@example.org",
+    ]);
+    assert!(
+        created.contains("Organisation tee angelegt (Schema org_")
+            && created.contains("Token der Eigentümerin (nur jetzt zu sehen): "),
+        "{created}"
+    );
+    let listed = org(&["list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("tee ") && l.contains("offen") && l.contains("Teestube"))
+            && listed.contains("Demo-Gemeinschaft"),
+        "{listed}"
+    );
+    stop(up);
+    if let Ok(cluster) = dir.join("postgres").canonicalize() {
+        let _ = std::fs::remove_dir_all(cluster);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -78,17 +78,19 @@ impl Error {
     /// This error as one sentence for a person reading `lang`, from the message catalog
     /// (`refusals.ftl`; the message id is the code). Faults of ours say only that.
     pub fn message(&self, lang: Lang) -> String {
+        i18n::message(lang, self.code(), &self.args())
+    }
+
+    /// The arguments of this error's message (the same in every language: amounts are
+    /// formatted when it is rendered), to keep with its code and render later.
+    pub fn args(&self) -> Args {
         match self {
-            Self::Refused(r) => r.message(lang),
+            Self::Refused(r) => r.args(Lang::En),
             Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
                 let secs = i64::try_from(*retry_after_secs).unwrap_or(i64::MAX);
-                i18n::message(
-                    lang,
-                    self.code(),
-                    &Args::new().count("retry_after_secs", secs),
-                )
+                Args::new().count("retry_after_secs", secs)
             }
-            _ => i18n::message(lang, self.code(), &Args::new()),
+            _ => Args::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::money::{Scale, format_minor, format_minor_in};
+use crate::domain::money::{Scale, format_minor};
 use crate::i18n::{self, Args, Lang};
 
 /// What kind of refusal a code is; the API answers each kind with one HTTP status.
@@ -95,8 +95,9 @@ impl RefusalArg for i64 {
 }
 
 impl RefusalArg for Money {
-    fn put(&self, name: &'static str, lang: Lang, args: Args) -> Args {
-        args.text(name, format_minor_in(self.minor, self.scale, lang))
+    // Formatted when the message is rendered, for its language.
+    fn put(&self, name: &'static str, _: Lang, args: Args) -> Args {
+        args.money(name, self.minor, self.scale)
     }
     fn json(&self) -> serde_json::Value {
         serde_json::Value::from(format_minor(self.minor, self.scale))
@@ -484,7 +485,8 @@ mod tests {
                 let used = i18n::referenced_args(lang, code)
                     .unwrap_or_else(|| panic!("{lang} {code} exists"));
                 let args = refusal.args(lang);
-                let carried: BTreeSet<_> = args.iter().map(|(name, _)| name.to_owned()).collect();
+                let carried: BTreeSet<_> =
+                    args.iter(lang).map(|(name, _)| name.to_owned()).collect();
                 for name in &used {
                     assert!(
                         carried.contains(*name),
@@ -497,7 +499,7 @@ mod tests {
                     "{lang} {code}: {text}"
                 );
                 assert_ne!(text, code, "{lang} {code} fell back to its id");
-                for (name, value) in args.iter() {
+                for (name, value) in args.iter(lang) {
                     if used.contains(name) {
                         assert!(
                             text.contains(&value),

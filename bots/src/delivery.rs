@@ -363,6 +363,24 @@ async fn deliver_event(
     Ok(complete)
 }
 
+/// Why a closed proposal did not go through, in `lang`: from its code and arguments, or (an
+/// event written before they were kept) the English sentence it carries.
+fn closed_reason(payload: &Value, lang: Lang) -> String {
+    let code = payload.get("reason_code").and_then(Value::as_str);
+    let args = payload
+        .get("reason_args")
+        .filter(|args| !args.is_null())
+        .and_then(|args| serde_json::from_value::<Args>(args.clone()).ok());
+    match (code, args) {
+        (Some(code), Some(args)) => coinsence_api::i18n::Reason::new(code, args).message(lang),
+        _ => payload
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+    }
+}
+
 /// The message an outbox event becomes in `lang`; `None` for events chat does not show.
 pub async fn render_event(
     core: &Core,
@@ -416,7 +434,10 @@ pub async fn render_event(
         EventKind::ProposalClosed => line(
             "notice-proposal-closed",
             Args::new().text("status", text("status")),
-            vec![("proposal", proposal()), ("reason", t(text("reason")))],
+            vec![
+                ("proposal", proposal()),
+                ("reason", t(closed_reason(p, lang))),
+            ],
         ),
         EventKind::PledgeApproved => line(
             "notice-pledge-approved",
@@ -541,4 +562,33 @@ pub fn stable_hash(text: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A closed proposal's reason reaches each reader in their language, from the code and
+    /// arguments the event carries; an event written before carries its English sentence.
+    #[test]
+    fn a_closed_proposals_reason_reads_in_the_readers_language() {
+        let event = json!({"reason_code": "receiving_member_left", "reason_args": []});
+        assert_eq!(
+            closed_reason(&event, Lang::De),
+            "Das empfangende Mitglied hat die Organisation verlassen."
+        );
+        assert_eq!(
+            closed_reason(&event, Lang::En),
+            "The receiving member has left the org."
+        );
+        let rejected = json!({"reason_code": "quorum_not_met", "reason_args": []});
+        assert_eq!(
+            closed_reason(&rejected, Lang::De),
+            "zu wenige Mitglieder haben abgestimmt, um das Quorum zu erreichen"
+        );
+        let before = json!({"reason_code": "blocked", "reason": "a member blocked it"});
+        assert_eq!(closed_reason(&before, Lang::De), "a member blocked it");
+    }
 }

@@ -1370,10 +1370,10 @@ fn tally_text(lang: Lang, p: &ProposalView) -> String {
         ProposalStatus::Passed => say::text(lang, "chat-tally-passed", &args),
         ProposalStatus::Rejected => say::text(lang, "chat-tally-rejected", &args),
         ProposalStatus::Failed => {
-            let reason = p
-                .reason
-                .clone()
-                .unwrap_or_else(|| say::plain(lang, "chat-unknown-reason"));
+            let reason = p.reason.as_ref().map_or_else(
+                || say::plain(lang, "chat-unknown-reason"),
+                |reason| reason.message(lang),
+            );
             say::text(lang, "chat-tally-failed", &args.text("reason", reason))
         }
     }

@@ -1058,6 +1058,10 @@ fn known_route(method: &str, path: &str) -> bool {
 struct DiscordDriver<'a> {
     fake: &'a Fake,
     next: u64,
+    /// The language the people's Discord clients are set to, when the run says one.
+    locale: Option<&'static str>,
+    /// Who has used a slash command from that client already.
+    introduced: std::collections::HashSet<u64>,
 }
 
 impl Driver for DiscordDriver<'_> {
@@ -1077,14 +1081,30 @@ impl Driver for DiscordDriver<'_> {
         format!("<@{}>", self.user_id(who))
     }
 
+    fn set_locale(&mut self, tag: &'static str) -> Result<(), String> {
+        self.locale = Some(tag);
+        Ok(())
+    }
+
     fn say<'a>(&'a mut self, who: Person, text: &'a str) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
-            self.next += 1;
-            let id = self.next;
             let author = match who {
                 Person::Ana => ANA,
                 Person::Ben => BEN,
             };
+            if let Some(tag) = self.locale
+                && self.introduced.insert(author)
+            {
+                // Discord tells a person's language only in interactions: each person first
+                // asks for /help from their client, which says its language.
+                self.next += 1;
+                let id = self.next;
+                let mut help = slash(id, author, "help", &[]);
+                help["locale"] = json!(tag);
+                interact(self.fake, id, help, 1).await;
+            }
+            self.next += 1;
+            let id = self.next;
             self.fake
                 .send("MESSAGE_CREATE", said(id, author, CHANNEL, text));
             let answer = self
@@ -1100,6 +1120,18 @@ impl Driver for DiscordDriver<'_> {
 
 #[tokio::test]
 async fn shared_scenario_through_the_real_client() {
+    discord_scenario(coinsence_api::i18n::Lang::En).await;
+}
+
+/// People whose Discord client is set to German read German (in an English-speaking org),
+/// in answers to their slash commands and to their messages alike, until one chooses English
+/// with `!language en`; `!language auto` gives the client's language back.
+#[tokio::test]
+async fn shared_scenario_through_the_real_client_in_german() {
+    discord_scenario(coinsence_api::i18n::Lang::De).await;
+}
+
+async fn discord_scenario(lang: coinsence_api::i18n::Lang) {
     let w = world(false).await;
     let org = scenario::ScenarioOrg {
         admin: w.admin.clone(),
@@ -1109,8 +1141,10 @@ async fn shared_scenario_through_the_real_client() {
     let mut driver = DiscordDriver {
         fake: &fake,
         next: 7000,
+        locale: None,
+        introduced: std::collections::HashSet::new(),
     };
-    scenario::run(&w.core, &org, &mut driver, coinsence_api::i18n::Lang::En)
+    scenario::run(&w.core, &org, &mut driver, lang)
         .await
         .unwrap();
     bot.stop().await;

@@ -37,3 +37,10 @@ notice-exchange-unfilled = Dein Tauschauftrag #{ $order } in { $org } { $why ->
 # Zeugen (Issue 20): Größe und Anfang der Wurzel; `coinsence audit verify --witness` liest die
 # letzte Zahl vor der Hex-Wurzel, also bleibt die Größe direkt davor.
 notice-tree-head = Signierter Verlauf von { $org }: Baumkopf aus { $size } Einträgen, Wurzel { $root }. Bewahr diese Zeile auf: { $command } prüft den Verlauf damit.
+
+
+# Warum eine Abstimmung einen Antrag abgelehnt hat (sein `reason_code`; Issue 13).
+reason-quorum_not_met = zu wenige Mitglieder haben abgestimmt, um das Quorum zu erreichen
+reason-not_enough_support = zu wenige Mitglieder haben mit Ja gestimmt
+reason-blocked = ein Mitglied hat ihn blockiert
+reason-objected = ein Mitglied hat Einspruch erhoben

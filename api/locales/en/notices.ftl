@@ -37,3 +37,10 @@ notice-exchange-unfilled = Your exchange order #{ $order } in { $org } { $why ->
 # Witnesses (issue 20): the size and the root's start; `coinsence audit verify --witness` reads
 # the last number before the hex root, so keep the size right before it.
 notice-tree-head = Signed history of { $org }: tree head of { $size } entries, root { $root }. Keep this line: { $command } checks the history against it.
+
+
+# Why a vote rejected a proposal (its `reason_code`; issue 13).
+reason-quorum_not_met = too few members voted to reach the quorum
+reason-not_enough_support = not enough members voted yes
+reason-blocked = a member blocked it
+reason-objected = a member objected

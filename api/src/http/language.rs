@@ -90,3 +90,13 @@ pub async fn localize(mut req: Request, next: Next) -> Response {
 fn lang_header(lang: Lang) -> header::HeaderValue {
     header::HeaderValue::from_static(lang.as_str())
 }
+
+/// The language of an answer to a member (for what a handler renders itself, such as a
+/// proposal's reason): their own choice, else the request's `Accept-Language`, else the org's.
+pub fn reader_lang(member: &Member, headers: &axum::http::HeaderMap) -> Lang {
+    let asked = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language);
+    Lang::pick(member.user.language, asked, member.tenant.language)
+}

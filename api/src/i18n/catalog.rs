@@ -8,7 +8,10 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use fluent_syntax::ast;
 
+use serde::{Deserialize, Serialize};
+
 use super::Lang;
+use crate::domain::money::{Scale, format_minor_in};
 
 /// The catalog files of each language, in the order they are loaded. A message id is unique
 /// across a language's files (a duplicate fails the catalog test).
@@ -80,15 +83,18 @@ fn catalog(lang: Lang) -> &'static Catalog {
     &CATALOGS[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
 }
 
-/// Named arguments of a message: text (names, formatted amounts, ids) or counts (which choose
-/// plural forms).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Named arguments of a message: text (names, ids), counts (which choose plural forms) or
+/// amounts (formatted for the language the message is rendered in). They do not depend on the
+/// language, so they can be kept (as JSON) and rendered later for whoever reads them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Args(Vec<(Cow<'static, str>, Arg)>);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Arg {
     Text(String),
     Count(i64),
+    Money { minor: i64, scale: Scale },
 }
 
 impl Args {
@@ -98,6 +104,12 @@ impl Args {
 
     pub fn text(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
         self.0.push((name.into(), Arg::Text(value.into())));
+        self
+    }
+
+    /// An amount in minor units: "1,234.50" in English, "1.234,50" in German.
+    pub fn money(mut self, name: impl Into<Cow<'static, str>>, minor: i64, scale: Scale) -> Self {
+        self.0.push((name.into(), Arg::Money { minor, scale }));
         self
     }
 
@@ -111,24 +123,28 @@ impl Args {
         self.0.is_empty()
     }
 
-    /// The names and values, as text, in the order given (for machine-readable answers).
-    pub fn iter(&self) -> impl Iterator<Item = (&str, String)> {
-        self.0.iter().map(|(name, arg)| {
+    /// The names and values as a message in `lang` shows them, in the order given.
+    pub fn iter(&self, lang: Lang) -> impl Iterator<Item = (&str, String)> {
+        self.0.iter().map(move |(name, arg)| {
             let value = match arg {
                 Arg::Text(text) => text.clone(),
                 Arg::Count(n) => n.to_string(),
+                Arg::Money { minor, scale } => format_minor_in(*minor, *scale, lang),
             };
             (name.as_ref(), value)
         })
     }
 
-    fn fluent(&self) -> FluentArgs<'_> {
+    fn fluent(&self, lang: Lang) -> FluentArgs<'_> {
         self.0
             .iter()
             .map(|(name, arg)| {
                 let value = match arg {
                     Arg::Text(text) => FluentValue::from(text.as_str()),
                     Arg::Count(n) => FluentValue::from(*n),
+                    Arg::Money { minor, scale } => {
+                        FluentValue::from(format_minor_in(*minor, *scale, lang))
+                    }
                 };
                 (name.as_ref(), value)
             })
@@ -151,12 +167,17 @@ fn render(lang: Lang, id: &str, args: &Args) -> Option<String> {
     let bundle = &catalog(lang).bundle;
     let pattern = bundle.get_message(id)?.value()?;
     let mut errors = Vec::new();
-    let fluent_args = args.fluent();
+    let fluent_args = args.fluent(lang);
     let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
     if !errors.is_empty() {
         tracing::error!(%lang, id, ?errors, "message rendered with errors");
     }
     Some(text.into_owned())
+}
+
+/// Whether `lang`'s catalog has message `id`.
+pub fn has_message(lang: Lang, id: &str) -> bool {
+    catalog(lang).bundle.has_message(id)
 }
 
 /// Every message id of a language's catalog (for completeness tests and documentation).

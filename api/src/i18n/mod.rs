@@ -11,6 +11,8 @@
 
 mod catalog;
 mod lang;
+mod reason;
 
-pub use catalog::{Args, message, message_ids, referenced_args};
+pub use catalog::{Args, has_message, message, message_ids, referenced_args};
 pub use lang::{Lang, LangParseError};
+pub use reason::Reason;

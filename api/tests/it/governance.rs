@@ -177,6 +177,14 @@ async fn each_decision_method_gives_the_outcome_in_the_table() {
         let (status, code) = case.at_deadline;
         assert_eq!(end["status"], status, "{}: {end}", case.name);
         assert_eq!(end["reason_code"].as_str(), code, "{}: {end}", case.name);
+        // The reason reads as a sentence from the catalog, never as its bare code.
+        let reason = end["reason"].as_str();
+        assert_eq!(reason.is_some(), code.is_some(), "{}: {end}", case.name);
+        assert!(
+            reason.is_none_or(|r| r.len() > 10 && Some(r) != code),
+            "{}: {end}",
+            case.name
+        );
         assert!(end["closed_at"].is_string());
     }
 }
@@ -760,9 +768,28 @@ async fn an_issuance_to_a_member_who_left_fails_with_the_reason() {
         (Some("failed"), Some("receiving_member_left")),
         "{failed}"
     );
-    assert!(
-        failed["reason"].as_str().unwrap_or("").contains("left"),
+    assert_eq!(
+        failed["reason"], "The receiving member has left the org.",
         "{failed}"
+    );
+    // Each reader gets the reason in their language, rendered from its code.
+    let request = axum::http::Request::builder()
+        .uri(format!("/v1/orgs/leavers/proposals/{to_bo_id}"))
+        .header("authorization", format!("Bearer {ana}"))
+        .header("accept-language", "de-DE, de;q=0.9")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let in_german = app.raw(request).await.body;
+    assert_eq!(
+        (
+            in_german["reason_code"].as_str(),
+            in_german["reason"].as_str()
+        ),
+        (
+            Some("receiving_member_left"),
+            Some("Das empfangende Mitglied hat die Organisation verlassen.")
+        ),
+        "{in_german}"
     );
     assert_eq!(app.member_balance(&org, bo_id, "COIN").await, "0.00");
     assert_eq!(app.verify(&org).await["ok"], json!(true));

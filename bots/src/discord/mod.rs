@@ -28,7 +28,7 @@ mod catch_up;
 pub mod commands;
 pub mod sink;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -130,6 +130,10 @@ struct State {
     away: AwayWindow,
     /// Held while a catch-up runs: a resume during one does not start a second.
     catching_up: tokio::sync::Mutex<()>,
+    /// The language each person's Discord client said in their last interaction. Messages
+    /// carry none, so a person's messages are answered in it too (until a restart forgets it;
+    /// then the org's language serves until their next slash command or button).
+    locales: Mutex<HashMap<UserId, Lang>>,
 }
 
 /// A connected bot, ready to run.
@@ -162,6 +166,7 @@ impl DiscordBot {
             me: OnceLock::new(),
             away: config.away,
             catching_up: tokio::sync::Mutex::new(()),
+            locales: Mutex::new(HashMap::new()),
         });
         let client = serenity::all::ClientBuilder::new_with_http(http, config.intents())
             .event_handler(Handler {
@@ -283,14 +288,32 @@ impl State {
         event: String,
         locale: Option<&str>,
     ) -> Incoming {
+        let locale = match locale {
+            Some(tag) => {
+                let lang = Lang::from_tag(tag);
+                if let Ok(mut known) = self.locales.lock() {
+                    match lang {
+                        Some(lang) => known.insert(user.id, lang),
+                        None => known.remove(&user.id),
+                    };
+                }
+                lang
+            }
+            None => self
+                .locales
+                .lock()
+                .ok()
+                .and_then(|known| known.get(&user.id).copied()),
+        };
         Incoming {
             room: channel.to_string(),
             sender: user.id.to_string(),
             sender_name: nick.unwrap_or_else(|| user.display_name()).to_owned(),
             event_id: Some(event),
             direct,
-            // Interactions carry the user's client language; messages carry none.
-            locale: locale.and_then(Lang::from_tag),
+            // Interactions carry the user's client language; messages carry none (the last
+            // interaction's language stands in).
+            locale,
         }
     }
 

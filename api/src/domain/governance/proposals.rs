@@ -25,6 +25,7 @@ use crate::domain::tenancy::{Tenant, TenantTx, retrying};
 use crate::domain::text;
 use crate::domain::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::i18n::{Args, Lang, Reason};
 use crate::refusal::Refusal;
 
 text_enum!(
@@ -55,7 +56,9 @@ pub struct NewProposal {
     pub action: ActionRequest,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// A proposal as a member sees it (the API's wire type is `http::governance::ProposalBody`).
+/// Serialized only to answer a retried request as the first time (`Creation`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProposalView {
     pub id: ProposalId,
     pub kind: ProposalKind,
@@ -75,10 +78,35 @@ pub struct ProposalView {
     pub opened_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
-    /// Why it was rejected or failed.
-    pub reason: Option<String>,
-    /// The stable code of `reason`, e.g. `quorum_not_met` or `insufficient_funds`.
-    pub reason_code: Option<String>,
+    /// Why it was rejected or failed: a code and its arguments, rendered by whoever shows it.
+    pub reason: Option<ClosedBecause>,
+}
+
+/// Why a proposal was rejected or failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClosedBecause {
+    /// Kept as data (code and arguments), rendered in the reader's language.
+    Reason(Reason),
+    /// Closed before reasons were kept as data: the code and the English sentence of then.
+    Legacy { code: String, sentence: String },
+}
+
+impl ClosedBecause {
+    /// The stable code, e.g. `quorum_not_met` or `insufficient_funds`.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Reason(reason) => &reason.code,
+            Self::Legacy { code, .. } => code,
+        }
+    }
+
+    /// The reason as one sentence in `lang` (a legacy reason has only its English one).
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            Self::Reason(reason) => reason.message(lang),
+            Self::Legacy { sentence, .. } => sentence.clone(),
+        }
+    }
 }
 
 /// What one `close_due` run did.
@@ -266,11 +294,10 @@ async fn close_locked(
     outcome: Outcome,
     now: DateTime<Utc>,
 ) -> Result<Option<()>> {
-    let (status, reason, code): (ProposalStatus, Option<String>, Option<&str>) = match outcome {
+    let (status, reason): (ProposalStatus, Option<Reason>) = match outcome {
         Outcome::Rejected(why) => (
             ProposalStatus::Rejected,
-            Some(why.sentence().to_owned()),
-            Some(why.code()),
+            Some(Reason::new(why.code(), Args::new())),
         ),
         Outcome::Passed => {
             tx.savepoint().await?;
@@ -284,26 +311,38 @@ async fn close_locked(
             match actions::execute(tx, &executing, &p.action).await {
                 Ok(Some(())) => {
                     tx.release_savepoint().await?;
-                    (ProposalStatus::Passed, None, None)
+                    (ProposalStatus::Passed, None)
                 }
                 Ok(None) => return Ok(None),
                 Err(e) if e.is_internal() => return Err(e),
                 Err(e) => {
                     tx.rollback_to_savepoint().await?;
                     tracing::info!(proposal = %p.id, reason = %e, "a passed proposal's action failed");
-                    (ProposalStatus::Failed, Some(e.to_string()), Some(e.code()))
+                    (
+                        ProposalStatus::Failed,
+                        Some(Reason::new(e.code(), e.args())),
+                    )
                 }
             }
         }
     };
-    sqlx::query("UPDATE proposals SET status = $2, closed_at = $3, reason = $4, reason_code = $5 WHERE id = $1")
-        .bind(p.id)
-        .bind(status.as_str())
-        .bind(now)
-        .bind(&reason)
-        .bind(code)
-        .execute(tx.conn())
-        .await?;
+    let code = reason.as_ref().map(|r| r.code.as_str());
+    let args = reason
+        .as_ref()
+        .map(|r| serde_json::to_value(&r.args))
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    sqlx::query(
+        "UPDATE proposals SET status = $2, closed_at = $3, reason_code = $4, reason_args = $5
+         WHERE id = $1",
+    )
+    .bind(p.id)
+    .bind(status.as_str())
+    .bind(now)
+    .bind(code)
+    .bind(&args)
+    .execute(tx.conn())
+    .await?;
     if status != ProposalStatus::Passed && matches!(p.action, Action::IssueForPledge { .. }) {
         sqlx::query("UPDATE pledges SET status = 'rejected' WHERE proposal_id = $1")
             .bind(p.id)
@@ -320,8 +359,8 @@ async fn close_locked(
                 "kind": p.action.kind(),
                 "title": p.title,
                 "status": status,
-                "reason": reason,
                 "reason_code": code,
+                "reason_args": args,
                 "votes": votes,
             }),
             to_rooms: true,
@@ -361,6 +400,7 @@ async fn views(
         closed_at: Option<DateTime<Utc>>,
         reason: Option<String>,
         reason_code: Option<String>,
+        reason_args: Option<serde_json::Value>,
         yes: i64,
         no: i64,
         abstain: i64,
@@ -370,7 +410,7 @@ async fn views(
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT p.id, p.kind, p.title, p.description, p.author_user_id, m.display_name AS author_name,
                 p.action::text AS action, p.method, p.quorum_bp, p.threshold_bp, p.voters, p.status,
-                p.opened_at, p.closes_at, p.closed_at, p.reason, p.reason_code,
+                p.opened_at, p.closes_at, p.closed_at, p.reason, p.reason_code, p.reason_args,
                 c.yes, c.no, c.abstain, c.block, mine.choice AS my_vote
          FROM proposals p
          JOIN members m ON m.user_id = p.author_user_id
@@ -421,8 +461,7 @@ async fn views(
                 opened_at: r.opened_at,
                 closes_at: r.closes_at,
                 closed_at: r.closed_at,
-                reason: r.reason,
-                reason_code: r.reason_code,
+                reason: closed_because(r.reason_code, r.reason_args, r.reason)?,
             })
         })
         .collect()
@@ -719,4 +758,24 @@ impl Core {
         // through the coordinator reports the rows it sent, conflicts included.
         Ok(i64::try_from(written.len()).unwrap_or(i64::MAX))
     }
+}
+
+/// The reason of a closed proposal from its columns: code and arguments, else (closed before
+/// the arguments were kept) the code and the English sentence of then.
+fn closed_because(
+    code: Option<String>,
+    args: Option<serde_json::Value>,
+    sentence: Option<String>,
+) -> Result<Option<ClosedBecause>> {
+    let Some(code) = code else {
+        return Ok(None);
+    };
+    Ok(Some(match (args, sentence) {
+        (Some(args), _) => ClosedBecause::Reason(Reason::new(
+            code,
+            serde_json::from_value(args).map_err(anyhow::Error::from)?,
+        )),
+        (None, Some(sentence)) => ClosedBecause::Legacy { code, sentence },
+        (None, None) => ClosedBecause::Reason(Reason::new(code, Args::new())),
+    }))
 }

@@ -93,21 +93,13 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The stable code; its sentence is message `reason-<code>` in the catalogs.
     pub fn code(self) -> &'static str {
         match self {
             Self::QuorumNotMet => "quorum_not_met",
             Self::NotEnoughSupport => "not_enough_support",
             Self::Blocked => "blocked",
             Self::Objected => "objected",
-        }
-    }
-
-    pub fn sentence(self) -> &'static str {
-        match self {
-            Self::QuorumNotMet => "too few members voted to reach the quorum",
-            Self::NotEnoughSupport => "not enough members voted yes",
-            Self::Blocked => "a member blocked it",
-            Self::Objected => "a member objected",
         }
     }
 }
