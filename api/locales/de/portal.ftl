@@ -189,3 +189,9 @@ portal-account-member = Mitglied
 portal-account-issuance = Ausgabe
 portal-account-fund = Gemeinschaftskasse
 portal-account-project = Projekt
+
+# Auszahlungen und Rückbuchungen (Issue 16): Namen im Kassenbuch
+portal-kind-cashout = Auszahlung
+portal-kind-clawback = Rückbuchung
+portal-account-cashout_escrow = Laufende Auszahlungen
+portal-account-clawback = Offene Rückbuchungen

@@ -189,3 +189,9 @@ portal-account-member = member
 portal-account-issuance = Issuance
 portal-account-fund = Community fund
 portal-account-project = Project
+
+# Cash-outs and clawbacks (issue 16): ledger names
+portal-kind-cashout = cash-out
+portal-kind-clawback = clawback
+portal-account-cashout_escrow = Cash-outs under way
+portal-account-clawback = Clawbacks not recovered
