@@ -309,3 +309,9 @@ portal-policy-preview = Nächster Zeitraum, ab { $date }: { $issued } an { $memb
 
 ## Moderation der Pinnwand
 portal-feed-hide = Diesen Beitrag ausblenden
+
+# Auszahlungen und Rückbuchungen (Issue 16): Namen im Kassenbuch
+portal-kind-cashout = Auszahlung
+portal-kind-clawback = Rückbuchung
+portal-account-cashout_escrow = Laufende Auszahlungen
+portal-account-clawback = Offene Rückbuchungen

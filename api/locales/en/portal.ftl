@@ -309,3 +309,9 @@ portal-policy-preview = Next period, from { $date }: { $issued } to { $members -
 
 ## Feed moderation
 portal-feed-hide = Hide this post
+
+# Cash-outs and clawbacks (issue 16): ledger names
+portal-kind-cashout = cash-out
+portal-kind-clawback = clawback
+portal-account-cashout_escrow = Cash-outs under way
+portal-account-clawback = Clawbacks not recovered
