@@ -29,6 +29,9 @@ pub enum BenchCommand {
     /// One exchange pair with 10,000 open orders from two orgs: the clearing time and the
     /// settlement throughput in fills per second.
     Exchange(ExchangeBenchArgs),
+    /// The journal's Merkle log (issue 20): proof sizes and verification time over a million
+    /// entries, and the cost of sealing with the tree against the hash chain alone.
+    Seals(SealsBenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -36,10 +39,10 @@ pub struct ExchangeBenchArgs {
     /// Open orders in the book, half from each org.
     #[arg(long, default_value_t = 10_000)]
     pub orders: usize,
-    /// The journal's Merkle log (issue 20): proof sizes and verification time over a million
-    /// entries, and the cost of sealing with the tree against the hash chain alone.
-    Seals(SealsBenchArgs),
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 }
+
 
 #[derive(Debug, Clone, Args)]
 pub struct SealsBenchArgs {

@@ -106,6 +106,10 @@ fn options(verb: Verb) -> &'static [Opt] {
         ],
         Verb::Connect => &[opt!("code", Kind::Word, true, "the code an admin gave you")],
         Verb::Topup => &[AMOUNT],
+        Verb::Cashout => &[
+            opt!("amount", Kind::Word, false, "how many coins to cash out"),
+            opt!("approve", Kind::Id, false, "approve this cash-out number instead"),
+        ],
         Verb::Help => &[opt!("command", Kind::Word, false, "one command to explain")],
         Verb::Language => &[opt!("language", Kind::Word, false, "de, en, or auto")],
         Verb::Exchange => &[
@@ -243,6 +247,14 @@ pub fn command_line(name: &str, args: &[(String, Arg)]) -> Option<String> {
         }
         Verb::Connect => push(word("code")),
         Verb::Topup => push(word("amount")),
+        // `/cashout approve:7` approves; `/cashout amount:20` asks.
+        Verb::Cashout => match word("approve") {
+            Some(id) => {
+                push(Some("approve".to_owned()));
+                push(Some(id));
+            }
+            None => push(word("amount")),
+        },
         Verb::Help => push(word("command")),
         Verb::Language => push(word("language")),
         Verb::Exchange => {

@@ -72,6 +72,7 @@ async fn the_pair_job_cuts_late_in_the_window_settles_and_resumes_a_half_settlem
         sink: None,
         delivery: DeliveryPolicy::default(),
         exchange_interval: Duration::from_secs(3600),
+        witness_every: None,
     };
     // The tick finds the pair and enqueues its job, once however many workers tick.
     assert_eq!(
