@@ -29,6 +29,7 @@ fn config(close_due: &str, issuance: &str) -> WorkerConfig {
         issuance: issuance.to_owned(),
         outbox: NEVER.to_owned(),
         seal: NEVER.to_owned(),
+        exchange: NEVER.to_owned(),
         poll_interval: Duration::from_millis(200),
         ..WorkerConfig::default()
     }
