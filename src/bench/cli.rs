@@ -43,7 +43,6 @@ pub struct ExchangeBenchArgs {
     pub database_url: Option<String>,
 }
 
-
 #[derive(Debug, Clone, Args)]
 pub struct SealsBenchArgs {
     /// Journal entries (in memory, and in the database).

@@ -108,7 +108,12 @@ fn options(verb: Verb) -> &'static [Opt] {
         Verb::Topup => &[AMOUNT],
         Verb::Cashout => &[
             opt!("amount", Kind::Word, false, "how many coins to cash out"),
-            opt!("approve", Kind::Id, false, "approve this cash-out number instead"),
+            opt!(
+                "approve",
+                Kind::Id,
+                false,
+                "approve this cash-out number instead"
+            ),
         ],
         Verb::Help => &[opt!("command", Kind::Word, false, "one command to explain")],
         Verb::Language => &[opt!("language", Kind::Word, false, "de, en, or auto")],

@@ -453,8 +453,11 @@ mod tests {
         let codes: std::collections::BTreeSet<&str> = all.iter().map(HeadProblem::code).collect();
         assert_eq!(codes.len(), all.len(), "codes are distinct");
         for problem in &all {
-            let given: std::collections::BTreeSet<String> =
-                problem.args().iter(Lang::En).map(|(n, _)| n.to_owned()).collect();
+            let given: std::collections::BTreeSet<String> = problem
+                .args()
+                .iter(Lang::En)
+                .map(|(n, _)| n.to_owned())
+                .collect();
             for lang in Lang::ALL {
                 let used = i18n::referenced_args(lang, &problem.message_id())
                     .unwrap_or_else(|| panic!("{} missing in {lang}", problem.message_id()));
