@@ -26,6 +26,26 @@ pub enum BenchCommand {
     /// `bench pay` on a local Citus cluster and on a single node, in one run; then many busy
     /// orgs spread over the Citus workers.
     Citus(CitusBenchArgs),
+    /// Every page of the portal's journey for an org with many members and a long journal,
+    /// fetched by many clients at once: p50 and p99 per page, and its size.
+    Portal(PortalBenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PortalBenchArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub members: usize,
+    /// Journal entries (issuance to the members in turn).
+    #[arg(long, default_value_t = 100_000)]
+    pub entries: usize,
+    /// Clients fetching each page at once.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Requests per client and page.
+    #[arg(long, default_value_t = 10)]
+    pub requests: usize,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,6 +11,7 @@ mod migrate;
 mod orgs;
 mod overload;
 mod pay;
+mod portal;
 mod worker;
 
 use cli::{BenchArgs, BenchCommand};
@@ -26,5 +27,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Orgs(args) => orgs::run(args).await,
         BenchCommand::Migrate(args) => migrate::run(args).await,
         BenchCommand::Citus(args) => citus::run(args).await,
+        BenchCommand::Portal(args) => portal::run(args).await,
     }
 }
