@@ -32,6 +32,9 @@ pub enum BenchCommand {
     /// The journal's Merkle log (issue 20): proof sizes and verification time over a million
     /// entries, and the cost of sealing with the tree against the hash chain alone.
     Seals(SealsBenchArgs),
+    /// Every page of the portal's journey for an org with many members and a long journal,
+    /// fetched by many clients at once: p50 and p99 per page, and its size.
+    Portal(PortalBenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -57,6 +60,23 @@ pub struct SealsBenchArgs {
     /// Skip the database part.
     #[arg(long)]
     pub memory_only: bool,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PortalBenchArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub members: usize,
+    /// Journal entries (issuance to the members in turn).
+    #[arg(long, default_value_t = 100_000)]
+    pub entries: usize,
+    /// Clients fetching each page at once.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Requests per client and page.
+    #[arg(long, default_value_t = 10)]
+    pub requests: usize,
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 }

@@ -13,6 +13,7 @@ mod orgs;
 mod overload;
 mod pay;
 mod seals;
+mod portal;
 mod worker;
 
 use cli::{BenchArgs, BenchCommand};
@@ -30,5 +31,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Citus(args) => citus::run(args).await,
         BenchCommand::Exchange(args) => exchange::run(args).await,
         BenchCommand::Seals(args) => seals::run(args).await,
+        BenchCommand::Portal(args) => portal::run(args).await,
     }
 }
