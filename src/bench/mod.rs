@@ -12,8 +12,8 @@ mod migrate;
 mod orgs;
 mod overload;
 mod pay;
-mod seals;
 mod portal;
+mod seals;
 mod worker;
 
 use cli::{BenchArgs, BenchCommand};
