@@ -197,7 +197,7 @@ pub async fn run(
         "{}",
         message(
             lang,
-            "cli-audit-ok",
+            "cli-audit-remote-ok",
             &Args::new().text("file", file.display().to_string())
         )
     );
@@ -269,7 +269,7 @@ fn report_lines(
     if let Some(bad) = &report.first_bad {
         lines.push(message(
             lang,
-            "cli-audit-inconsistent",
+            "cli-audit-remote-inconsistent",
             &Args::new()
                 .count("size", bad.tree_size)
                 .text("reason", bad.reason.message(lang)),

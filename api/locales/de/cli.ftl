@@ -34,10 +34,10 @@ cli-audit-witnesses-checked = { $count ->
 cli-audit-entries-included = { $included } deiner Einträge sind im neuesten Baumkopf enthalten (Größe { $size }, Wurzel { $root }); { $unsealed } noch nicht versiegelt
 cli-audit-nothing-sealed = noch ist nichts versiegelt; { $unsealed } deiner Einträge sind noch nicht versiegelt
 cli-audit-key-changed-warning = SCHLÜSSEL GEÄNDERT: der Schlüssel der Organisation ist nicht der, den du dir gemerkt hast
-cli-audit-inconsistent = WIDERSPRÜCHLICHER Baumkopf { $size }: { $reason }
+cli-audit-remote-inconsistent = WIDERSPRÜCHLICHER Baumkopf { $size }: { $reason }
 cli-audit-failed-head = Der Baumkopf { $size } von { $org } ist widersprüchlich
 cli-audit-failed-key = Der Schlüssel von { $org } hat sich geändert
-cli-audit-ok = ok: der veröffentlichte Verlauf ist widerspruchsfrei; gemerkt in { $file }
+cli-audit-remote-ok = ok: der veröffentlichte Verlauf ist widerspruchsfrei; gemerkt in { $file }
 
 # Das Programm (Issue 13): `up`, `org`, `migrate`, `audit`, `chat` und Fehler, die Menschen lesen.
 cli-error = Fehler: { $error }

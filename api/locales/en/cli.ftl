@@ -34,10 +34,10 @@ cli-audit-witnesses-checked = { $count ->
 cli-audit-entries-included = { $included } of your entries are included in the latest head (size { $size }, root { $root }); { $unsealed } not sealed yet
 cli-audit-nothing-sealed = nothing is sealed yet; { $unsealed } of your entries are not sealed yet
 cli-audit-key-changed-warning = KEY CHANGED: the org's key is not the one you pinned
-cli-audit-inconsistent = INCONSISTENT tree head { $size }: { $reason }
+cli-audit-remote-inconsistent = INCONSISTENT tree head { $size }: { $reason }
 cli-audit-failed-head = { $org }'s tree head { $size } is inconsistent
 cli-audit-failed-key = { $org }'s key changed
-cli-audit-ok = ok: the published history is consistent; remembered in { $file }
+cli-audit-remote-ok = ok: the published history is consistent; remembered in { $file }
 
 # The binary (issue 13): `up`, `org`, `migrate`, `audit`, `chat`, and errors shown to people.
 cli-error = Error: { $error }
