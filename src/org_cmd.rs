@@ -68,7 +68,7 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
         }
         OrgCommand::Export { slug, out } => {
             let slug = OrgSlug::parse(&slug)?;
-            let done = coinsence_api::domain::archive::export_org(&core.pool, &slug, &out).await?;
+            let done = core.export_org(&slug, &out).await?;
             let rows: u64 = done.parts.iter().map(|p| p.rows).sum();
             println!(
                 "{}",
@@ -84,7 +84,7 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
         }
         OrgCommand::Import { file, slug } => {
             let slug = slug.as_deref().map(OrgSlug::parse).transpose()?;
-            let done = coinsence_api::domain::archive::import_org(&core.pool, &file, slug).await?;
+            let done = core.import_org(&file, slug).await?;
             println!(
                 "{}",
                 tr!(

@@ -34,3 +34,23 @@ mod import;
 pub use export::{ExportSummary, export_org};
 pub use format::{FORMAT, Manifest, ManifestOrg, Migrations, PartSum, VERSION};
 pub use import::{ImportSummary, import_org};
+
+impl crate::Core {
+    /// [`export_org`] on this core's database (for edges, which hold no pool).
+    pub async fn export_org(
+        &self,
+        slug: &crate::domain::tenancy::OrgSlug,
+        out: &std::path::Path,
+    ) -> crate::Result<ExportSummary> {
+        export_org(&self.pool, slug, out).await
+    }
+
+    /// [`import_org`] on this core's database (for edges, which hold no pool).
+    pub async fn import_org(
+        &self,
+        path: &std::path::Path,
+        new_slug: Option<crate::domain::tenancy::OrgSlug>,
+    ) -> crate::Result<ImportSummary> {
+        import_org(&self.pool, path, new_slug).await
+    }
+}
