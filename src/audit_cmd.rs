@@ -17,7 +17,6 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         token,
         witness,
         state_dir,
-        lang,
     } = &args.command
     else {
         return crate::database::with(&args.db, |url| verify(&args, url)).await;
@@ -25,7 +24,8 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let token = token
         .clone()
         .ok_or_else(|| anyhow::anyhow!(tr!("cli-audit-needs-token")))?;
-    let lang = crate::audit_remote::language(lang.as_deref());
+    // The global `--lang`, else the shell's locale, as every sentence of the binary.
+    let lang = crate::say::lang();
     crate::audit_remote::run(url, org, &token, witness, state_dir.clone(), lang).await
 }
 

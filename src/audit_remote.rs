@@ -278,19 +278,6 @@ fn report_lines(
     lines
 }
 
-/// The language of the lines: `--lang`, else the `LANG` of the environment, else English.
-pub fn language(given: Option<&str>) -> Lang {
-    given
-        .and_then(Lang::from_tag)
-        .or_else(|| {
-            std::env::var("LANG")
-                .ok()
-                .as_deref()
-                .and_then(Lang::from_tag)
-        })
-        .unwrap_or(Lang::En)
-}
-
 #[cfg(test)]
 mod tests {
     use coinsence_api::domain::ledger::transparency::{BadHead, HeadProblem, Report};
@@ -331,6 +318,5 @@ mod tests {
             en.last().map(String::as_str),
             Some("INCONSISTENT tree head 6: it does not extend the head of size 4")
         );
-        assert_eq!(language(Some("de_DE.UTF-8")), Lang::De);
     }
 }

@@ -268,9 +268,6 @@ pub enum AuditCommand {
         /// by default $XDG_STATE_HOME/coinsence or ~/.local/state/coinsence.
         #[arg(long, env = "COINSENCE_STATE_DIR")]
         state_dir: Option<PathBuf>,
-        /// The language of the report (for --url): en or de; by default from $LANG.
-        #[arg(long)]
-        lang: Option<String>,
     },
 }
 
@@ -342,11 +339,18 @@ impl CoreArgs {
     /// Connects a pool of `pool_size` connections in total (split between the two pools) and
     /// the core's configuration to build a [`Core`](coinsence_api::Core) with.
     pub async fn connect(&self, url: &str, pool_size: u32) -> anyhow::Result<(PgPool, CoreConfig)> {
-        let (main, hot) = split_pool(pool_size);
+        let (main, _) = split_pool(pool_size);
         let wait = Duration::from_millis(self.db_acquire_timeout_ms);
         let pool = coinsence_api::cluster::connect_with(url, main, wait).await?;
+        Ok((pool, self.config(pool_size)))
+    }
+
+    /// The core's configuration for `pool_size` connections in total, for a caller that
+    /// connects its pool (of `split_pool(pool_size).0`) itself, as the benches do.
+    pub fn config(&self, pool_size: u32) -> CoreConfig {
+        let (_, hot) = split_pool(pool_size);
         let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        let config = CoreConfig {
+        CoreConfig {
             queue: QueueConfig {
                 lanes_per_org: count(self.transfer_lanes),
                 limits: QueueLimits {
@@ -368,8 +372,7 @@ impl CoreArgs {
                 slots: self.hashing_slots.map(count),
                 wait: Duration::from_millis(self.hashing_wait_ms),
             },
-        };
-        Ok((pool, config))
+        }
     }
 }
 

@@ -84,7 +84,7 @@ async fn run_on(args: OrgArgs, url: String) -> anyhow::Result<()> {
         }
         OrgCommand::Import { file, slug } => {
             let slug = slug.as_deref().map(OrgSlug::parse).transpose()?;
-            let done = coinsence_api::domain::archive::import_org(&core.pool, &file, slug).await?;
+            let done = core.import_org(&file, slug).await?;
             println!(
                 "{}",
                 tr!(

@@ -129,7 +129,7 @@ pub async fn serve_routes(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Orgs signed up right after a start are ready as fast as later ones.
-    core.spares.replenish(&core.pool);
+    core.replenish_spares();
     // The API at /v1 (with the fallback for unknown paths), the portal at /.
     let portal = with_common_layers(coinsence_tenant_admin::router(core.clone(), portal));
     let mut router = router_with(core, http).merge(portal);

@@ -23,8 +23,9 @@ const WARM_UP: usize = 100;
 
 pub async fn run(args: ChatBenchArgs) -> anyhow::Result<()> {
     // The cluster (when private) stops with the process.
-    let (pool, _, _cluster) = super::worker::database(args.database_url.as_deref(), 8).await?;
-    let core = Core::new(pool);
+    let (main, _) = coinsence_api::config::split_pool(args.pool_size);
+    let (pool, _, _cluster) = super::worker::database(args.database_url.as_deref(), main).await?;
+    let core = Core::with_config(pool, args.core.config(args.pool_size));
     let (slug, admin) = super::worker::bench_org(&core, "chat", "CHAT").await?;
     core.bind_room(
         ChatPlatform::Console,

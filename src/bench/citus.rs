@@ -117,5 +117,7 @@ fn pay_args(args: &CitusBenchArgs, url: &str, hot: bool, clients: usize) -> PayB
         database_url: Some(url.to_owned()),
         no_pgbench: true,
         overload: false,
+        pool_size: args.pool_size,
+        core: args.core.clone(),
     }
 }

@@ -94,6 +94,12 @@ pub struct CitusBenchArgs {
     /// Busy orgs paying at once on the Citus cluster.
     #[arg(long, default_value_t = 20)]
     pub orgs: usize,
+    /// Database connections in total of each in-process server (as `bench pay`).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(2..))]
+    pub pool_size: u32,
+    /// The in-process servers' core, as `serve` runs it.
+    #[command(flatten)]
+    pub core: crate::cli::CoreArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -146,6 +152,12 @@ pub struct ChatBenchArgs {
     /// Commands to time (after a warm-up of 100).
     #[arg(long, default_value_t = 1000)]
     pub commands: usize,
+    /// Database connections in total (half for the hot path), as for `serve`.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
+    pub pool_size: u32,
+    /// The core as `serve` runs it.
+    #[command(flatten)]
+    pub core: crate::cli::CoreArgs,
     /// Use this PostgreSQL instead of a private, durable one.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
@@ -170,6 +182,13 @@ pub struct PayBenchArgs {
     /// Skip the pgbench side.
     #[arg(long)]
     pub no_pgbench: bool,
+    /// Database connections in total of the in-process server (half for the hot path), as for
+    /// `serve`; the default keeps the 64 + 64 the bench always had.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(2..))]
+    pub pool_size: u32,
+    /// The in-process server's core, as `serve` runs it.
+    #[command(flatten)]
+    pub core: crate::cli::CoreArgs,
     /// Then offer twice the rate just sustained, at a steady pace whatever the answers, and
     /// report what was accepted, what was shed (503) and how fast each was answered.
     #[arg(long)]

@@ -82,7 +82,7 @@ async fn spares_ready(core: &Core) -> anyhow::Result<()> {
         if Instant::now() > deadline {
             bail!("the spare schemas were not prepared within 30 s");
         }
-        core.spares.replenish(&core.pool);
+        core.replenish_spares();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

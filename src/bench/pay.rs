@@ -44,10 +44,12 @@ pub(crate) async fn target(args: &PayBenchArgs) -> anyhow::Result<Target> {
             _cluster: None,
         });
     }
-    let (pool, db_url, cluster) = super::worker::database(args.database_url.as_deref(), 64).await?;
+    let (main, _) = coinsence_api::config::split_pool(args.pool_size);
+    let (pool, db_url, cluster) =
+        super::worker::database(args.database_url.as_deref(), main).await?;
     let listener = server::bind("127.0.0.1:0".parse()?).await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let core = Core::new(pool.clone());
+    let core = Core::with_config(pool.clone(), args.core.config(args.pool_size));
     tokio::spawn(server::serve(listener, core, None, std::future::pending()));
     Ok(Target {
         base,

@@ -154,3 +154,11 @@ pub async fn take_or_create(
     sqlx::query(AssertSqlSafe(ddl)).execute(&mut **tx).await?;
     Ok(())
 }
+
+impl crate::Core {
+    /// Prepares spare org schemas in the background up to the configured number (see
+    /// [`Spares::replenish`]).
+    pub fn replenish_spares(&self) {
+        self.spares.replenish(&self.pool);
+    }
+}

@@ -54,4 +54,13 @@ impl Core {
         admin.require_admin()?;
         self.export_org(&admin.tenant.slug, out).await
     }
+
+    /// [`import_org`] on this core's database (for edges, which hold no pool).
+    pub async fn import_org(
+        &self,
+        path: &Path,
+        new_slug: Option<OrgSlug>,
+    ) -> Result<ImportSummary> {
+        import_org(&self.pool, path, new_slug).await
+    }
 }
