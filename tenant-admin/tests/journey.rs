@@ -341,7 +341,23 @@ async fn the_journey_of_a_new_community() {
     let verified = gina.post("/orgs/garden/verify", &[]).await;
     assert_eq!(verified.status, 200);
     assert!(
-        verified.body.contains("Gerade geprüft"),
+        verified.body.contains("Gerade geprüft")
+            && verified.body.contains("Noch ist nichts versiegelt"),
+        "{}",
+        verified.body
+    );
+    // Once sealed, the person's own check of the signed history: the heads, their entries.
+    let garden = site.core.tenant("garden").await.unwrap();
+    site.core
+        .seal_journal(&garden, chrono::Utc::now())
+        .await
+        .unwrap();
+    let verified = gina.post("/orgs/garden/verify", &[]).await;
+    assert!(
+        verified
+            .body
+            .contains("Deine eigene Prüfung des veröffentlichten Verlaufs: ein signierter Baumkopf")
+            && verified.body.contains("--org garden"),
         "{}",
         verified.body
     );

@@ -315,3 +315,16 @@ portal-kind-cashout = Auszahlung
 portal-kind-clawback = Rückbuchung
 portal-account-cashout_escrow = Laufende Auszahlungen
 portal-account-clawback = Offene Rückbuchungen
+
+## Die eigene Prüfung des veröffentlichten Verlaufs durch ein Mitglied („Jetzt prüfen“; Issue 20)
+portal-history-ok = Deine eigene Prüfung des veröffentlichten Verlaufs: { $heads ->
+    [one] ein signierter Baumkopf
+   *[other] { $heads } signierte Baumköpfe, jeder setzt den vorigen fort
+}; { $entries ->
+    [0] keiner deiner Einträge ist
+    [one] dein einer Eintrag ist
+   *[other] { $entries } deiner Einträge sind
+} im neuesten enthalten (Größe { $size }, Wurzel { $root }…). Von deinem eigenen Rechner aus: coinsence audit verify --url <diese Adresse> --org { $org }
+portal-history-nothing-sealed = Noch ist nichts versiegelt: Der Verlauf wird beim nächsten Siegel signiert veröffentlicht.
+portal-history-bad = Der veröffentlichte Verlauf ist nicht stimmig: Baumkopf { $size } widerspricht dem, was vorher veröffentlicht wurde. Sag es den anderen Mitgliedern und dem Betreiber.
+portal-history-failed = Der veröffentlichte Verlauf ließ sich gerade nicht prüfen; versuch es später noch einmal.

@@ -315,3 +315,16 @@ portal-kind-cashout = cash-out
 portal-kind-clawback = clawback
 portal-account-cashout_escrow = Cash-outs under way
 portal-account-clawback = Clawbacks not recovered
+
+## A member's own check of the published history ("verify now"; issue 20)
+portal-history-ok = Your own check of the published history: { $heads ->
+    [one] one signed tree head
+   *[other] { $heads } signed tree heads, each extending the one before
+}; { $entries ->
+    [0] none of your entries is
+    [one] your one entry is
+   *[other] { $entries } of your entries are
+} in the latest (size { $size }, root { $root }…). From your own machine: coinsence audit verify --url <this address> --org { $org }
+portal-history-nothing-sealed = Nothing is sealed yet: the history is published, signed, at the next seal.
+portal-history-bad = The published history does not check out: tree head { $size } contradicts what was published before. Tell the other members and the operator.
+portal-history-failed = The published history could not be checked just now; try again later.

@@ -107,6 +107,11 @@ struct SealBox<'a> {
     ok: bool,
     seals: i64,
     unsealed: i64,
+    /// The person's own check of the published history (signed tree heads, each extending the
+    /// one before, and their entries in the latest), as `/verify` in chat and `coinsence audit
+    /// verify --url` do it; empty until "verify now".
+    history: String,
+    history_ok: bool,
 }
 
 /// The tally of a proposal in words.
@@ -294,11 +299,14 @@ async fn seal_box(
         .audit_seals(&who.member.tenant)
         .await
         .map_err(fail)?;
-    let ok = if verify {
+    let (ok, (history, history_ok)) = if verify {
         let ledger = portal.core.verify_ledger(&who.member).await.map_err(fail)?;
-        audit.ok && ledger.iter().all(|c| c.ok)
+        (
+            audit.ok && ledger.iter().all(|c| c.ok),
+            history_check(portal, &who.member, lang).await,
+        )
     } else {
-        audit.ok
+        (audit.ok, (String::new(), true))
     };
     SealBox {
         p,
@@ -307,6 +315,8 @@ async fn seal_box(
         ok,
         seals: audit.seals,
         unsealed: audit.unsealed_entries,
+        history,
+        history_ok,
     }
     .render()
     .map_err(|e| {
@@ -315,6 +325,52 @@ async fn seal_box(
             lang,
         )
     })
+}
+
+/// The member's check of the published history over the same proofs the API serves, in a
+/// sentence, and whether it checked out.
+async fn history_check(portal: &Portal, member: &Member, lang: i18n::Lang) -> (String, bool) {
+    use coinsence_api::domain::ledger::transparency::{CoreSource, check};
+
+    let source = CoreSource {
+        core: &portal.core,
+        member,
+    };
+    let report = match check(&source, None, None, &[]).await {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::warn!(error = %e, "the portal's history check could not run");
+            return (
+                i18n::message(lang, "portal-history-failed", &Args::new()),
+                false,
+            );
+        }
+    };
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    match (&report.first_bad, &report.latest) {
+        (Some(bad), _) => (
+            i18n::message(
+                lang,
+                "portal-history-bad",
+                &Args::new().count("size", bad.tree_size),
+            ),
+            false,
+        ),
+        (None, None) => (
+            i18n::message(lang, "portal-history-nothing-sealed", &Args::new()),
+            true,
+        ),
+        (None, Some(latest)) => {
+            let root: String = latest.root[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let args = Args::new()
+                .count("heads", count(report.heads))
+                .count("entries", count(report.entries_included))
+                .count("size", latest.tree_size)
+                .text("root", root)
+                .text("org", member.tenant.slug.as_str());
+            (i18n::message(lang, "portal-history-ok", &args), true)
+        }
+    }
 }
 
 /// "Verify now": the seal box again, audited; htmx swaps it in, a plain form gets the page.
