@@ -68,7 +68,7 @@ async fn verify(args: &AuditArgs, url: String) -> anyhow::Result<()> {
                 tr!(
                     "cli-audit-inconsistent",
                     size = t.tree_size,
-                    reason = t.reason
+                    reason = t.reason.message(crate::say::lang())
                 )
             );
         }
@@ -81,7 +81,7 @@ async fn verify(args: &AuditArgs, url: String) -> anyhow::Result<()> {
             tr!(
                 "cli-audit-inconsistent",
                 size = t.tree_size,
-                reason = t.reason
+                reason = t.reason.message(crate::say::lang())
             )
         );
         anyhow::bail!(tr!("cli-audit-tree-failed", org = org, size = t.tree_size));

@@ -96,3 +96,13 @@ cli-audit-inconsistent = INKONSISTENTER Baumkopf { $size }: { $reason }
 cli-audit-seal-failed = das Journal von { $org } stimmt nicht mit Siegel { $seq } überein
 cli-audit-tree-failed = das Journal von { $org } stimmt nicht mit Baumkopf { $size } überein
 cli-audit-ok = ok: das Journal stimmt mit jedem veröffentlichten Siegel und Baumkopf überein
+
+# Die Prüfung des Betreibers (`coinsence audit verify` gegen die Datenbank): warum ein signierter
+# Baumkopf nicht zum Journal passt, wie es jetzt ist.
+audit-tree-bad-signature = seine Signatur passt nicht zum Schlüssel der Organisation
+audit-tree-longer-than-tree = er umfasst mehr Einträge, als der Baum des Journals hat ({ $leaves })
+audit-tree-root-differs = die Einträge des Journals ergeben nicht mehr seine Wurzel
+audit-tree-entries-slipped-in = { $count ->
+    [one] ein Eintrag wurde zwischen die versiegelten geschoben
+   *[other] { $count } Einträge wurden zwischen die versiegelten geschoben
+}

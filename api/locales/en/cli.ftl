@@ -96,3 +96,13 @@ cli-audit-inconsistent = INCONSISTENT tree head { $size }: { $reason }
 cli-audit-seal-failed = { $org }'s journal does not match seal { $seq }
 cli-audit-tree-failed = { $org }'s journal does not match tree head { $size }
 cli-audit-ok = ok: the journal matches every published seal and tree head
+
+# The operator's audit (`coinsence audit verify` against the database): why a signed tree head
+# disagrees with the journal as it is now.
+audit-tree-bad-signature = its signature does not verify with the org's key
+audit-tree-longer-than-tree = it covers more entries than the journal's tree has ({ $leaves })
+audit-tree-root-differs = the journal's entries no longer hash to its root
+audit-tree-entries-slipped-in = { $count ->
+    [one] an entry was slipped in among the sealed ones
+   *[other] { $count } entries were slipped in among the sealed ones
+}

@@ -141,14 +141,59 @@ pub struct ConsistencyProof {
 }
 
 /// Where the journal as it is now first disagrees with a signed tree head.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadMismatch {
     pub tree_size: i64,
-    pub reason: String,
+    pub reason: TreeMismatch,
+}
+
+/// Why the operator's audit finds a signed head inconsistent with the journal: a code with
+/// arguments, worded by the catalog (`audit-tree-<code>` in `cli.ftl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeMismatch {
+    /// Its signature does not verify with the org's key.
+    BadSignature,
+    /// It covers more entries than the journal's tree has.
+    LongerThanTree { leaves: i64 },
+    /// The journal's entries no longer hash to its root.
+    RootDiffers,
+    /// Entries were put in among the sealed ones after sealing.
+    EntriesSlippedIn { count: i64 },
+}
+
+impl TreeMismatch {
+    pub const ALL: [Self; 4] = [
+        Self::BadSignature,
+        Self::LongerThanTree { leaves: 3 },
+        Self::RootDiffers,
+        Self::EntriesSlippedIn { count: 2 },
+    ];
+
+    pub fn message_id(&self) -> &'static str {
+        match self {
+            Self::BadSignature => "audit-tree-bad-signature",
+            Self::LongerThanTree { .. } => "audit-tree-longer-than-tree",
+            Self::RootDiffers => "audit-tree-root-differs",
+            Self::EntriesSlippedIn { .. } => "audit-tree-entries-slipped-in",
+        }
+    }
+
+    pub fn args(&self) -> crate::i18n::Args {
+        let args = crate::i18n::Args::new();
+        match *self {
+            Self::BadSignature | Self::RootDiffers => args,
+            Self::LongerThanTree { leaves } => args.count("leaves", leaves),
+            Self::EntriesSlippedIn { count } => args.count("count", count),
+        }
+    }
+
+    pub fn message(&self, lang: crate::i18n::Lang) -> String {
+        crate::i18n::message(lang, self.message_id(), &self.args())
+    }
 }
 
 /// The operator's audit of the Merkle log (`coinsence audit verify` against the database).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeAudit {
     pub heads: i64,
     pub leaves: i64,
@@ -606,14 +651,13 @@ impl Core {
         for head in &heads {
             let size = u(head.tree_size);
             let reason = if !signature_ok(&public, head) {
-                Some("its signature does not verify with the org's key".to_owned())
+                Some(TreeMismatch::BadSignature)
             } else if size > tree.len() {
-                Some(format!(
-                    "it covers {size} entries but the tree has {}",
-                    tree.len()
-                ))
+                Some(TreeMismatch::LongerThanTree {
+                    leaves: i(tree.len()),
+                })
             } else if merkle::root(&tree, size) != head.root.0 {
-                Some("the journal's entries no longer hash to its root".to_owned())
+                Some(TreeMismatch::RootDiffers)
             } else {
                 None
             };
@@ -628,7 +672,7 @@ impl Core {
         if first_mismatch.is_none() && slipped > 0 {
             first_mismatch = heads.first().map(|h| HeadMismatch {
                 tree_size: h.tree_size,
-                reason: format!("{slipped} entries were slipped in among the sealed ones"),
+                reason: TreeMismatch::EntriesSlippedIn { count: slipped },
             });
         }
         Ok(TreeAudit {
@@ -637,5 +681,37 @@ impl Core {
             ok: first_mismatch.is_none(),
             first_mismatch,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TreeMismatch;
+    use crate::i18n::{Lang, referenced_args};
+
+    /// Every reason the operator's audit gives is worded in both languages with exactly its
+    /// arguments (a missing one would print its id).
+    #[test]
+    fn every_tree_mismatch_is_worded_in_english_and_german() {
+        for reason in TreeMismatch::ALL {
+            let given: std::collections::BTreeSet<String> = reason
+                .args()
+                .iter(Lang::En)
+                .map(|(n, _)| n.to_owned())
+                .collect();
+            for lang in Lang::ALL {
+                let used: std::collections::BTreeSet<String> =
+                    referenced_args(lang, reason.message_id())
+                        .unwrap_or_else(|| panic!("{} missing in {lang}", reason.message_id()))
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect();
+                assert_eq!(used, given, "{} in {lang}", reason.message_id());
+            }
+        }
+        assert_eq!(
+            TreeMismatch::EntriesSlippedIn { count: 2 }.message(Lang::De),
+            "2 Einträge wurden zwischen die versiegelten geschoben"
+        );
     }
 }
