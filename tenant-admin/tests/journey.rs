@@ -354,10 +354,9 @@ async fn the_journey_of_a_new_community() {
         .unwrap();
     let verified = gina.post("/orgs/garden/verify", &[]).await;
     assert!(
-        verified
-            .body
-            .contains("Deine eigene Prüfung des veröffentlichten Verlaufs: ein signierter Baumkopf")
-            && verified.body.contains("--org garden"),
+        verified.body.contains(
+            "Deine eigene Prüfung des veröffentlichten Verlaufs: ein signierter Baumkopf"
+        ) && verified.body.contains("--org garden"),
         "{}",
         verified.body
     );

@@ -361,7 +361,10 @@ async fn history_check(portal: &Portal, member: &Member, lang: i18n::Lang) -> (S
             true,
         ),
         (None, Some(latest)) => {
-            let root: String = latest.root[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let root: String = latest.root[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             let args = Args::new()
                 .count("heads", count(report.heads))
                 .count("entries", count(report.entries_included))

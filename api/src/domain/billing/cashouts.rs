@@ -152,9 +152,16 @@ async fn payout_account(pool: &sqlx::PgPool, tenant: TenantId) -> Result<String>
 
 /// Holds `cents` of the org's reserve for a cash-out: under the reserve account's row lock,
 /// reserve minus what pending cash-outs hold must cover it. Holding the same cash-out again
-/// changes nothing.
-async fn hold(pool: &sqlx::PgPool, tenant: TenantId, id: CashoutId, cents: i64) -> Result<()> {
-    let mut ctl = pool.begin().await?;
+/// changes nothing. It runs in the cash-out's own transaction (the control tables are
+/// schema-qualified), so a refused hold leaves nothing and the request needs one connection:
+/// with a second one, a storm of retries waiting on the treasurer's row lock could hold every
+/// pooled connection while the one holding the lock waits for the pool.
+async fn hold(
+    ctl: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    id: CashoutId,
+    cents: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO control.euro_accounts (tenant_id, kind) VALUES ($1, 'reserve'), ($1, 'outside')
          ON CONFLICT (tenant_id, kind) DO NOTHING",
@@ -195,7 +202,6 @@ async fn hold(pool: &sqlx::PgPool, tenant: TenantId, id: CashoutId, cents: i64) 
     .bind(cents)
     .execute(&mut *ctl)
     .await?;
-    ctl.commit().await?;
     Ok(())
 }
 
@@ -333,10 +339,8 @@ impl Core {
         .bind(key.as_str())
         .fetch_one(tx.conn())
         .await?;
-        // The hold commits before the cash-out does: a refused hold rolls the cash-out back;
-        // a crash between the two leaves a hold of a cash-out id that never existed, which the
-        // worker releases (`resume_cashouts`).
-        hold(&self.pool, tenant, id, cents).await?;
+        // The hold and the cash-out commit together: a refused hold rolls the cash-out back.
+        hold(tx.conn(), tenant, id, cents).await?;
         tx.commit().await?;
 
         if approval == "proposal" {
