@@ -141,7 +141,11 @@ pub async fn verify_password(password: String, phc: String) -> Result<bool> {
 /// answer's timing does not tell which emails have an account.
 async fn check_against_nothing(password: String) -> Result<()> {
     static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    // The same turn a real check waits for: under load the wait is most of the time, and
+    // skipping it would tell unknown emails apart again.
+    let turn = crate::hashing::turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let dummy = DUMMY.get_or_init(|| {
             // The same parameters as every stored hash (Argon2::default), made once.
             let salt = SaltString::encode_b64(b"coinsence: none.").ok()?;
