@@ -44,3 +44,6 @@ reason-quorum_not_met = zu wenige Mitglieder haben abgestimmt, um das Quorum zu 
 reason-not_enough_support = zu wenige Mitglieder haben mit Ja gestimmt
 reason-blocked = ein Mitglied hat ihn blockiert
 reason-objected = ein Mitglied hat Einspruch erhoben
+
+# Der Titel des Vorschlags, den eine große Auszahlung eröffnet (Issue 16), in der Sprache der Organisation.
+proposal-title-cashout = Auszahlung von { $coins } { $currency } ({ $euros } €)

@@ -44,3 +44,6 @@ reason-quorum_not_met = too few members voted to reach the quorum
 reason-not_enough_support = not enough members voted yes
 reason-blocked = a member blocked it
 reason-objected = a member objected
+
+# The title of the proposal a large cash-out opens (issue 16), in the org's language.
+proposal-title-cashout = Cash out { $coins } { $currency } (€{ $euros })

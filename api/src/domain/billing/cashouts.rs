@@ -348,11 +348,14 @@ impl Core {
                 .propose(
                     member,
                     NewProposal {
-                        title: format!(
-                            "Cash out {} {} (€{})",
-                            format_minor(coins, currency.scale),
-                            currency.code.as_str(),
-                            format_minor(cents, euro_scale())
+                        // Stored text everyone in the org reads: in the org's language.
+                        title: crate::i18n::message(
+                            member.tenant.language,
+                            "proposal-title-cashout",
+                            &crate::i18n::Args::new()
+                                .money("coins", coins, currency.scale)
+                                .text("currency", currency.code.as_str())
+                                .money("euros", cents, euro_scale()),
                         ),
                         description: String::new(),
                         closes_at: None,
